@@ -1,0 +1,38 @@
+GO ?= go
+BIN := bin/pollchat
+ARTIFACTS ?= artifacts
+
+.PHONY: build run test unit bench fuzz vet deps clean
+
+build:
+	$(GO) build -o $(BIN) .
+
+run: build
+	./$(BIN) -config config.toml
+
+deps:
+	./scripts/deps.sh
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1)
+
+# Every test, with the real servers installed and started by the tests.
+test: deps vet build
+	mkdir -p $(ARTIFACTS)
+	POLLCHAT_ARTIFACTS=$(abspath $(ARTIFACTS)) POLLCHAT_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 12m ./...
+
+# Quick tests without real servers (for a fast edit loop).
+unit:
+	$(GO) test -short -count=1 ./...
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzCallback -fuzztime 30s ./server
+	$(GO) test -run '^$$' -fuzz FuzzLegacyHash -fuzztime 30s ./bridge
+	$(GO) test -run '^$$' -fuzz FuzzToken -fuzztime 30s ./bridge
+
+clean:
+	rm -rf bin $(ARTIFACTS)

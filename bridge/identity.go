@@ -1,0 +1,209 @@
+package bridge
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"pollchat/config"
+)
+
+var (
+	// ErrAuthFailed: no identity, or one that does not verify.
+	ErrAuthFailed = errors.New("bridge: identity does not verify")
+	// ErrTokenExpired: a right hash with a timestamp outside the window, or
+	// an expired token.
+	ErrTokenExpired = errors.New("bridge: identity expired")
+)
+
+// MaxTokenLen bounds a JWT; longer ones are refused before parsing.
+const MaxTokenLen = 4096
+
+// JWTLeeway is the clock skew allowed on a token's exp.
+const JWTLeeway = 60 * time.Second
+
+// Identity is a verified caller.
+type Identity struct {
+	UserID string
+	// Name and AvatarURL come from a token's claims; the directory's data
+	// wins when it has any.
+	Name      string
+	AvatarURL string
+	// Expires is when a token stops being valid (zero for a legacy hash).
+	Expires time.Time
+}
+
+// Verifier checks identities signed with the shared secret.
+type Verifier struct {
+	secret []byte
+	maxAge time.Duration
+	loc    *time.Location
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+// NewVerifier builds a verifier from the auth config.
+func NewVerifier(c config.Auth) (*Verifier, error) {
+	loc := time.UTC
+	if c.Timezone != "" {
+		l, err := time.LoadLocation(c.Timezone)
+		if err != nil {
+			return nil, fmt.Errorf("bridge: auth.timezone: %w", err)
+		}
+		loc = l
+	}
+	maxAge := c.MaxAge.Duration
+	if maxAge <= 0 {
+		maxAge = 24 * time.Hour
+	}
+	return &Verifier{secret: []byte(c.Secret), maxAge: maxAge, loc: loc, Now: time.Now}, nil
+}
+
+// TimestampLayout is the legacy hash's timestamp: yyMMddHHmmss.
+const TimestampLayout = "060102150405"
+
+// Timestamp formats t as a legacy-hash timestamp in the verifier's zone.
+func (v *Verifier) Timestamp(t time.Time) string { return t.In(v.loc).Format(TimestampLayout) }
+
+// Hash is the legacy identity hash: hex SHA1(id + timestamp + secret).
+func (v *Verifier) Hash(parts ...string) string {
+	h := sha1.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+	}
+	h.Write(v.secret)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// VerifyHash checks the eStreamChat identity id, timestamp, hash.
+func (v *Verifier) VerifyHash(id, timestamp, hash string) (Identity, error) {
+	if err := v.checkHash(hash, id, timestamp); err != nil {
+		return Identity{}, err
+	}
+	if config.ValidUserID(id) != nil {
+		return Identity{}, ErrAuthFailed
+	}
+	if err := v.checkTimestamp(timestamp); err != nil {
+		return Identity{}, err
+	}
+	return Identity{UserID: id}, nil
+}
+
+// VerifyChatLink checks a popup chat link: SHA1(id + target + timestamp + secret).
+func (v *Verifier) VerifyChatLink(id, target, timestamp, hash string) (Identity, error) {
+	if err := v.checkHash(hash, id, target, timestamp); err != nil {
+		return Identity{}, err
+	}
+	if config.ValidUserID(id) != nil || config.ValidUserID(target) != nil {
+		return Identity{}, ErrAuthFailed
+	}
+	if err := v.checkTimestamp(timestamp); err != nil {
+		return Identity{}, err
+	}
+	return Identity{UserID: id}, nil
+}
+
+func (v *Verifier) checkHash(hash string, parts ...string) error {
+	if len(hash) != sha1.Size*2 {
+		return ErrAuthFailed
+	}
+	var got [sha1.Size]byte
+	if _, err := hex.Decode(got[:], []byte(hash)); err != nil {
+		return ErrAuthFailed
+	}
+	h := sha1.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+	}
+	h.Write(v.secret)
+	if !hmac.Equal(got[:], h.Sum(nil)) {
+		return ErrAuthFailed
+	}
+	return nil
+}
+
+func (v *Verifier) checkTimestamp(ts string) error {
+	if len(ts) != 12 {
+		return ErrAuthFailed
+	}
+	for i := 0; i < len(ts); i++ {
+		if ts[i] < '0' || ts[i] > '9' {
+			return ErrAuthFailed
+		}
+	}
+	t, err := time.ParseInLocation(TimestampLayout, ts, v.loc)
+	if err != nil {
+		return ErrAuthFailed
+	}
+	d := v.Now().Sub(t)
+	if d < 0 {
+		d = -d
+	}
+	if d > v.maxAge {
+		return ErrTokenExpired
+	}
+	return nil
+}
+
+// VerifyToken checks an HS256 JWT with claims user_id and exp.
+func (v *Verifier) VerifyToken(token string) (Identity, error) {
+	if token == "" || len(token) > MaxTokenLen {
+		return Identity{}, ErrAuthFailed
+	}
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return v.secret, nil },
+		jwt.WithValidMethods([]string{"HS256"}),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(JWTLeeway),
+		jwt.WithJSONNumber(),
+		jwt.WithTimeFunc(v.Now),
+	)
+	if err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) && !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+			return Identity{}, ErrTokenExpired
+		}
+		return Identity{}, ErrAuthFailed
+	}
+	id := ""
+	switch uid := claims["user_id"].(type) {
+	case string:
+		id = uid
+	case json.Number:
+		if _, err := strconv.ParseInt(string(uid), 10, 64); err != nil {
+			return Identity{}, ErrAuthFailed
+		}
+		id = string(uid)
+	default:
+		return Identity{}, ErrAuthFailed
+	}
+	if config.ValidUserID(id) != nil {
+		return Identity{}, ErrAuthFailed
+	}
+	idn := Identity{UserID: id}
+	if s, ok := claims["name"].(string); ok {
+		idn.Name = s
+	}
+	if s, ok := claims["avatar_url"].(string); ok {
+		idn.AvatarURL = s
+	}
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
+		idn.Expires = exp.Time
+	}
+	return idn, nil
+}
+
+// IssueToken signs an HS256 access token for userID valid for ttl.
+func (v *Verifier) IssueToken(userID string, ttl time.Duration) (token string, expires time.Time, err error) {
+	now := v.Now()
+	expires = now.Add(ttl).Truncate(time.Second)
+	claims := jwt.MapClaims{"user_id": userID, "exp": expires.Unix(), "iat": now.Unix()}
+	token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(v.secret)
+	return token, expires, err
+}
