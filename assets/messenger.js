@@ -1,0 +1,1 @@
+/* pollchat: placeholder, being written */
