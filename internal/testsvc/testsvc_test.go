@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -106,5 +107,29 @@ func TestStartRedis(t *testing.T) {
 	r.Start()
 	if err := redisPing(r.Addr); err != nil {
 		t.Fatalf("PING after Start: %v", err)
+	}
+}
+
+func TestInstallWordPress(t *testing.T) {
+	wp := InstallWordPress(t, SharedMariaDB(t))
+	if wp.AdminID != 1 {
+		t.Fatalf("AdminID = %d; want 1", wp.AdminID)
+	}
+	id := wp.CreateUser(t, "ed", "Ed@Example.com", "Ed O'Neil <b>", "editor")
+	db := wp.DB.DB(t, wp.DBName)
+	// WordPress's own filters strip tags from display names.
+	if got := queryString(t, db, "SELECT display_name FROM wp_users WHERE ID = ?", id); got != "Ed O'Neil" {
+		t.Fatalf("display_name = %q; want %q", got, "Ed O'Neil")
+	}
+	caps := queryString(t, db, "SELECT meta_value FROM wp_usermeta WHERE user_id = ? AND meta_key = 'wp_capabilities'", id)
+	if caps != `a:1:{s:6:"editor";b:1;}` {
+		t.Fatalf("wp_capabilities = %q; want %q", caps, `a:1:{s:6:"editor";b:1;}`)
+	}
+	if got := wp.PHP(t, `echo get_option('siteurl');`); got != wp.SiteURL {
+		t.Fatalf("get_option(siteurl) = %q; want %q", got, wp.SiteURL)
+	}
+	h := wp.Serve(t)
+	if code, body := get(t, h.URL+"/wp-login.php"); code != 200 || !strings.Contains(body, "user_login") {
+		t.Fatalf("GET /wp-login.php = %d (%d bytes); want 200 with a login form", code, len(body))
 	}
 }
