@@ -1,0 +1,293 @@
+<?php
+/**
+ * Settings → pollchat: the Settings API page. Saved through options.php
+ * (nonce and manage_options checked there); secrets are write-only fields.
+ *
+ * @package Pollchat
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+/**
+ * Adds the page under Settings.
+ */
+function pollchat_admin_menu() {
+	add_options_page(
+		__( 'pollchat', 'pollchat' ),
+		__( 'pollchat', 'pollchat' ),
+		'manage_options',
+		'pollchat',
+		'pollchat_render_settings_page'
+	);
+}
+add_action( 'admin_menu', 'pollchat_admin_menu' );
+
+/**
+ * A "Settings" link on the Plugins screen.
+ *
+ * @param array $links Links.
+ * @return array
+ */
+function pollchat_action_links( $links ) {
+	array_unshift( $links, sprintf( '<a href="%s">%s</a>', esc_url( admin_url( 'options-general.php?page=pollchat' ) ), esc_html__( 'Settings', 'pollchat' ) ) );
+	return $links;
+}
+add_filter( 'plugin_action_links_' . plugin_basename( POLLCHAT_PLUGIN_FILE ), 'pollchat_action_links' );
+
+/**
+ * Sections and fields.
+ */
+function pollchat_admin_init() {
+	$page = 'pollchat';
+	add_settings_section( 'pollchat_server', __( 'Server and identity', 'pollchat' ), 'pollchat_section_server', $page );
+	add_settings_section( 'pollchat_api', __( 'Backend API', 'pollchat' ), 'pollchat_section_api', $page );
+	add_settings_section( 'pollchat_users', __( 'Users-info route', 'pollchat' ), 'pollchat_section_users', $page );
+	add_settings_section( 'pollchat_look', __( 'Appearance', 'pollchat' ), '__return_false', $page );
+	add_settings_section( 'pollchat_who', __( 'Who gets the chat', 'pollchat' ), '__return_false', $page );
+
+	$fields = array(
+		array( 'server_url', __( 'Server URL', 'pollchat' ), 'pollchat_server', 'pollchat_field_url' ),
+		array( 'secret', __( 'Shared secret', 'pollchat' ), 'pollchat_server', 'pollchat_field_secret' ),
+		array( 'scheme', __( 'Identity scheme', 'pollchat' ), 'pollchat_server', 'pollchat_field_scheme' ),
+		array( 'api_login', __( 'API login', 'pollchat' ), 'pollchat_api', 'pollchat_field_text' ),
+		array( 'api_password', __( 'API password', 'pollchat' ), 'pollchat_api', 'pollchat_field_secret' ),
+		array( 'users_login', __( 'Users-info login', 'pollchat' ), 'pollchat_users', 'pollchat_field_text' ),
+		array( 'users_password', __( 'Users-info password', 'pollchat' ), 'pollchat_users', 'pollchat_field_secret' ),
+		array( 'position', __( 'Position', 'pollchat' ), 'pollchat_look', 'pollchat_field_position' ),
+		array( 'colours', __( 'Colours', 'pollchat' ), 'pollchat_look', 'pollchat_field_colours' ),
+		array( 'font_family', __( 'Font family', 'pollchat' ), 'pollchat_look', 'pollchat_field_text' ),
+		array( 'language', __( 'Language', 'pollchat' ), 'pollchat_look', 'pollchat_field_text' ),
+		array( 'roles', __( 'Roles', 'pollchat' ), 'pollchat_who', 'pollchat_field_roles' ),
+	);
+	foreach ( $fields as $f ) {
+		add_settings_field(
+			'pollchat_' . $f[0],
+			$f[1],
+			$f[3],
+			$page,
+			$f[2],
+			array(
+				'key'       => $f[0],
+				'label_for' => 'pollchat_' . $f[0],
+			)
+		);
+	}
+}
+add_action( 'admin_init', 'pollchat_admin_init' );
+
+/** Section text. */
+function pollchat_section_server() {
+	echo '<p>' . esc_html__( 'Where the pollchat server runs, and the secret it shares with this site (auth.secret in its config.toml). Visitors\' identities are signed here with it; the secret never reaches the browser.', 'pollchat' ) . '</p>';
+}
+
+/** Section text. */
+function pollchat_section_api() {
+	echo '<p>' . esc_html__( 'The server\'s api.login and api.password. Used to tell the chat at once when a profile changes or a user is deleted.', 'pollchat' ) . '</p>';
+}
+
+/** Section text, with the route's URL for the server's [users.http]. */
+function pollchat_section_users() {
+	echo '<p>' . esc_html__( 'For servers that cannot read this site\'s database: point users.http.url at this address, with the login and password below as users.http.login and users.http.password. With no password set, the route refuses every call.', 'pollchat' ) . '</p>';
+	echo '<p><code>' . esc_html( pollchat_users_info_url() ) . '</code></p>';
+}
+
+/**
+ * Field name attribute for a key.
+ *
+ * @param string $key Key.
+ * @param string $sub Sub-key.
+ * @return string
+ */
+function pollchat_field_name( $key, $sub = '' ) {
+	return POLLCHAT_OPTION . '[' . $key . ']' . ( '' !== $sub ? '[' . $sub . ']' : '' );
+}
+
+/**
+ * A text field.
+ *
+ * @param array $args Field args.
+ */
+function pollchat_field_text( $args ) {
+	$s       = pollchat_get_settings();
+	$key     = $args['key'];
+	$hints   = array(
+		'font_family' => __( 'Optional, e.g. Georgia, serif. Empty: the widget\'s own.', 'pollchat' ),
+		'language'    => __( 'Optional, e.g. de. Empty: each user\'s WordPress language.', 'pollchat' ),
+	);
+	printf(
+		'<input type="text" class="regular-text" id="%s" name="%s" value="%s" autocomplete="off" />',
+		esc_attr( 'pollchat_' . $key ),
+		esc_attr( pollchat_field_name( $key ) ),
+		esc_attr( $s[ $key ] )
+	);
+	if ( isset( $hints[ $key ] ) ) {
+		echo '<p class="description">' . esc_html( $hints[ $key ] ) . '</p>';
+	}
+}
+
+/**
+ * The server URL field.
+ *
+ * @param array $args Field args.
+ */
+function pollchat_field_url( $args ) {
+	$s = pollchat_get_settings();
+	printf(
+		'<input type="url" class="regular-text code" id="pollchat_server_url" name="%s" value="%s" placeholder="https://chat.example.com" />',
+		esc_attr( pollchat_field_name( 'server_url' ) ),
+		esc_attr( $s['server_url'] )
+	);
+}
+
+/**
+ * A secret: write-only. The stored value is never printed; the field says
+ * whether one is set, leaving it empty keeps it, the box clears it.
+ *
+ * @param array $args Field args.
+ */
+function pollchat_field_secret( $args ) {
+	$s   = pollchat_get_settings();
+	$key = $args['key'];
+	$set = '' !== $s[ $key ];
+	printf(
+		'<input type="password" class="regular-text" id="%s" name="%s" value="" autocomplete="new-password" placeholder="%s" />',
+		esc_attr( 'pollchat_' . $key ),
+		esc_attr( pollchat_field_name( $key ) ),
+		esc_attr( $set ? __( 'stored – type to replace', 'pollchat' ) : __( 'not set', 'pollchat' ) )
+	);
+	if ( $set ) {
+		printf(
+			' <label><input type="checkbox" name="%s" value="%s" /> %s</label>',
+			esc_attr( pollchat_field_name( 'clear' ) . '[]' ),
+			esc_attr( $key ),
+			esc_html__( 'Clear', 'pollchat' )
+		);
+	}
+}
+
+/**
+ * Identity scheme radio buttons.
+ *
+ * @param array $args Field args.
+ */
+function pollchat_field_scheme( $args ) {
+	$s       = pollchat_get_settings();
+	$choices = array(
+		'hash' => __( 'Signed id and timestamp (SHA1 hash, eStreamChat style)', 'pollchat' ),
+		'jwt'  => __( 'HS256 token (JWT, 12 hours)', 'pollchat' ),
+	);
+	echo '<fieldset id="pollchat_scheme">';
+	foreach ( $choices as $value => $label ) {
+		printf(
+			'<label><input type="radio" name="%s" value="%s" %s /> %s</label><br />',
+			esc_attr( pollchat_field_name( 'scheme' ) ),
+			esc_attr( $value ),
+			checked( $s['scheme'], $value, false ),
+			esc_html( $label )
+		);
+	}
+	echo '</fieldset>';
+}
+
+/**
+ * Position select.
+ *
+ * @param array $args Field args.
+ */
+function pollchat_field_position( $args ) {
+	$s       = pollchat_get_settings();
+	$choices = array(
+		'bottom-right' => __( 'Bottom right', 'pollchat' ),
+		'bottom-left'  => __( 'Bottom left', 'pollchat' ),
+	);
+	printf( '<select id="pollchat_position" name="%s">', esc_attr( pollchat_field_name( 'position' ) ) );
+	foreach ( $choices as $value => $label ) {
+		printf( '<option value="%s" %s>%s</option>', esc_attr( $value ), selected( $s['position'], $value, false ), esc_html( $label ) );
+	}
+	echo '</select>';
+}
+
+/**
+ * Colour fields (#rrggbb; empty: the widget's default).
+ *
+ * @param array $args Field args.
+ */
+function pollchat_field_colours( $args ) {
+	$s      = pollchat_get_settings();
+	$labels = array(
+		'header'          => __( 'Header', 'pollchat' ),
+		'headerButton'    => __( 'Header buttons', 'pollchat' ),
+		'body'            => __( 'Body', 'pollchat' ),
+		'launcher'        => __( 'Launcher', 'pollchat' ),
+		'messageSent'     => __( 'Sent messages', 'pollchat' ),
+		'messageReceived' => __( 'Received messages', 'pollchat' ),
+	);
+	echo '<fieldset id="pollchat_colours">';
+	foreach ( $labels as $key => $label ) {
+		printf(
+			'<div class="pollchat-colour-field" style="display:inline-block;vertical-align:top;margin:0 1.5em .6em 0"><label for="%1$s">%2$s</label><br /><input type="text" class="pollchat-colour" id="%1$s" name="%3$s" value="%4$s" maxlength="7" size="8" placeholder="#rrggbb" /></div>',
+			esc_attr( 'pollchat_colour_' . $key ),
+			esc_html( $label ),
+			esc_attr( pollchat_field_name( 'colours', $key ) ),
+			esc_attr( $s['colours'][ $key ] )
+		);
+	}
+	echo '</fieldset>';
+	echo '<p class="description">' . esc_html__( 'Empty: the widget\'s default colour.', 'pollchat' ) . '</p>';
+}
+
+/**
+ * The colour picker on the settings page only.
+ *
+ * @param string $hook_suffix The admin page.
+ */
+function pollchat_admin_scripts( $hook_suffix ) {
+	if ( 'settings_page_pollchat' !== $hook_suffix ) {
+		return;
+	}
+	wp_enqueue_style( 'wp-color-picker' );
+	wp_enqueue_script( 'wp-color-picker' );
+	wp_add_inline_script( 'wp-color-picker', 'jQuery(function ($) { $(".pollchat-colour").wpColorPicker(); });' );
+}
+add_action( 'admin_enqueue_scripts', 'pollchat_admin_scripts' );
+
+/**
+ * Role checkboxes.
+ *
+ * @param array $args Field args.
+ */
+function pollchat_field_roles( $args ) {
+	$s = pollchat_get_settings();
+	printf( '<input type="hidden" name="%s" value="1" />', esc_attr( pollchat_field_name( 'roles_sent' ) ) );
+	echo '<fieldset id="pollchat_roles">';
+	foreach ( wp_roles()->get_names() as $role => $name ) {
+		printf(
+			'<label><input type="checkbox" name="%s" value="%s" %s /> %s</label><br />',
+			esc_attr( pollchat_field_name( 'roles' ) . '[]' ),
+			esc_attr( $role ),
+			checked( in_array( $role, $s['roles'], true ), true, false ),
+			esc_html( translate_user_role( $name ) )
+		);
+	}
+	echo '</fieldset>';
+	echo '<p class="description">' . esc_html__( 'None ticked: every logged-in user. Guests never get the chat.', 'pollchat' ) . '</p>';
+}
+
+/**
+ * The page.
+ */
+function pollchat_render_settings_page() {
+	if ( ! current_user_can( 'manage_options' ) ) {
+		wp_die( esc_html__( 'Sorry, you are not allowed to manage these settings.', 'pollchat' ), 403 );
+	}
+	echo '<div class="wrap">';
+	echo '<h1>' . esc_html( get_admin_page_title() ) . '</h1>';
+	if ( ! pollchat_is_configured() ) {
+		echo '<div class="notice notice-warning inline"><p>' . esc_html__( 'The chat is off until a server URL and a shared secret are set.', 'pollchat' ) . '</p></div>';
+	}
+	echo '<form action="' . esc_url( admin_url( 'options.php' ) ) . '" method="post">';
+	settings_fields( 'pollchat' );
+	do_settings_sections( 'pollchat' );
+	submit_button();
+	echo '</form></div>';
+}
