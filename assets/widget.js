@@ -1,1 +1,2165 @@
-/* pollchat: placeholder, being written */
+/*!
+ * pollchat widget: a drop-in chat for any site, over JSONP long-polling.
+ *
+ *   <script src="https://chat.example.com/widget.js"></script>
+ *   <script>Pollchat.init({id: "6", timestamp: "261122100000", hash: "…"});</script>
+ *
+ * ES5 only (no let/const, arrows, template strings, Promise or fetch), one
+ * global (Pollchat), everything else inside this closure. Uses the page's
+ * jQuery (1.7+) and loads one when the page has none. Text from the server is
+ * always inserted with .text() and attributes with .attr(): never as HTML.
+ */
+(function (window, document) {
+  'use strict';
+
+  if (window.Pollchat && window.Pollchat.version) {
+    return; // loaded twice: keep the first
+  }
+
+  var VERSION = '1.0.0';
+  var MIN_JQUERY = [1, 7];
+  var DEFAULT_JQUERY = 'https://code.jquery.com/jquery-3.7.1.min.js';
+  var OLD_JQUERY = 'https://code.jquery.com/jquery-1.12.4.min.js';
+  var ROOT_ID = 'pollchat-root';
+
+  // ---------------------------------------------------------------- helpers
+
+  var hasOwn = Object.prototype.hasOwnProperty;
+
+  function own(o, k) { return o != null && hasOwn.call(o, k); }
+
+  function each(o, fn) {
+    var k;
+    for (k in o) {
+      if (own(o, k)) { fn(k, o[k]); }
+    }
+  }
+
+  function mix(dst) {
+    var i, src;
+    for (i = 1; i < arguments.length; i++) {
+      src = arguments[i];
+      if (src) {
+        each(src, function (k, v) { if (v !== undefined) { dst[k] = v; } });
+      }
+    }
+    return dst;
+  }
+
+  function now() { return new Date().getTime(); }
+
+  function log() {
+    var c = window.console;
+    if (c && c.log) {
+      try { c.log.apply(c, arguments); } catch (e) { c.log(Array.prototype.join.call(arguments, ' ')); }
+    }
+  }
+
+  function warn(msg) {
+    var c = window.console;
+    if (c && c.warn) { c.warn(msg); } else { log(msg); }
+  }
+
+  function str(v) { return v == null ? '' : String(v); }
+
+  function trim(s) { return str(s).replace(/^\s+|\s+$/g, ''); }
+
+  function fmt(s, vars) {
+    return str(s).replace(/\{(\w+)\}/g, function (m, k) { return own(vars, k) ? str(vars[k]) : m; });
+  }
+
+  function addListener(target, type, fn) {
+    if (target.addEventListener) { target.addEventListener(type, fn, false); } else if (target.attachEvent) { target.attachEvent('on' + type, fn); }
+  }
+
+  function removeListener(target, type, fn) {
+    if (target.removeEventListener) { target.removeEventListener(type, fn, false); } else if (target.detachEvent) { target.detachEvent('on' + type, fn); }
+  }
+
+  function randomId() {
+    return 'c' + now().toString(36) + Math.random().toString(36).slice(2, 10) + Math.random().toString(36).slice(2, 6);
+  }
+
+  // backoff returns the delay before retry number n (1-based): doubling from
+  // 1 s up to 30 s, with jitter so that many clients do not return at once.
+  function backoff(n) {
+    var top = Math.min(30000, 1000 * Math.pow(2, Math.max(0, n - 1)));
+    return Math.max(1000, Math.round(top * (0.5 + Math.random() * 0.5)));
+  }
+
+  function pageHidden() {
+    if (typeof document.hidden === 'boolean') { return document.hidden; }
+    if (typeof document.hasFocus === 'function') { return !document.hasFocus(); }
+    return false;
+  }
+
+  // parseISO reads "2026-11-22T10:00:00Z" (or with fractions/offset) even
+  // where Date.parse cannot (IE8).
+  function parseISO(s) {
+    var m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?(Z|([+-])(\d\d):?(\d\d))?$/.exec(str(s));
+    var t;
+    if (!m) { return null; }
+    t = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0), +((m[7] || '0') + '00').slice(0, 3));
+    if (m[9]) { t -= (m[9] === '-' ? -1 : 1) * ((+m[10]) * 60 + (+m[11])) * 60000; }
+    return new Date(t);
+  }
+
+  function pad2(n) { return (n < 10 ? '0' : '') + n; }
+
+  function clock(ts) {
+    var d = parseISO(ts) || new Date();
+    return pad2(d.getHours()) + ':' + pad2(d.getMinutes());
+  }
+
+  // base64url decoding for the JWT payload (exp); no atob on old browsers.
+  function b64urlDecode(s) {
+    var chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    var out = '', bits = 0, acc = 0, i, v;
+    s = str(s).replace(/[=\s]/g, '').replace(/\+/g, '-').replace(/\//g, '_');
+    for (i = 0; i < s.length; i++) {
+      v = chars.indexOf(s.charAt(i));
+      if (v < 0) { return null; }
+      acc = (acc << 6) | v;
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        out += String.fromCharCode((acc >> bits) & 255);
+      }
+    }
+    try { return decodeURIComponent(escape(out)); } catch (e) { return out; }
+  }
+
+  function tokenExpiry(token) {
+    var parts = str(token).split('.'), json, claims;
+    if (parts.length !== 3) { return 0; }
+    json = b64urlDecode(parts[1]);
+    if (!json || !window.JSON) { return 0; }
+    try { claims = window.JSON.parse(json); } catch (e) { return 0; }
+    return claims && typeof claims.exp === 'number' ? claims.exp * 1000 : 0;
+  }
+
+  function safeURL(u) {
+    u = trim(u);
+    return (/^(https?:)?\/\//i.test(u) || /^\/[^\/]/.test(u)) ? u : '';
+  }
+
+  function safeCSS(v, font) {
+    v = trim(v);
+    if (!v) { return ''; }
+    return (font ? /^[\w\s,.'"-]+$/ : /^[#(),.%\w\s-]+$/).test(v) ? v : '';
+  }
+
+  // readableOn picks dark or light text for a background colour.
+  function readableOn(colour) {
+    var c = trim(colour).toLowerCase(), m, r, g, b;
+    if ((m = /^#([0-9a-f])([0-9a-f])([0-9a-f])$/.exec(c))) {
+      r = parseInt(m[1] + m[1], 16); g = parseInt(m[2] + m[2], 16); b = parseInt(m[3] + m[3], 16);
+    } else if ((m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/.exec(c))) {
+      r = parseInt(m[1], 16); g = parseInt(m[2], 16); b = parseInt(m[3], 16);
+    } else if ((m = /^rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)/.exec(c))) {
+      r = +m[1]; g = +m[2]; b = +m[3];
+    } else if (c === 'white') {
+      r = g = b = 255;
+    } else if (c === 'black') {
+      r = g = b = 0;
+    } else {
+      return '';
+    }
+    return (0.299 * r + 0.587 * g + 0.114 * b) / 255 > 0.62 ? '#1d2433' : '#ffffff';
+  }
+
+  // ------------------------------------------------------------------ i18n
+
+  var I18N = {
+    en: {
+      title: 'Chat',
+      people: 'People',
+      rooms: 'Rooms',
+      online: 'Online',
+      offline: 'Offline',
+      away: 'Not online',
+      recent: 'Conversations',
+      onlineNow: 'Online now',
+      nobody: 'Nobody else is online right now. Conversations show up here.',
+      noRooms: 'No rooms on this site.',
+      placeholder: 'Write a message…',
+      roomPlaceholder: 'Message #{room}',
+      send: 'Send',
+      loadEarlier: 'Load earlier messages',
+      loading: 'Loading…',
+      start: 'This is the beginning of your conversation.',
+      typing: '{name} is typing…',
+      seen: 'Seen',
+      sending: 'Sending…',
+      failed: 'Not sent. Click to retry.',
+      connecting: 'Connecting…',
+      reconnecting: 'Reconnecting…',
+      retryNow: 'Retry now',
+      authFailed: 'Chat sign-in failed. Reload the page to try again.',
+      requestTitle: 'Chat request',
+      requestFrom: '{name} wants to chat with you',
+      accept: 'Accept',
+      reject: 'Reject',
+      invite: 'Invite to chat',
+      inviteText: 'Hi! Do you have a minute to chat?',
+      requestSent: 'Chat request sent to {name}.',
+      accepted: '{name} accepted your chat request.',
+      rejected: '{name} declined your chat request.',
+      members: 'Members',
+      memberCount: '{n} members',
+      join: 'Join',
+      roleAdmin: 'admin',
+      roleMod: 'mod',
+      roleOwner: 'owner',
+      minimise: 'Minimise',
+      close: 'Close',
+      openChat: 'Open chat',
+      you: 'You',
+      muted: 'You are muted in this room until {time}.',
+      modHint: 'Moderators: /mute NAME MINUTES, /unmute NAME',
+      newMessage: 'New message from {name}',
+      newMessages: '({n}) {title}',
+      tooLong: 'Messages can be at most {n} characters.',
+      error: 'Something went wrong: {message}',
+      err_RATE_LIMITED: 'You are sending too fast. Wait a moment.',
+      err_MUTED: 'You are muted in this room.',
+      err_FORBIDDEN: 'You are not allowed to do that.',
+      err_TOO_LONG: 'That message is too long.',
+      err_NOT_FOUND: 'Not found.'
+    },
+    de: {
+      title: 'Chat',
+      people: 'Personen',
+      rooms: 'Räume',
+      online: 'Online',
+      offline: 'Offline',
+      away: 'Nicht online',
+      recent: 'Unterhaltungen',
+      onlineNow: 'Jetzt online',
+      nobody: 'Gerade ist niemand sonst online. Unterhaltungen erscheinen hier.',
+      noRooms: 'Diese Seite hat keine Räume.',
+      placeholder: 'Nachricht schreiben…',
+      roomPlaceholder: 'Nachricht an #{room}',
+      send: 'Senden',
+      loadEarlier: 'Ältere Nachrichten laden',
+      loading: 'Wird geladen…',
+      start: 'Hier beginnt eure Unterhaltung.',
+      typing: '{name} schreibt…',
+      seen: 'Gelesen',
+      sending: 'Wird gesendet…',
+      failed: 'Nicht gesendet. Klicken, um es erneut zu versuchen.',
+      connecting: 'Verbinde…',
+      reconnecting: 'Verbindung wird wiederhergestellt…',
+      retryNow: 'Jetzt versuchen',
+      authFailed: 'Anmeldung am Chat fehlgeschlagen. Seite neu laden.',
+      requestTitle: 'Chat-Anfrage',
+      requestFrom: '{name} möchte mit dir chatten',
+      accept: 'Annehmen',
+      reject: 'Ablehnen',
+      invite: 'Zum Chat einladen',
+      inviteText: 'Hallo! Hast du kurz Zeit zum Chatten?',
+      requestSent: 'Chat-Anfrage an {name} gesendet.',
+      accepted: '{name} hat deine Chat-Anfrage angenommen.',
+      rejected: '{name} hat deine Chat-Anfrage abgelehnt.',
+      members: 'Mitglieder',
+      memberCount: '{n} Mitglieder',
+      join: 'Beitreten',
+      roleAdmin: 'Admin',
+      roleMod: 'Mod',
+      roleOwner: 'Inhaber',
+      minimise: 'Minimieren',
+      close: 'Schließen',
+      openChat: 'Chat öffnen',
+      you: 'Du',
+      muted: 'Du bist in diesem Raum bis {time} stummgeschaltet.',
+      modHint: 'Moderation: /mute NAME MINUTEN, /unmute NAME',
+      newMessage: 'Neue Nachricht von {name}',
+      newMessages: '({n}) {title}',
+      tooLong: 'Nachrichten dürfen höchstens {n} Zeichen lang sein.',
+      error: 'Etwas ist schiefgelaufen: {message}',
+      err_RATE_LIMITED: 'Du sendest zu schnell. Warte einen Moment.',
+      err_MUTED: 'Du bist in diesem Raum stummgeschaltet.',
+      err_FORBIDDEN: 'Das darfst du nicht.',
+      err_TOO_LONG: 'Die Nachricht ist zu lang.',
+      err_NOT_FOUND: 'Nicht gefunden.'
+    },
+    fr: {
+      title: 'Discussion',
+      people: 'Personnes',
+      rooms: 'Salons',
+      online: 'En ligne',
+      offline: 'Hors ligne',
+      away: 'Pas en ligne',
+      recent: 'Conversations',
+      onlineNow: 'En ligne maintenant',
+      nobody: 'Personne d’autre n’est en ligne. Vos conversations apparaîtront ici.',
+      noRooms: 'Ce site n’a pas de salon.',
+      placeholder: 'Écrire un message…',
+      roomPlaceholder: 'Message dans #{room}',
+      send: 'Envoyer',
+      loadEarlier: 'Charger les messages précédents',
+      loading: 'Chargement…',
+      start: 'Début de votre conversation.',
+      typing: '{name} écrit…',
+      seen: 'Vu',
+      sending: 'Envoi…',
+      failed: 'Non envoyé. Cliquez pour réessayer.',
+      connecting: 'Connexion…',
+      reconnecting: 'Reconnexion…',
+      retryNow: 'Réessayer',
+      authFailed: 'Échec de la connexion au chat. Rechargez la page.',
+      requestTitle: 'Demande de discussion',
+      requestFrom: '{name} souhaite discuter avec vous',
+      accept: 'Accepter',
+      reject: 'Refuser',
+      invite: 'Inviter à discuter',
+      inviteText: 'Bonjour ! Avez-vous un moment pour discuter ?',
+      requestSent: 'Demande envoyée à {name}.',
+      accepted: '{name} a accepté votre demande.',
+      rejected: '{name} a refusé votre demande.',
+      members: 'Membres',
+      memberCount: '{n} membres',
+      join: 'Rejoindre',
+      roleAdmin: 'admin',
+      roleMod: 'modo',
+      roleOwner: 'propriétaire',
+      minimise: 'Réduire',
+      close: 'Fermer',
+      openChat: 'Ouvrir la discussion',
+      you: 'Vous',
+      muted: 'Vous êtes réduit au silence dans ce salon jusqu’à {time}.',
+      modHint: 'Modération : /mute NOM MINUTES, /unmute NOM',
+      newMessage: 'Nouveau message de {name}',
+      newMessages: '({n}) {title}',
+      tooLong: 'Un message fait au plus {n} caractères.',
+      error: 'Une erreur est survenue : {message}',
+      err_RATE_LIMITED: 'Vous envoyez trop vite. Patientez un instant.',
+      err_MUTED: 'Vous êtes réduit au silence dans ce salon.',
+      err_FORBIDDEN: 'Vous n’avez pas le droit de faire cela.',
+      err_TOO_LONG: 'Ce message est trop long.',
+      err_NOT_FOUND: 'Introuvable.'
+    }
+  };
+
+  // ------------------------------------------------------------ icons (static)
+
+  var ICONS = {
+    chat: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3C6.5 3 2 6.9 2 11.7c0 2.6 1.3 4.9 3.4 6.5L4.6 21.4c-.1.4.3.7.7.5l3.8-1.9c.9.2 1.9.3 2.9.3 5.5 0 10-3.9 10-8.7S17.5 3 12 3z"/></svg>',
+    close: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M18.3 5.7a1 1 0 0 0-1.4 0L12 10.6 7.1 5.7a1 1 0 1 0-1.4 1.4l4.9 4.9-4.9 4.9a1 1 0 1 0 1.4 1.4l4.9-4.9 4.9 4.9a1 1 0 0 0 1.4-1.4L13.4 12l4.9-4.9a1 1 0 0 0 0-1.4z"/></svg>',
+    minus: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M5 11h14a1 1 0 1 1 0 2H5a1 1 0 1 1 0-2z"/></svg>',
+    send: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M3.4 20.4l17.4-7.5a1 1 0 0 0 0-1.8L3.4 3.6a.9.9 0 0 0-1.3 1l1.6 6.1 9.3 1.3-9.3 1.3-1.6 6.1a.9.9 0 0 0 1.3 1z"/></svg>',
+    members: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M16 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zm-8 0a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zm0 2c-2.7 0-8 1.3-8 4v2.5h16V17c0-2.7-5.3-4-8-4zm8 0c-.3 0-.7 0-1.1.1 1.3.9 2.1 2.2 2.1 3.9v2.5h7V17c0-2.7-5.3-4-8-4z"/></svg>',
+    invite: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M20 2H4a2 2 0 0 0-2 2v18l4-4h14a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2zm-3 9h-4v4h-2v-4H7V9h4V5h2v4h4v2z"/></svg>',
+    hash: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M10.6 3.1a1 1 0 0 1 .8 1.2L10.9 8h4l.6-4.2a1 1 0 1 1 2 .3L16.9 8H20a1 1 0 1 1 0 2h-3.4l-.6 4H19a1 1 0 1 1 0 2h-3.3l-.7 4.2a1 1 0 1 1-2-.3l.6-3.9h-4l-.6 4.2a1 1 0 1 1-2-.3l.6-3.9H4a1 1 0 1 1 0-2h3.9l.6-4H5a1 1 0 1 1 0-2h3.8l.6-4.2a1 1 0 0 1 1.2-.7zM10.6 10l-.6 4h4l.6-4h-4z"/></svg>'
+  };
+
+  // ------------------------------------------------------------ the script tag
+
+  var scriptTag = (function () {
+    var s, i;
+    if (document.currentScript) { return document.currentScript; }
+    s = document.getElementsByTagName('script');
+    for (i = s.length - 1; i >= 0; i--) {
+      if (/\/widget\.js(\?|#|$)/.test(s[i].src || '')) { return s[i]; }
+    }
+    return null;
+  }());
+
+  function scriptBase() {
+    var src = scriptTag && scriptTag.src;
+    var m = /^(https?:\/\/[^\/]+(?:\/[^?#]*)?)\/widget\.js/i.exec(src || '');
+    return m ? m[1] : '';
+  }
+
+  // dataOptions reads data- attributes of the script tag: data-server,
+  // data-id, data-z-index (zIndex), data-layout-header (layout.header), …
+  function dataOptions(tag) {
+    var o = {}, attrs, i, name, key, v;
+    if (!tag || !tag.attributes) { return o; }
+    attrs = tag.attributes;
+    for (i = 0; i < attrs.length; i++) {
+      name = attrs[i].name;
+      if (!/^data-/i.test(name)) { continue; }
+      key = name.slice(5).toLowerCase().replace(/-([a-z])/g, function (m, c) { return c.toUpperCase(); });
+      v = attrs[i].value;
+      if (v === 'true') { v = true; } else if (v === 'false') { v = false; }
+      if (/^layout[A-Z]/.test(key)) {
+        o.layout = o.layout || {};
+        o.layout[key.charAt(6).toLowerCase() + key.slice(7)] = v;
+      } else {
+        o[key] = v;
+      }
+    }
+    return o;
+  }
+
+  // ------------------------------------------------------------ jQuery loading
+
+  function jqueryOK(jq) {
+    var v = jq && jq.fn && str(jq.fn.jquery).split('.');
+    if (!v) { return false; }
+    return (+v[0] > MIN_JQUERY[0]) || (+v[0] === MIN_JQUERY[0] && +v[1] >= MIN_JQUERY[1]);
+  }
+
+  var jqWaiters = null, ourJQuery = null;
+
+  function domReady(fn) {
+    var done = false;
+    function go() {
+      if (done) { return; }
+      done = true;
+      fn();
+    }
+    if (document.readyState === 'complete' || document.readyState === 'interactive') { return go(); }
+    addListener(document, 'DOMContentLoaded', go);
+    addListener(window, 'load', go);
+  }
+
+  function withJQuery(url, fn) {
+    if (ourJQuery) { return fn(ourJQuery); }
+    if (jqueryOK(window.jQuery)) { return fn(window.jQuery); }
+    if (jqWaiters) { jqWaiters.push(fn); return; }
+    jqWaiters = [fn];
+    // The page may load its jQuery after this script: wait for the DOM first.
+    domReady(function () {
+      var had = window.jQuery, s, head, done = false;
+      if (jqueryOK(had)) {
+        ourJQuery = had;
+        return flushJQ();
+      }
+      url = url || (document.addEventListener ? DEFAULT_JQUERY : OLD_JQUERY);
+      log('pollchat: ' + (had ? 'the page\'s jQuery ' + had.fn.jquery + ' is older than 1.7' : 'this page has no jQuery') + '; loading ' + url);
+      s = document.createElement('script');
+      s.src = url;
+      s.async = true;
+      s.onload = s.onreadystatechange = function () {
+        var jq;
+        if (done || (s.readyState && !/loaded|complete/.test(s.readyState))) { return; }
+        done = true;
+        jq = window.jQuery;
+        if (!jqueryOK(jq)) {
+          warn('pollchat: could not load jQuery from ' + url);
+          return;
+        }
+        ourJQuery = had ? jq.noConflict(true) : jq;
+        flushJQ();
+      };
+      s.onerror = function () { warn('pollchat: could not load jQuery from ' + url); };
+      head = document.getElementsByTagName('head')[0] || document.documentElement;
+      head.appendChild(s);
+    });
+  }
+
+  function flushJQ() {
+    var w = jqWaiters || [], i;
+    jqWaiters = null;
+    for (i = 0; i < w.length; i++) { w[i](ourJQuery); }
+  }
+
+  // -------------------------------------------------------------- transport
+
+  var jsonpSeq = 0;
+  var jsonpRegistry = {};
+
+  function noop() {}
+
+  function encodeParams(p) {
+    var out = [];
+    each(p, function (k, v) {
+      if (v !== undefined && v !== null) { out.push(encodeURIComponent(k) + '=' + encodeURIComponent(str(v))); }
+    });
+    return out.join('&');
+  }
+
+  function isNetworkError(err) { return err && (err.code === 'NETWORK' || err.code === 'TIMEOUT' || err.code === 'UNAVAILABLE' || err.code === 'INTERNAL_ERROR'); }
+
+  function isAuthError(err) { return err && (err.code === 'AUTH_FAILED' || err.code === 'TOKEN_EXPIRED'); }
+
+  // Transport owns the JSONP calls, the poll loop, the cursor, retries and
+  // backoff. It knows nothing of the page: the view listens to its events
+  // (state, hello, event, auth_error).
+  function Transport(o) {
+    this.server = str(o.server).replace(/\/+$/, '');
+    this.ident = o.ident;
+    this.pollTimeout = +o.pollTimeout || 25;
+    this.handlers = {};
+    this.cursor = null;
+    this.running = false;
+    this.state = 'idle';
+    this.failures = 0;
+    this.polling = false;
+    this.timer = null;
+    this.outbox = [];
+    this.sending = false;
+    this.sendTimer = null;
+    this.stats = { polls: 0, inFlight: 0, maxInFlight: 0, hellos: 0, resets: 0, events: 0 };
+  }
+
+  Transport.prototype.on = function (type, fn) {
+    (this.handlers[type] = this.handlers[type] || []).push(fn);
+  };
+
+  Transport.prototype.emit = function (type, a, b) {
+    var list = this.handlers[type] || [], i;
+    for (i = 0; i < list.length; i++) {
+      try { list[i](a, b); } catch (e) { warn('pollchat: ' + type + ' handler failed: ' + (e && e.message)); }
+    }
+  };
+
+  Transport.prototype.setState = function (s) {
+    if (this.state !== s) {
+      this.state = s;
+      this.emit('state', s);
+    }
+  };
+
+  // request makes one JSONP call. cb(err, data): err is the server's
+  // {code, message}, or {code: "NETWORK"|"TIMEOUT"} when nothing usable came.
+  Transport.prototype.request = function (endpoint, params, timeoutMs, cb) {
+    var name = 'j' + (++jsonpSeq) + Math.random().toString(36).slice(2, 7);
+    var head = document.getElementsByTagName('head')[0] || document.documentElement;
+    var script = document.createElement('script');
+    var done = false, timer, q;
+    function finish(err, data) {
+      if (done) { return; }
+      done = true;
+      clearTimeout(timer);
+      jsonpRegistry[name] = noop; // a late answer lands here harmlessly
+      setTimeout(function () { delete jsonpRegistry[name]; }, 120000);
+      script.onerror = script.onload = script.onreadystatechange = null;
+      if (script.parentNode) { script.parentNode.removeChild(script); }
+      if (!err && (!data || typeof data !== 'object')) { err = { code: 'NETWORK', message: 'bad answer' }; }
+      if (!err && data.error) { err = { code: str(data.error.code) || 'INTERNAL_ERROR', message: str(data.error.message) }; }
+      cb(err || null, err ? null : data);
+    }
+    jsonpRegistry[name] = function (data) { finish(null, data); };
+    q = encodeParams(mix({}, params, this.ident));
+    script.src = this.server + '/v1/' + endpoint + '?' + (q ? q + '&' : '') + 'callback=Pollchat._jsonp.' + name;
+    script.async = true;
+    script.charset = 'utf-8';
+    script.onerror = function () { finish({ code: 'NETWORK', message: 'request failed' }); };
+    script.onload = script.onreadystatechange = function () {
+      // The script ran without calling back: not our server's answer.
+      if (script.readyState && !/loaded|complete/.test(script.readyState)) { return; }
+      setTimeout(function () { finish({ code: 'NETWORK', message: 'no answer' }); }, 0);
+    };
+    timer = setTimeout(function () { finish({ code: 'TIMEOUT', message: 'timed out' }); }, timeoutMs || 15000);
+    head.appendChild(script);
+    return { abort: function () { finish({ code: 'ABORTED', message: 'aborted' }); } };
+  };
+
+  Transport.prototype.start = function () {
+    if (this.running) { return; }
+    this.running = true;
+    this.hello();
+  };
+
+  Transport.prototype.stop = function () {
+    this.running = false;
+    clearTimeout(this.timer);
+    clearTimeout(this.sendTimer);
+    if (this.current) { this.current.abort(); }
+    this.outbox = [];
+    this.setState('stopped');
+  };
+
+  Transport.prototype.hello = function () {
+    var self = this;
+    clearTimeout(this.timer);
+    if (!this.running) { return; }
+    if (this.state !== 'reconnecting' && this.state !== 'auth') { this.setState('connecting'); }
+    this.stats.hellos++;
+    this.request('hello', {}, 20000, function (err, data) {
+      if (!self.running) { return; }
+      if (err) { return self.fail(err, 'hello'); }
+      self.failures = 0;
+      self.cursor = data.cursor;
+      self.setState('online');
+      self.emit('hello', data);
+      self.poll();
+      self.kickOutbox();
+    });
+  };
+
+  // poll runs the long-poll loop: always one poll at a time, always sending
+  // back the cursor it was given.
+  Transport.prototype.poll = function () {
+    var self = this, stats = this.stats;
+    clearTimeout(this.timer);
+    if (!this.running || this.polling) { return; }
+    this.polling = true;
+    stats.polls++;
+    stats.inFlight++;
+    if (stats.inFlight > stats.maxInFlight) { stats.maxInFlight = stats.inFlight; }
+    // The client gives up later than the server parks: a JSONP error is
+    // otherwise invisible.
+    this.current = this.request('poll', { cursor: this.cursor, timeout: this.pollTimeout }, (this.pollTimeout + 15) * 1000, function (err, data) {
+      var i, events;
+      self.current = null;
+      self.polling = false;
+      stats.inFlight--;
+      if (!self.running) { return; }
+      if (err) { return self.fail(err, 'poll'); }
+      self.failures = 0;
+      self.setState('online');
+      if (data.reset) {
+        stats.resets++;
+        self.cursor = data.cursor || null;
+        self.emit('reset');
+        return self.hello();
+      }
+      if (data.cursor) { self.cursor = data.cursor; }
+      events = data.events || [];
+      for (i = 0; i < events.length; i++) {
+        stats.events++;
+        self.emit('event', events[i]);
+      }
+      self.kickOutbox();
+      self.timer = setTimeout(function () { self.poll(); }, 0);
+    });
+  };
+
+  Transport.prototype.fail = function (err, what) {
+    var self = this, delay;
+    if (err.code === 'ABORTED') { return; }
+    this.failures++;
+    delay = backoff(this.failures);
+    if (isAuthError(err)) {
+      this.setState('auth');
+      this.emit('auth_error', err);
+    } else {
+      this.setState('reconnecting');
+    }
+    this.emit('retry', delay);
+    this.timer = setTimeout(function () {
+      if (what === 'hello') { self.hello(); } else { self.poll(); }
+    }, delay);
+    this.retryWhat = what;
+  };
+
+  // reconnectNow skips the rest of a backoff wait (the browser went online,
+  // the user clicked "Retry now", a new token arrived).
+  Transport.prototype.reconnectNow = function () {
+    if (!this.running || this.polling || this.state === 'online' || this.state === 'connecting') { return; }
+    clearTimeout(this.timer);
+    if (this.retryWhat === 'hello' || !this.cursor) { this.hello(); } else { this.poll(); }
+    this.kickOutbox();
+  };
+
+  // call makes a one-off call, retried on network errors a few times.
+  Transport.prototype.call = function (endpoint, params, cb, retries) {
+    var self = this, tries = 0;
+    cb = cb || noop;
+    retries = retries === undefined ? 3 : retries;
+    function go() {
+      if (!self.running) { return; }
+      self.request(endpoint, params, 20000, function (err, data) {
+        if (err && isNetworkError(err) && tries < retries && self.running) {
+          tries++;
+          return setTimeout(go, backoff(tries));
+        }
+        if (err && isAuthError(err)) { self.emit('auth_error', err); }
+        cb(err, data);
+      });
+    }
+    go();
+  };
+
+  // queue adds a state-changing call (send, request, answer) to the outbox:
+  // sent in order, one at a time, retried with the same params (the same
+  // client_id for sends) until the server answers.
+  Transport.prototype.queue = function (endpoint, params, cb) {
+    var item = { endpoint: endpoint, params: params, cb: cb || noop, tries: 0 };
+    this.outbox.push(item);
+    this.flush();
+    return item;
+  };
+
+  Transport.prototype.kickOutbox = function () {
+    if (this.sendTimer && !this.sending) {
+      clearTimeout(this.sendTimer);
+      this.sendTimer = null;
+      this.flush();
+    }
+  };
+
+  Transport.prototype.flush = function () {
+    var self = this, item = this.outbox[0];
+    if (!item || this.sending || this.sendTimer || !this.running) { return; }
+    this.sending = true;
+    this.request(item.endpoint, item.params, 20000, function (err, data) {
+      self.sending = false;
+      if (!self.running) { return; }
+      if (err && isNetworkError(err) && item.tries < 40) {
+        item.tries++;
+        self.emit('send_retry', item);
+        self.sendTimer = setTimeout(function () {
+          self.sendTimer = null;
+          self.flush();
+        }, backoff(item.tries));
+        return;
+      }
+      self.outbox.shift();
+      if (err && isAuthError(err)) { self.emit('auth_error', err); }
+      try { item.cb(err, data); } catch (e) { warn('pollchat: ' + (e && e.message)); }
+      self.flush();
+    });
+  };
+
+  // ------------------------------------------------------------ the view
+
+  var app = null;          // the running widget
+  var handlers = {};       // Pollchat.on(...) listeners, kept across init/logout
+  var pending = [];        // API calls made before the widget was ready
+  var $ = null;            // jQuery, once known
+
+  function emit(type, data) {
+    var list = (handlers[type] || []).slice(), i;
+    for (i = 0; i < list.length; i++) {
+      try { list[i].call(window.Pollchat, data); } catch (e) { warn('pollchat: ' + type + ' listener failed: ' + (e && e.message)); }
+    }
+  }
+
+  function el(tag, cls) {
+    var e = document.createElement(tag);
+    if (tag === 'button') { e.setAttribute('type', 'button'); }
+    return $(e).addClass(cls || '');
+  }
+
+  function icon(name) {
+    var s = el('span', 'pollchat-icon pollchat-icon-' + name);
+    if (document.createElementNS) { s.append($(ICONS[name])); }
+    return s;
+  }
+
+  var AVATAR_COLOURS = ['#6366f1', '#0ea5e9', '#10b981', '#f59e0b', '#ef4444', '#8b5cf6', '#ec4899', '#14b8a6', '#f97316', '#64748b'];
+
+  function initials(name) {
+    var parts = trim(name).replace(/[()\[\]{}<>"'`]/g, ' ').split(/\s+/), out = '', i;
+    for (i = 0; i < parts.length && out.length < 2; i++) {
+      if (parts[i]) { out += parts[i].charAt(0); }
+    }
+    return (out || '?').toUpperCase();
+  }
+
+  function colourFor(id) {
+    var h = 0, s = str(id), i;
+    for (i = 0; i < s.length; i++) { h = (h * 31 + s.charCodeAt(i)) % 1000003; }
+    return AVATAR_COLOURS[h % AVATAR_COLOURS.length];
+  }
+
+  function App(opts) {
+    this.o = opts;
+    this.t = null;
+    this.me = null;
+    this.users = {};
+    this.wanted = {};
+    this.convs = {};
+    this.online = {};
+    this.requests = {};
+    this.rooms = [];
+    this.windows = [];
+    this.activeKey = null;
+    this.unreadTotal = -1;
+    this.blink = null;
+    this.audio = null;
+    this.tokenTimer = null;
+    this.expiryWarned = false;
+    this.strings = mix({}, I18N.en, I18N[opts.lang] || I18N[str(opts.lang).split('-')[0]] || {}, opts.strings);
+  }
+
+  App.prototype.s = function (key, vars) { return fmt(own(this.strings, key) ? this.strings[key] : key, vars); };
+
+  App.prototype.start = function () {
+    var self = this, o = this.o;
+    this.t = new Transport({ server: o.server, ident: this.identity(), pollTimeout: o.pollTimeout });
+    this.t.on('state', function (s) { self.onState(s); });
+    this.t.on('hello', function (d) { self.onHello(d); });
+    this.t.on('event', function (ev) { self.onEvent(ev); });
+    this.t.on('reset', function () { emit('reset'); });
+    this.t.on('auth_error', function (err) { self.onAuthError(err); });
+    this.build();
+    this.onState('connecting');
+    this.t.start();
+    this.watchToken();
+    this.onVisible = function () { if (!pageHidden()) { self.stopBlink(); self.markActiveRead(); } };
+    this.onOnline = function () { self.t.reconnectNow(); };
+    addListener(document, 'visibilitychange', this.onVisible);
+    addListener(window, 'focus', this.onVisible);
+    addListener(window, 'online', this.onOnline);
+  };
+
+  App.prototype.identity = function () {
+    var o = this.o;
+    if (o.token) { return { token: o.token }; }
+    return { id: str(o.id), timestamp: str(o.timestamp), hash: str(o.hash) };
+  };
+
+  App.prototype.stop = function () {
+    if (this.t) { this.t.stop(); }
+    clearTimeout(this.tokenTimer);
+    this.stopBlink();
+    removeListener(document, 'visibilitychange', this.onVisible);
+    removeListener(window, 'focus', this.onVisible);
+    removeListener(window, 'online', this.onOnline);
+    if (this.$root) { this.$root.remove(); }
+    if (this.$style) { this.$style.remove(); }
+    if ($) { $(document).off('click.pollchat'); }
+  };
+
+  // ---- token expiry
+
+  App.prototype.watchToken = function () {
+    var self = this, exp, wait;
+    clearTimeout(this.tokenTimer);
+    this.expiryWarned = false;
+    if (!this.o.token) { return; }
+    exp = tokenExpiry(this.o.token);
+    if (!exp) { return; }
+    wait = exp - now() - (+this.o.tokenWarning || 60) * 1000;
+    this.tokenTimer = setTimeout(function () { self.warnExpiry(); }, Math.max(0, Math.min(wait, 2147483000)));
+  };
+
+  App.prototype.warnExpiry = function () {
+    if (this.expiryWarned) { return; }
+    this.expiryWarned = true;
+    emit('access_token_is_about_to_expire', { expires_at: tokenExpiry(this.o.token) || null });
+  };
+
+  App.prototype.setIdentity = function (ident) {
+    var o = this.o;
+    delete o.token; delete o.id; delete o.timestamp; delete o.hash;
+    mix(o, ident);
+    this.t.ident = this.identity();
+    this.watchToken();
+    this.t.reconnectNow();
+  };
+
+  App.prototype.onAuthError = function (err) {
+    if (err.code === 'TOKEN_EXPIRED') { this.warnExpiry(); }
+    emit('auth_error', err);
+  };
+
+  // ---- building the DOM
+
+  App.prototype.build = function () {
+    var self = this, o = this.o, $root, $panel, $head, $tabs, $launcher;
+    $('#' + ROOT_ID).remove();
+    this.loadCSS();
+    $root = this.$root = el('div', 'pollchat-root').attr('id', ROOT_ID)
+      .addClass(o.position === 'left' || o.position === 'bottom-left' ? 'pollchat-pos-left' : 'pollchat-pos-right')
+      .attr('lang', o.lang || 'en');
+    if (o.zIndex !== undefined && o.zIndex !== '') { $root.css('z-index', +o.zIndex || 0); }
+    this.applyLayout();
+
+    if (o.mode === 'page') {
+      $root.addClass('pollchat-mode-page');
+      this.$dock = el('div', 'pollchat-dock').appendTo($root);
+      this.$toasts = el('div', 'pollchat-toasts').appendTo($root);
+      this.$requests = el('div', 'pollchat-requests').appendTo($root);
+      $root.appendTo(o.container ? $(o.container) : document.body);
+      return;
+    }
+
+    this.$dock = el('div', 'pollchat-dock').appendTo($root);
+
+    $panel = this.$panel = el('div', 'pollchat-panel').attr('role', 'dialog').appendTo($root);
+    $head = el('div', 'pollchat-header').appendTo($panel);
+    this.$meAvatar = el('span', 'pollchat-avatar-slot').appendTo($head);
+    el('div', 'pollchat-head-text')
+      .append(el('div', 'pollchat-head-title').text(o.title || this.s('title')))
+      .append(this.$status = el('div', 'pollchat-head-sub').text(this.s('connecting')))
+      .appendTo($head);
+    el('button', 'pollchat-hbtn pollchat-panel-close').attr('title', this.s('minimise')).attr('aria-label', this.s('minimise'))
+      .append(icon('minus')).on('click', function () { self.close(); }).appendTo($head);
+
+    this.$conn = el('div', 'pollchat-conn').appendTo($panel);
+    this.fillConn(this.$conn);
+
+    $tabs = el('div', 'pollchat-tabs').appendTo($panel);
+    this.$tabPeople = el('button', 'pollchat-tab pollchat-tab-on').text(this.s('people')).appendTo($tabs);
+    this.$tabRooms = el('button', 'pollchat-tab').text(this.s('rooms')).appendTo($tabs);
+    if (o.rooms === false) { this.$tabRooms.hide(); }
+    this.$tabPeople.on('click', function () { self.tab('people'); });
+    this.$tabRooms.on('click', function () { self.tab('rooms'); });
+
+    this.$body = el('div', 'pollchat-panel-body').appendTo($panel);
+    this.$people = el('div', 'pollchat-people').appendTo(this.$body);
+    this.$roomList = el('div', 'pollchat-roomlist').hide().appendTo(this.$body);
+
+    this.$requests = el('div', 'pollchat-requests').appendTo($root);
+    this.$toasts = el('div', 'pollchat-toasts').appendTo($root);
+
+    $launcher = this.$launcher = el('button', 'pollchat-launcher').attr('title', this.s('openChat')).attr('aria-label', this.s('openChat'))
+      .append(icon('chat'))
+      .append(icon('close').addClass('pollchat-launcher-close'))
+      .append(this.$badge = el('span', 'pollchat-badge').hide())
+      .append(el('span', 'pollchat-launcher-dot'))
+      .appendTo($root);
+    $launcher.on('click', function () { self.toggle(); });
+
+    $root.appendTo(o.container ? $(o.container) : document.body);
+    if (o.hidden) { $root.addClass('pollchat-hidden'); }
+    this.renderPeople();
+    this.renderRooms();
+    if (o.open) { this.open(); }
+    $(document).on('click.pollchat', function () { self.unlockAudio(); });
+  };
+
+  // loadCSS adds widget.css from the server once, unless the page has it or
+  // the css option says otherwise (false: the site styles the widget itself).
+  App.prototype.loadCSS = function () {
+    var href = this.o.css, link, i, links = document.getElementsByTagName('link');
+    if (href === false || href === 'false') { return; }
+    href = href && href !== true ? str(href) : this.o.server + '/widget.css?v=' + VERSION;
+    for (i = 0; i < links.length; i++) {
+      if (links[i].getAttribute('data-pollchat') === 'css' || /\/widget\.css(\?|$)/.test(links[i].href || '')) { return; }
+    }
+    link = document.createElement('link');
+    link.setAttribute('rel', 'stylesheet');
+    link.setAttribute('data-pollchat', 'css');
+    link.setAttribute('href', href);
+    (document.getElementsByTagName('head')[0] || document.documentElement).appendChild(link);
+  };
+
+  App.prototype.fillConn = function ($c) {
+    var self = this;
+    $c.empty()
+      .append(el('span', 'pollchat-spinner'))
+      .append(el('span', 'pollchat-conn-text').text(this.s('reconnecting')))
+      .append(el('button', 'pollchat-conn-retry').text(this.s('retryNow')).on('click', function () { self.t.reconnectNow(); }));
+  };
+
+  App.prototype.applyLayout = function () {
+    var L = this.o.layout || {}, css = [], r = '#' + ROOT_ID, v, text, node;
+    function rule(sel, decl) { css.push(sel + '{' + decl + '}'); }
+    if ((v = safeCSS(L.fontFamily, true))) {
+      rule(r + ',' + r + ' .pollchat-input,' + r + ' button', 'font-family:' + v + ' !important');
+    }
+    if ((v = safeCSS(L.header))) {
+      text = readableOn(v);
+      rule(r + ' .pollchat-header', 'background:' + v + (text ? ';color:' + text : ''));
+    }
+    if ((v = safeCSS(L.headerButton))) { rule(r + ' .pollchat-hbtn', 'color:' + v); }
+    if ((v = safeCSS(L.body))) {
+      rule(r + ' .pollchat-panel-body,' + r + ' .pollchat-msgs,' + r + ' .pollchat-panel,' + r + ' .pollchat-window', 'background:' + v);
+    }
+    if ((v = safeCSS(L.launcher))) {
+      text = readableOn(v);
+      rule(r + ' .pollchat-launcher,' + r + ' .pollchat-sendbtn,' + r + ' .pollchat-btn-primary', 'background:' + v + (text ? ';color:' + text : ''));
+      rule(r + ' .pollchat-tab-on', 'border-bottom-color:' + v + ';color:' + v);
+    }
+    if ((v = safeCSS(L.messageSent))) {
+      text = readableOn(v);
+      rule(r + ' .pollchat-out .pollchat-bubble', 'background:' + v + (text ? ';color:' + text : ''));
+    }
+    if ((v = safeCSS(L.messageReceived))) {
+      text = readableOn(v);
+      rule(r + ' .pollchat-in .pollchat-bubble', 'background:' + v + (text ? ';color:' + text : ''));
+    }
+    if (!css.length) { return; }
+    node = document.createElement('style');
+    node.setAttribute('type', 'text/css');
+    node.setAttribute('data-pollchat', 'layout');
+    if (node.styleSheet) { node.styleSheet.cssText = css.join('\n'); } else { node.appendChild(document.createTextNode(css.join('\n'))); }
+    (document.getElementsByTagName('head')[0] || document.documentElement).appendChild(node);
+    this.$style = $(node);
+  };
+
+  App.prototype.tab = function (which) {
+    var rooms = which === 'rooms';
+    this.$tabPeople.toggleClass('pollchat-tab-on', !rooms);
+    this.$tabRooms.toggleClass('pollchat-tab-on', rooms);
+    this.$people.toggle(!rooms);
+    this.$roomList.toggle(rooms);
+  };
+
+  // ---- users
+
+  App.prototype.user = function (id) {
+    id = str(id);
+    if (!own(this.users, id)) { this.want(id); }
+    return this.users[id] || { user_id: id, name: '' };
+  };
+
+  App.prototype.nameOf = function (id) {
+    var u = this.user(id);
+    return u.name || ('#' + str(id));
+  };
+
+  App.prototype.learn = function (u) {
+    var id;
+    if (!u || u.user_id == null) { return; }
+    id = str(u.user_id);
+    u.user_id = id;
+    this.users[id] = mix(this.users[id] || {}, u);
+    delete this.wanted[id];
+    this.refreshUser(id);
+  };
+
+  App.prototype.want = function (id) {
+    var self = this;
+    if (!id || own(this.wanted, id) || !this.t) { return; }
+    this.wanted[id] = true;
+    if (this.wantTimer) { return; }
+    this.wantTimer = setTimeout(function () {
+      var ids = [], batch;
+      self.wantTimer = null;
+      each(self.wanted, function (k, v) { if (v === true) { ids.push(k); self.wanted[k] = 'asked'; } });
+      function next() {
+        if (!ids.length) { return; }
+        batch = ids.splice(0, 100);
+        self.t.call('users', { ids: batch.join(',') }, function (err, data) {
+          var i, list = (data && data.users) || [];
+          for (i = 0; i < list.length; i++) { self.learn(list[i]); }
+          next();
+        });
+      }
+      next();
+    }, 30);
+  };
+
+  // refreshUser updates every name and avatar shown for a user.
+  App.prototype.refreshUser = function (id) {
+    var self = this, u = this.users[id];
+    if (!this.$root) { return; }
+    this.$root.find('.pollchat-uname').filter(function () { return $(this).attr('data-uid') === id; }).each(function () {
+      $(this).text(u.name || ('#' + id));
+    });
+    this.$root.find('.pollchat-avatar').filter(function () { return $(this).attr('data-uid') === id; }).each(function () {
+      $(this).replaceWith(self.avatar(id, $(this).hasClass('pollchat-avatar-sm')));
+    });
+  };
+
+  App.prototype.uname = function (id, cls) {
+    return el('span', 'pollchat-uname ' + (cls || '')).attr('data-uid', str(id)).text(this.nameOf(id));
+  };
+
+  App.prototype.avatar = function (id, small) {
+    var u = this.user(id), $a, url, img;
+    $a = el('span', 'pollchat-avatar' + (small ? ' pollchat-avatar-sm' : '')).attr('data-uid', str(id))
+      .css('background-color', colourFor(id));
+    $a.append(el('span', 'pollchat-initials').text(initials(u.name || str(id))));
+    url = safeURL(u.avatar_url || u.thumb_url || '');
+    if (url) {
+      img = document.createElement('img');
+      img.setAttribute('alt', '');
+      img.className = 'pollchat-avatar-img';
+      img.onerror = function () { if (img.parentNode) { img.parentNode.removeChild(img); } };
+      img.setAttribute('src', url);
+      $a.append(img);
+    }
+    $a.append(el('span', 'pollchat-presence'));
+    $a.toggleClass('pollchat-is-online', !!this.online[str(id)]);
+    return $a;
+  };
+
+  // ---- state and hello
+
+  App.prototype.onState = function (s) {
+    var $r = this.$root;
+    if (!$r) { return; }
+    $r.removeClass('pollchat-state-connecting pollchat-state-online pollchat-state-reconnecting pollchat-state-auth pollchat-state-stopped')
+      .addClass('pollchat-state-' + s);
+    if (this.$status) {
+      this.$status.text(s === 'online' ? (this.me ? this.nameOf(this.me) : this.s('online')) : s === 'auth' ? this.s('authFailed') : s === 'connecting' ? this.s('connecting') : this.s('reconnecting'));
+    }
+    $r.find('.pollchat-conn-text').text(s === 'auth' ? this.s('authFailed') : this.s('reconnecting'));
+    emit('connection_changed', s);
+  };
+
+  App.prototype.onHello = function (d) {
+    var self = this, i, c, conv, key, list, r;
+    if (d.me) {
+      this.learn(d.me);
+      this.me = str(d.me.user_id);
+      this.$root.attr('data-me', this.me);
+      if (this.$meAvatar) { this.$meAvatar.empty().append(this.avatar(this.me)); }
+      if (this.$status && this.t.state === 'online') { this.$status.text(this.nameOf(this.me)); }
+    }
+    this.online = {};
+    list = d.online || [];
+    for (i = 0; i < list.length; i++) {
+      if (typeof list[i] === 'object' && list[i]) { this.learn(list[i]); this.online[str(list[i].user_id)] = true; } else { this.online[str(list[i])] = true; }
+    }
+    list = d.conversations || [];
+    for (i = 0; i < list.length; i++) {
+      c = list[i];
+      key = c.room != null ? 'room:' + c.room : 'user:' + c['with'];
+      conv = this.conv(key);
+      conv.unread = +c.unread || 0;
+      if (c.last_message) { conv.last = c.last_message; }
+    }
+    this.rooms = d.rooms || [];
+    list = d.requests || [];
+    for (i = 0; i < list.length; i++) {
+      r = list[i];
+      if (r && r.from) { this.showRequest(r, true); }
+    }
+    this.renderPeople();
+    this.renderRooms();
+    this.updateUnread();
+    // After a reset, fill what the windows may have missed.
+    for (i = 0; i < this.windows.length; i++) {
+      conv = this.windows[i];
+      if (conv.kind === 'room') { this.joinRoom(conv, true); } else { this.loadHistory(conv, false); }
+    }
+    if (!this.readyFired) {
+      this.readyFired = true;
+      emit('ready', { me: this.me ? this.users[this.me] : null });
+      runPending();
+    }
+    setTimeout(function () { self.refreshPresence(); }, 0);
+  };
+
+  // ---- conversations
+
+  App.prototype.conv = function (key) {
+    var parts, c;
+    if (own(this.convs, key)) { return this.convs[key]; }
+    parts = /^(user|room):(.*)$/.exec(key);
+    c = {
+      key: key, kind: parts[1], id: parts[2],
+      msgs: [], byId: {}, byClient: {}, unread: 0, myRead: 0, peerRead: 0,
+      hasMore: true, loaded: false, last: null, win: null, minimised: false, members: {}, mutes: {}, memberCount: 0,
+      mutedUntil: 0
+    };
+    this.convs[key] = c;
+    return c;
+  };
+
+  App.prototype.convOf = function (m) {
+    if (m.room != null) { return this.conv('room:' + m.room); }
+    if (str(m.from) === this.me || (m.from == null && m.to != null && str(m.to) !== this.me)) { return this.conv('user:' + m.to); }
+    return this.conv('user:' + m.from);
+  };
+
+  App.prototype.onEvent = function (ev) {
+    var t = ev && ev.type, conv;
+    if (!t) { return; }
+    switch (t) {
+    case 'message':
+      this.onMessage(ev.message || ev);
+      break;
+    case 'chat_request':
+      this.showRequest(ev.request || ev, false);
+      break;
+    case 'chat_answer':
+      this.onAnswer(ev);
+      break;
+    case 'typing':
+      this.onTyping(ev);
+      break;
+    case 'read':
+      this.onRead(ev);
+      break;
+    case 'presence':
+      this.onPresence(str(ev.user_id), ev.status === 'online');
+      break;
+    case 'user_joined':
+    case 'user_left':
+      conv = this.conv('room:' + ev.room);
+      if (ev.user) {
+        this.learn(ev.user);
+        if (t === 'user_joined') {
+          if (!own(conv.members, str(ev.user.user_id))) { conv.memberCount++; }
+          conv.members[str(ev.user.user_id)] = ev.user;
+        } else {
+          if (own(conv.members, str(ev.user.user_id))) { conv.memberCount--; }
+          delete conv.members[str(ev.user.user_id)];
+        }
+        this.renderMembers(conv);
+      }
+      break;
+    case 'user_muted':
+      conv = this.conv('room:' + ev.room);
+      conv.mutes[str(ev.user_id)] = { mins: ev.mins, expires_at: ev.expires_at };
+      if (str(ev.user_id) === this.me) {
+        conv.mutedUntil = (parseISO(ev.expires_at) || new Date(now() + (+ev.mins || 0) * 60000)).getTime();
+        this.systemLine(conv, this.s('muted', { time: clock(ev.expires_at) }));
+      }
+      this.renderMembers(conv);
+      break;
+    case 'user_unmuted':
+      conv = this.conv('room:' + ev.room);
+      delete conv.mutes[str(ev.user_id)];
+      if (str(ev.user_id) === this.me) { conv.mutedUntil = 0; }
+      this.renderMembers(conv);
+      break;
+    case 'system_message':
+      if (ev.room != null) {
+        this.systemLine(this.conv('room:' + ev.room), str(ev.text), true);
+      } else {
+        this.toast(str(ev.text));
+      }
+      break;
+    }
+    emit('event', ev);
+  };
+
+  App.prototype.onMessage = function (m) {
+    var conv, mine, pendingEl, isNew;
+    if (!m || m.id == null) { return; }
+    conv = this.convOf(m);
+    mine = this.me && str(m.from) === this.me;
+    if (m.from == null && m.room == null && str(m.to) === this.me) {
+      // a backend notice with no partner: show it, nothing to file it under
+      this.toast(str(m.text));
+      return;
+    }
+    isNew = !own(conv.byId, m.id);
+    if (!isNew) { return; } // seen already (e.g. from history): exactly once
+    if (mine && m.client_id && own(conv.byClient, m.client_id)) {
+      pendingEl = conv.byClient[m.client_id];
+      this.confirm(conv, pendingEl, m);
+      return;
+    }
+    this.addMessage(conv, m);
+    conv.last = m;
+    if (mine) {
+      this.renderPeople();
+      return;
+    }
+    if (m.from != null) { this.onPresence(str(m.from), true, true); }
+    emit('message_received', m);
+    if (conv.kind === 'user' && !conv.win && this.o.autoOpen !== false) {
+      this.openWindow(conv, false);
+    }
+    if (this.isActive(conv)) {
+      this.markRead(conv);
+    } else if (conv.kind === 'user' || conv.win) {
+      conv.unread++;
+      this.updateUnread();
+      this.notify(conv, m);
+    }
+    if (conv.win) { this.stopTyping(conv); }
+    this.renderPeople();
+  };
+
+  // addMessage files a message in its conversation and draws it.
+  App.prototype.addMessage = function (conv, m) {
+    var i;
+    if (own(conv.byId, m.id)) { return; }
+    conv.byId[m.id] = m;
+    for (i = conv.msgs.length; i > 0 && conv.msgs[i - 1].id > m.id; i--) { /* find slot */ }
+    conv.msgs.splice(i, 0, m);
+    if (conv.win) { this.drawMessage(conv, m); }
+  };
+
+  // drawMessage puts a message in id order: before the first newer one, or
+  // else after everything confirmed (pending bubbles stay last).
+  App.prototype.drawMessage = function (conv, m) {
+    var w = conv.win, $m = this.messageEl(conv, m), $before = null, $pending, stick;
+    w.$msgs.children('.pollchat-msg').each(function () {
+      var id = +$(this).attr('data-id');
+      if (id && id > m.id) {
+        $before = $(this);
+        return false;
+      }
+    });
+    stick = this.nearBottom(conv);
+    if ($before) {
+      $before.before($m);
+    } else {
+      $pending = w.$msgs.children('.pollchat-pending').first();
+      if ($pending.length) { $pending.before($m); } else { w.$typing.before($m); }
+    }
+    this.group(conv);
+    if (stick || str(m.from) === this.me) { this.scrollDown(conv); }
+    this.drawSeen(conv);
+  };
+
+  App.prototype.messageEl = function (conv, m) {
+    var mine = str(m.from) === this.me, system = m.system || m.from == null, $m, $body;
+    $m = el('div', 'pollchat-msg ' + (system ? 'pollchat-sys' : mine ? 'pollchat-out' : 'pollchat-in'))
+      .attr('data-id', m.id != null ? str(m.id) : '')
+      .attr('data-from', str(m.from));
+    if (system) {
+      $m.append(el('div', 'pollchat-sys-text').text(str(m.text)));
+      return $m;
+    }
+    if (!mine && conv.kind === 'room') {
+      $m.append(this.avatar(m.from, true));
+      $m.append(el('div', 'pollchat-author').append(this.uname(m.from)).append(this.roleBadge(m.from, conv)));
+    }
+    $body = el('div', 'pollchat-bubble').text(str(m.text)).attr('title', clock(m.ts));
+    $m.append($body);
+    $m.append(el('div', 'pollchat-meta').append(el('span', 'pollchat-time').text(clock(m.ts))).append(el('span', 'pollchat-state')));
+    return $m;
+  };
+
+  App.prototype.roleBadge = function (id, conv) {
+    var u = (conv && conv.members[str(id)]) || this.users[str(id)] || {}, role = str(u.role);
+    if (role !== 'admin' && role !== 'mod' && role !== 'owner') { return null; }
+    return el('span', 'pollchat-role pollchat-role-' + role).text(this.s('role' + role.charAt(0).toUpperCase() + role.slice(1)));
+  };
+
+  // group hides repeated author lines and times inside a run of messages.
+  App.prototype.group = function (conv) {
+    var prev = null;
+    conv.win.$msgs.children('.pollchat-msg').each(function () {
+      var $m = $(this), from = $m.attr('data-from'), sys = $m.hasClass('pollchat-sys');
+      $m.removeClass('pollchat-cont pollchat-grouped');
+      if (prev && !sys && !prev.sys && prev.from === from) {
+        $m.addClass('pollchat-cont');
+        prev.$m.addClass('pollchat-grouped');
+      }
+      prev = { $m: $m, from: from, sys: sys };
+    });
+  };
+
+  App.prototype.systemLine = function (conv, text, fromServer) {
+    var $m;
+    if (!conv.win) {
+      if (fromServer) { this.toast(text); }
+      return;
+    }
+    $m = el('div', 'pollchat-msg pollchat-sys').append(el('div', 'pollchat-sys-text').text(text));
+    conv.win.$typing.before($m);
+    this.scrollDown(conv);
+  };
+
+  App.prototype.nearBottom = function (conv) {
+    var e = conv.win.$msgs[0];
+    return e.scrollHeight - e.scrollTop - e.clientHeight < 60;
+  };
+
+  App.prototype.scrollDown = function (conv) {
+    var e = conv.win && conv.win.$msgs[0];
+    if (e) { e.scrollTop = e.scrollHeight; }
+  };
+
+  // ---- read marks and unread counts
+
+  App.prototype.isActive = function (conv) {
+    if (!conv.win || conv.minimised || pageHidden()) { return false; }
+    return this.o.mode === 'page' || this.activeKey === conv.key;
+  };
+
+  App.prototype.markActiveRead = function () {
+    var c = this.activeKey && this.convs[this.activeKey];
+    if (c && this.isActive(c)) { this.markRead(c); }
+  };
+
+  App.prototype.markRead = function (conv) {
+    var upto = 0, i, m, params;
+    for (i = conv.msgs.length - 1; i >= 0; i--) {
+      m = conv.msgs[i];
+      if (str(m.from) !== this.me) { upto = m.id; break; }
+    }
+    if (conv.unread) {
+      conv.unread = 0;
+      this.updateUnread();
+    }
+    if (!upto || upto <= conv.myRead) { return; }
+    conv.myRead = upto;
+    params = conv.kind === 'room' ? { room: conv.id, upto: upto } : { 'with': conv.id, upto: upto };
+    this.t.call('read', params, null, 2);
+  };
+
+  App.prototype.onRead = function (ev) {
+    var by = str(ev.by), conv;
+    if (ev.room != null) {
+      if (by === this.me) { conv = this.conv('room:' + ev.room); conv.myRead = Math.max(conv.myRead, +ev.upto || 0); conv.unread = 0; this.updateUnread(); }
+      return;
+    }
+    if (by === this.me) {
+      // another tab of mine read it
+      conv = this.conv('user:' + ev['with']);
+      conv.myRead = Math.max(conv.myRead, +ev.upto || 0);
+      conv.unread = 0;
+      this.updateUnread();
+      return;
+    }
+    conv = this.conv('user:' + by);
+    conv.peerRead = Math.max(conv.peerRead, +ev.upto || 0);
+    this.drawSeen(conv);
+    emit('read', { by: by, upto: conv.peerRead });
+  };
+
+  App.prototype.drawSeen = function (conv) {
+    var self = this, $last = null;
+    if (!conv.win || conv.kind !== 'user') { return; }
+    conv.win.$msgs.find('.pollchat-seen').removeClass('pollchat-seen').find('.pollchat-state').text('');
+    if (!conv.peerRead) { return; }
+    conv.win.$msgs.children('.pollchat-out').each(function () {
+      var id = +$(this).attr('data-id');
+      if (id && id <= conv.peerRead) { $last = $(this); }
+    });
+    if ($last) { $last.addClass('pollchat-seen').find('.pollchat-state').text(self.s('seen')); }
+  };
+
+  App.prototype.updateUnread = function () {
+    var total = 0, self = this;
+    each(this.convs, function (k, c) { if (c.kind === 'user' || c.win) { total += c.unread; } });
+    each(this.convs, function (k, c) {
+      if (c.win) { c.win.$badge.text(c.unread > 99 ? '99+' : str(c.unread)).toggle(c.unread > 0); }
+    });
+    if (this.$badge) { this.$badge.text(total > 99 ? '99+' : str(total)).toggle(total > 0); }
+    if (total !== this.unreadTotal) {
+      this.unreadTotal = total;
+      if (this.$root) { this.$root.attr('data-unread', str(total)); }
+      emit('unread_changed', total);
+      if (!total) { this.stopBlink(); }
+    }
+    if (this.$people) { this.renderPeopleSoon(); }
+    return self;
+  };
+
+  // ---- notifications while the tab is hidden
+
+  App.prototype.notify = function (conv, m) {
+    var self = this, title;
+    if (!pageHidden()) { return; }
+    if (this.o.sound !== false) { this.beep(); }
+    if (this.o.titleBlink === false) { return; }
+    title = this.s('newMessage', { name: this.nameOf(m.from) });
+    if (this.blink) { this.blink.alt = title; return; }
+    this.blink = { orig: document.title, alt: title, on: false };
+    this.blink.timer = setInterval(function () {
+      var b = self.blink;
+      if (!b) { return; }
+      if (!pageHidden() && !b.forced) { return self.stopBlink(); }
+      b.on = !b.on;
+      document.title = b.on ? self.s('newMessages', { n: self.unreadTotal, title: b.alt }) : b.orig;
+    }, 1000);
+  };
+
+  App.prototype.stopBlink = function () {
+    if (!this.blink) { return; }
+    clearInterval(this.blink.timer);
+    document.title = this.blink.orig;
+    this.blink = null;
+  };
+
+  App.prototype.unlockAudio = function () {
+    var AC = window.AudioContext || window.webkitAudioContext;
+    if (this.audio || !AC || this.o.sound === false) { return; }
+    try { this.audio = new AC(); } catch (e) { this.audio = null; }
+  };
+
+  App.prototype.beep = function () {
+    var ctx = this.audio, osc, gain, t0;
+    if (!ctx) { return; }
+    try {
+      t0 = ctx.currentTime;
+      osc = ctx.createOscillator();
+      gain = ctx.createGain();
+      osc.type = 'sine';
+      osc.frequency.setValueAtTime(880, t0);
+      osc.frequency.setValueAtTime(1320, t0 + 0.09);
+      gain.gain.setValueAtTime(0.0001, t0);
+      gain.gain.exponentialRampToValueAtTime(0.15, t0 + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.3);
+      osc.connect(gain);
+      gain.connect(ctx.destination);
+      osc.start(t0);
+      osc.stop(t0 + 0.32);
+    } catch (e) { /* no sound then */ }
+  };
+
+  // ---- presence
+
+  App.prototype.onPresence = function (id, on, quiet) {
+    var was = !!this.online[id];
+    if (!id || id === this.me || was === on) { return; }
+    if (on) { this.online[id] = true; } else { delete this.online[id]; }
+    if (!quiet || on) { emit(on ? 'user_connected' : 'user_disconnected', { user_id: id, user: this.users[id] || null }); }
+    this.refreshPresence();
+    this.renderPeopleSoon();
+  };
+
+  App.prototype.refreshPresence = function () {
+    var self = this;
+    if (!this.$root) { return; }
+    this.$root.find('.pollchat-avatar').each(function () {
+      $(this).toggleClass('pollchat-is-online', !!self.online[$(this).attr('data-uid')]);
+    });
+    each(this.convs, function (k, c) {
+      if (c.win && c.kind === 'user') { c.win.$sub.text(self.online[c.id] ? self.s('online') : self.s('away')); }
+    });
+  };
+
+  // ---- the people and rooms lists
+
+  App.prototype.renderPeopleSoon = function () {
+    var self = this;
+    if (this.peopleTimer) { return; }
+    this.peopleTimer = setTimeout(function () {
+      self.peopleTimer = null;
+      self.renderPeople();
+    }, 50);
+  };
+
+  App.prototype.renderPeople = function () {
+    var self = this, $p = this.$people, convs = [], onlineOnly = [], seen = {};
+    if (!$p) { return; }
+    $p.empty();
+    each(this.convs, function (k, c) { if (c.kind === 'user' && c.id !== self.me && (c.last || c.msgs.length)) { convs.push(c); seen[c.id] = true; } });
+    convs.sort(function (a, b) { return self.lastId(b) - self.lastId(a); });
+    each(this.online, function (id) { if (!own(seen, id) && id !== self.me) { onlineOnly.push(id); } });
+    onlineOnly.sort(function (a, b) { return self.nameOf(a).toLowerCase() < self.nameOf(b).toLowerCase() ? -1 : 1; });
+    if (convs.length) {
+      $p.append(el('div', 'pollchat-section').text(this.s('recent')));
+      $.each(convs, function (i, c) { $p.append(self.personRow(c.id, c)); });
+    }
+    if (onlineOnly.length) {
+      $p.append(el('div', 'pollchat-section').text(this.s('onlineNow')));
+      $.each(onlineOnly, function (i, id) { $p.append(self.personRow(id, null)); });
+    }
+    if (!convs.length && !onlineOnly.length) {
+      $p.append(el('div', 'pollchat-empty').text(this.s('nobody')));
+    }
+  };
+
+  App.prototype.lastId = function (c) {
+    var m = c.msgs.length ? c.msgs[c.msgs.length - 1] : c.last;
+    return m ? +m.id || 0 : 0;
+  };
+
+  App.prototype.personRow = function (id, conv) {
+    var self = this, last = conv && (conv.msgs.length ? conv.msgs[conv.msgs.length - 1] : conv.last), $row, $text, preview;
+    $row = el('div', 'pollchat-row').attr('data-uid', id).attr('role', 'button').attr('tabindex', '0');
+    $row.append(this.avatar(id));
+    $text = el('div', 'pollchat-row-text').appendTo($row);
+    $text.append(el('div', 'pollchat-row-name').append(this.uname(id)).append(this.roleBadge(id)));
+    if (last) {
+      preview = (str(last.from) === this.me ? this.s('you') + ': ' : '') + str(last.text);
+      $text.append(el('div', 'pollchat-row-sub').text(preview));
+    } else {
+      $text.append(el('div', 'pollchat-row-sub').text(this.online[id] ? this.s('online') : this.s('away')));
+    }
+    if (conv && conv.unread) {
+      $row.addClass('pollchat-row-unread');
+      $row.append(el('span', 'pollchat-count').text(str(conv.unread)));
+    } else {
+      $row.append(el('button', 'pollchat-row-invite').attr('title', this.s('invite')).attr('aria-label', this.s('invite'))
+        .append(icon('invite')).on('click', function (e) {
+          e.stopPropagation();
+          self.sendRequest(id, self.s('inviteText'));
+        }));
+    }
+    $row.on('click', function () { self.openDialog(id, true); });
+    $row.on('keydown', function (e) { if (e.which === 13) { self.openDialog(id, true); } });
+    return $row;
+  };
+
+  App.prototype.renderRooms = function () {
+    var self = this, $l = this.$roomList;
+    if (!$l) { return; }
+    $l.empty();
+    if (!this.rooms.length) {
+      $l.append(el('div', 'pollchat-empty').text(this.s('noRooms')));
+      return;
+    }
+    $.each(this.rooms, function (i, name) {
+      var conv = self.conv('room:' + name), $row;
+      $row = el('div', 'pollchat-row pollchat-room-row').attr('data-room', str(name)).attr('role', 'button').attr('tabindex', '0');
+      $row.append(el('span', 'pollchat-avatar pollchat-room-avatar').append(icon('hash')));
+      $row.append(el('div', 'pollchat-row-text')
+        .append(el('div', 'pollchat-row-name').text(str(name)))
+        .append(el('div', 'pollchat-row-sub').text(conv.memberCount ? self.s('memberCount', { n: conv.memberCount }) : self.s('join'))));
+      if (conv.unread && conv.win) { $row.append(el('span', 'pollchat-count').text(str(conv.unread))); }
+      $row.on('click', function () { self.openRoom(name, true); });
+      $l.append($row);
+    });
+  };
+
+  // ---- windows
+
+  App.prototype.openDialog = function (id, byUser) {
+    if (!id) { return null; }
+    id = str(id);
+    if (id === this.me) { return null; }
+    return this.openWindow(this.conv('user:' + id), byUser !== false);
+  };
+
+  App.prototype.openRoom = function (name, byUser) {
+    var conv = this.conv('room:' + name);
+    this.openWindow(conv, byUser !== false);
+    return conv;
+  };
+
+  App.prototype.openWindow = function (conv, focus) {
+    var max;
+    if (!conv.win) {
+      this.buildWindow(conv);
+      this.windows.push(conv);
+      max = this.o.mode === 'page' ? 1 : Math.max(1, +this.o.maxWindows || 3);
+      while (this.windows.length > max) { this.closeWindow(this.windows[0]); }
+      if (conv.kind === 'room') { this.joinRoom(conv, false); } else { this.loadHistory(conv, false); }
+    }
+    if (conv.minimised) { this.minimise(conv, false); }
+    if (focus) {
+      this.activate(conv);
+      conv.win.$input.focus();
+    }
+    this.updateUnread();
+    return conv;
+  };
+
+  App.prototype.activate = function (conv) {
+    var self = this;
+    this.activeKey = conv.key;
+    each(this.convs, function (k, c) { if (c.win) { c.win.$el.toggleClass('pollchat-window-active', k === conv.key); } });
+    this.markRead(conv);
+    if (this.o.mode !== 'page' && $(window).width() < 600) { self.close(); }
+  };
+
+  App.prototype.buildWindow = function (conv) {
+    var self = this, w = {}, $w, $head, $title, $form, room = conv.kind === 'room';
+    $w = w.$el = el('div', 'pollchat-window' + (room ? ' pollchat-window-room' : '')).attr('data-key', conv.key)
+      .attr(room ? 'data-room' : 'data-uid', conv.id);
+    $head = el('div', 'pollchat-header pollchat-win-head').appendTo($w);
+    if (room) {
+      $head.append(el('span', 'pollchat-avatar pollchat-room-avatar').append(icon('hash')));
+    } else {
+      $head.append(this.avatar(conv.id));
+    }
+    $title = el('div', 'pollchat-head-text').appendTo($head);
+    $title.append(room ? el('div', 'pollchat-head-title').text(conv.id) : el('div', 'pollchat-head-title').append(this.uname(conv.id)));
+    w.$sub = el('div', 'pollchat-head-sub').appendTo($title);
+    w.$badge = el('span', 'pollchat-badge pollchat-win-badge').hide().appendTo($head);
+    if (room) {
+      w.$sub.text(this.s('members'));
+      el('button', 'pollchat-hbtn pollchat-members-btn').attr('title', this.s('members')).attr('aria-label', this.s('members'))
+        .append(icon('members')).appendTo($head).on('click', function (e) {
+          e.stopPropagation();
+          $w.toggleClass('pollchat-show-members');
+        });
+    } else {
+      w.$sub.text(this.online[conv.id] ? this.s('online') : this.s('away'));
+    }
+    if (this.o.mode !== 'page') {
+      el('button', 'pollchat-hbtn pollchat-min-btn').attr('title', this.s('minimise')).attr('aria-label', this.s('minimise'))
+        .append(icon('minus')).appendTo($head).on('click', function (e) {
+          e.stopPropagation();
+          self.minimise(conv, !conv.minimised);
+        });
+      el('button', 'pollchat-hbtn pollchat-close-btn').attr('title', this.s('close')).attr('aria-label', this.s('close'))
+        .append(icon('close')).appendTo($head).on('click', function (e) {
+          e.stopPropagation();
+          self.closeWindow(conv);
+        });
+      $head.on('click', function () { if (conv.minimised) { self.minimise(conv, false); self.activate(conv); } });
+    }
+
+    w.$conn = el('div', 'pollchat-conn').appendTo($w);
+    this.fillConn(w.$conn);
+
+    w.$main = el('div', 'pollchat-win-main').appendTo($w);
+    w.$msgs = el('div', 'pollchat-msgs').appendTo(w.$main);
+    w.$earlier = el('button', 'pollchat-earlier').text(this.s('loadEarlier')).on('click', function () { self.loadHistory(conv, true); });
+    w.$start = el('div', 'pollchat-start').text(this.s('start')).hide();
+    el('div', 'pollchat-earlier-wrap').append(w.$earlier.hide()).append(w.$start).appendTo(w.$msgs);
+    w.$typing = el('div', 'pollchat-typing').append(el('span', 'pollchat-dots').append(el('i')).append(el('i')).append(el('i')))
+      .append(w.$typingText = el('span', 'pollchat-typing-text')).appendTo(w.$msgs);
+    if (room) {
+      w.$members = el('div', 'pollchat-members').appendTo(w.$main);
+    }
+
+    $form = el('div', 'pollchat-compose').appendTo($w);
+    w.$error = el('div', 'pollchat-error').hide().appendTo($form);
+    w.$input = $(document.createElement('textarea')).addClass('pollchat-input').attr('rows', '1')
+      .attr('maxlength', str(+this.o.maxLength || 350))
+      .attr('placeholder', room ? this.s('roomPlaceholder', { room: conv.id }) : this.s('placeholder'))
+      .attr('aria-label', this.s('placeholder'))
+      .appendTo($form);
+    w.$send = el('button', 'pollchat-sendbtn').attr('title', this.s('send')).attr('aria-label', this.s('send')).append(icon('send')).appendTo($form);
+    w.$send.on('click', function () { self.submit(conv); });
+    w.$input.on('keydown', function (e) {
+      if (e.which === 13 && !e.shiftKey) {
+        e.preventDefault();
+        self.submit(conv);
+        return;
+      }
+      self.typing(conv);
+    });
+    w.$input.on('input keyup', function () { self.grow(conv); });
+    $w.on('mousedown focusin', function () {
+      if (self.activeKey !== conv.key) { self.activate(conv); } else { self.markRead(conv); }
+    });
+    conv.win = w;
+    if (this.o.mode === 'page') { $w.addClass('pollchat-window-page'); }
+    $w.appendTo(this.$dock);
+    this.refreshWindowDock();
+  };
+
+  App.prototype.grow = function (conv) {
+    var e = conv.win.$input[0];
+    e.style.height = 'auto';
+    e.style.height = Math.min(e.scrollHeight, 120) + 'px';
+  };
+
+  App.prototype.minimise = function (conv, on) {
+    conv.minimised = !!on;
+    conv.win.$el.toggleClass('pollchat-minimised', conv.minimised);
+    if (!on) {
+      this.scrollDown(conv);
+      if (this.activeKey === conv.key) { this.markRead(conv); }
+    }
+  };
+
+  App.prototype.closeWindow = function (conv) {
+    var i;
+    if (!conv.win) { return; }
+    conv.win.$el.remove();
+    conv.win = null;
+    conv.minimised = false;
+    for (i = 0; i < this.windows.length; i++) {
+      if (this.windows[i] === conv) { this.windows.splice(i, 1); break; }
+    }
+    if (this.activeKey === conv.key) { this.activeKey = null; }
+    if (conv.kind === 'room') {
+      this.t.call('leave', { room: conv.id }, null, 1);
+      conv.msgs = []; conv.byId = {}; conv.byClient = {}; conv.members = {}; conv.loaded = false; conv.hasMore = true;
+    }
+    this.refreshWindowDock();
+    this.updateUnread();
+  };
+
+  App.prototype.refreshWindowDock = function () {
+    if (this.$root) { this.$root.toggleClass('pollchat-has-windows', this.windows.length > 0); }
+  };
+
+  // ---- history and rooms
+
+  App.prototype.loadHistory = function (conv, earlier) {
+    var self = this, params = { limit: +this.o.historyPage || 30 }, w = conv.win, oldest;
+    if (!w || conv.loadingHistory) { return; }
+    if (conv.kind === 'room') { params.room = conv.id; } else { params['with'] = conv.id; }
+    if (earlier) {
+      oldest = conv.msgs.length ? conv.msgs[0].id : 0;
+      if (oldest) { params.before = oldest; }
+    }
+    conv.loadingHistory = true;
+    w.$earlier.text(this.s('loading'));
+    this.t.call('history', params, function (err, data) {
+      var i, list, e, before;
+      conv.loadingHistory = false;
+      if (!conv.win) { return; }
+      w.$earlier.text(self.s('loadEarlier'));
+      if (err) { return self.showError(conv, err); }
+      list = data.messages || [];
+      e = w.$msgs[0];
+      before = e.scrollHeight - e.scrollTop;
+      for (i = 0; i < list.length; i++) { self.addMessage(conv, list[i]); }
+      if (earlier || !conv.loaded) {
+        conv.hasMore = !!data.has_more;
+      }
+      conv.loaded = true;
+      w.$earlier.toggle(conv.hasMore);
+      w.$start.toggle(!conv.hasMore);
+      if (earlier) { e.scrollTop = e.scrollHeight - before; } else { self.scrollDown(conv); }
+      self.drawSeen(conv);
+      if (self.isActive(conv)) { self.markRead(conv); }
+      self.renderPeopleSoon();
+    });
+  };
+
+  App.prototype.joinRoom = function (conv, again) {
+    var self = this;
+    this.t.call('join', { room: conv.id }, function (err, data) {
+      var r, i, list;
+      if (!conv.win) { return; }
+      if (err) { return self.showError(conv, err); }
+      r = data.room || {};
+      conv.members = {};
+      conv.memberCount = 0;
+      each(r.users || {}, function (id, u) {
+        u.user_id = str(u.user_id || id);
+        self.learn(u);
+        conv.members[u.user_id] = u;
+        conv.memberCount++;
+      });
+      if (typeof r.member_count === 'number') { conv.memberCount = r.member_count; }
+      conv.mutes = r.mutes || {};
+      list = r.history || [];
+      for (i = 0; i < list.length; i++) { self.addMessage(conv, list[i]); }
+      if (!again) {
+        conv.hasMore = list.length > 0;
+        conv.win.$earlier.toggle(conv.hasMore);
+        conv.win.$start.toggle(!conv.hasMore);
+        self.scrollDown(conv);
+      }
+      self.renderMembers(conv);
+      self.renderRooms();
+      if (self.canModerate(conv)) { self.systemLine(conv, self.s('modHint')); }
+    });
+  };
+
+  App.prototype.canModerate = function (conv) {
+    var u = conv.members[this.me] || this.users[this.me] || {};
+    return u.role === 'admin' || u.role === 'mod' || u.role === 'owner';
+  };
+
+  App.prototype.renderMembers = function (conv) {
+    var self = this, $m, ids = [];
+    if (!conv.win || !conv.win.$members) { return; }
+    $m = conv.win.$members.empty();
+    $m.append(el('div', 'pollchat-section').text(this.s('members') + ' · ' + conv.memberCount));
+    each(conv.members, function (id) { ids.push(id); });
+    ids.sort(function (a, b) {
+      var ra = self.rank(conv, a), rb = self.rank(conv, b);
+      if (ra !== rb) { return ra - rb; }
+      return self.nameOf(a).toLowerCase() < self.nameOf(b).toLowerCase() ? -1 : 1;
+    });
+    $.each(ids, function (i, id) {
+      var $row = el('div', 'pollchat-member').attr('data-uid', id);
+      $row.append(self.avatar(id, true)).append(self.uname(id)).append(self.roleBadge(id, conv));
+      if (own(conv.mutes, id)) { $row.addClass('pollchat-member-muted').append(el('span', 'pollchat-muted-tag').text('muted')); }
+      if (id !== self.me) {
+        $row.attr('role', 'button').on('click', function () { self.openDialog(id, true); });
+      }
+      $m.append($row);
+    });
+    conv.win.$sub.text(this.s('memberCount', { n: conv.memberCount }));
+  };
+
+  App.prototype.rank = function (conv, id) {
+    var r = ((conv.members[id] || {}).role) || '';
+    return r === 'owner' ? 0 : r === 'admin' ? 1 : r === 'mod' ? 2 : 3;
+  };
+
+  // ---- sending
+
+  App.prototype.submit = function (conv) {
+    var text = trim(conv.win.$input.val());
+    if (!text) { return; }
+    if (this.send(conv, text)) {
+      conv.win.$input.val('');
+      this.grow(conv);
+    }
+  };
+
+  App.prototype.send = function (conv, text) {
+    var self = this, max = +this.o.maxLength || 350, cid, params, m, $m;
+    text = trim(text);
+    if (!text) { return false; }
+    if (text.length > max) {
+      this.showError(conv, { message: this.s('tooLong', { n: max }) });
+      return false;
+    }
+    if (conv.kind === 'room' && conv.mutedUntil > now() && text.charAt(0) !== '/') {
+      this.showError(conv, { code: 'MUTED' });
+      return false;
+    }
+    cid = randomId();
+    params = conv.kind === 'room' ? { room: conv.id, text: text, client_id: cid } : { to: conv.id, text: text, client_id: cid };
+    m = { id: null, from: this.me, text: text, ts: new Date().toISOString ? new Date().toISOString() : '', client_id: cid };
+    if (conv.kind === 'room') { m.room = conv.id; } else { m.to = conv.id; }
+    $m = null;
+    if (conv.win) {
+      $m = this.messageEl(conv, m).addClass('pollchat-pending');
+      $m.find('.pollchat-state').text(this.s('sending'));
+      conv.win.$typing.before($m);
+      this.group(conv);
+      this.scrollDown(conv);
+    }
+    conv.byClient[cid] = $m;
+    this.transmit(conv, params, $m);
+    return true;
+  };
+
+  App.prototype.transmit = function (conv, params, $m) {
+    var self = this;
+    this.t.queue('send', params, function (err, data) {
+      if (err) {
+        if ($m) {
+          $m.addClass('pollchat-failed').find('.pollchat-state').text(self.s('failed'));
+          $m.off('click.retry').on('click.retry', function () {
+            $m.off('click.retry').removeClass('pollchat-failed').find('.pollchat-state').text(self.s('sending'));
+            self.transmit(conv, params, $m);
+          });
+        }
+        self.showError(conv, err);
+        return;
+      }
+      if (data && data.message) {
+        self.confirm(conv, $m, data.message);
+      } else {
+        // a room command: its feedback comes as a system message
+        if ($m) { $m.remove(); }
+        delete conv.byClient[params.client_id];
+      }
+    });
+  };
+
+  // confirm turns a pending bubble into the stored message (once, whichever
+  // comes first: the send answer or our own message event).
+  App.prototype.confirm = function (conv, $m, msg) {
+    var known = own(conv.byId, msg.id);
+    delete conv.byClient[msg.client_id];
+    if (known) {
+      if ($m) { $m.remove(); }
+      return;
+    }
+    conv.byId[msg.id] = msg;
+    conv.msgs.push(msg);
+    conv.msgs.sort(function (a, b) { return a.id - b.id; });
+    conv.last = msg;
+    if ($m && conv.win) {
+      $m.removeClass('pollchat-pending pollchat-failed').attr('data-id', str(msg.id));
+      $m.find('.pollchat-state').text('');
+      $m.find('.pollchat-time').text(clock(msg.ts));
+      this.drawSeen(conv);
+    } else if (conv.win) {
+      this.drawMessage(conv, msg);
+    }
+    emit('message_sent', msg);
+    this.renderPeopleSoon();
+  };
+
+  App.prototype.showError = function (conv, err) {
+    var text = err.code && own(this.strings, 'err_' + err.code) ? this.s('err_' + err.code) : (err.message || this.s('error', { message: err.code }));
+    if (!conv || !conv.win) { return this.toast(text); }
+    clearTimeout(conv.errTimer);
+    conv.win.$error.text(text).show();
+    conv.errTimer = setTimeout(function () { if (conv.win) { conv.win.$error.hide(); } }, 5000);
+  };
+
+  App.prototype.typing = function (conv) {
+    var t = now();
+    if (conv.lastTyping && t - conv.lastTyping < 3000) { return; }
+    conv.lastTyping = t;
+    this.t.call('typing', conv.kind === 'room' ? { room: conv.id } : { to: conv.id }, null, 0);
+  };
+
+  App.prototype.onTyping = function (ev) {
+    var self = this, from = str(ev.from), conv;
+    if (from === this.me) { return; }
+    conv = ev.room != null ? this.conv('room:' + ev.room) : this.conv('user:' + from);
+    emit('typing_started', { from: from, to: ev.to, room: ev.room });
+    if (!conv.win) { return; }
+    conv.win.$typingText.text(this.s('typing', { name: this.nameOf(from) }));
+    conv.win.$typing.addClass('pollchat-typing-on');
+    if (this.nearBottom(conv)) { this.scrollDown(conv); }
+    clearTimeout(conv.typingTimer);
+    conv.typingTimer = setTimeout(function () { self.stopTyping(conv); }, 6000);
+  };
+
+  App.prototype.stopTyping = function (conv) {
+    clearTimeout(conv.typingTimer);
+    if (conv.win) { conv.win.$typing.removeClass('pollchat-typing-on'); }
+  };
+
+  // ---- chat requests
+
+  App.prototype.sendRequest = function (id, text) {
+    var self = this;
+    id = str(id);
+    this.t.queue('request', { to: id, text: text || this.s('inviteText') }, function (err) {
+      if (err) { return self.toast(self.s('error', { message: err.message || err.code })); }
+      self.toast(self.s('requestSent', { name: self.nameOf(id) }));
+      emit('chat_request_sent', { to: id });
+    });
+  };
+
+  App.prototype.showRequest = function (r, quiet) {
+    var self = this, from = r.from, id, $card, $actions;
+    if (!from) { return; }
+    if (typeof from === 'object') { this.learn(from); id = str(from.user_id); } else { id = str(from); }
+    if (own(this.requests, id)) { this.requests[id].$card.find('.pollchat-request-text').text(str(r.text)); return; }
+    $card = el('div', 'pollchat-request').attr('data-uid', id).attr('role', 'alertdialog');
+    $card.append(el('div', 'pollchat-request-head')
+      .append(this.avatar(id))
+      .append(el('div', 'pollchat-request-who')
+        .append(el('div', 'pollchat-request-title').text(this.s('requestTitle')))
+        .append(el('div', 'pollchat-request-from').append(this.uname(id)))));
+    if (r.text) { $card.append(el('div', 'pollchat-request-text').text(str(r.text))); }
+    $actions = el('div', 'pollchat-request-actions').appendTo($card);
+    el('button', 'pollchat-btn pollchat-btn-secondary pollchat-reject').text(this.s('reject')).appendTo($actions)
+      .on('click', function () { self.answer(id, false); });
+    el('button', 'pollchat-btn pollchat-btn-primary pollchat-accept').text(this.s('accept')).appendTo($actions)
+      .on('click', function () { self.answer(id, true); });
+    this.requests[id] = { request: r, $card: $card };
+    this.$requests.append($card);
+    if (!quiet) {
+      emit('chat_request', { from: id, user: this.users[id] || null, text: str(r.text), ts: r.ts });
+      if (pageHidden()) { this.notify(null, { from: id }); }
+    }
+  };
+
+  App.prototype.answer = function (id, accept) {
+    var self = this, req = this.requests[id];
+    if (!req) { return; }
+    req.$card.addClass('pollchat-request-done');
+    this.t.queue('answer', { from: id, accept: accept ? 1 : 0 }, function (err) {
+      if (err && err.code !== 'NOT_FOUND') {
+        req.$card.removeClass('pollchat-request-done');
+        return self.toast(self.s('error', { message: err.message || err.code }));
+      }
+      req.$card.remove();
+      delete self.requests[id];
+      if (accept) { self.openDialog(id, true); }
+      emit('chat_request_answered', { from: id, accepted: !!accept });
+    });
+  };
+
+  App.prototype.onAnswer = function (ev) {
+    var id = str(ev.from), ok = ev.accepted === true || ev.accepted === 1 || ev.accepted === '1' || ev.accepted === 'true';
+    this.toast(this.s(ok ? 'accepted' : 'rejected', { name: this.nameOf(id) }), ok ? 'ok' : 'no');
+    if (ok) { this.openDialog(id, true); }
+    emit('chat_answer', { from: id, accepted: ok });
+  };
+
+  // ---- toasts
+
+  App.prototype.toast = function (text, kind) {
+    var $t = el('div', 'pollchat-toast' + (kind ? ' pollchat-toast-' + kind : '')).text(text);
+    this.$toasts.append($t);
+    setTimeout(function () { $t.addClass('pollchat-toast-out'); }, 5000);
+    setTimeout(function () { $t.remove(); }, 5600);
+  };
+
+  // ---- panel
+
+  App.prototype.open = function () {
+    if (!this.$panel) { return; }
+    this.$root.addClass('pollchat-open').removeClass('pollchat-hidden');
+    this.renderPeople();
+    emit('open');
+  };
+
+  App.prototype.close = function () {
+    if (!this.$panel) { return; }
+    this.$root.removeClass('pollchat-open');
+    emit('close');
+  };
+
+  App.prototype.toggle = function () {
+    if (this.$root.hasClass('pollchat-open')) { this.close(); } else { this.open(); }
+  };
+
+  // -------------------------------------------------------------- public API
+
+  function runPending() {
+    var p = pending, i;
+    pending = [];
+    for (i = 0; i < p.length; i++) { p[i](); }
+  }
+
+  // later runs fn with the app once it has said hello; now if it has.
+  function later(fn) {
+    if (app && app.readyFired) { return fn(app); }
+    pending.push(function () { if (app) { fn(app); } });
+  }
+
+  var started = false;
+
+  var Pollchat = {
+    version: VERSION,
+    i18n: I18N,
+    _jsonp: jsonpRegistry,
+
+    // init starts the widget. Options: server, id/timestamp/hash or token,
+    // lang, strings, layout, position, zIndex, open, hidden, sound,
+    // titleBlink, rooms, autoOpen, maxWindows, maxLength, pollTimeout,
+    // jqueryUrl, container, title, mode ("page" with target for one
+    // full-window conversation).
+    init: function (options) {
+      var o = mix({}, dataOptions(scriptTag), options || {});
+      o.layout = mix({}, dataOptions(scriptTag).layout, options && options.layout);
+      o.server = str(o.server || scriptBase()).replace(/\/+$/, '');
+      if (!o.lang) {
+        o.lang = str(document.documentElement.getAttribute('lang') || navigator.language || navigator.userLanguage || 'en').toLowerCase();
+      }
+      if (!I18N[o.lang]) { o.lang = o.lang.split('-')[0]; }
+      if (!o.server) { warn('pollchat: init needs a server URL'); return Pollchat; }
+      if (!o.token && !(o.id && o.timestamp && o.hash)) { warn('pollchat: init needs {id, timestamp, hash} or {token}'); return Pollchat; }
+      started = true;
+      withJQuery(o.jqueryUrl, function (jq) {
+        var previous = app;
+        $ = jq;
+        if (previous) { previous.stop(); }
+        app = new App(o);
+        domReady(function () {
+          app.start();
+          if (o.mode === 'page' && o.target) {
+            later(function (a) { a.openDialog(o.target, true); });
+          }
+        });
+      });
+      return Pollchat;
+    },
+
+    on: function (type, fn) {
+      if (typeof fn === 'function') { (handlers[type] = handlers[type] || []).push(fn); }
+      return Pollchat;
+    },
+
+    off: function (type, fn) {
+      var list = handlers[type] || [], i;
+      for (i = list.length - 1; i >= 0; i--) {
+        if (!fn || list[i] === fn) { list.splice(i, 1); }
+      }
+      return Pollchat;
+    },
+
+    open: function () { later(function (a) { a.open(); }); return Pollchat; },
+    close: function () { later(function (a) { a.close(); }); return Pollchat; },
+    toggle: function () { later(function (a) { a.toggle(); }); return Pollchat; },
+    show: function () { later(function (a) { a.$root.removeClass('pollchat-hidden'); emit('show'); }); return Pollchat; },
+    hide: function () { later(function (a) { a.$root.addClass('pollchat-hidden'); emit('hide'); }); return Pollchat; },
+
+    openDialog: function (userId) { later(function (a) { a.openDialog(userId, true); }); return Pollchat; },
+    openRoom: function (name) { later(function (a) { a.openRoom(str(name), true); }); return Pollchat; },
+
+    // composeMessage opens the conversation with userId, puts text in its
+    // input and, when send is true, sends it.
+    composeMessage: function (userId, text, send) {
+      later(function (a) {
+        var conv = a.openDialog(userId, true);
+        if (!conv) { return; }
+        if (send) { a.send(conv, str(text)); } else { conv.win.$input.val(str(text)); a.grow(conv); }
+      });
+      return Pollchat;
+    },
+
+    request: function (userId, text) { later(function (a) { a.sendRequest(userId, text); }); return Pollchat; },
+
+    setToken: function (token) {
+      if (app) { app.setIdentity({ token: str(token) }); }
+      return Pollchat;
+    },
+
+    setIdentity: function (ident) {
+      if (app && ident) { app.setIdentity({ id: str(ident.id), timestamp: str(ident.timestamp), hash: str(ident.hash) }); }
+      return Pollchat;
+    },
+
+    reconnect: function () { if (app) { app.t.reconnectNow(); } return Pollchat; },
+
+    logout: function () {
+      var a = app;
+      app = null;
+      pending = [];
+      started = false;
+      if (a) {
+        a.stop();
+        emit('logout');
+      }
+      return Pollchat;
+    },
+
+    destroy: function () { return Pollchat.logout(); },
+
+    // state is the connection state: idle, connecting, online,
+    // reconnecting, auth (identity refused), stopped.
+    state: function () { return app && app.t ? app.t.state : 'idle'; },
+    unread: function () { return app ? Math.max(0, app.unreadTotal) : 0; },
+    me: function () { return app && app.me ? mix({}, app.users[app.me]) : null; },
+    stats: function () { return app && app.t ? mix({ cursor: app.t.cursor, state: app.t.state, failures: app.t.failures }, app.t.stats) : null; },
+    isStarted: function () { return started; },
+
+    _backoff: backoff
+  };
+
+  window.Pollchat = Pollchat;
+
+  // data- attributes with an identity start the widget by themselves.
+  (function () {
+    var d = dataOptions(scriptTag);
+    if (d.token || (d.id && d.timestamp && d.hash)) { Pollchat.init({}); }
+  }());
+}(window, document));
