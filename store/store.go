@@ -175,3 +175,12 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("store: %s: %v", e.Op, e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
+
+// BatchSaver is implemented by stores that write several messages in one
+// transaction. The chat layer's committer uses it when present; otherwise
+// it calls SaveMessage concurrently for a batch and lets the store group them.
+type BatchSaver interface {
+	// SaveMessages saves msgs as SaveMessage would, in one transaction,
+	// assigning ids in slice order; created[i] reports msgs[i].
+	SaveMessages(ctx context.Context, msgs []*Message) (created []bool, err error)
+}

@@ -1,0 +1,198 @@
+package chat
+
+import (
+	"context"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"pollchat/bridge"
+	"pollchat/store"
+)
+
+// Command is a parsed room command: "/mute NAME_OR_ID MINUTES",
+// "/unmute NAME_OR_ID", "/help".
+type Command struct {
+	Name     string        // "mute", "unmute", "help", or what was typed
+	Target   string        // a user id or name (quotes removed)
+	Duration time.Duration // for mute
+}
+
+// MaxMute is the longest mute a command may give.
+const MaxMute = 30 * 24 * time.Hour
+
+// ParseCommand parses text starting with "/". A mute's length is whole
+// minutes ("10") or a Go duration ("30s", "2h"). Errors are usage messages
+// for the caller.
+func ParseCommand(text string) (Command, error) {
+	text = strings.TrimSpace(text)
+	if !strings.HasPrefix(text, "/") {
+		return Command{}, Errorf(CodeBadRequest, "not a command")
+	}
+	name, rest, _ := strings.Cut(text[1:], " ")
+	name = strings.ToLower(name)
+	rest = strings.TrimSpace(rest)
+	cmd := Command{Name: name}
+	switch name {
+	case "help":
+		return cmd, nil
+	case "unmute":
+		cmd.Target = unquote(rest)
+		if cmd.Target == "" {
+			return cmd, Errorf(CodeBadRequest, "usage: /unmute NAME_OR_ID")
+		}
+		return cmd, nil
+	case "mute":
+		i := strings.LastIndexByte(rest, ' ')
+		if i < 0 {
+			return cmd, Errorf(CodeBadRequest, "usage: /mute NAME_OR_ID MINUTES")
+		}
+		cmd.Target = unquote(strings.TrimSpace(rest[:i]))
+		d, err := parseMuteLength(rest[i+1:])
+		if err != nil || cmd.Target == "" {
+			return cmd, Errorf(CodeBadRequest, "usage: /mute NAME_OR_ID MINUTES (a whole number of minutes, or a length like 30s or 2h, up to 30 days)")
+		}
+		cmd.Duration = d
+		return cmd, nil
+	default:
+		return cmd, Errorf(CodeBadRequest, "unknown command /%s; /help lists the commands", name)
+	}
+}
+
+func parseMuteLength(s string) (time.Duration, error) {
+	var d time.Duration
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 || n > int(MaxMute/time.Minute) {
+			return 0, strconv.ErrRange
+		}
+		d = time.Duration(n) * time.Minute
+	} else {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, err
+		}
+		d = v
+	}
+	if d < time.Second || d > MaxMute {
+		return 0, strconv.ErrRange
+	}
+	return d, nil
+}
+
+func unquote(s string) string {
+	if len(s) >= 2 && (s[0] == '"' && s[len(s)-1] == '"' || s[0] == '\'' && s[len(s)-1] == '\'') {
+		s = s[1 : len(s)-1]
+	}
+	return strings.TrimSpace(s)
+}
+
+func rank(role string) int {
+	switch role {
+	case bridge.RoleOwner:
+		return 3
+	case bridge.RoleAdmin:
+		return 2
+	case bridge.RoleMod:
+		return 1
+	}
+	return 0
+}
+
+const helpText = "Commands: /mute NAME_OR_ID MINUTES mutes a user in this room (moderators); /unmute NAME_OR_ID ends a mute; /help shows this."
+
+// command runs a room command; feedback goes to the caller as system_message.
+func (s *Service) command(ctx context.Context, c Caller, r *room, text string) error {
+	me := s.me(ctx, c)
+	tell := func(msg string) { s.hub.Publish(c.ID, systemEvent(r.name, msg)) }
+	cmd, err := ParseCommand(text)
+	if cmd.Name == "help" {
+		tell(helpText)
+		return nil
+	}
+	if (cmd.Name == "mute" || cmd.Name == "unmute") && !me.CanModerate() {
+		tell("Only moderators can use /" + cmd.Name + ".")
+		return Errorf(CodeForbidden, "only moderators can use /%s", cmd.Name)
+	}
+	if err != nil {
+		tell(AsError(err).Message)
+		return nil
+	}
+	target, ok := s.resolveTarget(ctx, r, cmd.Target)
+	if !ok {
+		tell("No user " + strconv.Quote(cmd.Target) + " in " + r.name + ".")
+		return nil
+	}
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	switch cmd.Name {
+	case "mute":
+		if target.ID == c.ID {
+			tell("You cannot mute yourself.")
+			return nil
+		}
+		if rank(target.Role) >= rank(me.Role) {
+			tell("You cannot mute " + target.Name + ": their role is not below yours.")
+			return Errorf(CodeForbidden, "cannot mute a user whose role is not below yours")
+		}
+		now := s.now()
+		m := store.Mute{Room: r.name, UserID: target.ID, By: c.ID,
+			Mins:      int(math.Ceil(cmd.Duration.Minutes())),
+			ExpiresAt: now.Add(cmd.Duration).UTC()}
+		if err := s.store.SaveMute(sctx, m); err != nil {
+			return storeErr(err)
+		}
+		s.mutes.set(m)
+		s.hub.PublishMany(r.snapshot(), mutedEvent(m))
+		if !r.has(target.ID) {
+			s.hub.Publish(target.ID, mutedEvent(m))
+		}
+		tell(target.Name + " is muted in " + r.name + " for " + humanSeconds(int(cmd.Duration/time.Second)) + ".")
+	case "unmute":
+		if _, err := s.store.DeleteMute(sctx, r.name, target.ID); err != nil {
+			return storeErr(err)
+		}
+		if !s.mutes.del(r.name, target.ID) {
+			tell(target.Name + " was not muted in " + r.name + ".")
+			return nil
+		}
+		s.hub.PublishMany(r.snapshot(), unmutedEvent(r.name, target.ID))
+		tell(target.Name + " is no longer muted in " + r.name + ".")
+	}
+	return nil
+}
+
+// resolveTarget finds a user by id, then by name among the room's members
+// and muted users.
+func (s *Service) resolveTarget(ctx context.Context, r *room, q string) (bridge.User, bool) {
+	if u, ok := s.User(ctx, q); ok {
+		return u, true
+	}
+	ids := append([]string(nil), r.snapshot()...)
+	for _, m := range s.mutes.list(r.name, s.now()) {
+		ids = append(ids, m.UserID)
+	}
+	var found []bridge.User
+	for _, u := range s.Users(ctx, ids) {
+		if strings.EqualFold(u.Name, q) {
+			found = append(found, u)
+		}
+	}
+	if len(found) == 0 {
+		// Not in the room: anyone who used the chat since start-up.
+		var seen []string
+		s.callers.Range(func(k, _ any) bool {
+			seen = append(seen, k.(string))
+			return len(seen) < 10000
+		})
+		for _, u := range s.Users(ctx, seen) {
+			if strings.EqualFold(u.Name, q) {
+				found = append(found, u)
+			}
+		}
+	}
+	if len(found) == 1 {
+		return found[0], true
+	}
+	return bridge.User{}, false
+}

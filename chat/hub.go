@@ -1,0 +1,527 @@
+package chat
+
+import (
+	"hash/maphash"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The hub keeps one stream per connected user: a ring of the last events
+// with increasing sequence numbers, and the polls parked on it. Publishing
+// appends an event and wakes the parked polls; a poll answers at once when
+// its cursor is behind, otherwise it parks until an event, its timeout or
+// shutdown. There is no global lock: streams live in sharded maps and each
+// has its own mutex. Nothing on this path reads the store.
+
+const numShards = 64
+
+// MaxParkedPerUser bounds the polls one user may have parked at once (tabs,
+// reconnects whose old connection the server cannot see closing). A new
+// poll beyond it answers the oldest parked one at once with no events.
+const MaxParkedPerUser = 6
+
+// HubConfig configures a Hub.
+type HubConfig struct {
+	// Buffer is how many events a stream keeps; zero means 256.
+	Buffer int
+	// Grace keeps a user online after their last poll ended; zero means 40s.
+	Grace time.Duration
+	// Idle drops a stream that nobody polled for this long after going
+	// offline; zero means 10m. Its cursors then get reset.
+	Idle time.Duration
+	// Presence is called (outside any lock, from the goroutine that saw the
+	// change) when a user goes online or offline. May be nil.
+	Presence func(user string, online bool)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Hub holds the users' event streams.
+type Hub struct {
+	epoch    string
+	buffer   int
+	grace    time.Duration
+	idle     time.Duration
+	presence func(string, bool)
+	now      func() time.Time
+
+	seed   maphash.Seed
+	shards [numShards]shard
+
+	closed    chan struct{}
+	closeOnce sync.Once
+
+	parked     atomic.Int64
+	deliveries atomic.Uint64
+}
+
+type shard struct {
+	mu sync.RWMutex
+	m  map[string]*stream
+}
+
+type event struct {
+	seq  uint64
+	data []byte
+}
+
+type stream struct {
+	mu       sync.Mutex
+	user     string
+	buf      []event // ring: grows to the hub's buffer size, then wraps at head
+	head     int     // index of the oldest event once buf is full
+	last     uint64  // seq of the newest event; the stream starts at a time-based seq
+	waiters  []*waiter
+	parked   int
+	lastSeen int64 // unix nanoseconds when a poll last started or ended
+	online   bool
+	contacts map[string]struct{}
+}
+
+type waiter struct {
+	ch chan struct{} // buffered 1: a non-blocking send wakes it
+}
+
+func (w *waiter) wake() {
+	select {
+	case w.ch <- struct{}{}:
+	default:
+	}
+}
+
+// NewHub returns a hub with a fresh epoch: cursors of an earlier process
+// are not valid here and get reset.
+func NewHub(cfg HubConfig) *Hub {
+	if cfg.Buffer <= 0 {
+		cfg.Buffer = 256
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = 40 * time.Second
+	}
+	if cfg.Idle <= 0 {
+		cfg.Idle = 10 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	h := &Hub{
+		epoch:    strconv.FormatUint(uint64(time.Now().UnixNano())^rand.Uint64()>>16, 36),
+		buffer:   cfg.Buffer,
+		grace:    cfg.Grace,
+		idle:     cfg.Idle,
+		presence: cfg.Presence,
+		now:      cfg.Now,
+		seed:     maphash.MakeSeed(),
+		closed:   make(chan struct{}),
+	}
+	for i := range h.shards {
+		h.shards[i].m = make(map[string]*stream)
+	}
+	return h
+}
+
+// Epoch identifies this hub's cursors.
+func (h *Hub) Epoch() string { return h.epoch }
+
+func (h *Hub) shard(user string) *shard {
+	return &h.shards[maphash.String(h.seed, user)%numShards]
+}
+
+// get returns user's stream, creating it when create is set.
+func (h *Hub) get(user string, create bool) *stream {
+	sh := h.shard(user)
+	sh.mu.RLock()
+	s := sh.m[user]
+	sh.mu.RUnlock()
+	if s != nil || !create {
+		return s
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if s = sh.m[user]; s == nil {
+		// A new stream's sequence starts at the clock in microseconds, so a
+		// stream dropped and made again never accepts a cursor of the old
+		// one as current: the old cursor is older than the new start.
+		start := uint64(h.now().UnixMicro())
+		s = &stream{user: user, last: start, lastSeen: h.now().UnixNano()}
+		sh.m[user] = s
+	}
+	return s
+}
+
+// cursor formats a stream position.
+func (h *Hub) cursor(seq uint64) string {
+	return h.epoch + "-" + strconv.FormatUint(seq, 10)
+}
+
+// parseCursor returns the seq of a cursor of this hub; ok is false for a
+// cursor of another epoch or a malformed one.
+func (h *Hub) parseCursor(c string) (uint64, bool) {
+	i := strings.LastIndexByte(c, '-')
+	if i < 0 || c[:i] != h.epoch {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(c[i+1:], 10, 64)
+	return seq, err == nil
+}
+
+// Open makes sure user has a stream and returns its current cursor: events
+// published from now on are kept for them.
+func (h *Hub) Open(user string) string {
+	s := h.get(user, true)
+	s.mu.Lock()
+	seq := s.last
+	s.mu.Unlock()
+	return h.cursor(seq)
+}
+
+// PollResult is what a poll answers.
+type PollResult struct {
+	Cursor string
+	Events [][]byte // pre-encoded JSON objects, oldest first
+	Reset  bool
+}
+
+// Poll returns the events of user newer than cursor, waiting up to timeout
+// for one when there are none. It returns early when done or the hub
+// closes. An empty cursor answers at once with the current cursor.
+func (h *Hub) Poll(user, cursor string, timeout time.Duration, done <-chan struct{}) PollResult {
+	s := h.get(user, true)
+	nowNano := h.now().UnixNano()
+	if cursor == "" {
+		s.mu.Lock()
+		s.lastSeen = nowNano
+		seq := s.last
+		wentOnline := !s.online
+		s.online = true
+		s.mu.Unlock()
+		if wentOnline {
+			h.notify(user, true)
+		}
+		return PollResult{Cursor: h.cursor(seq)}
+	}
+	seq, ok := h.parseCursor(cursor)
+
+	s.mu.Lock()
+	s.lastSeen = nowNano
+	wentOnline := !s.online
+	s.online = true
+	if !ok || !s.valid(seq) {
+		cur := s.last
+		s.mu.Unlock()
+		if wentOnline {
+			h.notify(user, true)
+		}
+		return PollResult{Cursor: h.cursor(cur), Reset: true}
+	}
+	if seq < s.last || timeout <= 0 {
+		res := s.since(seq)
+		s.mu.Unlock()
+		if wentOnline {
+			h.notify(user, true)
+		}
+		res.Cursor = h.cursor(res.seq)
+		return res.PollResult
+	}
+	w := &waiter{ch: make(chan struct{}, 1)}
+	if len(s.waiters) >= MaxParkedPerUser {
+		s.waiters[0].wake()
+		copy(s.waiters, s.waiters[1:])
+		s.waiters = s.waiters[:len(s.waiters)-1]
+	}
+	s.waiters = append(s.waiters, w)
+	s.parked++
+	s.mu.Unlock()
+	if wentOnline {
+		h.notify(user, true)
+	}
+	h.parked.Add(1)
+
+	t := time.NewTimer(timeout)
+	select {
+	case <-w.ch:
+	case <-t.C:
+	case <-done:
+	case <-h.closed:
+	}
+	t.Stop()
+	h.parked.Add(-1)
+
+	s.mu.Lock()
+	for i, x := range s.waiters {
+		if x == w {
+			s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
+			break
+		}
+	}
+	s.parked--
+	s.lastSeen = h.now().UnixNano()
+	var res sinceResult
+	if !s.valid(seq) {
+		res = sinceResult{PollResult: PollResult{Reset: true}, seq: s.last}
+	} else {
+		res = s.since(seq)
+	}
+	s.mu.Unlock()
+	res.Cursor = h.cursor(res.seq)
+	return res.PollResult
+}
+
+// valid says whether seq is a position this stream can answer from: not
+// older than the oldest kept event and not past the newest.
+func (s *stream) valid(seq uint64) bool {
+	oldest := s.last - uint64(len(s.buf)) // the position before the oldest kept event
+	return seq >= oldest && seq <= s.last
+}
+
+type sinceResult struct {
+	PollResult
+	seq uint64
+}
+
+// since collects the events after seq (which must be valid). Caller holds s.mu.
+func (s *stream) since(seq uint64) sinceResult {
+	n := int(s.last - seq)
+	if n == 0 {
+		return sinceResult{seq: seq}
+	}
+	evs := make([][]byte, n)
+	l := len(s.buf)
+	start := s.head + l - n
+	for i := 0; i < n; i++ {
+		evs[i] = s.buf[(start+i)%l].data
+	}
+	return sinceResult{PollResult: PollResult{Events: evs}, seq: s.last}
+}
+
+// push appends an event. Caller holds s.mu.
+func (s *stream) push(data []byte, max int) {
+	s.last++
+	e := event{seq: s.last, data: data}
+	if len(s.buf) < max {
+		s.buf = append(s.buf, e)
+		return
+	}
+	s.buf[s.head] = e
+	s.head = (s.head + 1) % len(s.buf)
+}
+
+// Publish appends an event to user's stream and wakes their parked polls.
+// A user without a stream (not connected since the stream was dropped)
+// gets nothing: they will read the store on hello. It reports whether the
+// event was delivered to a stream.
+func (h *Hub) Publish(user string, data []byte) bool {
+	s := h.get(user, false)
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	s.push(data, h.buffer)
+	ws := s.waiters
+	s.waiters = nil
+	s.mu.Unlock()
+	for _, w := range ws {
+		w.wake()
+	}
+	h.deliveries.Add(1)
+	return true
+}
+
+// PublishMany publishes one event to several users; it returns how many
+// streams got it.
+func (h *Hub) PublishMany(users []string, data []byte) int {
+	n := 0
+	for _, u := range users {
+		if h.Publish(u, data) {
+			n++
+		}
+	}
+	return n
+}
+
+// Online says whether user is online: a poll held, or one ended less than
+// the grace period ago.
+func (h *Hub) Online(user string) bool {
+	s := h.get(user, false)
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.online
+}
+
+// OnlineUsers returns up to limit online users other than except; those in
+// first come first.
+func (h *Hub) OnlineUsers(except string, first []string, limit int) []string {
+	out := make([]string, 0, min(limit, 64))
+	seen := make(map[string]struct{}, len(first))
+	for _, u := range first {
+		if len(out) >= limit {
+			return out
+		}
+		if u != except && h.Online(u) {
+			if _, dup := seen[u]; !dup {
+				out = append(out, u)
+				seen[u] = struct{}{}
+			}
+		}
+	}
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.RLock()
+		for u, s := range sh.m {
+			if len(out) >= limit {
+				sh.mu.RUnlock()
+				return out
+			}
+			if u == except {
+				continue
+			}
+			if _, dup := seen[u]; dup {
+				continue
+			}
+			s.mu.Lock()
+			on := s.online
+			s.mu.Unlock()
+			if on {
+				out = append(out, u)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	return out
+}
+
+// AllOnline returns every online user.
+func (h *Hub) AllOnline() []string { return h.OnlineUsers("", nil, int(^uint(0)>>1)) }
+
+// AddContact records that a and b have a 1-to-1 conversation, for presence.
+// Only users with a stream are recorded; hello loads the rest.
+func (h *Hub) AddContact(a, b string) {
+	for _, p := range [2][2]string{{a, b}, {b, a}} {
+		if s := h.get(p[0], false); s != nil {
+			s.mu.Lock()
+			if s.contacts == nil {
+				s.contacts = make(map[string]struct{})
+			}
+			s.contacts[p[1]] = struct{}{}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// SetContacts adds contacts to user's stream (creating it).
+func (h *Hub) SetContacts(user string, contacts []string) {
+	s := h.get(user, true)
+	s.mu.Lock()
+	if s.contacts == nil {
+		s.contacts = make(map[string]struct{}, len(contacts))
+	}
+	for _, c := range contacts {
+		s.contacts[c] = struct{}{}
+	}
+	s.mu.Unlock()
+}
+
+// Contacts returns user's known contacts.
+func (h *Hub) Contacts(user string) []string {
+	s := h.get(user, false)
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.contacts))
+	for c := range s.contacts {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Parked returns how many polls are parked now.
+func (h *Hub) Parked() int64 { return h.parked.Load() }
+
+// Deliveries returns how many events were appended to streams.
+func (h *Hub) Deliveries() uint64 { return h.deliveries.Load() }
+
+// Streams returns how many streams exist.
+func (h *Hub) Streams() int {
+	n := 0
+	for i := range h.shards {
+		h.shards[i].mu.RLock()
+		n += len(h.shards[i].m)
+		h.shards[i].mu.RUnlock()
+	}
+	return n
+}
+
+// Reap turns users offline whose grace has passed and drops streams idle
+// for longer than the idle time. The service calls it on a ticker.
+func (h *Hub) Reap() {
+	now := h.now().UnixNano()
+	grace, idle := int64(h.grace), int64(h.idle)
+	var offline []string
+	for i := range h.shards {
+		sh := &h.shards[i]
+		var drop []string
+		sh.mu.RLock()
+		for u, s := range sh.m {
+			s.mu.Lock()
+			if s.parked == 0 {
+				if s.online && now-s.lastSeen > grace {
+					s.online = false
+					offline = append(offline, u)
+				} else if !s.online && now-s.lastSeen > grace+idle {
+					drop = append(drop, u)
+				}
+			}
+			s.mu.Unlock()
+		}
+		sh.mu.RUnlock()
+		if len(drop) > 0 {
+			sh.mu.Lock()
+			for _, u := range drop {
+				if s := sh.m[u]; s != nil {
+					s.mu.Lock()
+					if s.parked == 0 && !s.online {
+						delete(sh.m, u)
+					}
+					s.mu.Unlock()
+				}
+			}
+			sh.mu.Unlock()
+		}
+	}
+	for _, u := range offline {
+		h.notify(u, false)
+	}
+}
+
+func (h *Hub) notify(user string, online bool) {
+	if h.presence != nil {
+		h.presence(user, online)
+	}
+}
+
+// Close answers every parked poll (with what it has) and makes new polls
+// answer at once. It is idempotent.
+func (h *Hub) Close() {
+	h.closeOnce.Do(func() { close(h.closed) })
+}
+
+// Closed is closed when the hub closes.
+func (h *Hub) Closed() <-chan struct{} { return h.closed }
+
+// jitter shortens long timeouts by up to 10% so that thousands of clients
+// parked at the same moment do not all come back at the same moment.
+func jitter(d time.Duration) time.Duration {
+	if d < 10*time.Second {
+		return d
+	}
+	return d - time.Duration(rand.Int64N(int64(d/10)))
+}

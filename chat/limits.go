@@ -1,0 +1,130 @@
+package chat
+
+import (
+	"context"
+	"hash/maphash"
+	"sync"
+	"time"
+
+	"github.com/patrickmn/go-cache"
+
+	"pollchat/store"
+)
+
+// limiter is a token bucket per user for sends and chat requests: rate
+// tokens a second, up to burst. Enough for a fast typist, not for a flood.
+type limiter struct {
+	rate   float64
+	burst  float64
+	seed   maphash.Seed
+	shards [16]limitShard
+}
+
+type limitShard struct {
+	mu sync.Mutex
+	m  map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func (l *limiter) init(rate float64, burst int) {
+	l.rate, l.burst = rate, float64(burst)
+	l.seed = maphash.MakeSeed()
+	for i := range l.shards {
+		l.shards[i].m = make(map[string]*bucket)
+	}
+}
+
+// allow takes a token for user or answers RATE_LIMITED.
+func (l *limiter) allow(user string, now time.Time) error {
+	if l.rate <= 0 {
+		return nil
+	}
+	sh := &l.shards[maphash.String(l.seed, user)%uint64(len(l.shards))]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	b := sh.m[user]
+	if b == nil {
+		b = &bucket{tokens: l.burst, last: now}
+		sh.m[user] = b
+	}
+	if el := now.Sub(b.last).Seconds(); el > 0 {
+		b.tokens = min(l.burst, b.tokens+el*l.rate)
+		b.last = now
+	}
+	if b.tokens < 1 {
+		wait := int((1-b.tokens)/l.rate + 0.999)
+		return &Error{Code: CodeRateLimited, RetryAfter: max(wait, 1),
+			Message: "too many messages; wait " + humanSeconds(max(wait, 1))}
+	}
+	b.tokens--
+	return nil
+}
+
+// sweep forgets buckets that have refilled.
+func (l *limiter) sweep(now time.Time) {
+	if l.rate <= 0 {
+		return
+	}
+	full := time.Duration(l.burst / l.rate * float64(time.Second))
+	for i := range l.shards {
+		sh := &l.shards[i]
+		sh.mu.Lock()
+		for u, b := range sh.m {
+			if now.Sub(b.last) > full {
+				delete(sh.m, u)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// blocks caches each user's block list (who they block).
+type blocks struct {
+	c *cache.Cache // user -> map[string]struct{}
+}
+
+func (b *blocks) init() { b.c = cache.New(10*time.Minute, time.Minute) }
+
+// get returns who user blocks, reading the store on a miss. A store
+// failure counts as "nobody" and is not cached.
+func (b *blocks) get(ctx context.Context, st store.Store, user string) map[string]struct{} {
+	if v, ok := b.c.Get(user); ok {
+		return v.(map[string]struct{})
+	}
+	list, err := st.Blocks(ctx, user)
+	if err != nil {
+		return nil
+	}
+	var m map[string]struct{} // nil for the common "blocks nobody"
+	if len(list) > 0 {
+		m = make(map[string]struct{}, len(list))
+		for _, u := range list {
+			m[u] = struct{}{}
+		}
+	}
+	// Kept until changed: delivery checks this cache without a store read.
+	b.c.Set(user, m, cache.NoExpiration)
+	return m
+}
+
+func (b *blocks) getHas(ctx context.Context, st store.Store, user, other string) bool {
+	_, ok := b.get(ctx, st, user)[other]
+	return ok
+}
+
+// blocks says from the cache alone (no store read: it runs on delivery)
+// whether user blocks other. Lists are loaded by hello and block.
+func (b *blocks) blocks(user, other string) bool {
+	v, ok := b.c.Get(user)
+	if !ok {
+		return false
+	}
+	_, blocked := v.(map[string]struct{})[other]
+	return blocked
+}
+
+func (b *blocks) forget(user string) { b.c.Delete(user) }

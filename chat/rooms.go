@@ -1,0 +1,281 @@
+package chat
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"pollchat/bridge"
+	"pollchat/store"
+)
+
+// room is the live membership of a room. Fan-out reads an immutable
+// snapshot of the member list, so a send never holds the room's lock while
+// it publishes.
+type room struct {
+	name    string
+	mu      sync.Mutex
+	members map[string]struct{}
+	list    atomic.Pointer[[]string]
+}
+
+func newRoom(name string) *room {
+	r := &room{name: name, members: make(map[string]struct{})}
+	r.list.Store(&[]string{})
+	return r
+}
+
+func (r *room) rebuild() {
+	l := make([]string, 0, len(r.members))
+	for u := range r.members {
+		l = append(l, u)
+	}
+	r.list.Store(&l)
+}
+
+// add reports whether user was not a member before.
+func (r *room) add(user string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.members[user]; ok {
+		return false
+	}
+	r.members[user] = struct{}{}
+	r.rebuild()
+	return true
+}
+
+// remove reports whether user was a member.
+func (r *room) remove(user string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.members[user]; !ok {
+		return false
+	}
+	delete(r.members, user)
+	r.rebuild()
+	return true
+}
+
+func (r *room) has(user string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.members[user]
+	return ok
+}
+
+func (r *room) snapshot() []string { return *r.list.Load() }
+func (r *room) size() int          { return len(*r.list.Load()) }
+
+// MuteInfo is a mute as join shows it to moderators.
+type MuteInfo struct {
+	Mins      int    `json:"mins"`
+	ExpiresAt string `json:"expires_at"`
+}
+
+// RoomState is join's and leave's answer.
+type RoomState struct {
+	Name  string                 `json:"name"`
+	Users map[string]bridge.User `json:"users"`
+	// Count is the number of members (rooms past RoomEventsLimit list only
+	// the first RoomEventsLimit users).
+	Count   int                 `json:"count"`
+	History []*WireMessage      `json:"history"`
+	Mutes   map[string]MuteInfo `json:"mutes,omitempty"`
+}
+
+// Join adds the caller to a room and returns its state.
+func (s *Service) Join(ctx context.Context, c Caller, name string) (*RoomState, error) {
+	me := s.me(ctx, c)
+	r, err := s.room(name)
+	if err != nil {
+		return nil, err
+	}
+	s.hub.Open(c.ID)
+	if r.add(c.ID) {
+		s.roomUserEventUser("user_joined", r, me)
+	}
+	return s.roomState(ctx, me, r, true)
+}
+
+// Leave removes the caller from a room and returns its state.
+func (s *Service) Leave(ctx context.Context, c Caller, name string) (*RoomState, error) {
+	me := s.me(ctx, c)
+	r, err := s.room(name)
+	if err != nil {
+		return nil, err
+	}
+	if r.remove(c.ID) {
+		s.roomUserEventUser("user_left", r, me)
+	}
+	return s.roomState(ctx, me, r, false)
+}
+
+func (s *Service) roomUserEvent(typ string, r *room, user string, ctx context.Context) {
+	u, ok := s.User(ctx, user)
+	if !ok {
+		u = bridge.User{ID: user, Name: "User " + user, Role: bridge.RoleMember}
+	}
+	s.roomUserEventUser(typ, r, u)
+}
+
+// roomUserEventUser tells the members of a small room that u joined or left.
+func (s *Service) roomUserEventUser(typ string, r *room, u bridge.User) {
+	members := r.snapshot()
+	if len(members) > s.cfg.RoomEventsLimit {
+		return
+	}
+	ev := roomUserEvent(typ, r.name, u)
+	for _, m := range members {
+		if m != u.ID {
+			s.hub.Publish(m, ev)
+		}
+	}
+}
+
+func (s *Service) roomState(ctx context.Context, me bridge.User, r *room, withHistory bool) (*RoomState, error) {
+	members := r.snapshot()
+	st := &RoomState{Name: r.name, Count: len(members), History: []*WireMessage{}}
+	list := members
+	if len(list) > s.cfg.RoomEventsLimit {
+		list = append([]string(nil), list...)
+		sort.Strings(list)
+		list = list[:s.cfg.RoomEventsLimit]
+	}
+	users := s.userMap(ctx, list)
+	st.Users = make(map[string]bridge.User, len(list))
+	for _, id := range list {
+		st.Users[id] = users[id]
+	}
+	if withHistory && s.cfg.History > 0 {
+		msgs, _, err := s.History(ctx, Caller{ID: me.ID}, HistoryParams{Room: r.name, Limit: s.cfg.History})
+		if err != nil {
+			return nil, err
+		}
+		for i := range msgs {
+			st.History = append(st.History, (*WireMessage)(&msgs[i]))
+		}
+	}
+	if me.CanModerate() {
+		st.Mutes = map[string]MuteInfo{}
+		for _, m := range s.mutes.list(r.name, s.now()) {
+			st.Mutes[m.UserID] = MuteInfo{Mins: m.Mins, ExpiresAt: m.ExpiresAt.UTC().Format(TimeFormat)}
+		}
+	}
+	return st, nil
+}
+
+// RoomMembers returns the members of a room (for tests and the API).
+func (s *Service) RoomMembers(name string) []string {
+	r := s.rooms[name]
+	if r == nil {
+		return nil
+	}
+	out := append([]string(nil), r.snapshot()...)
+	sort.Strings(out)
+	return out
+}
+
+// ---- mutes ----
+
+type mutes struct {
+	mu sync.Mutex
+	m  map[string]map[string]store.Mute // room -> user -> mute
+}
+
+func (ms *mutes) load(ctx context.Context, st store.Store) error {
+	all, err := st.Mutes(ctx)
+	if err != nil {
+		return storeErr(err)
+	}
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	ms.m = make(map[string]map[string]store.Mute)
+	for _, m := range all {
+		ms.setLocked(m)
+	}
+	return nil
+}
+
+func (ms *mutes) setLocked(m store.Mute) {
+	if ms.m[m.Room] == nil {
+		ms.m[m.Room] = make(map[string]store.Mute)
+	}
+	ms.m[m.Room][m.UserID] = m
+}
+
+func (ms *mutes) set(m store.Mute) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	ms.setLocked(m)
+}
+
+func (ms *mutes) del(room, user string) bool {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	_, ok := ms.m[room][user]
+	delete(ms.m[room], user)
+	return ok
+}
+
+func (ms *mutes) get(room, user string, now time.Time) (store.Mute, bool) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	m, ok := ms.m[room][user]
+	if !ok || !m.ExpiresAt.After(now) {
+		return store.Mute{}, false
+	}
+	return m, true
+}
+
+func (ms *mutes) list(room string, now time.Time) []store.Mute {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	var out []store.Mute
+	for _, m := range ms.m[room] {
+		if m.ExpiresAt.After(now) {
+			out = append(out, m)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
+	return out
+}
+
+// expired removes and returns the mutes that have ended.
+func (ms *mutes) expired(now time.Time) []store.Mute {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	var out []store.Mute
+	for room, um := range ms.m {
+		for u, m := range um {
+			if !m.ExpiresAt.After(now) {
+				out = append(out, m)
+				delete(um, u)
+			}
+		}
+		if len(um) == 0 {
+			delete(ms.m, room)
+		}
+	}
+	return out
+}
+
+// expireMutes ends mutes whose time has come: stored rows deleted, the
+// room told.
+func (s *Service) expireMutes() {
+	for _, m := range s.mutes.expired(s.now()) {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
+		if _, err := s.store.DeleteMute(ctx, m.Room, m.UserID); err != nil {
+			s.log.Warn("chat: delete expired mute", "room", m.Room, "user", m.UserID, "err", err)
+		}
+		cancel()
+		if r := s.rooms[m.Room]; r != nil {
+			s.hub.PublishMany(r.snapshot(), unmutedEvent(m.Room, m.UserID))
+		}
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

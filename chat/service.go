@@ -1,0 +1,953 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"pollchat/bridge"
+	"pollchat/store"
+)
+
+// Directory is what the service needs of the user directory (bridge.Directory).
+type Directory interface {
+	Get(ctx context.Context, id string) (bridge.User, error)
+	GetMany(ctx context.Context, ids []string) (map[string]bridge.User, error)
+}
+
+// Config configures a Service. Zero values mean the defaults of PROTOCOL.md.
+type Config struct {
+	// Rooms everyone may join; nil means ["lobby"].
+	Rooms []string
+	// MaxLength of a message in characters after trimming; zero means 350.
+	MaxLength int
+	// History is how many messages join answers; zero means 50.
+	History int
+	// Rate is sends and requests per second per user; 0 turns limits off.
+	Rate float64
+	// Burst of the rate limit; zero means 20.
+	Burst int
+	// Buffer is the events kept per stream; zero means 256.
+	Buffer int
+	// RoomEventsLimit: larger rooms get no join/leave/presence events; zero
+	// means 500.
+	RoomEventsLimit int
+	// Grace keeps users online after their last poll; zero means 40s.
+	Grace time.Duration
+	// BannedWords are masked with asterisks in messages.
+	BannedWords []string
+	// StoreTimeout bounds one store call; zero means 5s.
+	StoreTimeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Log; nil means slog.Default().
+	Log *slog.Logger
+}
+
+// Caller is the verified user making a request. Name and AvatarURL come
+// from the identity (token claims, eStreamChat name/thumbUrl) and are used
+// only when the directory has nothing better.
+type Caller struct {
+	ID        string
+	Name      string
+	AvatarURL string
+}
+
+// Service is the messenger.
+type Service struct {
+	cfg    Config
+	hub    *Hub
+	store  store.Store
+	dir    Directory
+	log    *slog.Logger
+	now    func() time.Time
+	banned *regexp.Regexp
+
+	rooms     map[string]*room
+	roomNames []string
+
+	commits chan *commit
+	stop    chan struct{}
+	stopped chan struct{}
+	once    sync.Once
+
+	limits  limiter
+	mutes   mutes
+	blocks  blocks
+	callers sync.Map // id -> bridge.User built from identities, the fallback
+
+	sends atomic.Uint64
+}
+
+// New builds the service over a store and a directory and starts its
+// goroutines (the committer and the presence reaper). Close stops them.
+func New(cfg Config, st store.Store, dir Directory) (*Service, error) {
+	if len(cfg.Rooms) == 0 {
+		cfg.Rooms = []string{"lobby"}
+	}
+	if cfg.MaxLength <= 0 {
+		cfg.MaxLength = 350
+	}
+	if cfg.History <= 0 {
+		cfg.History = 50
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = 20
+	}
+	if cfg.RoomEventsLimit <= 0 {
+		cfg.RoomEventsLimit = 500
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = 40 * time.Second
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	s := &Service{
+		cfg:     cfg,
+		store:   st,
+		dir:     dir,
+		log:     cfg.Log,
+		now:     cfg.Now,
+		rooms:   make(map[string]*room, len(cfg.Rooms)),
+		commits: make(chan *commit, 4096),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	s.hub = NewHub(HubConfig{Buffer: cfg.Buffer, Grace: cfg.Grace, Presence: s.onPresence, Now: cfg.Now})
+	for _, name := range cfg.Rooms {
+		s.rooms[name] = newRoom(name)
+		s.roomNames = append(s.roomNames, name)
+	}
+	if len(cfg.BannedWords) > 0 {
+		parts := make([]string, len(cfg.BannedWords))
+		for i, w := range cfg.BannedWords {
+			parts[i] = regexp.QuoteMeta(strings.TrimSpace(w))
+		}
+		s.banned = regexp.MustCompile(`(?i)\b(?:` + strings.Join(parts, "|") + `)\b`)
+	}
+	s.limits.init(cfg.Rate, cfg.Burst)
+	s.blocks.init()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.StoreTimeout)
+	defer cancel()
+	if err := s.mutes.load(ctx, st); err != nil {
+		return nil, err
+	}
+	go s.runCommitter()
+	go s.runReaper()
+	return s, nil
+}
+
+// Hub returns the service's hub.
+func (s *Service) Hub() *Hub { return s.hub }
+
+// Store returns the service's store.
+func (s *Service) Store() store.Store { return s.store }
+
+// Sends returns how many messages were created.
+func (s *Service) Sends() uint64 { return s.sends.Load() }
+
+// Rooms returns the configured room names.
+func (s *Service) Rooms() []string { return s.roomNames }
+
+// Close answers parked polls, finishes pending sends and stops the
+// service's goroutines. It does not close the store. It is idempotent.
+func (s *Service) Close() {
+	s.once.Do(func() {
+		s.hub.Close()
+		close(s.stop)
+		<-s.stopped
+	})
+}
+
+func (s *Service) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.cfg.StoreTimeout)
+}
+
+// storeErr maps a store failure to UNAVAILABLE.
+func storeErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrClosed) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return &Error{Code: CodeUnavailable, Message: "the message store is unavailable; try again shortly", Err: err}
+	}
+	return &Error{Code: CodeUnavailable, Message: "the message store failed; try again shortly", Err: err}
+}
+
+// ---- users ----
+
+// remember keeps what an identity says of its user, the fallback when the
+// directory knows nothing better.
+func (s *Service) remember(c Caller) {
+	if c.Name == "" && c.AvatarURL == "" {
+		if _, ok := s.callers.Load(c.ID); ok {
+			return
+		}
+	}
+	if v, ok := s.callers.Load(c.ID); ok {
+		u := v.(bridge.User)
+		if (c.Name == "" || u.Name == c.Name) && (c.AvatarURL == "" || u.AvatarURL == c.AvatarURL) {
+			return
+		}
+	}
+	name := c.Name
+	if name == "" {
+		name = "User " + c.ID
+	}
+	s.callers.Store(c.ID, bridge.User{ID: c.ID, Name: name, AvatarURL: c.AvatarURL, Role: bridge.RoleMember})
+}
+
+// User returns what is known of id: the directory's entry, else what an
+// identity said of it. ok is false for a user nobody knows.
+func (s *Service) User(ctx context.Context, id string) (bridge.User, bool) {
+	u, err := s.dir.Get(ctx, id)
+	if err == nil {
+		if fb, ok := s.callers.Load(id); ok {
+			f := fb.(bridge.User)
+			if u.Name == "" {
+				u.Name = f.Name
+			}
+			if u.AvatarURL == "" {
+				u.AvatarURL = f.AvatarURL
+			}
+		}
+		return u, true
+	}
+	if fb, ok := s.callers.Load(id); ok {
+		return fb.(bridge.User), true
+	}
+	return bridge.User{}, false
+}
+
+// Users returns the known users among ids (unknown ones left out).
+func (s *Service) Users(ctx context.Context, ids []string) []bridge.User {
+	m, _ := s.dir.GetMany(ctx, ids)
+	out := make([]bridge.User, 0, len(ids))
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if u, ok := m[id]; ok {
+			out = append(out, u)
+		} else if fb, ok := s.callers.Load(id); ok {
+			out = append(out, fb.(bridge.User))
+		}
+	}
+	return out
+}
+
+func (s *Service) me(ctx context.Context, c Caller) bridge.User {
+	s.remember(c)
+	u, _ := s.User(ctx, c.ID)
+	return u
+}
+
+// ---- hello and poll ----
+
+// ConversationInfo is one line of hello's conversation list.
+type ConversationInfo struct {
+	With   string       `json:"with,omitempty"`
+	Room   string       `json:"room,omitempty"`
+	Unread int          `json:"unread"`
+	Last   *WireMessage `json:"last_message"`
+}
+
+// RequestInfo is a pending incoming chat request.
+type RequestInfo = requestWire
+
+// HelloResult is hello's answer.
+type HelloResult struct {
+	Me            bridge.User        `json:"me"`
+	Cursor        string             `json:"cursor"`
+	Conversations []ConversationInfo `json:"conversations"`
+	Requests      []RequestInfo      `json:"requests"`
+	Rooms         []string           `json:"rooms"`
+	Online        []string           `json:"online"`
+}
+
+// Hello opens the caller's stream and returns their state.
+func (s *Service) Hello(ctx context.Context, c Caller) (*HelloResult, error) {
+	me := s.me(ctx, c)
+	// Open the stream first: whatever is published from here on is in it,
+	// and what the store shows below may repeat some of it (ids dedupe).
+	cursor := s.hub.Open(c.ID)
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	convs, err := s.store.Conversations(sctx, c.ID, s.roomNames, 100)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	reqs, err := s.store.Requests(sctx, c.ID)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	blocked := s.blocks.get(sctx, s.store, c.ID)
+	res := &HelloResult{Me: me, Cursor: cursor, Rooms: s.roomNames,
+		Conversations: make([]ConversationInfo, 0, len(convs)), Requests: make([]RequestInfo, 0, len(reqs))}
+	var contacts []string
+	for _, cv := range convs {
+		if cv.With != "" {
+			if _, b := blocked[cv.With]; b {
+				continue
+			}
+			contacts = append(contacts, cv.With)
+		}
+		ci := ConversationInfo{With: cv.With, Room: cv.Room, Unread: cv.Unread}
+		if cv.Last != nil {
+			ci.Last = (*WireMessage)(cv.Last)
+		}
+		res.Conversations = append(res.Conversations, ci)
+	}
+	s.hub.SetContacts(c.ID, contacts)
+	if len(reqs) > 0 {
+		ids := make([]string, len(reqs))
+		for i, r := range reqs {
+			ids[i] = r.From
+		}
+		users := s.userMap(ctx, ids)
+		for _, r := range reqs {
+			if _, b := blocked[r.From]; b {
+				continue
+			}
+			res.Requests = append(res.Requests, wireRequest(users[r.From], r))
+		}
+	}
+	res.Online = s.hub.OnlineUsers(c.ID, s.hub.Contacts(c.ID), 200)
+	return res, nil
+}
+
+func (s *Service) userMap(ctx context.Context, ids []string) map[string]bridge.User {
+	m := make(map[string]bridge.User, len(ids))
+	for _, u := range s.Users(ctx, ids) {
+		m[u.ID] = u
+	}
+	for _, id := range ids {
+		if _, ok := m[id]; !ok {
+			m[id] = bridge.User{ID: id, Name: "User " + id, Role: bridge.RoleMember}
+		}
+	}
+	return m
+}
+
+// Poll answers the caller's events after cursor, parking up to timeout.
+func (s *Service) Poll(c Caller, cursor string, timeout time.Duration, done <-chan struct{}) PollResult {
+	s.remember(c)
+	return s.hub.Poll(c.ID, cursor, jitter(timeout), done)
+}
+
+// ---- validation ----
+
+// CleanText trims text and checks it: valid UTF-8, no control characters
+// but newline and tab, 1..max characters.
+func CleanText(text string, max int) (string, error) {
+	if !utf8.ValidString(text) {
+		return "", Errorf(CodeBadRequest, "text is not valid UTF-8")
+	}
+	for _, r := range text {
+		if (r < 0x20 && r != '\n' && r != '\t' && r != '\r') || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return "", Errorf(CodeBadRequest, "text contains a control character (U+%04X)", r)
+		}
+	}
+	t := strings.TrimFunc(text, unicode.IsSpace)
+	if t == "" {
+		return "", Errorf(CodeBadRequest, "text is empty")
+	}
+	if n := utf8.RuneCountInString(t); n > max {
+		return "", Errorf(CodeTooLong, "text is %d characters; the limit is %d", n, max)
+	}
+	return t, nil
+}
+
+func (s *Service) mask(text string) string {
+	if s.banned == nil {
+		return text
+	}
+	return s.banned.ReplaceAllStringFunc(text, func(w string) string {
+		return strings.Repeat("*", utf8.RuneCountInString(w))
+	})
+}
+
+func (s *Service) room(name string) (*room, error) {
+	r := s.rooms[name]
+	if r == nil {
+		return nil, Errorf(CodeNotFound, "no room %q", name)
+	}
+	return r, nil
+}
+
+func validClientID(id string) error {
+	if len(id) > 128 {
+		return Errorf(CodeBadRequest, "client_id is longer than 128 bytes")
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x20 || id[i] == 0x7f {
+			return Errorf(CodeBadRequest, "client_id contains a control character")
+		}
+	}
+	return nil
+}
+
+// ---- send ----
+
+// SendParams are a send's parameters: To or Room.
+type SendParams struct {
+	To, Room, Text, ClientID string
+}
+
+// SendResult is a send's answer: the message, or Command for a room
+// command (answered {ok:true}, nothing stored).
+type SendResult struct {
+	Message *store.Message
+	Command bool
+}
+
+// Send validates and stores a message, then delivers it.
+func (s *Service) Send(ctx context.Context, c Caller, p SendParams) (SendResult, error) {
+	s.remember(c)
+	if (p.To == "") == (p.Room == "") {
+		return SendResult{}, Errorf(CodeBadRequest, "give exactly one of to and room")
+	}
+	if err := validClientID(p.ClientID); err != nil {
+		return SendResult{}, err
+	}
+	text, err := CleanText(p.Text, s.cfg.MaxLength)
+	if err != nil {
+		return SendResult{}, err
+	}
+	if p.Room != "" {
+		r, err := s.room(p.Room)
+		if err != nil {
+			return SendResult{}, err
+		}
+		if strings.HasPrefix(text, "/") {
+			if err := s.limits.allow(c.ID, s.now()); err != nil {
+				return SendResult{}, err
+			}
+			return SendResult{Command: true}, s.command(ctx, c, r, text)
+		}
+		if m, ok := s.mutes.get(r.name, c.ID, s.now()); ok {
+			left := int(m.ExpiresAt.Sub(s.now()).Seconds() + 0.999)
+			return SendResult{}, &Error{Code: CodeMuted, RetryAfter: left,
+				Message: "you are muted in " + r.name + " for " + humanSeconds(left)}
+		}
+	} else {
+		if p.To == c.ID {
+			return SendResult{}, Errorf(CodeBadRequest, "cannot send a message to yourself")
+		}
+		if _, ok := s.User(ctx, p.To); !ok {
+			return SendResult{}, Errorf(CodeNotFound, "no user %q", p.To)
+		}
+	}
+	if err := s.limits.allow(c.ID, s.now()); err != nil {
+		return SendResult{}, err
+	}
+	m := &store.Message{From: c.ID, To: p.To, Room: p.Room, Text: s.mask(text), ClientID: p.ClientID}
+	if err := s.commit(ctx, m); err != nil {
+		return SendResult{}, err
+	}
+	return SendResult{Message: m}, nil
+}
+
+// Inject stores and delivers a message from the backend API: from a user
+// (From set) or from the system (From empty).
+func (s *Service) Inject(ctx context.Context, m *store.Message) error {
+	if (m.To == "") == (m.Room == "") {
+		return Errorf(CodeBadRequest, "give exactly one of to and room")
+	}
+	text, err := CleanText(m.Text, 10000)
+	if err != nil {
+		return err
+	}
+	m.Text = text
+	if m.Room != "" {
+		if _, err := s.room(m.Room); err != nil {
+			return err
+		}
+	} else if _, ok := s.User(ctx, m.To); !ok {
+		return Errorf(CodeNotFound, "no user %q", m.To)
+	}
+	if m.From != "" {
+		if _, ok := s.User(ctx, m.From); !ok {
+			return Errorf(CodeNotFound, "no user %q", m.From)
+		}
+		if m.From == m.To {
+			return Errorf(CodeBadRequest, "from and to are the same user")
+		}
+	} else {
+		m.System = true
+	}
+	return s.commit(ctx, m)
+}
+
+// commit hands m to the committer and waits until it is durable and
+// delivered (or failed).
+func (s *Service) commit(ctx context.Context, m *store.Message) error {
+	cm := &commit{m: m, done: make(chan struct{})}
+	select {
+	case s.commits <- cm:
+	case <-s.stop:
+		return Errorf(CodeUnavailable, "the server is shutting down")
+	case <-ctx.Done():
+		return Errorf(CodeUnavailable, "gave up waiting for the store")
+	}
+	<-cm.done
+	if cm.err != nil {
+		return storeErr(cm.err)
+	}
+	return nil
+}
+
+type commit struct {
+	m       *store.Message
+	created bool
+	err     error
+	done    chan struct{}
+}
+
+// maxBatch bounds how many messages one commit round writes.
+const maxBatch = 512
+
+// runCommitter is the group commit: it takes what sends arrived, writes
+// them to the store together (one transaction where the store batches),
+// then publishes them in id order before taking the next batch. So every
+// stream sees messages in id order, and throughput grows with load.
+func (s *Service) runCommitter() {
+	defer close(s.stopped)
+	batch := make([]*commit, 0, maxBatch)
+	for {
+		select {
+		case cm := <-s.commits:
+			batch = append(batch[:0], cm)
+		case <-s.stop:
+			s.drainCommits()
+			return
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case cm := <-s.commits:
+				batch = append(batch, cm)
+			default:
+				break fill
+			}
+		}
+		s.writeBatch(batch)
+		sort.SliceStable(batch, func(i, j int) bool { return batch[i].m.ID < batch[j].m.ID })
+		for _, cm := range batch {
+			if cm.err == nil && cm.created {
+				s.deliver(cm.m)
+			}
+			close(cm.done)
+		}
+	}
+}
+
+func (s *Service) drainCommits() {
+	for {
+		select {
+		case cm := <-s.commits:
+			cm.err = store.ErrClosed
+			close(cm.done)
+		default:
+			return
+		}
+	}
+}
+
+func (s *Service) writeBatch(batch []*commit) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
+	defer cancel()
+	if bs, ok := s.store.(store.BatchSaver); ok {
+		msgs := make([]*store.Message, len(batch))
+		for i, cm := range batch {
+			msgs[i] = cm.m
+		}
+		created, err := bs.SaveMessages(ctx, msgs)
+		for i, cm := range batch {
+			cm.err = err
+			if err == nil {
+				cm.created = created[i]
+			}
+		}
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].created, batch[0].err = s.store.SaveMessage(ctx, batch[0].m)
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(len(batch))
+	for _, cm := range batch {
+		go func(cm *commit) {
+			defer wg.Done()
+			cm.created, cm.err = s.store.SaveMessage(ctx, cm.m)
+		}(cm)
+	}
+	wg.Wait()
+}
+
+// deliver publishes a stored message to its recipients.
+func (s *Service) deliver(m *store.Message) {
+	s.sends.Add(1)
+	ev := messageEvent(m)
+	if m.Room != "" {
+		r := s.rooms[m.Room]
+		if r == nil {
+			return
+		}
+		for _, u := range r.snapshot() {
+			if m.From != "" && u != m.From && s.blocks.blocks(u, m.From) {
+				continue
+			}
+			s.hub.Publish(u, ev)
+		}
+		return
+	}
+	if m.From != "" {
+		s.hub.Publish(m.From, ev)
+		s.hub.AddContact(m.From, m.To)
+		if s.blocks.blocks(m.To, m.From) {
+			return
+		}
+	}
+	s.hub.Publish(m.To, ev)
+}
+
+// ---- history, read, typing ----
+
+// HistoryParams select a page of history: With or Room.
+type HistoryParams struct {
+	With, Room string
+	Before     int64
+	Limit      int
+}
+
+// History returns a page of a conversation, oldest first.
+func (s *Service) History(ctx context.Context, c Caller, p HistoryParams) ([]store.Message, bool, error) {
+	conv, err := s.conv(c, p.With, p.Room)
+	if err != nil {
+		return nil, false, err
+	}
+	if p.Limit <= 0 {
+		p.Limit = 50
+	}
+	p.Limit = min(p.Limit, 100)
+	if p.Before < 0 {
+		return nil, false, Errorf(CodeBadRequest, "before must be a message id")
+	}
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	msgs, more, err := s.store.History(sctx, conv, p.Before, p.Limit)
+	if err != nil {
+		return nil, false, storeErr(err)
+	}
+	if blocked := s.blocks.get(sctx, s.store, c.ID); len(blocked) > 0 {
+		kept := msgs[:0]
+		for _, m := range msgs {
+			if _, b := blocked[m.From]; !b {
+				kept = append(kept, m)
+			}
+		}
+		msgs = kept
+	}
+	return msgs, more, nil
+}
+
+func (s *Service) conv(c Caller, with, room string) (store.Conv, error) {
+	switch {
+	case (with == "") == (room == ""):
+		return "", Errorf(CodeBadRequest, "give exactly one of with and room")
+	case room != "":
+		if _, err := s.room(room); err != nil {
+			return "", err
+		}
+		return store.RoomConv(room), nil
+	case with == c.ID:
+		return "", Errorf(CodeBadRequest, "with must be another user")
+	default:
+		return store.DirectConv(c.ID, with), nil
+	}
+}
+
+// Read moves the caller's read mark and tells the other side.
+func (s *Service) Read(ctx context.Context, c Caller, with, room string, upto int64) error {
+	conv, err := s.conv(c, with, room)
+	if err != nil {
+		return err
+	}
+	if upto <= 0 {
+		return Errorf(CodeBadRequest, "upto must be a message id")
+	}
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	if err := s.store.MarkRead(sctx, c.ID, conv, upto); err != nil {
+		return storeErr(err)
+	}
+	ev := readEvent(c.ID, with, room, upto)
+	s.hub.Publish(c.ID, ev)
+	if with != "" && !s.blocks.blocks(with, c.ID) {
+		s.hub.Publish(with, ev)
+	}
+	return nil
+}
+
+// Typing tells the peer or the room that the caller is typing.
+func (s *Service) Typing(ctx context.Context, c Caller, to, room string) error {
+	s.remember(c)
+	switch {
+	case (to == "") == (room == ""):
+		return Errorf(CodeBadRequest, "give exactly one of to and room")
+	case room != "":
+		r, err := s.room(room)
+		if err != nil {
+			return err
+		}
+		if r.size() > s.cfg.RoomEventsLimit {
+			return nil
+		}
+		ev := typingEvent(c.ID, "", room)
+		for _, u := range r.snapshot() {
+			if u != c.ID && !s.blocks.blocks(u, c.ID) {
+				s.hub.Publish(u, ev)
+			}
+		}
+	default:
+		if to == c.ID {
+			return Errorf(CodeBadRequest, "to must be another user")
+		}
+		if !s.blocks.blocks(to, c.ID) {
+			s.hub.Publish(to, typingEvent(c.ID, to, ""))
+		}
+	}
+	return nil
+}
+
+// ---- chat requests ----
+
+// Request sends a chat request (an invitation) to another user.
+func (s *Service) Request(ctx context.Context, c Caller, to, text string) error {
+	me := s.me(ctx, c)
+	if to == "" {
+		return Errorf(CodeBadRequest, "to is required")
+	}
+	if to == c.ID {
+		return Errorf(CodeBadRequest, "cannot invite yourself")
+	}
+	if strings.TrimSpace(text) != "" {
+		t, err := CleanText(text, s.cfg.MaxLength)
+		if err != nil {
+			return err
+		}
+		text = s.mask(t)
+	} else {
+		text = ""
+	}
+	if _, ok := s.User(ctx, to); !ok {
+		return Errorf(CodeNotFound, "no user %q", to)
+	}
+	if err := s.limits.allow(c.ID, s.now()); err != nil {
+		return err
+	}
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	if s.blocks.getHas(sctx, s.store, to, c.ID) {
+		return nil // blocked: dropped without telling the sender
+	}
+	r := store.Request{From: c.ID, To: to, Text: text, TS: s.now().UTC().Truncate(time.Second)}
+	if err := s.store.SaveRequest(sctx, r); err != nil {
+		return storeErr(err)
+	}
+	s.hub.Publish(to, chatRequestEvent(me, r))
+	return nil
+}
+
+// Answer accepts or rejects the pending request from `from`.
+func (s *Service) Answer(ctx context.Context, c Caller, from string, accept bool) error {
+	s.remember(c)
+	if from == "" {
+		return Errorf(CodeBadRequest, "from is required")
+	}
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	_, found, err := s.store.DeleteRequest(sctx, c.ID, from)
+	if err != nil {
+		return storeErr(err)
+	}
+	if !found {
+		return Errorf(CodeNotFound, "no pending request from %q", from)
+	}
+	if accept {
+		s.hub.AddContact(c.ID, from)
+	}
+	s.hub.Publish(from, chatAnswerEvent(c.ID, accept))
+	return nil
+}
+
+// PendingRequests returns the caller's pending requests, oldest first, with
+// the senders' user data.
+func (s *Service) PendingRequests(ctx context.Context, c Caller) ([]store.Request, map[string]bridge.User, error) {
+	s.remember(c)
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	reqs, err := s.store.Requests(sctx, c.ID)
+	if err != nil {
+		return nil, nil, storeErr(err)
+	}
+	blocked := s.blocks.get(sctx, s.store, c.ID)
+	kept := reqs[:0]
+	ids := make([]string, 0, len(reqs))
+	for _, r := range reqs {
+		if _, b := blocked[r.From]; !b {
+			kept = append(kept, r)
+			ids = append(ids, r.From)
+		}
+	}
+	return kept, s.userMap(ctx, ids), nil
+}
+
+// ---- blocks ----
+
+// Block records that the caller blocks (or unblocks) other: the other's
+// messages, requests and typing no longer reach the caller.
+func (s *Service) Block(ctx context.Context, c Caller, other string, block bool) error {
+	if other == "" || other == c.ID {
+		return Errorf(CodeBadRequest, "user_id must be another user")
+	}
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	if err := s.store.SetBlock(sctx, c.ID, other, block); err != nil {
+		return storeErr(err)
+	}
+	s.blocks.forget(c.ID)
+	s.blocks.get(sctx, s.store, c.ID)
+	return nil
+}
+
+// Blocked returns the users the caller blocks.
+func (s *Service) Blocked(ctx context.Context, c Caller) ([]string, error) {
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	out, err := s.store.Blocks(sctx, c.ID)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// ---- backend queries ----
+
+// Unread returns a user's unread counts (for the backend API).
+func (s *Service) Unread(ctx context.Context, user string) (int, []ConversationInfo, error) {
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	convs, err := s.store.Conversations(sctx, user, s.roomNames, 1000)
+	if err != nil {
+		return 0, nil, storeErr(err)
+	}
+	total := 0
+	out := make([]ConversationInfo, 0, len(convs))
+	for _, cv := range convs {
+		if cv.Unread == 0 {
+			continue
+		}
+		total += cv.Unread
+		out = append(out, ConversationInfo{With: cv.With, Room: cv.Room, Unread: cv.Unread})
+	}
+	return total, out, nil
+}
+
+// Online returns every online user.
+func (s *Service) Online() []string {
+	out := s.hub.AllOnline()
+	sort.Strings(out)
+	return out
+}
+
+// ---- presence ----
+
+// onPresence is the hub's presence callback: tell contacts and the members
+// of the user's small rooms; a user who went offline leaves their rooms.
+func (s *Service) onPresence(user string, online bool) {
+	if !online {
+		for _, name := range s.roomNames {
+			r := s.rooms[name]
+			if r.remove(user) {
+				s.roomUserEvent("user_left", r, user, context.Background())
+			}
+		}
+	}
+	ev := presenceEvent(user, online)
+	sent := map[string]bool{user: true}
+	for _, u := range s.hub.Contacts(user) {
+		if !sent[u] {
+			sent[u] = true
+			s.hub.Publish(u, ev)
+		}
+	}
+	for _, name := range s.roomNames {
+		r := s.rooms[name]
+		if !r.has(user) || r.size() > s.cfg.RoomEventsLimit {
+			continue
+		}
+		for _, u := range r.snapshot() {
+			if !sent[u] {
+				sent[u] = true
+				s.hub.Publish(u, ev)
+			}
+		}
+	}
+}
+
+func (s *Service) runReaper() {
+	tick := min(time.Second, s.cfg.Grace/4)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.hub.Reap()
+			s.expireMutes()
+			s.limits.sweep(s.now())
+		case <-s.stop:
+			return
+		}
+	}
+}
+
+func humanSeconds(n int) string {
+	switch {
+	case n < 60:
+		return plural(n, "second")
+	case n < 3600:
+		return plural((n+59)/60, "minute")
+	default:
+		return plural((n+3599)/3600, "hour")
+	}
+}
+
+func plural(n int, unit string) string {
+	s := itoa(n) + " " + unit
+	if n != 1 {
+		s += "s"
+	}
+	return s
+}

@@ -1,0 +1,240 @@
+package server
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"pollchat/bridge"
+	"pollchat/chat"
+	"pollchat/store"
+)
+
+// poll is the hot path: verify (no I/O), then answer at once or park.
+func (s *Server) poll(ctx *fasthttp.RequestCtx) {
+	p := newParams(ctx)
+	rp, ok := s.begin(ctx, p)
+	if !ok {
+		return
+	}
+	c, err := s.identity(p)
+	if err == nil && p.err != nil {
+		err = p.err
+	}
+	if err != nil {
+		s.fail(rp, err)
+		return
+	}
+	timeout := s.cfg.Server.PollTimeout.Duration
+	if t := p.getBytes("timeout"); len(t) > 0 {
+		secs, perr := strconv.ParseFloat(string(t), 64)
+		if perr != nil || secs < 0 || secs != secs {
+			s.fail(rp, chat.Errorf(chat.CodeBadRequest, "timeout must be a number of seconds"))
+			return
+		}
+		timeout = time.Duration(secs * float64(time.Second))
+	}
+	timeout = min(timeout, s.cfg.Server.PollMax.Duration)
+	cursor := p.get("cursor")
+	if len(cursor) > 64 {
+		cursor = "x" // unknown: answered with reset
+	}
+	res := s.svc.Poll(c, cursor, timeout, ctx.Done())
+
+	rp.open(fasthttp.StatusOK)
+	ctx.WriteString(`{"cursor":`)
+	ctx.Write(chat.AppendString(nil, res.Cursor))
+	ctx.WriteString(`,"events":[`)
+	for i, ev := range res.Events {
+		if i > 0 {
+			ctx.WriteString(",")
+		}
+		ctx.Write(ev)
+	}
+	ctx.WriteString("]")
+	if res.Reset {
+		ctx.WriteString(`,"reset":true`)
+	}
+	ctx.WriteString("}")
+	rp.close()
+	s.metrics.polled(len(res.Events))
+}
+
+func (s *Server) hello(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
+	res, err := s.svc.Hello(ctx, c)
+	if err != nil {
+		s.fail(rp, err)
+		return
+	}
+	rp.json(fasthttp.StatusOK, res)
+}
+
+func (s *Server) send(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
+	res, err := s.svc.Send(ctx, c, chat.SendParams{To: p.get("to"), Room: p.get("room"), Text: p.get("text"), ClientID: p.get("client_id")})
+	if err != nil {
+		s.fail(rp, err)
+		return
+	}
+	if res.Command {
+		rp.ok()
+		return
+	}
+	b := make([]byte, 0, 192+len(res.Message.Text))
+	b = append(b, `{"message":`...)
+	b = chat.AppendMessage(b, res.Message)
+	b = append(b, '}')
+	rp.raw(fasthttp.StatusOK, b)
+}
+
+func (s *Server) request(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
+	if err := s.svc.Request(ctx, c, p.get("to"), p.get("text")); err != nil {
+		s.fail(rp, err)
+		return
+	}
+	rp.ok()
+}
+
+func (s *Server) answer(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
+	accept, given, perr := p.bool("accept")
+	if perr != nil {
+		s.fail(rp, perr)
+		return
+	}
+	if !given {
+		s.fail(rp, chat.Errorf(chat.CodeBadRequest, "accept (1 or 0) is required"))
+		return
+	}
+	if err := s.svc.Answer(ctx, c, p.get("from"), accept); err != nil {
+		s.fail(rp, err)
+		return
+	}
+	rp.ok()
+}
+
+func (s *Server) history(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
+	before, err := p.int64("before", 0)
+	if err != nil {
+		s.fail(rp, err)
+		return
+	}
+	limit, err := p.int64("limit", 50)
+	if err != nil {
+		s.fail(rp, err)
+		return
+	}
+	if limit < 1 {
+		s.fail(rp, chat.Errorf(chat.CodeBadRequest, "limit must be 1..100"))
+		return
+	}
+	msgs, more, herr := s.svc.History(ctx, c, chat.HistoryParams{With: p.get("with"), Room: p.get("room"), Before: before, Limit: int(min(limit, 100))})
+	if herr != nil {
+		s.fail(rp, herr)
+		return
+	}
+	rp.raw(fasthttp.StatusOK, appendMessages(nil, msgs, more))
+}
+
+func appendMessages(b []byte, msgs []store.Message, more bool) []byte {
+	b = append(b, `{"messages":[`...)
+	for i := range msgs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = chat.AppendMessage(b, &msgs[i])
+	}
+	b = append(b, `],"has_more":`...)
+	b = strconv.AppendBool(b, more)
+	return append(b, '}')
+}
+
+func (s *Server) read(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
+	upto, err := p.int64("upto", 0)
+	if err != nil {
+		s.fail(rp, err)
+		return
+	}
+	if rerr := s.svc.Read(ctx, c, p.get("with"), p.get("room"), upto); rerr != nil {
+		s.fail(rp, rerr)
+		return
+	}
+	rp.ok()
+}
+
+func (s *Server) typing(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
+	if err := s.svc.Typing(ctx, c, p.get("to"), p.get("room")); err != nil {
+		s.fail(rp, err)
+		return
+	}
+	rp.ok()
+}
+
+// MaxIDs is the most ids one users call may ask for.
+const MaxIDs = 100
+
+func (s *Server) users(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
+	raw := strings.TrimSpace(p.get("ids"))
+	if raw == "" {
+		s.fail(rp, chat.Errorf(chat.CodeBadRequest, "ids is required (a comma list of user ids)"))
+		return
+	}
+	ids := strings.Split(raw, ",")
+	if len(ids) > MaxIDs {
+		s.fail(rp, chat.Errorf(chat.CodeBadRequest, "ids lists %d users; the limit is %d", len(ids), MaxIDs))
+		return
+	}
+	for i := range ids {
+		ids[i] = strings.TrimSpace(ids[i])
+	}
+	rp.json(fasthttp.StatusOK, struct {
+		Users []bridge.User `json:"users"`
+	}{s.svc.Users(ctx, ids)})
+}
+
+func (s *Server) join(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
+	st, err := s.svc.Join(ctx, c, p.get("room"))
+	if err != nil {
+		s.fail(rp, err)
+		return
+	}
+	rp.json(fasthttp.StatusOK, struct {
+		Room *chat.RoomState `json:"room"`
+	}{st})
+}
+
+func (s *Server) leave(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
+	st, err := s.svc.Leave(ctx, c, p.get("room"))
+	if err != nil {
+		s.fail(rp, err)
+		return
+	}
+	st.History = nil
+	rp.json(fasthttp.StatusOK, struct {
+		Room *chat.RoomState `json:"room"`
+	}{st})
+}
+
+// block: user_id and block (1 blocks, 0 unblocks; absent only lists).
+func (s *Server) block(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
+	b, given, perr := p.bool("block")
+	if perr != nil {
+		s.fail(rp, perr)
+		return
+	}
+	if given {
+		if err := s.svc.Block(ctx, c, p.get("user_id"), b); err != nil {
+			s.fail(rp, err)
+			return
+		}
+	}
+	list, err := s.svc.Blocked(ctx, c)
+	if err != nil {
+		s.fail(rp, err)
+		return
+	}
+	rp.json(fasthttp.StatusOK, struct {
+		OK      bool     `json:"ok"`
+		Blocked []string `json:"blocked"`
+	}{true, list})
+}

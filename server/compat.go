@@ -1,0 +1,111 @@
+package server
+
+import (
+	"encoding/json"
+	"html"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"pollchat/chat"
+)
+
+// messengerCommand is eStreamChat's MessengerCommand.ashx: without
+// reqInitiator it answers the oldest pending chat request (or null); with
+// reqInitiator=ID&reject=true|false it answers that request. The
+// eStreamChat Messenger script inserts ChatRequestMessage and FromUserName
+// as HTML, so this endpoint, and only this one, sends them HTML-escaped.
+func (s *Server) messengerCommand(ctx *fasthttp.RequestCtx) {
+	p := newParams(ctx)
+	rp, ok := s.begin(ctx, p)
+	if !ok {
+		return
+	}
+	c, err := s.identity(p)
+	if err == nil && p.err != nil {
+		err = p.err
+	}
+	if err != nil {
+		s.fail(rp, err)
+		return
+	}
+	if from := p.get("reqInitiator"); from != "" {
+		reject := false
+		switch strings.ToLower(p.get("reject")) {
+		case "true", "1":
+			reject = true
+		case "false", "0", "":
+		default:
+			s.fail(rp, chat.Errorf(chat.CodeBadRequest, "reject must be true or false"))
+			return
+		}
+		if err := s.svc.Answer(ctx, c, from, !reject); err != nil {
+			s.fail(rp, err)
+			return
+		}
+		rp.ok()
+		return
+	}
+	reqs, users, rerr := s.svc.PendingRequests(ctx, c)
+	if rerr != nil {
+		s.fail(rp, rerr)
+		return
+	}
+	if len(reqs) == 0 {
+		rp.raw(fasthttp.StatusOK, []byte("null"))
+		return
+	}
+	r := reqs[0]
+	u := users[r.From]
+	rp.json(fasthttp.StatusOK, struct {
+		FromUserID         string `json:"FromUserId"`
+		FromUserName       string `json:"FromUserName"`
+		FromThumbnailURL   string `json:"FromThumbnailUrl"`
+		ChatRequestMessage string `json:"ChatRequestMessage"`
+	}{
+		FromUserID:         r.From,
+		FromUserName:       html.EscapeString(u.Name),
+		FromThumbnailURL:   html.EscapeString(u.AvatarURL),
+		ChatRequestMessage: html.EscapeString(r.Text),
+	})
+}
+
+// ChatTokenTTL is how long the token of a popup chat page lives.
+const ChatTokenTTL = 12 * time.Hour
+
+// chatPage is the standalone popup chat window for id <-> target, opened
+// by a link signed with SHA1(id + target + timestamp + secret).
+func (s *Server) chatPage(ctx *fasthttp.RequestCtx) {
+	q := ctx.QueryArgs()
+	id, target := string(q.Peek("id")), string(q.Peek("target"))
+	idn, err := s.verifier.VerifyChatLink(id, target, string(q.Peek("timestamp")), string(q.Peek("hash")))
+	if err != nil {
+		reason := "This chat link is not valid."
+		if err.Error() == "bridge: identity expired" {
+			reason = "This chat link has expired. Open the chat again from the site."
+		}
+		ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+		ctx.Response.Header.Set("Cache-Control", "no-store")
+		ctx.SetStatusCode(fasthttp.StatusForbidden)
+		ctx.SetContentType("text/html; charset=utf-8")
+		ctx.SetBodyString(`<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>pollchat: link refused</title></head>` +
+			`<body style="font-family:sans-serif;margin:3em"><h1>403: chat link refused</h1><p>` + html.EscapeString(reason) + `</p></body></html>`)
+		s.metrics.errors(chat.CodeForbidden)
+		return
+	}
+	tok, exp, terr := s.verifier.IssueToken(idn.UserID, ChatTokenTTL)
+	if terr != nil {
+		ctx.Error("internal error", fasthttp.StatusInternalServerError)
+		return
+	}
+	name, thumb := string(q.Peek("name")), string(q.Peek("thumbUrl"))
+	if !safeURL(thumb) {
+		thumb = ""
+	}
+	cfg, _ := json.Marshal(map[string]any{
+		"server": s.cfg.Server.PublicURL, "token": tok, "expires_at": exp.UTC().Format(chat.TimeFormat),
+		"me": idn.UserID, "target": target, "name": name, "thumbUrl": thumb,
+	})
+	s.page(ctx, "chat.html", cfg)
+}

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"pollchat/chat"
+)
+
+var errorCodes = []string{
+	chat.CodeAuthFailed, chat.CodeTokenExpired, chat.CodeBadRequest, chat.CodeTooLong,
+	chat.CodeNotFound, chat.CodeForbidden, chat.CodeMuted, chat.CodeRateLimited,
+	chat.CodeUnavailable, chat.CodeInternal, chat.CodeInvalidExpiry,
+}
+
+// metrics are plain atomic counters written as Prometheus text.
+type metrics struct {
+	requests  atomic.Uint64
+	polls     atomic.Uint64
+	pollEvs   atomic.Uint64
+	errCounts []atomic.Uint64
+	errIndex  map[string]int
+}
+
+func newMetrics() *metrics {
+	m := &metrics{errCounts: make([]atomic.Uint64, len(errorCodes)), errIndex: map[string]int{}}
+	for i, c := range errorCodes {
+		m.errIndex[c] = i
+	}
+	return m
+}
+
+func (m *metrics) errors(code string) {
+	if i, ok := m.errIndex[code]; ok {
+		m.errCounts[i].Add(1)
+	}
+}
+
+func (m *metrics) polled(events int) {
+	m.polls.Add(1)
+	m.pollEvs.Add(uint64(events))
+}
+
+func (s *Server) withMetrics(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		s.metrics.requests.Add(1)
+		h(ctx)
+	}
+}
+
+func (m *metrics) write(w io.Writer, svc *chat.Service) {
+	var b strings.Builder
+	metric := func(name, typ, help string, v any) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n%s %v\n", name, help, name, typ, name, v)
+	}
+	hub := svc.Hub()
+	metric("pollchat_parked_polls", "gauge", "Polls parked now.", hub.Parked())
+	metric("pollchat_streams", "gauge", "User event streams held in memory.", hub.Streams())
+	metric("pollchat_sends_total", "counter", "Messages stored and delivered.", svc.Sends())
+	metric("pollchat_deliveries_total", "counter", "Events appended to user streams.", hub.Deliveries())
+	metric("pollchat_polls_total", "counter", "Polls answered.", m.polls.Load())
+	metric("pollchat_poll_events_total", "counter", "Events answered by polls.", m.pollEvs.Load())
+	metric("pollchat_http_requests_total", "counter", "HTTP requests received.", m.requests.Load())
+	b.WriteString("# HELP pollchat_errors_total Error answers by code.\n# TYPE pollchat_errors_total counter\n")
+	for i, c := range errorCodes {
+		fmt.Fprintf(&b, "pollchat_errors_total{code=%q} %d\n", c, m.errCounts[i].Load())
+	}
+	metric("go_goroutines", "gauge", "Goroutines.", runtime.NumGoroutine())
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	metric("go_memstats_heap_inuse_bytes", "gauge", "Heap in use.", ms.HeapInuse)
+	if rss := residentBytes(); rss > 0 {
+		metric("process_resident_memory_bytes", "gauge", "Resident memory.", rss)
+	}
+	io.WriteString(w, b.String())
+}
+
+var pageSize = int64(os.Getpagesize())
+
+// residentBytes reads the process's RSS from /proc (Linux), 0 elsewhere.
+func residentBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(f[1], 10, 64)
+	return n * pageSize
+}
+
+var _ = time.Second

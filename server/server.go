@@ -1,0 +1,230 @@
+// Package server is pollchat's HTTP face: the fasthttp router, JSONP and
+// JSON answers, the identity check of every request, the long-poll
+// handler, the backend API, assets and metrics.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/valyala/fasthttp"
+
+	"pollchat/bridge"
+	"pollchat/chat"
+	"pollchat/config"
+)
+
+// Invalidator drops users from the directory's cache (bridge.Directory).
+type Invalidator interface {
+	Invalidate(ids ...string)
+}
+
+// Server is the HTTP face.
+type Server struct {
+	cfg      *config.Config
+	svc      *chat.Service
+	dir      Invalidator
+	verifier *bridge.Verifier
+	log      *slog.Logger
+	metrics  *metrics
+	assets   *assetSet
+	origins  map[string]bool
+	anyOrig  bool
+	http     *fasthttp.Server
+	started  time.Time
+}
+
+// New builds the HTTP face.
+func New(cfg *config.Config, svc *chat.Service, dir Invalidator, v *bridge.Verifier, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{cfg: cfg, svc: svc, dir: dir, verifier: v, log: log, metrics: newMetrics(), origins: map[string]bool{}, started: time.Now()}
+	for _, o := range cfg.Server.AllowedOrigins {
+		if o == "*" {
+			s.anyOrig = true
+		}
+		s.origins[strings.TrimRight(o, "/")] = true
+	}
+	a, err := loadAssets()
+	if err != nil {
+		return nil, err
+	}
+	s.assets = a
+	s.http = &fasthttp.Server{
+		Handler:      s.Handler(),
+		Name:         "pollchat",
+		ErrorHandler: s.errorHandler,
+		// A parked poll is not bounded by these: the read deadline covers
+		// reading a request, the write deadline is set after the handler.
+		ReadTimeout:  15 * time.Second,
+		WriteTimeout: 15 * time.Second,
+		IdleTimeout:  75 * time.Second,
+		// Host-site cookies can be large.
+		ReadBufferSize:     16 << 10,
+		MaxRequestBodySize: 64 << 10,
+		// Parked and idle connections give their 4 KiB buffers back.
+		ReduceMemoryUsage:             true,
+		MaxConnsPerIP:                 cfg.Server.MaxConnsPerIP,
+		Concurrency:                   256 * 1024,
+		CloseOnShutdown:               true,
+		NoDefaultServerHeader:         false,
+		NoDefaultDate:                 true,
+		DisableHeaderNamesNormalizing: false,
+		SecureErrorLogMessage:         true,
+		Logger:                        fasthttpLogger{log},
+	}
+	return s, nil
+}
+
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Debug("fasthttp", "msg", strings.TrimSpace(sprintf(format, args...)))
+}
+
+// Handler returns the routed handler (for in-memory tests).
+func (s *Server) Handler() fasthttp.RequestHandler {
+	r := router.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleOPTIONS = false
+	r.PanicHandler = s.panicHandler
+	r.NotFound = s.notFound
+	r.MethodNotAllowed = s.notFound
+
+	for name, h := range map[string]func(*fasthttp.RequestCtx, *params, reply, chat.Caller){
+		"hello": s.hello, "send": s.send, "request": s.request, "answer": s.answer,
+		"history": s.history, "read": s.read, "typing": s.typing, "users": s.users,
+		"join": s.join, "leave": s.leave, "block": s.block,
+	} {
+		s.browser(r, "/v1/"+name, name, h)
+	}
+	s.browser(r, "/v1/poll", "poll", nil) // poll has its own handler below
+	r.GET("/v1/poll", s.cors(s.poll))
+	r.POST("/v1/poll", s.cors(s.poll))
+
+	r.GET("/MessengerCommand.ashx", s.cors(s.messengerCommand))
+	r.POST("/MessengerCommand.ashx", s.cors(s.messengerCommand))
+	r.GET("/chat", s.chatPage)
+
+	s.routeAPI(r)
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/metrics", s.metricsHandler)
+	r.GET("/widget.js", s.asset("widget.js"))
+	r.GET("/widget.css", s.asset("widget.css"))
+	r.GET("/messenger.js", s.asset("messenger.js"))
+	r.GET("/demo", s.demo)
+	r.GET("/demo/user", s.demoUser)
+	r.GET("/", s.index)
+	return s.withMetrics(r.Handler)
+}
+
+// browser routes a JSONP-capable endpoint for GET and POST, with identity.
+func (s *Server) browser(r *router.Router, path, name string, h func(*fasthttp.RequestCtx, *params, reply, chat.Caller)) {
+	if h == nil {
+		r.OPTIONS(path, s.cors(func(*fasthttp.RequestCtx) {}))
+		return
+	}
+	handle := s.cors(func(ctx *fasthttp.RequestCtx) {
+		p := newParams(ctx)
+		rp, ok := s.begin(ctx, p)
+		if !ok {
+			return
+		}
+		c, err := s.identity(p)
+		if err == nil && p.err != nil {
+			err = p.err
+		}
+		if err != nil {
+			s.fail(rp, err)
+			return
+		}
+		h(ctx, p, rp, c)
+	})
+	r.GET(path, handle)
+	r.POST(path, handle)
+	r.OPTIONS(path, handle)
+}
+
+// fail answers an error and counts it.
+func (s *Server) fail(rp reply, err error) {
+	e := chat.AsError(err)
+	if e.Code == chat.CodeInternal {
+		s.log.Error("server: internal error", "path", string(rp.ctx.Path()), "err", err)
+	}
+	s.metrics.errors(e.Code)
+	rp.fail(e)
+}
+
+// cors adds CORS headers for allowed origins and answers preflights.
+func (s *Server) cors(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		origin := ctx.Request.Header.Peek("Origin")
+		if len(origin) > 0 {
+			h := &ctx.Response.Header
+			h.Add("Vary", "Origin")
+			if s.anyOrig || s.origins[string(origin)] {
+				h.SetBytesV("Access-Control-Allow-Origin", origin)
+				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+				h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
+				h.Set("Access-Control-Max-Age", "600")
+			}
+		}
+		if ctx.IsOptions() {
+			ctx.SetStatusCode(fasthttp.StatusNoContent)
+			return
+		}
+		h(ctx)
+	}
+}
+
+func (s *Server) notFound(ctx *fasthttp.RequestCtx) {
+	p := newParams(ctx)
+	rp, ok := s.begin(ctx, p)
+	if !ok {
+		return
+	}
+	s.fail(rp, chat.Errorf(chat.CodeNotFound, "no such endpoint: %s %s", ctx.Method(), ctx.Path()))
+}
+
+func (s *Server) panicHandler(ctx *fasthttp.RequestCtx, v any) {
+	s.log.Error("server: panic in handler", "path", string(ctx.Path()), "panic", v)
+	ctx.Response.Reset()
+	rp := reply{ctx: ctx}
+	s.fail(rp, chat.Errorf(chat.CodeInternal, "internal error"))
+}
+
+// errorHandler answers requests fasthttp could not parse, with a clear body.
+func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.As(err, &small):
+		ctx.Error("request line or headers too large (limit 16 KiB)\n", fasthttp.StatusRequestHeaderFieldsTooLarge)
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		ctx.Error("request body too large (limit 64 KiB)\n", fasthttp.StatusRequestEntityTooLarge)
+	default:
+		var netErr net.Error
+		if errors.As(err, &netErr) && netErr.Timeout() {
+			ctx.Error("request timeout\n", fasthttp.StatusRequestTimeout)
+			return
+		}
+		ctx.Error("malformed request\n", fasthttp.StatusBadRequest)
+	}
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+
+// Shutdown stops accepting, answers parked polls and waits for open
+// requests to end (or ctx).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.svc.Hub().Close()
+	return s.http.ShutdownWithContext(ctx)
+}

@@ -1,0 +1,219 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"mime"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"pollchat/assets"
+	"pollchat/chat"
+)
+
+type asset struct {
+	body, gz []byte
+	etag     string
+	ctype    string
+}
+
+type assetSet struct {
+	files map[string]*asset
+}
+
+// placeholder is replaced in the HTML pages by a JSON config object.
+var placeholder = []byte("/*POLLCHAT_CONFIG*/null")
+
+func loadAssets() (*assetSet, error) {
+	a := &assetSet{files: map[string]*asset{}}
+	err := fs.WalkDir(assets.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(assets.FS, p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		f := &asset{body: b, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, ctype: mime.TypeByExtension(path.Ext(p))}
+		switch path.Ext(p) {
+		case ".js":
+			f.ctype = "application/javascript; charset=utf-8"
+		case ".css":
+			f.ctype = "text/css; charset=utf-8"
+		case ".html":
+			f.ctype = "text/html; charset=utf-8"
+		}
+		var gz bytes.Buffer
+		w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+		w.Write(b)
+		w.Close()
+		if gz.Len() < len(b) {
+			f.gz = gz.Bytes()
+		}
+		a.files[p] = f
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: assets: %w", err)
+	}
+	return a, nil
+}
+
+// asset serves an embedded file with an ETag, revalidation and gzip.
+func (s *Server) asset(name string) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		f := s.assets.files[name]
+		if f == nil {
+			ctx.Error("not found", fasthttp.StatusNotFound)
+			return
+		}
+		h := &ctx.Response.Header
+		h.Set("ETag", f.etag)
+		h.Set("Cache-Control", "public, max-age=300")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Vary", "Accept-Encoding")
+		h.SetContentType(f.ctype)
+		if string(ctx.Request.Header.Peek("If-None-Match")) == f.etag {
+			ctx.SetStatusCode(fasthttp.StatusNotModified)
+			return
+		}
+		if f.gz != nil && bytes.Contains(ctx.Request.Header.Peek("Accept-Encoding"), []byte("gzip")) {
+			h.Set("Content-Encoding", "gzip")
+			ctx.SetBody(f.gz)
+			return
+		}
+		ctx.SetBody(f.body)
+	}
+}
+
+// page serves an HTML page with its config placeholder filled.
+func (s *Server) page(ctx *fasthttp.RequestCtx, name string, cfg []byte) {
+	f := s.assets.files[name]
+	if f == nil {
+		ctx.Error("not found", fasthttp.StatusNotFound)
+		return
+	}
+	h := &ctx.Response.Header
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "SAMEORIGIN")
+	h.SetContentType(f.ctype)
+	ctx.SetBody(bytes.Replace(f.body, placeholder, cfg, 1))
+}
+
+func (s *Server) index(ctx *fasthttp.RequestCtx) {
+	if s.cfg.Demo.Enabled {
+		ctx.Redirect("/demo", fasthttp.StatusFound)
+		return
+	}
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBodyString("pollchat is running. Embed it with <script src=\"" + s.cfg.Server.PublicURL + "/widget.js\"></script>\n")
+}
+
+type demoUser struct {
+	ID   string `json:"user_id"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+func (s *Server) demoUsers() []demoUser {
+	var out []demoUser
+	for _, u := range s.cfg.Users.Static {
+		role := u.Role
+		if role == "" {
+			role = "member"
+		}
+		out = append(out, demoUser{u.UserID, u.Name, role})
+	}
+	return out
+}
+
+func (s *Server) demo(ctx *fasthttp.RequestCtx) {
+	if !s.cfg.Demo.Enabled {
+		s.notFound(ctx)
+		return
+	}
+	cfg, _ := json.Marshal(map[string]any{"server": s.cfg.Server.PublicURL, "users": s.demoUsers()})
+	s.page(ctx, "demo.html", cfg)
+}
+
+// demoUser is a fake host page for one demo user, signed as a site would.
+func (s *Server) demoUser(ctx *fasthttp.RequestCtx) {
+	if !s.cfg.Demo.Enabled {
+		s.notFound(ctx)
+		return
+	}
+	id := string(ctx.QueryArgs().Peek("id"))
+	var found *demoUser
+	for _, u := range s.demoUsers() {
+		if u.ID == id {
+			found = &u
+			break
+		}
+	}
+	if found == nil {
+		ctx.Error("no such demo user", fasthttp.StatusNotFound)
+		return
+	}
+	ts := s.verifier.Timestamp(time.Now())
+	cfg, _ := json.Marshal(map[string]any{"server": s.cfg.Server.PublicURL, "id": found.ID, "timestamp": ts,
+		"hash": s.verifier.Hash(found.ID, ts), "name": found.Name, "role": found.Role})
+	s.page(ctx, "demo-user.html", cfg)
+}
+
+func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetContentType("application/json; charset=utf-8")
+	if err := s.svc.Store().Ping(c); err != nil {
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		ctx.SetBodyString(`{"status":"unavailable","store":"down"}`)
+		return
+	}
+	ctx.SetBodyString(`{"status":"ok"}`)
+}
+
+// metricsHandler serves Prometheus text to loopback clients, to callers
+// with the API credentials, or to anyone with server.metrics_public.
+func (s *Server) metricsHandler(ctx *fasthttp.RequestCtx) {
+	allowed := s.cfg.Server.MetricsPublic || ctx.RemoteIP().IsLoopback() ||
+		(s.cfg.API.Password != "" && basicAuthOK(ctx, s.cfg.API))
+	if !allowed {
+		ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="pollchat metrics"`)
+		ctx.Error("metrics are served to loopback clients or with the api credentials\n", fasthttp.StatusUnauthorized)
+		return
+	}
+	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	s.metrics.write(ctx, s.svc)
+}
+
+func parseBasic(h string) (user, pass string, ok bool) {
+	const prefix = "basic "
+	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", "", false
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h[len(prefix):]))
+	if err != nil {
+		return "", "", false
+	}
+	user, pass, ok = strings.Cut(string(b), ":")
+	return user, pass, ok
+}
+
+func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
+
+var _ = chat.CodeInternal
