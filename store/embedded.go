@@ -251,14 +251,14 @@ func (e *Embedded) view(ctx context.Context, op string, fn func(tx *bolt.Tx) err
 
 // SaveMessage implements Store.
 func (e *Embedded) SaveMessage(ctx context.Context, m *Message) (bool, error) {
-	if m.To == "" && m.Room == "" || m.To != "" && m.Room != "" {
-		return false, &Error{Op: "save message", Err: errors.New("exactly one of to and room must be set")}
+	if err := checkMessage(m); err != nil {
+		return false, &Error{Op: "save message", Err: err}
 	}
 	if m.TS.IsZero() {
 		m.TS = e.now()
-	} else {
-		m.TS = m.TS.UTC()
 	}
+	// Microseconds, as MySQL's DATETIME(6): both stores answer the same.
+	m.TS = m.TS.UTC().Truncate(time.Microsecond)
 	in := *m
 	var out Message
 	var created bool
@@ -725,15 +725,8 @@ func (e *Embedded) Export(ctx context.Context, conv Conv, after int64, limit int
 // every imported one.
 func (e *Embedded) ImportMessages(ctx context.Context, msgs []Message) (int, error) {
 	for i := range msgs {
-		m := &msgs[i]
-		if m.ID <= 0 {
-			return 0, &Error{Op: "import", Err: fmt.Errorf("message %d: id must be positive", i)}
-		}
-		if m.To == "" && m.Room == "" || m.To != "" && m.Room != "" {
-			return 0, &Error{Op: "import", Err: fmt.Errorf("message %d: exactly one of to and room must be set", m.ID)}
-		}
-		if m.TS.IsZero() {
-			return 0, &Error{Op: "import", Err: fmt.Errorf("message %d: no ts", m.ID)}
+		if err := checkImport(&msgs[i]); err != nil {
+			return 0, &Error{Op: "import", Err: err}
 		}
 	}
 	var n int
