@@ -2,26 +2,57 @@ package bridge
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/patrickmn/go-cache"
 	"golang.org/x/sync/singleflight"
 )
 
+// MaxBatch is the most ids one Source.Lookup is asked for.
+const MaxBatch = 100
+
 // Directory answers "who is user X" from a cache in front of a Source.
+//
+// A fresh entry is answered from memory. A miss joins the fetch already
+// running for that id (singleflight) or the batch being gathered: misses
+// that arrive within Tick of each other become one Lookup of up to
+// MaxBatch ids. An entry past its TTL is still answered at once (stale)
+// while one background fetch refreshes it, and it is kept for StaleFor so
+// that the chat goes on showing names while the host site is down. When
+// the source fails, misses fail fast with ErrSourceDown until RetryAfter
+// has passed, and the outage is logged once (and its end once).
 type Directory struct {
 	src        Source
 	ttl        time.Duration
 	unknownTTL time.Duration
-	cache      *cache.Cache // id -> entry
+	staleFor   time.Duration
+	timeout    time.Duration
+	retry      time.Duration
+	cache      *cache.Cache // id -> *entry
 	group      singleflight.Group
 	log        *slog.Logger
+	batch      batcher
+
+	// outage state
+	mu        sync.Mutex
+	down      bool
+	downSince time.Time
+	retryAt   atomic.Int64 // unix nanos before which misses fail fast
+
+	stats struct {
+		hits, stale, misses, fetches, fetchErrors, fetchedIDs atomic.Int64
+	}
 }
 
 type entry struct {
 	user    User
 	unknown bool
+	fresh   int64 // unix nanos until which the entry is fresh
 }
 
 // DirectoryConfig configures a Directory.
@@ -30,6 +61,18 @@ type DirectoryConfig struct {
 	TTL time.Duration
 	// UnknownTTL of a cached "no such user"; zero means 30s.
 	UnknownTTL time.Duration
+	// StaleFor is how long an entry past its TTL is kept, served while a
+	// refresh runs or the source is down; zero means 24h.
+	StaleFor time.Duration
+	// Tick is how long a miss waits for others to share its Lookup; zero
+	// means 2ms.
+	Tick time.Duration
+	// Timeout bounds one Lookup; zero means 10s. (Sources have their own
+	// timeouts too, e.g. users.http.timeout.)
+	Timeout time.Duration
+	// RetryAfter is how long, after a failed Lookup, misses fail fast
+	// without asking the source again; zero means 2s.
+	RetryAfter time.Duration
 	// Log receives outage lines; nil means slog.Default().
 	Log *slog.Logger
 }
@@ -42,91 +85,327 @@ func NewDirectory(src Source, cfg DirectoryConfig) *Directory {
 	if cfg.UnknownTTL <= 0 {
 		cfg.UnknownTTL = 30 * time.Second
 	}
+	if cfg.StaleFor <= 0 {
+		cfg.StaleFor = 24 * time.Hour
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = 2 * time.Millisecond
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = 2 * time.Second
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Directory{
+	d := &Directory{
 		src:        src,
 		ttl:        cfg.TTL,
 		unknownTTL: cfg.UnknownTTL,
-		cache:      cache.New(cfg.TTL, time.Minute),
+		staleFor:   cfg.StaleFor,
+		timeout:    cfg.Timeout,
+		retry:      cfg.RetryAfter,
+		cache:      cache.New(cfg.TTL+cfg.StaleFor, time.Minute),
 		log:        cfg.Log,
 	}
+	d.batch.d = d
+	d.batch.tick = cfg.Tick
+	return d
 }
 
-// Get returns one user, ErrUnknownUser, or ErrSourceDown.
+// Get returns one user, ErrUnknownUser, or an error that is ErrSourceDown
+// (the source failed and nothing is cached, or ctx ended first).
 func (d *Directory) Get(ctx context.Context, id string) (User, error) {
-	if v, ok := d.cache.Get(id); ok {
-		e := v.(entry)
+	if e, ok := d.cached(id); ok {
 		if e.unknown {
 			return User{}, ErrUnknownUser
 		}
 		return e.user, nil
 	}
-	v, err, _ := d.group.Do(id, func() (any, error) {
-		m, err := d.fill(ctx, []string{id})
-		if err != nil {
-			return nil, err
-		}
-		return m, nil
-	})
-	if err != nil {
-		return User{}, err
+	d.stats.misses.Add(1)
+	ch := d.fetch(id)
+	select {
+	case r := <-ch:
+		return d.answer(id, r)
+	case <-ctx.Done():
+		return User{}, fmt.Errorf("%w: %w", ErrSourceDown, ctx.Err())
 	}
-	u, ok := v.(map[string]User)[id]
+}
+
+// cached answers from the cache: a fresh entry, or a stale one (known user)
+// whose refresh it starts. An expired "unknown" is not answered (it is
+// asked again, and served only if the source fails).
+func (d *Directory) cached(id string) (*entry, bool) {
+	v, ok := d.cache.Get(id)
 	if !ok {
+		return nil, false
+	}
+	e := v.(*entry)
+	if time.Now().UnixNano() < e.fresh {
+		d.stats.hits.Add(1)
+		return e, true
+	}
+	if e.unknown {
+		return nil, false
+	}
+	d.stats.stale.Add(1)
+	if time.Now().UnixNano() >= d.retryAt.Load() {
+		d.fetch(id) // refresh in the background; nobody waits for it
+	}
+	return e, true
+}
+
+// fetch joins or starts the fetch of id; the channel gets its result.
+func (d *Directory) fetch(id string) <-chan singleflight.Result {
+	return d.group.DoChan(id, func() (any, error) {
+		if time.Now().UnixNano() < d.retryAt.Load() {
+			return nil, ErrSourceDown
+		}
+		b := d.batch.add(id)
+		<-b.done
+		return b, b.err
+	})
+}
+
+// answer turns a finished fetch of id into Get's result; on failure the
+// stale entry (known or unknown) is the answer if there is one.
+func (d *Directory) answer(id string, r singleflight.Result) (User, error) {
+	if r.Err == nil {
+		b := r.Val.(*batch)
+		if u, ok := b.users[id]; ok {
+			return u, nil
+		}
 		return User{}, ErrUnknownUser
 	}
-	return u, nil
+	if v, ok := d.cache.Get(id); ok {
+		e := v.(*entry)
+		d.stats.stale.Add(1)
+		if e.unknown {
+			return User{}, ErrUnknownUser
+		}
+		return e.user, nil
+	}
+	if errors.Is(r.Err, ErrSourceDown) {
+		return User{}, r.Err
+	}
+	return User{}, fmt.Errorf("%w: %w", ErrSourceDown, r.Err)
 }
 
 // GetMany returns the known users among ids (unknown ones are left out).
+// The error is non-nil (ErrSourceDown) when some ids could not be looked
+// up; the map still holds every user that could.
 func (d *Directory) GetMany(ctx context.Context, ids []string) (map[string]User, error) {
 	out := make(map[string]User, len(ids))
-	var miss []string
+	type wait struct {
+		id string
+		ch <-chan singleflight.Result
+	}
+	var waits []wait
 	for _, id := range ids {
-		if v, ok := d.cache.Get(id); ok {
-			if e := v.(entry); !e.unknown {
+		if e, ok := d.cached(id); ok {
+			if !e.unknown {
 				out[id] = e.user
 			}
 			continue
 		}
-		miss = append(miss, id)
+		d.stats.misses.Add(1)
+		waits = append(waits, wait{id, d.fetch(id)})
 	}
-	for len(miss) > 0 {
-		n := min(len(miss), 100)
-		m, err := d.fill(ctx, miss[:n])
-		if err != nil {
-			return out, err
+	var firstErr error
+	for _, w := range waits {
+		select {
+		case r := <-w.ch:
+			u, err := d.answer(w.id, r)
+			switch {
+			case err == nil:
+				out[w.id] = u
+			case errors.Is(err, ErrUnknownUser):
+			default:
+				if firstErr == nil {
+					firstErr = err
+				}
+			}
+		case <-ctx.Done():
+			return out, fmt.Errorf("%w: %w", ErrSourceDown, ctx.Err())
 		}
-		for id, u := range m {
-			out[id] = u
-		}
-		miss = miss[n:]
 	}
-	return out, nil
+	return out, firstErr
 }
 
-// fill looks ids up in the source and caches the answers.
-func (d *Directory) fill(ctx context.Context, ids []string) (map[string]User, error) {
-	m, err := d.src.Lookup(ctx, ids)
-	if err != nil {
-		d.log.Warn("bridge: user source failed", "err", err)
-		return nil, ErrSourceDown
-	}
-	for _, id := range ids {
-		if u, ok := m[id]; ok {
-			d.cache.Set(id, entry{user: u}, d.ttl)
-		} else {
-			d.cache.Set(id, entry{unknown: true}, d.unknownTTL)
+// ForIdentity returns the user behind a verified identity: the directory's
+// data, with the token's name and avatar (JWT claims, eStreamChat's name and
+// thumbUrl) used only where the directory has nothing. When the directory
+// does not know the user (or cannot be asked), a user made from the token
+// is returned if it carries a name; otherwise the directory's error.
+func (d *Directory) ForIdentity(ctx context.Context, idn Identity) (User, error) {
+	u, err := d.Get(ctx, idn.UserID)
+	if err == nil {
+		if u.Name == "" {
+			u.Name = idn.Name
 		}
+		if u.AvatarURL == "" {
+			u.AvatarURL = idn.AvatarURL
+		}
+		return u, nil
 	}
-	return m, nil
+	if idn.Name != "" {
+		return User{ID: idn.UserID, Name: idn.Name, AvatarURL: idn.AvatarURL, Role: RoleMember}, nil
+	}
+	return User{}, err
 }
 
 // Invalidate drops ids from the cache; the next lookup asks the source.
 func (d *Directory) Invalidate(ids ...string) {
 	for _, id := range ids {
 		d.cache.Delete(id)
+	}
+}
+
+// DirectoryStats counts what the directory did since it was made.
+type DirectoryStats struct {
+	Hits        int64 // answered from a fresh entry
+	Stale       int64 // answered from an expired entry
+	Misses      int64 // not cached: waited for a fetch
+	Fetches     int64 // Source.Lookup calls
+	FetchErrors int64 // failed Lookup calls
+	FetchedIDs  int64 // ids asked of the source in all
+}
+
+// Stats returns the counters.
+func (d *Directory) Stats() DirectoryStats {
+	return DirectoryStats{
+		Hits:        d.stats.hits.Load(),
+		Stale:       d.stats.stale.Load(),
+		Misses:      d.stats.misses.Load(),
+		Fetches:     d.stats.fetches.Load(),
+		FetchErrors: d.stats.fetchErrors.Load(),
+		FetchedIDs:  d.stats.fetchedIDs.Load(),
+	}
+}
+
+// Down says whether the last Lookup failed.
+func (d *Directory) Down() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.down
+}
+
+// batch is one Lookup shared by the ids gathered within a tick.
+type batch struct {
+	ids   []string
+	once  sync.Once
+	done  chan struct{}
+	users map[string]User
+	err   error
+}
+
+// batcher gathers misses into batches.
+type batcher struct {
+	d    *Directory
+	tick time.Duration
+	mu   sync.Mutex
+	cur  *batch
+}
+
+// add puts id into the batch being gathered (starting one if needed) and
+// returns it; a full batch is sent at once.
+func (b *batcher) add(id string) *batch {
+	b.mu.Lock()
+	cur := b.cur
+	if cur == nil {
+		cur = &batch{done: make(chan struct{}), ids: make([]string, 0, 8)}
+		b.cur = cur
+		time.AfterFunc(b.tick, func() { b.flush(cur) })
+	}
+	cur.ids = append(cur.ids, id)
+	full := len(cur.ids) >= MaxBatch
+	if full {
+		b.cur = nil
+	}
+	b.mu.Unlock()
+	if full {
+		go b.flush(cur)
+	}
+	return cur
+}
+
+func (b *batcher) flush(cur *batch) {
+	b.mu.Lock()
+	if b.cur == cur {
+		b.cur = nil
+	}
+	b.mu.Unlock()
+	cur.once.Do(func() { b.d.run(cur) })
+}
+
+// run does one Lookup for a batch and caches its answers.
+func (d *Directory) run(b *batch) {
+	defer close(b.done)
+	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+	defer cancel()
+	d.stats.fetches.Add(1)
+	d.stats.fetchedIDs.Add(int64(len(b.ids)))
+	m, err := lookupSafe(ctx, d.src, b.ids)
+	if err != nil {
+		d.stats.fetchErrors.Add(1)
+		d.failed(err)
+		b.err = err
+		return
+	}
+	d.recovered()
+	now := time.Now()
+	for _, id := range b.ids {
+		if u, ok := m[id]; ok {
+			if u.ID == "" {
+				u.ID = id
+			}
+			if u.Role == "" {
+				u.Role = RoleMember
+			}
+			m[id] = u
+			d.cache.Set(id, &entry{user: u, fresh: now.Add(d.ttl).UnixNano()}, d.ttl+d.staleFor)
+		} else {
+			d.cache.Set(id, &entry{unknown: true, fresh: now.Add(d.unknownTTL).UnixNano()}, d.unknownTTL+d.staleFor)
+		}
+	}
+	b.users = m
+}
+
+// lookupSafe calls the source, turning a panic into an error.
+func lookupSafe(ctx context.Context, src Source, ids []string) (m map[string]User, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("bridge: user source panicked: %v", r)
+		}
+	}()
+	m, err = src.Lookup(ctx, ids)
+	if err == nil && m == nil {
+		m = map[string]User{}
+	}
+	return m, err
+}
+
+func (d *Directory) failed(err error) {
+	d.retryAt.Store(time.Now().Add(d.retry).UnixNano())
+	d.mu.Lock()
+	first := !d.down
+	if first {
+		d.down, d.downSince = true, time.Now()
+	}
+	d.mu.Unlock()
+	if first {
+		d.log.Warn("bridge: user source down; serving cached users", "err", err)
+	}
+}
+
+func (d *Directory) recovered() {
+	d.mu.Lock()
+	was, since := d.down, d.downSince
+	d.down = false
+	d.mu.Unlock()
+	if was {
+		d.log.Info("bridge: user source back", "down_for", time.Since(since).Round(time.Millisecond).String())
 	}
 }

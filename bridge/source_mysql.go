@@ -1,0 +1,676 @@
+package bridge
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"pollchat/config"
+)
+
+// MySQLSource reads users from the host site's own tables: a WordPress
+// site (preset wordpress), an OctoberCMS site with RainLab.User (preset
+// octobercms, either schema), or any users table (preset custom). Ids go to
+// MySQL as query parameters only, many at once (WHERE id IN (?,?,…)) with
+// one prepared statement per batch size.
+type MySQLSource struct {
+	db      *sql.DB
+	cfg     config.UsersMySQL
+	prefix  string
+	siteURL string
+
+	mu    sync.Mutex
+	plan  *mysqlPlan // built at first use (schema detection), then kept
+	stmts map[int]*sql.Stmt
+}
+
+var (
+	_ Source  = (*MySQLSource)(nil)
+	_ Checker = (*MySQLSource)(nil)
+	_ Closer  = (*MySQLSource)(nil)
+)
+
+// ErrBadConfig is wrapped by errors about the users.mysql settings.
+var ErrBadConfig = errors.New("bridge: bad users config")
+
+var (
+	identRe  = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+	prefixRe = regexp.MustCompile(`^[A-Za-z0-9_]{0,64}$`)
+	tmplRe   = regexp.MustCompile(`\{[^{}]*\}`)
+	numID    = regexp.MustCompile(`^[1-9][0-9]{0,19}$`)
+)
+
+// OctoberUserModel is the attachment_type of RainLab.User's avatars in
+// system_files.
+const OctoberUserModel = `RainLab\User\Models\User`
+
+// NewMySQLSource checks the settings and opens a connection pool (without
+// connecting: Check or the first Lookup does).
+func NewMySQLSource(cfg config.UsersMySQL) (*MySQLSource, error) {
+	var probs []string
+	bad := func(key, format string, a ...any) {
+		probs = append(probs, "users.mysql."+key+": "+fmt.Sprintf(format, a...))
+	}
+	switch cfg.Preset {
+	case "wordpress":
+		if cfg.TablePrefix == "" {
+			cfg.TablePrefix = "wp_"
+		}
+	case "octobercms":
+	case "custom":
+		if cfg.Table == "" {
+			bad("table", "missing for preset custom")
+		}
+		if cfg.IDColumn == "" {
+			bad("id_column", "missing for preset custom")
+		}
+		if cfg.NameColumn == "" {
+			bad("name_column", "missing for preset custom")
+		}
+	default:
+		bad("preset", "want wordpress, octobercms or custom, got %q", cfg.Preset)
+	}
+	if !prefixRe.MatchString(cfg.TablePrefix) {
+		bad("table_prefix", "not a plain identifier prefix (letters, digits, underscore): %q", cfg.TablePrefix)
+	}
+	for _, f := range []struct{ key, v string }{
+		{"table", cfg.Table}, {"id_column", cfg.IDColumn}, {"name_column", cfg.NameColumn},
+		{"email_column", cfg.EmailColumn}, {"avatar_column", cfg.AvatarColumn}, {"role_column", cfg.RoleColumn},
+	} {
+		if f.v != "" && !identRe.MatchString(f.v) {
+			bad(f.key, "not a plain identifier (letters, digits, underscore): %q", f.v)
+		}
+	}
+	if cfg.Preset == "custom" && len(cfg.TablePrefix)+len(cfg.Table) > 64 {
+		bad("table", "table_prefix + table is longer than 64 characters")
+	}
+	for _, f := range []struct{ key, v string }{{"avatar_url", cfg.AvatarURL}, {"profile_url", cfg.ProfileURL}} {
+		for _, ph := range tmplRe.FindAllString(f.v, -1) {
+			if ph != "{id}" && ph != "{email_md5}" && ph != "{avatar}" {
+				bad(f.key, "unknown placeholder %s (want {id}, {email_md5} or {avatar})", ph)
+			}
+		}
+	}
+	if cfg.SiteURL != "" {
+		if u, err := url.Parse(cfg.SiteURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("site_url", "want the site's home URL like https://example.com, got %q", cfg.SiteURL)
+		}
+	}
+	dsn, err := mysql.ParseDSN(cfg.DSN)
+	if err != nil {
+		bad("dsn", "%v (want user:password@tcp(host:3306)/database)", err)
+	} else if dsn.DBName == "" {
+		bad("dsn", "no database name (want user:password@tcp(host:3306)/database)")
+	}
+	if len(probs) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrBadConfig, strings.Join(probs, "; "))
+	}
+	if dsn.Timeout == 0 {
+		dsn.Timeout = 5 * time.Second
+	}
+	if dsn.ReadTimeout == 0 {
+		dsn.ReadTimeout = 15 * time.Second
+	}
+	if dsn.WriteTimeout == 0 {
+		dsn.WriteTimeout = 15 * time.Second
+	}
+	dsn.MultiStatements = false
+	dsn.InterpolateParams = false
+	connector, err := mysql.NewConnector(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("%w: users.mysql.dsn: %v", ErrBadConfig, err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(4)
+	db.SetConnMaxLifetime(3 * time.Minute)
+	db.SetConnMaxIdleTime(time.Minute)
+	return &MySQLSource{
+		db:      db,
+		cfg:     cfg,
+		prefix:  cfg.TablePrefix,
+		siteURL: strings.TrimRight(cfg.SiteURL, "/"),
+		stmts:   map[int]*sql.Stmt{},
+	}, nil
+}
+
+// Close closes the connection pool.
+func (s *MySQLSource) Close() error { return s.db.Close() }
+
+func quoteIdent(name string) string { return "`" + name + "`" }
+
+// mysqlPlan is the query of a preset, once the schema is known.
+type mysqlPlan struct {
+	head   string // SELECT … WHERE <id> IN (
+	tail   string // ) [AND …]
+	before []any  // parameters before the ids
+	intIDs bool   // ids are integers: others are unknown without asking
+	scan   func(rows *sql.Rows, out map[string]User) error
+}
+
+// Lookup returns the known users among ids.
+func (s *MySQLSource) Lookup(ctx context.Context, ids []string) (map[string]User, error) {
+	plan, err := s.getPlan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	want := make([]string, 0, len(ids))
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] || (plan.intIDs && !numID.MatchString(id)) || config.ValidUserID(id) != nil {
+			continue
+		}
+		seen[id] = true
+		want = append(want, id)
+	}
+	out := make(map[string]User, len(want))
+	for len(want) > 0 {
+		n := min(len(want), MaxBatch)
+		if err := s.query(ctx, plan, want[:n], out); err != nil {
+			return nil, err
+		}
+		want = want[n:]
+	}
+	for id := range out {
+		if !seen[id] {
+			delete(out, id) // e.g. "1" asked as "01": only exact ids answer
+		}
+	}
+	return out, nil
+}
+
+// bucket rounds a batch size up so that few statements are prepared.
+func bucket(n int) int {
+	for _, b := range []int{1, 4, 16, 50, MaxBatch} {
+		if n <= b {
+			return b
+		}
+	}
+	return n
+}
+
+func (s *MySQLSource) query(ctx context.Context, plan *mysqlPlan, ids []string, out map[string]User) error {
+	size := bucket(len(ids))
+	stmt, err := s.stmt(ctx, plan, size)
+	if err != nil {
+		return err
+	}
+	args := make([]any, 0, len(plan.before)+size)
+	args = append(args, plan.before...)
+	for i := 0; i < size; i++ {
+		args = append(args, ids[min(i, len(ids)-1)]) // padded with the last id
+	}
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return fmt.Errorf("bridge: mysql users query: %w", err)
+	}
+	defer rows.Close()
+	if err := plan.scan(rows, out); err != nil {
+		return fmt.Errorf("bridge: mysql users query: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("bridge: mysql users query: %w", err)
+	}
+	return nil
+}
+
+func (s *MySQLSource) stmt(ctx context.Context, plan *mysqlPlan, size int) (*sql.Stmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.stmts[size]; ok {
+		return st, nil
+	}
+	q := plan.head + strings.TrimSuffix(strings.Repeat("?,", size), ",") + plan.tail
+	st, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: mysql prepare users query: %w", err)
+	}
+	s.stmts[size] = st
+	return st, nil
+}
+
+func (s *MySQLSource) getPlan(ctx context.Context) (*mysqlPlan, error) {
+	s.mu.Lock()
+	p := s.plan
+	s.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	var err error
+	switch s.cfg.Preset {
+	case "wordpress":
+		p, err = s.wordpressPlan(ctx)
+	case "octobercms":
+		p, err = s.octoberPlan(ctx)
+	default:
+		p, err = s.customPlan(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.plan == nil {
+		s.plan = p
+	}
+	p = s.plan
+	s.mu.Unlock()
+	return p, nil
+}
+
+// columns returns the columns of table in the DSN's database (nil: no table).
+func (s *MySQLSource) columns(ctx context.Context, table string) (map[string]bool, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", table)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: mysql: %w", err)
+	}
+	defer rows.Close()
+	var cols map[string]bool
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, fmt.Errorf("bridge: mysql: %w", err)
+		}
+		if cols == nil {
+			cols = map[string]bool{}
+		}
+		cols[strings.ToLower(c)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("bridge: mysql: %w", err)
+	}
+	return cols, nil
+}
+
+// tableProblem says what is missing from table (nil: all there).
+func (s *MySQLSource) tableProblem(ctx context.Context, key, table string, want ...string) error {
+	cols, err := s.columns(ctx, table)
+	if err != nil {
+		return err
+	}
+	if cols == nil {
+		return fmt.Errorf("bridge: %s: table %s not found in database %q", key, table, s.dbName(ctx))
+	}
+	var missing []string
+	for _, c := range want {
+		if c != "" && !cols[strings.ToLower(c)] {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		have := make([]string, 0, len(cols))
+		for c := range cols {
+			have = append(have, c)
+		}
+		sort.Strings(have)
+		return fmt.Errorf("bridge: %s: table %s has no column %s (it has %s)", key, table, strings.Join(missing, ", "), strings.Join(have, ", "))
+	}
+	return nil
+}
+
+func (s *MySQLSource) dbName(ctx context.Context) string {
+	var n sql.NullString
+	_ = s.db.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&n)
+	return n.String
+}
+
+// Check connects and verifies that the preset's tables and columns exist.
+func (s *MySQLSource) Check(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("bridge: users.mysql.dsn: cannot connect: %w", err)
+	}
+	p := s.prefix
+	switch s.cfg.Preset {
+	case "wordpress":
+		if err := s.tableProblem(ctx, "users.mysql (preset wordpress, table_prefix "+strconv.Quote(p)+")", p+"users", "ID", "display_name", "user_email", "user_nicename"); err != nil {
+			return err
+		}
+		if err := s.tableProblem(ctx, "users.mysql (preset wordpress)", p+"usermeta", "user_id", "meta_key", "meta_value"); err != nil {
+			return err
+		}
+	case "octobercms":
+		cols, err := s.columns(ctx, p+"users")
+		if err != nil {
+			return err
+		}
+		if cols == nil {
+			return fmt.Errorf("bridge: users.mysql (preset octobercms): table %susers not found in database %q (is RainLab.User installed? is users.mysql.table_prefix right?)", p, s.dbName(ctx))
+		}
+		if !cols["id"] || !cols["email"] || !(cols["first_name"] || cols["name"]) {
+			return fmt.Errorf("bridge: users.mysql (preset octobercms): table %susers has neither RainLab.User v3 (id, first_name, last_name, email) nor v1 (id, name, surname, email) columns", p)
+		}
+	default:
+		if err := s.tableProblem(ctx, "users.mysql (preset custom)", p+s.cfg.Table,
+			s.cfg.IDColumn, s.cfg.NameColumn, s.cfg.EmailColumn, s.cfg.AvatarColumn, s.cfg.RoleColumn); err != nil {
+			return err
+		}
+	}
+	_, err := s.getPlan(ctx)
+	return err
+}
+
+// applyTemplates fills the configured avatar_url and profile_url
+// templates, which override a preset's own URLs.
+func (s *MySQLSource) applyTemplates(u *User, email, avatar string) {
+	if s.cfg.AvatarURL != "" {
+		u.AvatarURL = s.fill(s.cfg.AvatarURL, u.ID, email, avatar)
+	}
+	if s.cfg.ProfileURL != "" {
+		u.ProfileURL = s.fill(s.cfg.ProfileURL, u.ID, email, avatar)
+	}
+}
+
+func (s *MySQLSource) fill(tmpl, id, email, avatar string) string {
+	if avatar == "" && strings.Contains(tmpl, "{avatar}") {
+		return ""
+	}
+	md5 := ""
+	if strings.Contains(tmpl, "{email_md5}") {
+		if email == "" {
+			return ""
+		}
+		md5 = EmailMD5(email)
+	}
+	return strings.NewReplacer("{id}", url.PathEscape(id), "{email_md5}", md5, "{avatar}", avatar).Replace(tmpl)
+}
+
+// ---- wordpress ----
+
+// wpAvatar holds the site's avatar options (Settings → Discussion).
+type wpAvatar struct {
+	def    string // d= value, "" for none
+	rating string // r= value, "" for none
+}
+
+func (s *MySQLSource) wordpressPlan(ctx context.Context) (*mysqlPlan, error) {
+	p := s.prefix
+	av := wpAvatar{def: "mm", rating: "g"}
+	rows, err := s.db.QueryContext(ctx, "SELECT option_name, option_value FROM "+quoteIdent(p+"options")+" WHERE option_name IN ('avatar_default', 'avatar_rating')")
+	if err != nil {
+		var me *mysql.MySQLError
+		if !errors.As(err, &me) { // a missing wp_options is not fatal; a dead server is
+			return nil, fmt.Errorf("bridge: mysql: %w", err)
+		}
+	} else {
+		for rows.Next() {
+			var k, v string
+			if rows.Scan(&k, &v) != nil {
+				continue
+			}
+			switch k {
+			case "avatar_default":
+				switch v {
+				case "", "mm", "mystery", "mysteryman":
+					av.def = "mm"
+				case "gravatar_default":
+					av.def = ""
+				default:
+					av.def = v
+				}
+			case "avatar_rating":
+				av.rating = strings.ToLower(v)
+			}
+		}
+		rows.Close()
+	}
+	head := "SELECT u.`ID`, u.`display_name`, u.`user_email`, u.`user_nicename`, m.`meta_value` FROM " +
+		quoteIdent(p+"users") + " u LEFT JOIN " + quoteIdent(p+"usermeta") +
+		" m ON m.`user_id` = u.`ID` AND m.`meta_key` = ? WHERE u.`ID` IN ("
+	https := strings.HasPrefix(s.siteURL, "https://")
+	return &mysqlPlan{
+		head:   head,
+		tail:   ")",
+		before: []any{p + "capabilities"},
+		intIDs: true,
+		scan: func(rows *sql.Rows, out map[string]User) error {
+			for rows.Next() {
+				var id string
+				var display, email, nicename, caps sql.NullString
+				if err := rows.Scan(&id, &display, &email, &nicename, &caps); err != nil {
+					return err
+				}
+				role := RoleMember
+				for _, c := range phpTrueKeys(caps.String) {
+					if r := wpRole(c); roleRank(r) > roleRank(role) {
+						role = r
+					}
+				}
+				if prev, ok := out[id]; ok { // several capabilities rows
+					if roleRank(prev.Role) < roleRank(role) {
+						prev.Role = role
+						out[id] = prev
+					}
+					continue
+				}
+				name := display.String
+				if strings.TrimSpace(name) == "" {
+					name = nicename.String
+				}
+				u := User{ID: id, Name: name, Role: role}
+				if email.String != "" {
+					u.AvatarURL = WordPressAvatarURL(email.String, https, av.def, av.rating)
+				}
+				if s.siteURL != "" {
+					u.ProfileURL = s.siteURL + "/?author=" + id
+				}
+				s.applyTemplates(&u, email.String, "")
+				out[id] = u
+			}
+			return nil
+		},
+	}, nil
+}
+
+func wpRole(wpRole string) string {
+	switch wpRole {
+	case "administrator":
+		return RoleAdmin
+	case "editor":
+		return RoleMod
+	}
+	return RoleMember
+}
+
+// WordPressAvatarURL is the URL WordPress's get_avatar_url() gives for an
+// email at its default size (96): the Gravatar of md5(lowercase(trim(email)))
+// on secure.gravatar.com for https sites, else on the {0,1,2}.gravatar.com
+// server WordPress picks from the hash; def and rating are the site's
+// avatar_default (as WordPress maps it: mystery → mm) and avatar_rating,
+// left out when empty.
+func WordPressAvatarURL(email string, https bool, def, rating string) string {
+	hash := EmailMD5(email)
+	var b strings.Builder
+	if https {
+		b.WriteString("https://secure.gravatar.com/avatar/")
+	} else {
+		n, _ := strconv.ParseUint(hash[:1], 16, 8)
+		fmt.Fprintf(&b, "http://%d.gravatar.com/avatar/", n%3)
+	}
+	b.WriteString(hash)
+	b.WriteString("?s=96")
+	if def != "" {
+		b.WriteString("&d=")
+		b.WriteString(phpRawURLEncode(def))
+	}
+	if rating != "" {
+		b.WriteString("&r=")
+		b.WriteString(phpRawURLEncode(rating))
+	}
+	return b.String()
+}
+
+// phpRawURLEncode is PHP's rawurlencode (RFC 3986: only A-Z a-z 0-9 - _ . ~
+// stay as they are).
+func phpRawURLEncode(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}
+
+// ---- octobercms ----
+
+func (s *MySQLSource) octoberPlan(ctx context.Context) (*mysqlPlan, error) {
+	p := s.prefix
+	cols, err := s.columns(ctx, p+"users")
+	if err != nil {
+		return nil, err
+	}
+	if cols == nil {
+		return nil, fmt.Errorf("bridge: users.mysql (preset octobercms): table %susers not found", p)
+	}
+	var first, last string
+	switch {
+	case cols["first_name"]: // RainLab.User v3
+		first, last = "first_name", "last_name"
+	case cols["name"]: // v1
+		first = "name"
+		if cols["surname"] {
+			last = "surname"
+		}
+	default:
+		return nil, fmt.Errorf("bridge: users.mysql (preset octobercms): table %susers has neither first_name (RainLab.User v3) nor name (v1)", p)
+	}
+	sel := "SELECT u.`id`, u." + quoteIdent(first) + ", "
+	if last != "" {
+		sel += "u." + quoteIdent(last) + ", "
+	} else {
+		sel += "NULL, "
+	}
+	sel += "u.`email`, "
+	if cols["username"] {
+		sel += "u.`username`, "
+	} else {
+		sel += "NULL, "
+	}
+	var before []any
+	files, err := s.columns(ctx, p+"system_files")
+	if err != nil {
+		return nil, err
+	}
+	if files["disk_name"] && files["attachment_id"] && files["attachment_type"] && files["field"] {
+		pub := ""
+		if files["is_public"] {
+			pub = " AND f.`is_public` = 1"
+		}
+		sel += "(SELECT f.`disk_name` FROM " + quoteIdent(p+"system_files") +
+			" f WHERE f.`attachment_type` = ? AND f.`attachment_id` = CAST(u.`id` AS CHAR) AND f.`field` = 'avatar'" + pub +
+			" ORDER BY f.`id` DESC LIMIT 1)"
+		before = append(before, OctoberUserModel)
+	} else {
+		sel += "NULL"
+	}
+	sel += " FROM " + quoteIdent(p+"users") + " u WHERE u.`id` IN ("
+	tail := ")"
+	if cols["deleted_at"] {
+		tail += " AND u.`deleted_at` IS NULL"
+	}
+	if cols["banned_at"] { // v3
+		tail += " AND u.`banned_at` IS NULL"
+	}
+	if cols["is_banned"] {
+		tail += " AND NOT u.`is_banned`"
+	}
+	throttle, err := s.columns(ctx, p+"user_throttle")
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range []string{"is_banned", "banned"} { // v1 bans live in user_throttle
+		if throttle[c] && throttle["user_id"] {
+			tail += " AND NOT EXISTS (SELECT 1 FROM " + quoteIdent(p+"user_throttle") + " t WHERE t.`user_id` = u.`id` AND t." + quoteIdent(c) + " = 1)"
+			break
+		}
+	}
+	return &mysqlPlan{
+		head:   sel,
+		tail:   tail,
+		before: before,
+		intIDs: true,
+		scan: func(rows *sql.Rows, out map[string]User) error {
+			for rows.Next() {
+				var id string
+				var first, last, email, username, disk sql.NullString
+				if err := rows.Scan(&id, &first, &last, &email, &username, &disk); err != nil {
+					return err
+				}
+				name := strings.TrimSpace(strings.TrimSpace(first.String) + " " + strings.TrimSpace(last.String))
+				if name == "" {
+					name = username.String
+				}
+				u := User{ID: id, Name: name, Role: RoleMember}
+				if disk.Valid && disk.String != "" {
+					u.AvatarURL = s.siteURL + "/storage/app/uploads/public/" + OctoberPartition(disk.String) + disk.String
+				} else if email.String != "" {
+					u.AvatarURL = "https://www.gravatar.com/avatar/" + EmailMD5(email.String) + "?s=96&d=mm"
+				}
+				s.applyTemplates(&u, email.String, u.AvatarURL)
+				out[id] = u
+			}
+			return nil
+		},
+	}, nil
+}
+
+// OctoberPartition is the directory October puts an upload in: the first
+// three 3-character pieces of its disk_name ("abc/def/ghi/").
+func OctoberPartition(disk string) string {
+	var b strings.Builder
+	for i := 0; i < 3 && i*3 < len(disk); i++ {
+		b.WriteString(disk[i*3 : min(i*3+3, len(disk))])
+		b.WriteByte('/')
+	}
+	return b.String()
+}
+
+// ---- custom ----
+
+func (s *MySQLSource) customPlan(ctx context.Context) (*mysqlPlan, error) {
+	c := s.cfg
+	col := func(name string) string {
+		if name == "" {
+			return "NULL"
+		}
+		return quoteIdent(name)
+	}
+	head := "SELECT " + quoteIdent(c.IDColumn) + ", " + quoteIdent(c.NameColumn) + ", " + col(c.EmailColumn) + ", " +
+		col(c.AvatarColumn) + ", " + col(c.RoleColumn) + " FROM " + quoteIdent(s.prefix+c.Table) +
+		" WHERE " + quoteIdent(c.IDColumn) + " IN ("
+	return &mysqlPlan{
+		head: head,
+		tail: ")",
+		scan: func(rows *sql.Rows, out map[string]User) error {
+			for rows.Next() {
+				var id string
+				var name, email, avatar, role sql.NullString
+				if err := rows.Scan(&id, &name, &email, &avatar, &role); err != nil {
+					return err
+				}
+				u := User{ID: id, Name: name.String, AvatarURL: avatar.String, Role: mapRole(role.String)}
+				s.applyTemplates(&u, email.String, avatar.String)
+				if u.AvatarURL == "" && email.String != "" && c.AvatarURL == "" {
+					u.AvatarURL = "https://secure.gravatar.com/avatar/" + EmailMD5(email.String) + "?s=96&d=mm&r=g"
+				}
+				out[id] = u
+			}
+			return nil
+		},
+	}, nil
+}
