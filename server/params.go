@@ -22,6 +22,10 @@ type params struct {
 
 func newParams(ctx *fasthttp.RequestCtx) *params {
 	p := &params{ctx: ctx}
+	p.checkRepeats(ctx.QueryArgs())
+	if ctx.IsPost() {
+		p.checkRepeats(ctx.PostArgs())
+	}
 	if ctx.IsPost() && bytes.HasPrefix(ctx.Request.Header.ContentType(), []byte("application/json")) {
 		var m map[string]json.RawMessage
 		if body := ctx.PostBody(); len(bytes.TrimSpace(body)) > 0 {
@@ -51,6 +55,25 @@ func newParams(ctx *fasthttp.RequestCtx) *params {
 	return p
 }
 
+// checkRepeats refuses a parameter given twice: which one counts would be
+// a guess, and a guess is how request smuggling starts.
+func (p *params) checkRepeats(args *fasthttp.Args) {
+	if p.err != nil || args.Len() < 2 {
+		return
+	}
+	var seen [16]string
+	keys := seen[:0]
+	for k := range args.All() {
+		for _, s := range keys {
+			if s == string(k) {
+				p.err = chat.Errorf(chat.CodeBadRequest, "parameter %q is given more than once", s)
+				return
+			}
+		}
+		keys = append(keys, string(k))
+	}
+}
+
 // getBytes returns the raw value of name (nil when absent); the bytes
 // belong to the request.
 func (p *params) getBytes(name string) []byte {
@@ -67,9 +90,6 @@ func (p *params) getBytes(name string) []byte {
 	}
 	if !args.Has(name) {
 		return nil
-	}
-	if n := len(args.PeekMulti(name)); n > 1 && p.err == nil {
-		p.err = chat.Errorf(chat.CodeBadRequest, "parameter %q is given %d times", name, n)
 	}
 	v := args.Peek(name)
 	if v == nil {

@@ -91,7 +91,11 @@ func FreePort(t testing.TB) int {
 // extra may override by giving ServerExtra etc.
 func PollchatConfig(addr, dataDir string, o Options) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[server]\nlisten = %q\npoll_timeout = %q\npoll_max = \"60s\"\nallowed_origins = [\"*\"]\n%s\n", addr, o.pollTimeout(), o.Server)
+	origins := "allowed_origins = [\"*\"]\n"
+	if strings.Contains(o.Server, "allowed_origins") {
+		origins = ""
+	}
+	fmt.Fprintf(&b, "[server]\nlisten = %q\npoll_timeout = %q\npoll_max = \"60s\"\n%s%s\n", addr, o.pollTimeout(), origins, o.Server)
 	fmt.Fprintf(&b, "[auth]\nsecret = %q\n%s\n", Secret, o.Auth)
 	fmt.Fprintf(&b, "[api]\nlogin = %q\npassword = %q\n\n", APILogin, APIPassword)
 	if o.Users != "" {
