@@ -154,7 +154,8 @@ function pollchat_sanitize_settings( $input ) {
 	}
 	if ( isset( $input['font_family'] ) ) {
 		// A CSS font list: names, quotes, commas, spaces and hyphens only.
-		$out['font_family'] = preg_replace( '/[^A-Za-z0-9 ,\'"\-]/', '', sanitize_text_field( (string) $input['font_family'] ) );
+		$font               = preg_replace( '/[^A-Za-z0-9 ,\'"\-]/', '', sanitize_text_field( (string) $input['font_family'] ) );
+		$out['font_family'] = trim( preg_replace( '/\s+/', ' ', $font ) );
 	}
 	if ( isset( $input['language'] ) ) {
 		$lang            = trim( (string) $input['language'] );

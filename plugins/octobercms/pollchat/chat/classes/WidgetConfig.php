@@ -58,6 +58,7 @@ class WidgetConfig
             }
         }
         $font = isset($s['font_family']) ? preg_replace('/[^A-Za-z0-9 ,\'"\-]/', '', (string) $s['font_family']) : '';
+        $font = trim(preg_replace('/\s+/', ' ', $font));
         if ($font !== '') {
             $colours['fontFamily'] = $font;
         }

@@ -1,0 +1,284 @@
+package plugins
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"pollchat/bridge"
+	"pollchat/config"
+	"pollchat/internal/testsvc"
+)
+
+// OctoberCMS cannot be installed on these machines (its packages come from
+// a registry they cannot reach), so these tests load the plugin's real
+// files (Plugin.php, routes.php, the component, the settings model and the
+// plain classes) with php-cli over small stand-ins for the October and
+// RainLab.User classes they call (testdata/october/standins.php).
+
+const octoberSecret = "october-secret"
+
+// octoberSetup is PHP that loads the stand-ins and the plugin, stores
+// settings and creates three members.
+func octoberSetup(serverURL string, extra string) string {
+	return fmt.Sprintf(`require %s;
+use RainLab\User\Models\User;
+use RainLab\User\Models\UserGroup;
+Model::$settings = array(
+	'server_url' => %s, 'secret' => %s, 'scheme' => 'hash',
+	'api_login' => 'backend', 'api_password' => 'backend-password',
+	'users_login' => 'pollchat', 'users_password' => 'users-pw',
+	'admin_groups' => 'staff', 'mod_groups' => 'helpers, editors',
+	'profile_url' => 'https://example.com/members/{id}',
+	'colour_header' => '#336699', 'colour_body' => 'red;}', 'position' => 'bottom-left',
+);
+%s
+(new Pollchat\Chat\Plugin)->boot();
+User::$all[1] = new User(array('id' => 1, 'name' => 'Ada', 'surname' => 'Lovelace', 'groups' => array(new UserGroup('staff')), 'avatar' => 'https://example.com/ada.png'));
+User::$all[2] = new User(array('id' => 2, 'first_name' => 'Grace', 'last_name' => 'Hopper', 'groups' => array(new UserGroup('editors'))));
+User::$all[3] = new User(array('id' => 3, 'username' => 'linus', 'email' => 'linus@example.com'));
+`, q(octoberStandins), q(serverURL), q(octoberSecret), extra)
+}
+
+type octoberAnswer struct {
+	Status  int
+	Headers map[string]string
+	Body    string
+}
+
+// TestOctoberUsersInfoRoute calls the closure routes.php registers, as
+// October's router would, with Basic credentials in each form PHP gives
+// them.
+func TestOctoberUsersInfoRoute(t *testing.T) {
+	auth := `'PHP_AUTH_USER' => 'pollchat', 'PHP_AUTH_PW' => 'users-pw'`
+	cases := []struct {
+		name     string
+		server   string
+		userIDs  string
+		status   int
+		wantBody string // JSON, compared as values
+	}{
+		{"no credentials", ``, "1", 401, `{"error":{"code":"AUTH_FAILED","message":"wrong or missing users-info credentials"}}`},
+		{"wrong password", `'PHP_AUTH_USER' => 'pollchat', 'PHP_AUTH_PW' => 'nope'`, "1", 401, `{"error":{"code":"AUTH_FAILED","message":"wrong or missing users-info credentials"}}`},
+		{"three users in the order asked, unknown left out", auth, "3,1,99,2", 200, `[
+			{"user_id":"3","name":"linus","avatar_url":"","profile_url":"https://example.com/members/3","role":"member"},
+			{"user_id":"1","name":"Ada Lovelace","avatar_url":"https://example.com/ada.png?s=96","profile_url":"https://example.com/members/1","role":"admin"},
+			{"user_id":"2","name":"Grace Hopper","avatar_url":"","profile_url":"https://example.com/members/2","role":"mod"}]`},
+		{"fastcgi header", `'HTTP_AUTHORIZATION' => 'Basic ' . base64_encode('pollchat:users-pw')`, "2", 200, `[{"user_id":"2","name":"Grace Hopper","avatar_url":"","profile_url":"https://example.com/members/2","role":"mod"}]`},
+		{"bad ids", auth, "1;DROP", 400, `{"error":{"code":"BAD_REQUEST","message":"user_ids must be a comma-separated list of at most 100 numeric ids"}}`},
+		{"repeated ids count once", auth, strings.Repeat("1,", 100) + "101", 200, `[{"user_id":"1","name":"Ada Lovelace","avatar_url":"https://example.com/ada.png?s=96","profile_url":"https://example.com/members/1","role":"admin"}]`},
+		{"101 distinct ids", auth, distinctIDs(101), 400, `{"error":{"code":"BAD_REQUEST","message":"user_ids must be a comma-separated list of at most 100 numeric ids"}}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got octoberAnswer
+			phpJSON(t, octoberSetup("http://127.0.0.1:1", "")+fmt.Sprintf(`
+$_SERVER = array(%s); $_GET = array('user_ids' => %s);
+$r = call_user_func(Route::$get['pollchat/users-info']);
+echo json_encode(array('Status' => $r['status'], 'Headers' => $r['headers'], 'Body' => $r['body']));`, tc.server, q(tc.userIDs)), &got)
+			if got.Status != tc.status {
+				t.Errorf("status = %d; want %d (body %s)", got.Status, tc.status, got.Body)
+			}
+			var gotBody, wantBody any
+			if err := json.Unmarshal([]byte(got.Body), &gotBody); err != nil {
+				t.Fatalf("body %q: %v", got.Body, err)
+			}
+			if err := json.Unmarshal([]byte(tc.wantBody), &wantBody); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(gotBody, wantBody) {
+				t.Errorf("body = %s; want %s", got.Body, tc.wantBody)
+			}
+			if ct := got.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("Content-Type = %q; want application/json", ct)
+			}
+			if _, ok := got.Headers["WWW-Authenticate"]; ok != (tc.status == 401) {
+				t.Errorf("WWW-Authenticate present = %v; want %v", ok, tc.status == 401)
+			}
+		})
+	}
+}
+
+func distinctIDs(n int) string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprint(i + 1)
+	}
+	return strings.Join(ids, ",")
+}
+
+// TestOctoberComponent runs the widget component's onRun for a member, a
+// guest and a member outside the chosen groups, and checks the signed init
+// options with the server's verifier.
+func TestOctoberComponent(t *testing.T) {
+	v, err := bridge.NewVerifier(config.Auth{Secret: octoberSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		InitJSON string
+		JS, CSS  []string
+		Link     string
+		SelfLink string
+		NoLink   string
+	}
+	cases := []struct {
+		name     string
+		extra    string
+		user     string // PHP: who is logged in
+		widget   bool
+		scheme   string
+		wantLink string
+	}{
+		{"member, hash", ``, `User::$all[2]`, true, "hash", `<a href="#pollchat-1" class="pollchat-link" data-pollchat-user="1">Chat with Ada Lovelace</a>`},
+		{"member, jwt", `Model::$settings['scheme'] = 'jwt';`, `User::$all[1]`, true, "jwt", `<a href="#pollchat-3" class="pollchat-link" data-pollchat-user="3">Chat with linus</a>`},
+		{"guest", ``, `null`, false, "", ``},
+		{"not in the chat groups", `Model::$settings['groups'] = 'staff';`, `User::$all[2]`, false, "", `<a href="#pollchat-1" class="pollchat-link" data-pollchat-user="1">Chat with Ada Lovelace</a>`},
+		{"not configured", `Model::$settings['secret'] = '';`, `User::$all[2]`, false, "", ``},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var r result
+			other := "1"
+			if tc.scheme == "jwt" {
+				other = "3"
+			}
+			phpJSON(t, octoberSetup("https://chat.example.com/", tc.extra)+fmt.Sprintf(`
+RainLab\User\Facades\Auth::$user = %s;
+$c = new Pollchat\Chat\Components\ChatWidget();
+$c->onRun();
+$me = RainLab\User\Facades\Auth::$user;
+echo json_encode(array('InitJSON' => (string) $c->initJson, 'JS' => $c->addedJs, 'CSS' => $c->addedCss,
+	'Link' => (string) Pollchat\Chat\Plugin::chatLink(%s),
+	'SelfLink' => $me ? (string) Pollchat\Chat\Plugin::chatLink($me->id) : '',
+	'NoLink' => (string) Pollchat\Chat\Plugin::chatLink(42)));`, tc.user, other), &r)
+			if r.Link != tc.wantLink || r.SelfLink != "" || r.NoLink != "" {
+				t.Errorf("chatLink = %q, to oneself %q, to an unknown member %q; want %q, \"\", \"\"", r.Link, r.SelfLink, r.NoLink, tc.wantLink)
+			}
+			if !tc.widget {
+				if r.InitJSON != "" || len(r.JS) != 0 {
+					t.Errorf("onRun gave init %q, js %v; want no widget", r.InitJSON, r.JS)
+				}
+				return
+			}
+			if !reflect.DeepEqual(r.JS, []string{"https://chat.example.com/widget.js"}) || !reflect.DeepEqual(r.CSS, []string{"https://chat.example.com/widget.css"}) {
+				t.Errorf("addJs %v, addCss %v; want the server's widget.js and widget.css", r.JS, r.CSS)
+			}
+			if strings.Contains(r.InitJSON, octoberSecret) || strings.Contains(r.InitJSON, "<") {
+				t.Errorf("init JSON %s carries the secret or a raw '<'", r.InitJSON)
+			}
+			var cfg map[string]any
+			if err := json.Unmarshal([]byte(r.InitJSON), &cfg); err != nil {
+				t.Fatalf("init JSON %q: %v", r.InitJSON, err)
+			}
+			if cfg["server"] != "https://chat.example.com" || cfg["position"] != "bottom-left" || cfg["language"] != "en" {
+				t.Errorf("init = %v; want server https://chat.example.com, position bottom-left, language en", cfg)
+			}
+			if !reflect.DeepEqual(cfg["colours"], map[string]any{"header": "#336699"}) {
+				t.Errorf("colours = %v; want only the valid header colour", cfg["colours"])
+			}
+			var idn bridge.Identity
+			if tc.scheme == "jwt" {
+				tok, _ := cfg["token"].(string)
+				idn, err = v.VerifyToken(tok)
+				if err == nil && idn.Name != "Ada Lovelace" {
+					t.Errorf("token name claim = %q; want Ada Lovelace", idn.Name)
+				}
+			} else {
+				idn, err = v.VerifyHash(fmt.Sprint(cfg["id"]), fmt.Sprint(cfg["timestamp"]), fmt.Sprint(cfg["hash"]))
+			}
+			want := "2"
+			if tc.scheme == "jwt" {
+				want = "1"
+			}
+			if err != nil || idn.UserID != want {
+				t.Errorf("verify %s identity %v = %+v, %v; want user %s", tc.scheme, cfg, idn, err, want)
+			}
+		})
+	}
+}
+
+// TestOctoberInvalidation fires the member model's events the plugin binds
+// in boot() and records, with a php -S stand-in for pollchat's backend API,
+// which saves lead to a POST /api/v1/users/invalidate (the real pollchat
+// answers the same request in TestWordPress and TestOctoberInvalidatorAgainstPollchat).
+func TestOctoberInvalidation(t *testing.T) {
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "requests.log")
+	router := filepath.Join(dir, "router.php")
+	if err := os.WriteFile(router, []byte(`<?php
+file_put_contents(`+q(logFile)+`, json_encode(array(
+	'method' => $_SERVER['REQUEST_METHOD'], 'uri' => $_SERVER['REQUEST_URI'],
+	'auth' => isset($_SERVER['PHP_AUTH_USER']) ? $_SERVER['PHP_AUTH_USER'] . ':' . $_SERVER['PHP_AUTH_PW'] : '',
+	'type' => isset($_SERVER['CONTENT_TYPE']) ? $_SERVER['CONTENT_TYPE'] : '',
+	'body' => file_get_contents('php://input'))) . "\n", FILE_APPEND | LOCK_EX);
+header('Content-Type: application/json');
+echo '{"ok":true}';
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec := testsvc.StartPHPRouter(t, dir, router)
+	cases := []struct {
+		name  string
+		fire  string // PHP
+		wants []string
+	}{
+		{"name change", `$u = User::$all[2]; $u->changes = array('first_name' => 'Amazing Grace'); $u->fire('model.afterSave');`, []string{`{"user_ids":["2"]}`}},
+		{"login only", `$u = User::$all[2]; $u->changes = array('last_login' => '2026-11-22', 'last_seen' => '2026-11-22'); $u->fire('model.afterSave');`, nil},
+		{"avatar (relation only)", `$u = User::$all[1]; $u->changes = array(); $u->fire('model.afterSave');`, []string{`{"user_ids":["1"]}`}},
+		{"delete", `User::$all[3]->fire('model.afterDelete');`, []string{`{"user_ids":["3"]}`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_ = os.Remove(logFile)
+			runPHP(t, octoberSetup(rec.URL, "")+tc.fire)
+			b, err := os.ReadFile(logFile)
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				if line == "" {
+					continue
+				}
+				var r struct{ Method, URI, Auth, Type, Body string }
+				if err := json.Unmarshal([]byte(line), &r); err != nil {
+					t.Fatalf("recorded %q: %v", line, err)
+				}
+				if r.Method != "POST" || r.URI != "/api/v1/users/invalidate" || r.Auth != "backend:backend-password" || r.Type != "application/json" {
+					t.Errorf("request = %+v; want POST /api/v1/users/invalidate, Basic backend:backend-password, application/json", r)
+				}
+				got = append(got, r.Body)
+			}
+			if !reflect.DeepEqual(got, tc.wants) {
+				t.Errorf("invalidate bodies = %q; want %q", got, tc.wants)
+			}
+		})
+	}
+}
+
+// TestOctoberInvalidatorAgainstPollchat sends the October plugin's
+// invalidate call to a running pollchat: accepted with the API
+// credentials, refused without.
+func TestOctoberInvalidatorAgainstPollchat(t *testing.T) {
+	pc := testsvc.StartPollchat(t, testsvc.Options{})
+	for _, tc := range []struct {
+		password string
+		want     string
+	}{
+		{testsvc.APIPassword, "sent"},
+		{"wrong", "refused"},
+	} {
+		load := "require " + q(filepath.Join(octoberPlugin, "classes", "Invalidator.php")) + ";"
+		// A refused call is logged with error_log; keep that off stderr.
+		out := runPHP(t, fmt.Sprintf("%s\nini_set('error_log', '/dev/null');\necho \\Pollchat\\Chat\\Classes\\Invalidator::send(%s, %s, %s, array('1', '2'), 5) ? 'sent' : 'refused';",
+			load, q(pc.URL+"/"), q(testsvc.APILogin), q(tc.password)))
+		if out != tc.want {
+			t.Errorf("Invalidator::send with password %q = %q; want %q\n%s", tc.password, out, tc.want, pc.Log())
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package plugins
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"pollchat/internal/testsvc"
+)
+
+// Chromium is Debian's chromium; a missing one fails the test.
+const chromiumPath = "/usr/bin/chromium"
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+var reNonce = regexp.MustCompile(`name=["']_wpnonce["'] value=["']([0-9a-f]+)["']`)
+
+// testSettingsPage checks Settings → pollchat: only managers see it, it
+// never prints a secret back, options.php refuses a save without the
+// nonce, and a save from the real page in Chromium keeps the secrets while
+// changing the rest. It leaves a screenshot of the page (docs/).
+func testSettingsPage(t *testing.T, s *wpSite) {
+	pageURL := s.wp.SiteURL + "/wp-admin/options-general.php?page=pollchat"
+	adminCookie, adminPairs := s.cookies(t, s.wp.AdminID)
+
+	code, _, body := httpDo(t, "GET", pageURL, nil, map[string]string{"Cookie": adminCookie})
+	html := string(body)
+	if code != 200 {
+		t.Fatalf("settings page as admin = %d; want 200\n%s", code, html)
+	}
+	for _, want := range []string{`name="option_page" value="pollchat"`, `name="pollchat_settings[server_url]"`, s.usersURL, `name="pollchat_settings[secret]" value=""`} {
+		if !strings.Contains(strings.ReplaceAll(html, "'", `"`), want) {
+			t.Errorf("settings page lacks %s", want)
+		}
+	}
+	for _, secret := range []string{testsvc.Secret, usersPassword} {
+		if strings.Contains(html, secret) {
+			t.Errorf("settings page prints a stored secret (%q)", secret)
+		}
+	}
+	m := reNonce.FindStringSubmatch(html)
+	if m == nil {
+		t.Fatalf("settings page has no _wpnonce field")
+	}
+
+	subCookie, _ := s.cookies(t, s.subscriber)
+	if code, _, _ := httpDo(t, "GET", pageURL, nil, map[string]string{"Cookie": subCookie}); code == 200 {
+		t.Errorf("settings page as a subscriber = 200; want refused")
+	}
+
+	// options.php with a wrong nonce changes nothing.
+	form := url.Values{
+		"option_page":                   {"pollchat"},
+		"action":                        {"update"},
+		"_wpnonce":                      {"0123456789"},
+		"pollchat_settings[position]":   {"bottom-right"},
+		"pollchat_settings[server_url]": {"https://evil.example.com"},
+	}
+	code, _, _ = httpDo(t, "POST", s.wp.SiteURL+"/wp-admin/options.php", strings.NewReader(form.Encode()),
+		map[string]string{"Cookie": adminCookie, "Content-Type": "application/x-www-form-urlencoded"})
+	if code != 403 {
+		t.Errorf("options.php with a wrong nonce = %d; want 403", code)
+	}
+	if got := s.settings(t); got["server_url"] != s.pc.URL {
+		t.Errorf("after a save with a wrong nonce server_url = %q; want %q", got["server_url"], s.pc.URL)
+	}
+
+	// The real page in Chromium: look, change the position, save.
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("chromium is missing: install Debian's chromium (scripts/deps.sh): %v", err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1280, 1000))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	bctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	// The first call starts the browser: no timeout on it (a timeout there
+	// would stop the browser when it passes); the page work below has one.
+	for _, p := range adminPairs {
+		if _, err := chromedp.Call(bctx, network.SetCookie, network.SetCookieParams{Name: p[0], Value: p[1], URL: s.wp.SiteURL + "/"}); err != nil {
+			t.Fatalf("chromium: set cookie: %v", err)
+		}
+	}
+	ctx, cancelT := context.WithTimeout(bctx, 90*time.Second)
+	defer cancelT()
+	text := func(a chromedp.Action[string]) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, a)
+		if err != nil {
+			t.Fatalf("chromium on the settings page: %v", err)
+		}
+		return v
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(pageURL),
+		chromedp.WaitVisible(chromedp.ID("pollchat_server_url")),
+		chromedp.WaitVisible(chromedp.CSS(".wp-picker-container")),
+	); err != nil {
+		t.Fatalf("chromium on the settings page: %v", err)
+	}
+	title := text(chromedp.Text(chromedp.CSS(".wrap h1")))
+	secretValue := text(chromedp.Value(chromedp.ID("pollchat_secret")))
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("chromium screenshot: %v", err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("pollchat_position"), "bottom-right"),
+		chromedp.Click(chromedp.ID("submit")),
+		chromedp.WaitVisible(chromedp.ID("setting-error-settings_updated")),
+	); err != nil {
+		t.Fatalf("chromium saving the settings: %v", err)
+	}
+	notice := text(chromedp.Text(chromedp.ID("setting-error-settings_updated")))
+	if title != "pollchat" || secretValue != "" || !strings.Contains(notice, "Settings saved") {
+		t.Errorf("in Chromium: title %q, secret field %q, notice %q; want pollchat, empty, Settings saved", title, secretValue, notice)
+	}
+	dir := os.Getenv("POLLCHAT_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		if err := os.WriteFile(filepath.Join(dir, "wordpress-settings.png"), shot, 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+	got := s.settings(t)
+	if got["position"] != "bottom-right" || got["secret"] != testsvc.Secret || got["users_password"] != usersPassword || got["server_url"] != s.pc.URL {
+		b, _ := json.Marshal(got)
+		t.Errorf("after saving the form in Chromium: %s; want position bottom-right and every secret and the URL kept", b)
+	}
+}

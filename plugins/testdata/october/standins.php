@@ -1,0 +1,211 @@
+<?php
+/*
+ * Small stand-ins for the OctoberCMS and RainLab.User classes the plugin
+ * touches, so php-cli can load Plugin.php, the component, the settings
+ * model and routes.php without October (which these machines cannot
+ * install). They record what the plugin does; they implement no October
+ * behaviour beyond that.
+ */
+
+namespace System\Classes {
+    class PluginBase
+    {
+    }
+}
+
+namespace Cms\Classes {
+    class ComponentBase
+    {
+        public $addedJs = [];
+        public $addedCss = [];
+
+        public function addJs($url)
+        {
+            $this->addedJs[] = $url;
+        }
+
+        public function addCss($url)
+        {
+            $this->addedCss[] = $url;
+        }
+    }
+}
+
+namespace RainLab\User\Facades {
+    class Auth
+    {
+        public static $user;
+
+        public static function getUser()
+        {
+            return self::$user;
+        }
+    }
+}
+
+namespace RainLab\User\Models {
+    /** A member: attributes as public properties, events as closures. */
+    class User
+    {
+        /** @var User[] every member, by id */
+        public static $all = [];
+        /** @var \Closure[] what User::extend() was given */
+        public static $extenders = [];
+
+        public $id;
+        public $name;
+        public $surname;
+        public $first_name;
+        public $last_name;
+        public $username;
+        public $email;
+        public $groups = [];
+        public $avatar = '';
+        public $changes = [];
+        private $events = [];
+
+        public function __construct(array $attrs)
+        {
+            foreach ($attrs as $k => $v) {
+                $this->$k = $v;
+            }
+            foreach (self::$extenders as $fn) {
+                $fn($this);
+            }
+        }
+
+        public static function extend(\Closure $fn)
+        {
+            self::$extenders[] = $fn;
+        }
+
+        public function bindEvent($event, \Closure $fn)
+        {
+            $this->events[$event][] = $fn;
+        }
+
+        public function fire($event)
+        {
+            foreach (isset($this->events[$event]) ? $this->events[$event] : [] as $fn) {
+                $fn();
+            }
+        }
+
+        public function getChanges()
+        {
+            return $this->changes;
+        }
+
+        public function getAvatarThumb($size)
+        {
+            return $this->avatar === '' ? '' : $this->avatar . '?s=' . $size;
+        }
+
+        public static function find($id)
+        {
+            return isset(self::$all[$id]) ? self::$all[$id] : null;
+        }
+
+        public static function with($relation)
+        {
+            return new UserQuery();
+        }
+    }
+
+    class UserQuery
+    {
+        private $ids = [];
+
+        public function whereIn($column, array $ids)
+        {
+            $this->ids = $ids;
+            return $this;
+        }
+
+        public function get()
+        {
+            $out = [];
+            foreach (User::$all as $id => $u) {
+                if (in_array($id, $this->ids)) {
+                    $out[] = $u;
+                }
+            }
+            return $out;
+        }
+    }
+
+    class UserGroup
+    {
+        public $code;
+
+        public function __construct($code)
+        {
+            $this->code = $code;
+        }
+    }
+}
+
+namespace {
+    /** October's base model; the settings behaviour's static get(). */
+    class Model
+    {
+        public static $settings = [];
+
+        public static function get($key, $default = null)
+        {
+            return array_key_exists($key, static::$settings) ? static::$settings[$key] : $default;
+        }
+    }
+
+    class Route
+    {
+        public static $get = [];
+
+        public static function get($path, \Closure $fn)
+        {
+            self::$get[$path] = $fn;
+        }
+    }
+
+    class Input
+    {
+        public static function get($key, $default = null)
+        {
+            return isset($_GET[$key]) ? $_GET[$key] : $default;
+        }
+    }
+
+    class Response
+    {
+        public static function make($body, $status, array $headers)
+        {
+            return ['status' => $status, 'headers' => $headers, 'body' => $body];
+        }
+    }
+
+    class App
+    {
+        public static function getLocale()
+        {
+            return 'en';
+        }
+    }
+
+    function trans($key, array $replace = [])
+    {
+        $lines = require __DIR__ . '/../../octobercms/pollchat/chat/lang/en/lang.php';
+        $line = $lines;
+        foreach (explode('.', substr($key, strpos($key, '::lang.') + 7)) as $part) {
+            $line = $line[$part];
+        }
+        foreach ($replace as $k => $v) {
+            $line = str_replace(':' . $k, $v, $line);
+        }
+        return $line;
+    }
+
+    $plugin = __DIR__ . '/../../octobercms/pollchat/chat';
+    foreach (['classes/Signer.php', 'classes/BasicAuth.php', 'classes/UsersInfo.php', 'classes/Invalidator.php', 'classes/WidgetConfig.php', 'models/Settings.php', 'components/ChatWidget.php', 'Plugin.php', 'routes.php'] as $f) {
+        require $plugin . '/' . $f;
+    }
+}

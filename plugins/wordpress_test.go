@@ -1,0 +1,544 @@
+package plugins
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"pollchat/internal/testsvc"
+)
+
+// Credentials of the users-info route in these tests.
+const (
+	usersLogin    = "pollchat"
+	usersPassword = "users-info-pw"
+)
+
+// wpSite is a real WordPress (Debian's package, installed by wp_install on
+// MariaDB) with the plugin copied in and activated, served by php -S, and a
+// running pollchat whose user directory is the plugin's users-info route.
+type wpSite struct {
+	wp       *testsvc.WordPress
+	web      *testsvc.PHP
+	pc       *testsvc.Pollchat
+	usersURL string
+
+	editor, subscriber int
+}
+
+func setupWordPress(t *testing.T) *wpSite {
+	t.Helper()
+	wp := testsvc.InstallWordPress(t, testsvc.SharedMariaDB(t))
+	if err := copyTree(wordpressPlugin, filepath.Join(wp.Dir, "wp-content", "plugins", "pollchat")); err != nil {
+		t.Fatal(err)
+	}
+	s := &wpSite{wp: wp}
+	s.editor = wp.CreateUser(t, "eve", "eve@example.com", "Eve Editor", "editor")
+	s.subscriber = wp.CreateUser(t, "sam", "sam@example.com", "Sam Sübscriber", "subscriber")
+
+	out := wp.PHP(t, `
+require_once ABSPATH . 'wp-admin/includes/plugin.php';
+$r = activate_plugin('pollchat/pollchat.php');
+if (is_wp_error($r)) { fwrite(STDERR, "PHP Fatal error: activate: " . $r->get_error_message() . "\n"); exit(1); }
+update_option('permalink_structure', '/%postname%/');
+flush_rewrite_rules();
+echo wp_json_encode(array('active' => is_plugin_active('pollchat/pollchat.php'), 'settings' => get_option('pollchat_settings')));`)
+	var act struct {
+		Active   bool
+		Settings map[string]any
+	}
+	if err := json.Unmarshal([]byte(lastLine(out)), &act); err != nil {
+		t.Fatalf("activation printed %q: %v", out, err)
+	}
+	if !act.Active || act.Settings["scheme"] != "hash" || act.Settings["users_login"] != "pollchat" || act.Settings["secret"] != "" {
+		t.Fatalf("after activation: active %v, settings %v; want active with the defaults", act.Active, act.Settings)
+	}
+	s.usersURL = lastLine(wp.PHP(t, `echo pollchat_users_info_url();`))
+	if want := wp.SiteURL + "/wp-json/pollchat/v1/users-info"; s.usersURL != want {
+		t.Fatalf("pollchat_users_info_url() = %q; want %q", s.usersURL, want)
+	}
+	s.web = wp.Serve(t)
+	s.pc = testsvc.StartPollchat(t, testsvc.Options{
+		// A long cache: a new name can only come from the invalidate call.
+		Users: fmt.Sprintf("[users]\nsource = \"http\"\ncache_ttl = \"1h\"\n[users.http]\nurl = %q\nlogin = %q\npassword = %q\ntimeout = \"30s\"\n",
+			s.usersURL, usersLogin, usersPassword),
+	})
+	return s
+}
+
+// lastLine is the last non-empty line of PHP's output (WordPress may print
+// notices before it).
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+}
+
+// saveSettings stores settings with update_option (so the plugin's
+// sanitize_callback runs, as for the form) and returns what was stored.
+func (s *wpSite) saveSettings(t *testing.T, settings map[string]any) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := s.wp.PHP(t, `update_option('pollchat_settings', json_decode(`+q(string(b))+`, true));
+echo wp_json_encode(get_option('pollchat_settings'));`)
+	var stored map[string]any
+	if err := json.Unmarshal([]byte(lastLine(out)), &stored); err != nil {
+		t.Fatalf("get_option printed %q: %v", out, err)
+	}
+	return stored
+}
+
+// settings reads the stored settings.
+func (s *wpSite) settings(t *testing.T) map[string]any {
+	t.Helper()
+	var stored map[string]any
+	out := s.wp.PHP(t, `echo wp_json_encode(get_option('pollchat_settings'));`)
+	if err := json.Unmarshal([]byte(lastLine(out)), &stored); err != nil {
+		t.Fatalf("get_option printed %q: %v", out, err)
+	}
+	return stored
+}
+
+// cookies returns a Cookie header logging user in (logged_in and auth
+// cookies, as a browser would send them after wp-login.php).
+func (s *wpSite) cookies(t *testing.T, user int) (header string, pairs [][2]string) {
+	t.Helper()
+	out := s.wp.PHP(t, fmt.Sprintf(`$exp = time() + 3600;
+echo wp_json_encode(array(
+	array(LOGGED_IN_COOKIE, wp_generate_auth_cookie(%d, $exp, 'logged_in')),
+	array(AUTH_COOKIE, wp_generate_auth_cookie(%d, $exp, 'auth')),
+));`, user, user))
+	if err := json.Unmarshal([]byte(lastLine(out)), &pairs); err != nil {
+		t.Fatalf("cookies: %q: %v", out, err)
+	}
+	var parts []string
+	for _, p := range pairs {
+		parts = append(parts, p[0]+"="+url.QueryEscape(p[1]))
+	}
+	return strings.Join(parts, "; "), pairs
+}
+
+// page GETs a page of the site as user (0: a guest) and returns its HTML.
+func (s *wpSite) page(t *testing.T, path string, user int) string {
+	t.Helper()
+	h := map[string]string{}
+	if user != 0 {
+		h["Cookie"], _ = s.cookies(t, user)
+	}
+	code, _, body := httpDo(t, "GET", s.wp.SiteURL+path, nil, h)
+	if code != 200 {
+		t.Fatalf("GET %s as user %d = %d; want 200\n%s", path, user, code, body)
+	}
+	return string(body)
+}
+
+var (
+	reWidgetScript = regexp.MustCompile(`<script[^>]*\ssrc=['"]([^'"]*/widget\.js)['"]`)
+	reJQuery       = regexp.MustCompile(`<script[^>]*\ssrc=['"][^'"]*/jquery(\.min)?\.js[^'"]*['"]`)
+	reInit         = regexp.MustCompile(`Pollchat\.init\((\{.*?\})\);`)
+)
+
+// embed is what a page carries for the widget.
+type embed struct {
+	ScriptURL string
+	Config    map[string]any
+	RawConfig string
+}
+
+// findEmbed extracts the widget script tag and the init options from HTML;
+// ok is false when the page has no widget.
+func findEmbed(t *testing.T, html string) (e embed, ok bool) {
+	t.Helper()
+	m := reWidgetScript.FindStringSubmatchIndex(html)
+	if m == nil {
+		if strings.Contains(html, "Pollchat.init") {
+			t.Fatalf("page calls Pollchat.init without loading widget.js")
+		}
+		return e, false
+	}
+	e.ScriptURL = html[m[2]:m[3]]
+	jq := reJQuery.FindStringIndex(html)
+	if jq == nil || jq[0] > m[0] {
+		t.Errorf("jquery is not loaded before widget.js (jquery at %v, widget at %d)", jq, m[0])
+	}
+	im := reInit.FindStringSubmatchIndex(html)
+	if im == nil || im[0] < m[0] {
+		t.Fatalf("no Pollchat.init(...) after the widget.js tag")
+	}
+	e.RawConfig = html[im[2]:im[3]]
+	if err := json.Unmarshal([]byte(e.RawConfig), &e.Config); err != nil {
+		t.Fatalf("Pollchat.init options %q: %v", e.RawConfig, err)
+	}
+	return e, true
+}
+
+// identityQuery turns the init options' identity into request params.
+func identityQuery(cfg map[string]any) url.Values {
+	v := url.Values{}
+	for _, k := range []string{"id", "timestamp", "hash", "token"} {
+		if s, ok := cfg[k].(string); ok {
+			v.Set(k, s)
+		}
+	}
+	return v
+}
+
+type wireUser struct {
+	UserID     string `json:"user_id"`
+	Name       string `json:"name"`
+	AvatarURL  string `json:"avatar_url"`
+	ProfileURL string `json:"profile_url"`
+	Role       string `json:"role"`
+}
+
+// hello calls pollchat's /v1/hello with the identity from a page.
+func (s *wpSite) hello(t *testing.T, cfg map[string]any) wireUser {
+	t.Helper()
+	var r struct {
+		Me wireUser `json:"me"`
+	}
+	getJSON(t, s.pc.URL+"/v1/hello?"+identityQuery(cfg).Encode(), nil, &r)
+	return r.Me
+}
+
+// user asks pollchat's /v1/users for one user, as the page's user.
+func (s *wpSite) user(t *testing.T, cfg map[string]any, id int) wireUser {
+	t.Helper()
+	q := identityQuery(cfg)
+	q.Set("ids", strconv.Itoa(id))
+	var r struct {
+		Users []wireUser `json:"users"`
+	}
+	getJSON(t, s.pc.URL+"/v1/users?"+q.Encode(), nil, &r)
+	if len(r.Users) != 1 {
+		t.Fatalf("/v1/users?ids=%d = %+v; want one user", id, r.Users)
+	}
+	return r.Users[0]
+}
+
+// TestWordPress runs the plugin in a real WordPress against a running
+// pollchat whose users come from the plugin's own users-info route: the
+// whole chain from the settings to a name in the chat.
+func TestWordPress(t *testing.T) {
+	s := setupWordPress(t)
+	admin := s.wp.AdminID
+	good := map[string]any{
+		"server_url":     s.pc.URL + "/",
+		"secret":         testsvc.Secret,
+		"scheme":         "hash",
+		"api_login":      testsvc.APILogin,
+		"api_password":   testsvc.APIPassword,
+		"users_login":    usersLogin,
+		"users_password": usersPassword,
+		"position":       "bottom-left",
+		"colours":        map[string]any{"header": "#336699", "launcher": "red"},
+		"font_family":    "Georgia, serif",
+		"language":       "",
+		"roles":          []string{},
+	}
+
+	t.Run("settings are sanitised", func(t *testing.T) {
+		for _, tc := range []struct {
+			name  string
+			input map[string]any
+			key   string
+			want  any
+		}{
+			{"script URL refused", map[string]any{"server_url": "javascript:alert(1)"}, "server_url", ""},
+			{"URL with query refused", map[string]any{"server_url": "https://chat.example.com/?x=1"}, "server_url", ""},
+			{"unknown scheme", map[string]any{"scheme": "rot13"}, "scheme", "hash"},
+			{"unknown position", map[string]any{"position": "top-middle"}, "position", "bottom-right"},
+			{"unknown roles dropped", map[string]any{"roles": []string{"editor", "overlord"}}, "roles", []any{"editor"}},
+			{"bad language", map[string]any{"language": "<b>"}, "language", ""},
+			{"CSS punctuation removed from the font", map[string]any{"font_family": "Georgia, serif; } body { x"}, "font_family", "Georgia, serif body x"},
+		} {
+			if got := s.saveSettings(t, tc.input)[tc.key]; fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("%s: saving %v stored %s = %#v; want %#v", tc.name, tc.input, tc.key, got, tc.want)
+			}
+		}
+		stored := s.saveSettings(t, good)
+		if stored["server_url"] != s.pc.URL || stored["secret"] != testsvc.Secret || stored["position"] != "bottom-left" {
+			t.Errorf("stored %v; want the server URL without its slash, the secret, bottom-left", stored)
+		}
+		if c := stored["colours"].(map[string]any); c["header"] != "#336699" || c["launcher"] != "" {
+			t.Errorf("stored colours %v; want header #336699 and the invalid launcher colour emptied", c)
+		}
+		// A secret sent empty keeps the stored one; "clear" removes it.
+		if got := s.saveSettings(t, map[string]any{"secret": "", "api_password": ""}); got["secret"] != testsvc.Secret || got["api_password"] != testsvc.APIPassword {
+			t.Errorf("saving empty secrets stored secret %q, api_password %q; want both kept", got["secret"], got["api_password"])
+		}
+		if got := s.saveSettings(t, map[string]any{"clear": []string{"api_password"}}); got["api_password"] != "" || got["secret"] != testsvc.Secret {
+			t.Errorf("clearing api_password stored api_password %q, secret %q; want it empty and the secret kept", got["api_password"], got["secret"])
+		}
+		s.saveSettings(t, good)
+	})
+
+	t.Run("users-info route", func(t *testing.T) {
+		ids := fmt.Sprintf("%d,%d,999,%d", s.subscriber, admin, s.editor)
+		for _, tc := range []struct {
+			name   string
+			auth   string
+			ids    string
+			status int
+		}{
+			{"no credentials", "", ids, 401},
+			{"wrong password", usersLogin + ":nope", ids, 401},
+			{"wrong login", "admin:" + usersPassword, ids, 401},
+			{"WordPress admin's own password", testsvc.WPAdminLogin + ":" + testsvc.WPAdminPassword, ids, 401},
+			{"malformed ids", usersLogin + ":" + usersPassword, "1;DROP TABLE", 400},
+			{"ok", usersLogin + ":" + usersPassword, ids, 200},
+		} {
+			h := map[string]string{}
+			if tc.auth != "" {
+				h["Authorization"] = "Basic " + b64(tc.auth)
+			}
+			code, hdr, body := httpDo(t, "GET", s.usersURL+"?user_ids="+url.QueryEscape(tc.ids), nil, h)
+			if code != tc.status {
+				t.Errorf("%s: users-info = %d %s; want %d", tc.name, code, body, tc.status)
+				continue
+			}
+			if code == 401 && !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Basic") {
+				t.Errorf("%s: WWW-Authenticate = %q; want Basic", tc.name, hdr.Get("WWW-Authenticate"))
+			}
+			if code != 200 {
+				continue
+			}
+			var users []wireUser
+			if err := json.Unmarshal(body, &users); err != nil {
+				t.Fatalf("users-info body %s: %v", body, err)
+			}
+			want := []struct {
+				id         int
+				name, role string
+			}{{s.subscriber, "Sam Sübscriber", "member"}, {admin, "admin", "admin"}, {s.editor, "Eve Editor", "mod"}}
+			if len(users) != len(want) {
+				t.Fatalf("users-info = %+v; want %d users (unknown 999 left out)", users, len(want))
+			}
+			for i, w := range want {
+				u := users[i]
+				if u.UserID != strconv.Itoa(w.id) || u.Name != w.name || u.Role != w.role {
+					t.Errorf("users-info[%d] = %+v; want user_id %d, name %q, role %q", i, u, w.id, w.name, w.role)
+				}
+				if !strings.HasPrefix(u.AvatarURL, "http") || !strings.HasPrefix(u.ProfileURL, s.wp.SiteURL+"/") {
+					t.Errorf("users-info[%d] avatar %q, profile %q; want URLs", i, u.AvatarURL, u.ProfileURL)
+				}
+			}
+		}
+	})
+
+	t.Run("users-info route with application passwords on", func(t *testing.T) {
+		// On https sites WordPress reads Basic credentials as application
+		// passwords and refuses unknown logins before any route runs; the
+		// plugin keeps it away from its route. An mu-plugin turns them on here.
+		mu := filepath.Join(s.wp.Dir, "wp-content", "mu-plugins")
+		if err := os.MkdirAll(mu, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		muFile := filepath.Join(mu, "app-passwords.php")
+		if err := os.WriteFile(muFile, []byte("<?php\nadd_filter('wp_is_application_passwords_available', '__return_true');\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(muFile)
+		appPassword := lastLine(s.wp.PHP(t, fmt.Sprintf(`$r = WP_Application_Passwords::create_new_application_password(%d, array('name' => 'test'));
+if (is_wp_error($r)) { fwrite(STDERR, "PHP Fatal error: " . $r->get_error_message() . "\n"); exit(1); }
+echo $r[0];`, admin)))
+		for _, tc := range []struct {
+			name, auth string
+			status     int
+		}{
+			{"users-info credentials", usersLogin + ":" + usersPassword, 200},
+			{"an administrator's application password", testsvc.WPAdminLogin + ":" + appPassword, 401},
+		} {
+			code, _, body := httpDo(t, "GET", s.usersURL+"?user_ids=1", nil, map[string]string{"Authorization": "Basic " + b64(tc.auth)})
+			if code != tc.status {
+				t.Errorf("%s: users-info = %d %s; want %d", tc.name, code, body, tc.status)
+			}
+		}
+		// WordPress's own routes still take application passwords.
+		code, _, body := httpDo(t, "GET", s.wp.SiteURL+"/wp-json/wp/v2/users/me", nil, map[string]string{"Authorization": "Basic " + b64(testsvc.WPAdminLogin+":"+appPassword)})
+		if code != 200 {
+			t.Errorf("/wp/v2/users/me with the application password = %d %s; want 200", code, body)
+		}
+	})
+
+	var subCfg map[string]any
+	t.Run("front page signs the logged-in user", func(t *testing.T) {
+		html := s.page(t, "/", s.subscriber)
+		e, ok := findEmbed(t, html)
+		if !ok {
+			t.Fatalf("front page for a logged-in subscriber has no widget.js tag")
+		}
+		if e.ScriptURL != s.pc.URL+"/widget.js" {
+			t.Errorf("widget script = %q; want %q", e.ScriptURL, s.pc.URL+"/widget.js")
+		}
+		for _, secret := range []string{testsvc.Secret, testsvc.APIPassword, usersPassword} {
+			if strings.Contains(html, secret) {
+				t.Errorf("front page contains a secret (%q)", secret)
+			}
+		}
+		c := e.Config
+		if c["server"] != s.pc.URL || c["id"] != strconv.Itoa(s.subscriber) || c["position"] != "bottom-left" || c["language"] != "en" {
+			t.Errorf("Pollchat.init(%s); want server %s, id %d, position bottom-left, language en", e.RawConfig, s.pc.URL, s.subscriber)
+		}
+		if col, _ := c["colours"].(map[string]any); col["header"] != "#336699" || col["fontFamily"] != "Georgia, serif" {
+			t.Errorf("colours = %v; want header #336699 and the font family", c["colours"])
+		}
+		if !strings.Contains(html, "Pollchat.openDialog(") {
+			t.Errorf("page has no handler opening the dialog from chat links")
+		}
+		me := s.hello(t, c)
+		if me.UserID != strconv.Itoa(s.subscriber) || me.Name != "Sam Sübscriber" || me.Role != "member" {
+			t.Errorf("/v1/hello me = %+v; want user %d, Sam Sübscriber, member (from the users-info route)\n%s", me, s.subscriber, s.pc.Log())
+		}
+		subCfg = c
+	})
+
+	t.Run("guests get no widget", func(t *testing.T) {
+		if _, ok := findEmbed(t, s.page(t, "/", 0)); ok {
+			t.Errorf("front page for a guest loads widget.js")
+		}
+	})
+
+	t.Run("roles filter", func(t *testing.T) {
+		s.saveSettings(t, map[string]any{"roles": []string{"editor"}})
+		defer s.saveSettings(t, map[string]any{"roles": []string{}})
+		for _, tc := range []struct {
+			user int
+			want bool
+		}{{s.subscriber, false}, {s.editor, true}, {admin, false}} {
+			if _, ok := findEmbed(t, s.page(t, "/", tc.user)); ok != tc.want {
+				t.Errorf("roles=[editor]: user %d has widget = %v; want %v", tc.user, ok, tc.want)
+			}
+		}
+	})
+
+	t.Run("jwt scheme", func(t *testing.T) {
+		s.saveSettings(t, map[string]any{"scheme": "jwt"})
+		defer s.saveSettings(t, map[string]any{"scheme": "hash"})
+		e, ok := findEmbed(t, s.page(t, "/", s.editor))
+		if !ok {
+			t.Fatalf("no widget for the editor")
+		}
+		if _, has := e.Config["hash"]; has || e.Config["token"] == nil {
+			t.Fatalf("Pollchat.init(%s); want a token and no hash", e.RawConfig)
+		}
+		me := s.hello(t, e.Config)
+		if me.UserID != strconv.Itoa(s.editor) || me.Name != "Eve Editor" || me.Role != "mod" {
+			t.Errorf("/v1/hello with the token: me = %+v; want user %d, Eve Editor, mod", me, s.editor)
+		}
+	})
+
+	t.Run("chat links", func(t *testing.T) {
+		out := s.wp.PHP(t, fmt.Sprintf(`$id = wp_insert_post(array('post_title' => 'Meet Eve', 'post_name' => 'meet-eve', 'post_status' => 'publish', 'post_author' => %d,
+	'post_content' => '[pollchat_link user="%d" text="Talk to Eve & Co"] [pollchat_link user="author"]'));
+wp_set_current_user(%d);
+echo wp_json_encode(array(
+	'tpl' => pollchat_chat_link(%d, '', false),
+	'html' => pollchat_chat_link(%d, 'Talk to <b>"me"</b>', false),
+	'self' => pollchat_chat_link(%d, '', false),
+	'none' => pollchat_chat_link(424242, '', false),
+));`, s.editor, s.editor, s.subscriber, admin, admin, s.subscriber))
+		var tpl map[string]string
+		if err := json.Unmarshal([]byte(lastLine(out)), &tpl); err != nil {
+			t.Fatalf("%q: %v", out, err)
+		}
+		wantTpl := fmt.Sprintf(`<a href="#pollchat-%d" class="pollchat-link" data-pollchat-user="%d">Chat with admin</a>`, admin, admin)
+		if want := fmt.Sprintf(`<a href="#pollchat-%d" class="pollchat-link" data-pollchat-user="%d">Talk to &lt;b&gt;&quot;me&quot;&lt;/b&gt;</a>`, admin, admin); tpl["html"] != want {
+			t.Errorf("pollchat_chat_link with HTML in the text = %q; want %q", tpl["html"], want)
+		}
+		if tpl["tpl"] != wantTpl || tpl["self"] != "" || tpl["none"] != "" {
+			t.Errorf("pollchat_chat_link = %q, to oneself %q, to nobody %q; want %q, \"\", \"\"", tpl["tpl"], tpl["self"], tpl["none"], wantTpl)
+		}
+		html := s.page(t, "/meet-eve/", s.subscriber)
+		for _, want := range []string{
+			fmt.Sprintf(`<a href="#pollchat-%d" class="pollchat-link" data-pollchat-user="%d">Talk to Eve &amp; Co</a>`, s.editor, s.editor),
+			fmt.Sprintf(`<a href="#pollchat-%d" class="pollchat-link" data-pollchat-user="%d">Chat with Eve Editor</a>`, s.editor, s.editor),
+		} {
+			if !strings.Contains(html, want) {
+				t.Errorf("post for a subscriber lacks %s\n%s", want, excerpt(html, "pollchat-link"))
+			}
+		}
+		guest := s.page(t, "/meet-eve/", 0)
+		if !strings.Contains(guest, `class="pollchat-link pollchat-link-login">Talk to Eve &amp; Co</a>`) || strings.Contains(guest, "data-pollchat-user") {
+			t.Errorf("post for a guest: want login links and no chat links\n%s", excerpt(guest, "pollchat-link"))
+		}
+	})
+
+	t.Run("profile update reaches pollchat", func(t *testing.T) {
+		if subCfg == nil {
+			t.Fatal("no identity from the front page")
+		}
+		if u := s.user(t, subCfg, s.editor); u.Name != "Eve Editor" {
+			t.Fatalf("/v1/users before = %+v; want Eve Editor", u)
+		}
+		s.wp.PHP(t, fmt.Sprintf(`$r = wp_update_user(array('ID' => %d, 'display_name' => 'Eve Renamed'));
+if (is_wp_error($r)) { fwrite(STDERR, "PHP Fatal error: " . $r->get_error_message() . "\n"); exit(1); }`, s.editor))
+		if u := s.user(t, subCfg, s.editor); u.Name != "Eve Renamed" {
+			t.Errorf("/v1/users after wp_update_user = %+v; want Eve Renamed (cache_ttl is 1h: only the invalidate call can bring it)\n%s", u, s.pc.Log())
+		}
+		// A role change goes through the same call.
+		s.wp.PHP(t, fmt.Sprintf(`(new WP_User(%d))->set_role('administrator');`, s.editor))
+		if u := s.user(t, subCfg, s.editor); u.Role != "admin" {
+			t.Errorf("/v1/users after set_role(administrator) = %+v; want role admin", u)
+		}
+	})
+
+	t.Run("settings page", func(t *testing.T) {
+		testSettingsPage(t, s)
+	})
+
+	t.Run("no PHP warnings from the plugin", func(t *testing.T) {
+		for _, line := range strings.Split(s.web.Log(), "\n") {
+			if strings.Contains(line, "plugins/pollchat/") && regexp.MustCompile(`PHP (Warning|Notice|Deprecated|Fatal error|Parse error)`).MatchString(line) {
+				t.Errorf("php -S log: %s", line)
+			}
+		}
+	})
+
+	t.Run("uninstall removes the option", func(t *testing.T) {
+		out := s.wp.PHP(t, `require_once ABSPATH . 'wp-admin/includes/plugin.php';
+deactivate_plugins('pollchat/pollchat.php');
+$kept = get_option('pollchat_settings');
+uninstall_plugin('pollchat/pollchat.php');
+echo wp_json_encode(array('kept_on_deactivate' => is_array($kept) && $kept['secret'] !== '', 'after' => get_option('pollchat_settings', 'gone')));`)
+		if got := lastLine(out); got != `{"kept_on_deactivate":true,"after":"gone"}` {
+			t.Errorf("deactivate then uninstall = %s; want settings kept on deactivate and gone after uninstall", got)
+		}
+	})
+}
+
+// excerpt returns the text around the first occurrence of marker in s.
+func excerpt(s, marker string) string {
+	i := strings.Index(s, marker)
+	if i < 0 {
+		return "(no " + marker + ")"
+	}
+	return s[max(0, i-300):min(len(s), i+300)]
+}
