@@ -1,0 +1,187 @@
+package bridge
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"pollchat/config"
+)
+
+const testSecret = "identity-test-secret"
+
+func newTestVerifier(t testing.TB, now time.Time, tz string) *Verifier {
+	t.Helper()
+	v, err := NewVerifier(config.Auth{Secret: testSecret, MaxAge: config.Duration{Duration: 24 * time.Hour}, Timezone: tz})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Now = func() time.Time { return now }
+	return v
+}
+
+func TestVerifyHash(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	v := newTestVerifier(t, now, "")
+	ts := "261122100000"
+	good := v.Hash("6", ts)
+	cases := []struct {
+		id, ts, hash string
+		want         error
+	}{
+		{"6", ts, good, nil},
+		{"6", ts, strings.ToUpper(good), nil},
+		{"7", ts, good, ErrAuthFailed},
+		{"6", ts, good[:39], ErrAuthFailed},
+		{"6", ts, good + "0", ErrAuthFailed},
+		{"6", ts, strings.Repeat("z", 40), ErrAuthFailed},
+		{"6", ts, "", ErrAuthFailed},
+		{"", "", "", ErrAuthFailed},
+		{"6", "261121095959", v.Hash("6", "261121095959"), ErrTokenExpired}, // 24h + 1s ago
+		{"6", "261121100000", v.Hash("6", "261121100000"), nil},             // exactly 24h ago
+		{"6", "261123100001", v.Hash("6", "261123100001"), ErrTokenExpired}, // 24h + 1s ahead
+		{"6", "2611221000", v.Hash("6", "2611221000"), ErrAuthFailed},       // 10 digits
+		{"6", "26112210000a", v.Hash("6", "26112210000a"), ErrAuthFailed},
+		{"6", "261399100000", v.Hash("6", "261399100000"), ErrAuthFailed}, // month 13
+		{"a,b", ts, v.Hash("a,b", ts), ErrAuthFailed},                     // comma in id
+	}
+	for _, tc := range cases {
+		_, err := v.VerifyHash(tc.id, tc.ts, tc.hash)
+		if err != tc.want {
+			t.Errorf("VerifyHash(%q, %q, %q) = %v; want %v", tc.id, tc.ts, tc.hash, err, tc.want)
+		}
+	}
+	// A time zone shifts how the timestamp is read.
+	berlin := newTestVerifier(t, now, "Europe/Berlin")
+	local := "261122110000" // 11:00 in Berlin is 10:00 UTC
+	if _, err := berlin.VerifyHash("6", local, berlin.Hash("6", local)); err != nil {
+		t.Errorf("Berlin timestamp: %v", err)
+	}
+	if got := berlin.Timestamp(now); got != local {
+		t.Errorf("Timestamp in Berlin = %s; want %s", got, local)
+	}
+}
+
+func TestVerifyChatLink(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	v := newTestVerifier(t, now, "")
+	ts := v.Timestamp(now)
+	h := v.Hash("6", "7", ts)
+	if _, err := v.VerifyChatLink("6", "7", ts, h); err != nil {
+		t.Fatalf("VerifyChatLink = %v", err)
+	}
+	if _, err := v.VerifyChatLink("6", "8", ts, h); err != ErrAuthFailed {
+		t.Fatalf("VerifyChatLink(other target) = %v", err)
+	}
+	if _, err := v.VerifyHash("6", ts, h); err != ErrAuthFailed {
+		t.Fatalf("a chat-link hash used as identity = %v; want refused", err)
+	}
+}
+
+func sign(t testing.TB, m jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(m, claims).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestVerifyToken(t *testing.T) {
+	now := time.Now()
+	v := newTestVerifier(t, now, "")
+	key := []byte(testSecret)
+	exp := now.Add(time.Hour).Unix()
+	cases := []struct {
+		name   string
+		token  string
+		wantID string
+		want   error
+	}{
+		{"string id", sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"user_id": "john82", "exp": exp, "name": "John"}), "john82", nil},
+		{"number id", sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"user_id": 6, "exp": exp}), "6", nil},
+		{"big number id", sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"user_id": int64(9007199254740993), "exp": exp}), "9007199254740993", nil},
+		{"float id", sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"user_id": 6.5, "exp": exp}), "", ErrAuthFailed},
+		{"no id", sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"exp": exp}), "", ErrAuthFailed},
+		{"empty id", sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"user_id": "", "exp": exp}), "", ErrAuthFailed},
+		{"no exp", sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"user_id": "6"}), "", ErrAuthFailed},
+		{"expired", sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"user_id": "6", "exp": now.Add(-2 * time.Minute).Unix()}), "", ErrTokenExpired},
+		{"leeway", sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"user_id": "6", "exp": now.Add(-30 * time.Second).Unix()}), "6", nil},
+		{"HS384", sign(t, jwt.SigningMethodHS384, key, jwt.MapClaims{"user_id": "6", "exp": exp}), "", ErrAuthFailed},
+		{"HS512", sign(t, jwt.SigningMethodHS512, key, jwt.MapClaims{"user_id": "6", "exp": exp}), "", ErrAuthFailed},
+		{"none", sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, jwt.MapClaims{"user_id": "6", "exp": exp}), "", ErrAuthFailed},
+		{"wrong key", sign(t, jwt.SigningMethodHS256, []byte("other"), jwt.MapClaims{"user_id": "6", "exp": exp}), "", ErrAuthFailed},
+		{"expired and wrong key", sign(t, jwt.SigningMethodHS256, []byte("other"), jwt.MapClaims{"user_id": "6", "exp": now.Add(-time.Hour).Unix()}), "", ErrAuthFailed},
+		{"garbage", "not.a.token", "", ErrAuthFailed},
+		{"huge", strings.Repeat("a", MaxTokenLen+1), "", ErrAuthFailed},
+	}
+	for _, tc := range cases {
+		idn, err := v.VerifyToken(tc.token)
+		if err != tc.want || idn.UserID != tc.wantID {
+			t.Errorf("VerifyToken(%s) = %q, %v; want %q, %v", tc.name, idn.UserID, err, tc.wantID, tc.want)
+		}
+	}
+	// alg none with the signature stripped, and an HS256 header over a
+	// payload signed by someone else.
+	parts := strings.Split(cases[0].token, ".")
+	if _, err := v.VerifyToken(parts[0] + "." + parts[1] + "."); err != ErrAuthFailed {
+		t.Errorf("token without signature = %v", err)
+	}
+	// Issued tokens verify and carry their expiry.
+	tok, expires, err := v.IssueToken("6", 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idn, err := v.VerifyToken(tok)
+	if err != nil || idn.UserID != "6" || !idn.Expires.Equal(expires) {
+		t.Fatalf("issued token = %+v, %v", idn, err)
+	}
+}
+
+func FuzzLegacyHash(f *testing.F) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	v := newTestVerifier(f, now, "")
+	f.Add("6", "261122100000", v.Hash("6", "261122100000"))
+	f.Add("", "", "")
+	f.Add("6", "999999999999", strings.Repeat("0", 40))
+	f.Add("é,\x00", "26112210000\xff", "zz")
+	f.Fuzz(func(t *testing.T, id, ts, hash string) {
+		idn, err := v.VerifyHash(id, ts, hash)
+		if err == nil {
+			// Accepted only when it is the real hash of a valid id.
+			if idn.UserID != id || !strings.EqualFold(hash, v.Hash(id, ts)) || config.ValidUserID(id) != nil {
+				t.Fatalf("VerifyHash(%q, %q, %q) accepted wrongly", id, ts, hash)
+			}
+		} else if err != ErrAuthFailed && err != ErrTokenExpired {
+			t.Fatalf("VerifyHash error %v is not a sentinel", err)
+		}
+	})
+}
+
+func FuzzToken(f *testing.F) {
+	now := time.Now()
+	v := newTestVerifier(f, now, "")
+	f.Add(sign(f, jwt.SigningMethodHS256, []byte(testSecret), jwt.MapClaims{"user_id": "6", "exp": now.Add(time.Hour).Unix()}))
+	f.Add("eyJhbGciOiJub25lIn0.eyJ1c2VyX2lkIjoiNiJ9.")
+	f.Add("a.b.c")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, tok string) {
+		idn, err := v.VerifyToken(tok)
+		if err != nil {
+			if err != ErrAuthFailed && err != ErrTokenExpired {
+				t.Fatalf("VerifyToken error %v is not a sentinel", err)
+			}
+			return
+		}
+		if config.ValidUserID(idn.UserID) != nil {
+			t.Fatalf("VerifyToken(%q) accepted invalid id %q", tok, idn.UserID)
+		}
+		// An accepted token must really be HS256 signed with the secret.
+		p, perr := jwt.Parse(tok, func(*jwt.Token) (any, error) { return []byte(testSecret), nil }, jwt.WithValidMethods([]string{"HS256"}), jwt.WithLeeway(JWTLeeway))
+		if perr != nil || !p.Valid {
+			t.Fatalf("VerifyToken accepted %q which does not verify: %v", tok, perr)
+		}
+	})
+}
