@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,18 +67,5 @@ func TestOpenEmbeddedErrors(t *testing.T) {
 	_, err = store.OpenEmbedded(filepath.Join(base, "missing", "data"))
 	if !errors.As(err, &se) || se.Op != "open" {
 		t.Errorf("OpenEmbedded(missing parent) = %#v; want a *store.Error with Op open", err)
-	}
-}
-
-func BenchmarkSaveMessage(b *testing.B) {
-	for _, senders := range []int{1, 16, 256} {
-		b.Run(fmt.Sprintf("embedded/senders=%d", senders), func(b *testing.B) {
-			s, err := store.OpenEmbedded(filepath.Join(b.TempDir(), "data"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			storetest.BenchSave(b, s, senders)
-		})
 	}
 }

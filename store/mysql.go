@@ -30,6 +30,10 @@ type MySQLOptions struct {
 	MaxOpenConns int
 	// MaxBatch bounds how many messages one group commit writes; zero means 512.
 	MaxBatch int
+	// Writers is how many group commits may run at once, each on its own
+	// connection; zero means 1, which keeps this process's ids in commit
+	// order (a reader never sees id n+1 before n from the same process).
+	Writers int
 	// NoGroupCommit writes each message in its own transaction from the
 	// caller's goroutine (one INSERT per message). It exists as the
 	// benchmark's baseline; leave it false.
@@ -48,6 +52,9 @@ func (o *MySQLOptions) defaults() {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 512
+	}
+	if o.Writers <= 0 {
+		o.Writers = 1
 	}
 }
 
@@ -69,7 +76,7 @@ type MySQL struct {
 
 	ops    chan *msgOp
 	quit   chan struct{}
-	done   chan struct{}
+	wg     sync.WaitGroup
 	closed atomic.Bool
 	once   sync.Once
 }
@@ -126,6 +133,9 @@ func OpenMySQL(ctx context.Context, dsn, prefix string, opts MySQLOptions) (*MyS
 	cfg.ReadTimeout = opts.Timeout
 	cfg.WriteTimeout = opts.Timeout
 	cfg.MultiStatements = false
+	// One round trip per statement instead of prepare, execute and close;
+	// safe with utf8mb4 (the driver refuses it for unsafe charsets).
+	cfg.InterpolateParams = true
 	cfg.RejectReadOnly = true
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}
@@ -146,14 +156,16 @@ func OpenMySQL(ctx context.Context, dsn, prefix string, opts MySQLOptions) (*MyS
 		opts: opts,
 		ops:  make(chan *msgOp),
 		quit: make(chan struct{}),
-		done: make(chan struct{}),
 		step: 1,
 	}
 	if err := s.init(ctx, prefix); err != nil {
 		db.Close()
 		return nil, err
 	}
-	go s.writer()
+	for i := 0; i < opts.Writers; i++ {
+		s.wg.Add(1)
+		go s.writer()
+	}
 	return s, nil
 }
 
@@ -415,7 +427,7 @@ func (s *MySQL) SaveMessage(ctx context.Context, m *Message) (bool, error) {
 }
 
 func (s *MySQL) writer() {
-	defer close(s.done)
+	defer s.wg.Done()
 	batch := make([]*msgOp, 0, s.opts.MaxBatch)
 	for {
 		select {
@@ -460,13 +472,14 @@ func (s *MySQL) commit(ops []*msgOp) {
 		in[i] = op.m
 	}
 	var err error
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < 8; attempt++ {
 		for i, op := range ops {
 			op.m, op.created, op.dupOf = in[i], false, -1
 		}
-		if err = s.writeBatch(ctx, ops); err == nil || !isDeadlock(err) {
+		if err = s.writeBatch(ctx, ops); err == nil || !isDeadlock(err) || ctx.Err() != nil {
 			break
 		}
+		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
 	}
 	for _, op := range ops {
 		op.err = err
@@ -500,7 +513,9 @@ func (s *MySQL) writeBatch(ctx context.Context, ops []*msgOp) error {
 		return keys[i].cid < keys[j].cid
 	})
 
-	tx, err := s.db.BeginTx(ctx, nil)
+	// READ COMMITTED: no gap locks, so concurrent batches (and processes)
+	// lock only the rows they write and rarely deadlock.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return err
 	}
@@ -509,12 +524,8 @@ func (s *MySQL) writeBatch(ctx context.Context, ops []*msgOp) error {
 	existing := map[dedupKey]int64{}
 	if len(keys) > 0 {
 		where, args := keysWhere(keys)
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+s.t.dedup+" WHERE `created_at` < ? AND ("+where+")",
-			append([]any{now.Add(-DedupWindow)}, args...)...); err != nil {
-			return err
-		}
 		// Claim every key: a key another transaction holds makes this wait
-		// for it, then it is ignored and read below with its message id.
+		// for it; then it is ignored here and read below with its message id.
 		vals := make([]string, len(keys))
 		cargs := make([]any, 0, 3*len(keys))
 		for i, k := range keys {
@@ -524,18 +535,22 @@ func (s *MySQL) writeBatch(ctx context.Context, ops []*msgOp) error {
 		if _, err := tx.ExecContext(ctx, "INSERT IGNORE INTO "+s.t.dedup+" (`from_id`, `client_id`, `msg_id`, `created_at`) VALUES "+strings.Join(vals, ", "), cargs...); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT `from_id`, `client_id`, `msg_id` FROM "+s.t.dedup+" WHERE "+where+" FOR UPDATE", args...)
+		rows, err := tx.QueryContext(ctx, "SELECT `from_id`, `client_id`, `msg_id`, `created_at` FROM "+s.t.dedup+" WHERE "+where+" FOR UPDATE", args...)
 		if err != nil {
 			return err
 		}
+		cutoff := now.Add(-DedupWindow)
 		for rows.Next() {
 			var k dedupKey
 			var id int64
-			if err := rows.Scan(&k.from, &k.cid, &id); err != nil {
+			var at time.Time
+			if err := rows.Scan(&k.from, &k.cid, &id, &at); err != nil {
 				rows.Close()
 				return err
 			}
-			if id != 0 {
+			// msg_id 0 is this transaction's claim; an expired entry is
+			// claimed too (this transaction holds its lock now).
+			if id != 0 && !at.Before(cutoff) {
 				existing[k] = id
 			}
 		}
@@ -1093,7 +1108,7 @@ func (s *MySQL) Close() error {
 	s.once.Do(func() {
 		s.closed.Store(true)
 		close(s.quit)
-		<-s.done
+		s.wg.Wait()
 		if cerr := s.db.Close(); cerr != nil {
 			err = &Error{Op: "close", Err: cerr}
 		}
