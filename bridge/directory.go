@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/patrickmn/go-cache"
-	"golang.org/x/sync/singleflight"
 )
 
 // MaxBatch is the most ids one Source.Lookup is asked for.
@@ -19,13 +18,18 @@ const MaxBatch = 100
 // Directory answers "who is user X" from a cache in front of a Source.
 //
 // A fresh entry is answered from memory. A miss joins the fetch already
-// running for that id (singleflight) or the batch being gathered: misses
-// that arrive within Tick of each other become one Lookup of up to
-// MaxBatch ids. An entry past its TTL is still answered at once (stale)
-// while one background fetch refreshes it, and it is kept for StaleFor so
-// that the chat goes on showing names while the host site is down. When
-// the source fails, misses fail fast with ErrSourceDown until RetryAfter
-// has passed, and the outage is logged once (and its end once).
+// running or queued for that id (one fetch per id, as singleflight does,
+// but across batches) or the batch being gathered: misses that arrive
+// within Tick of each other, or while earlier fetches run, become one
+// Lookup of up to MaxBatch ids. An entry past its TTL is still answered at
+// once (stale) while one background fetch refreshes it, and it is kept for
+// StaleFor so that the chat goes on showing names while the host site is
+// down. When the source fails, misses fail fast with ErrSourceDown until
+// RetryAfter has passed, and the outage is logged once (and its end once).
+//
+// The cache is two go-cache maps over the same entries: fresh (expiring at
+// the TTL, the only one the hot path reads) and stale (expiring StaleFor
+// later).
 type Directory struct {
 	src        Source
 	ttl        time.Duration
@@ -33,8 +37,8 @@ type Directory struct {
 	staleFor   time.Duration
 	timeout    time.Duration
 	retry      time.Duration
-	cache      *cache.Cache // id -> *entry
-	group      singleflight.Group
+	fresh      *cache.Cache // id -> *entry
+	stale      *cache.Cache // id -> *entry, kept StaleFor longer
 	log        *slog.Logger
 	batch      batcher
 
@@ -45,14 +49,13 @@ type Directory struct {
 	retryAt   atomic.Int64 // unix nanos before which misses fail fast
 
 	stats struct {
-		hits, stale, misses, fetches, fetchErrors, fetchedIDs atomic.Int64
+		stale, misses, fetches, fetchErrors, fetchedIDs atomic.Int64
 	}
 }
 
 type entry struct {
 	user    User
 	unknown bool
-	fresh   int64 // unix nanos until which the entry is fresh
 }
 
 // DirectoryConfig configures a Directory.
@@ -107,11 +110,13 @@ func NewDirectory(src Source, cfg DirectoryConfig) *Directory {
 		staleFor:   cfg.StaleFor,
 		timeout:    cfg.Timeout,
 		retry:      cfg.RetryAfter,
-		cache:      cache.New(cfg.TTL+cfg.StaleFor, time.Minute),
+		fresh:      cache.New(cfg.TTL, time.Minute),
+		stale:      cache.New(cfg.TTL+cfg.StaleFor, 5*time.Minute),
 		log:        cfg.Log,
 	}
 	d.batch.d = d
 	d.batch.tick = cfg.Tick
+	d.batch.inflight = map[string]*batch{}
 	return d
 }
 
@@ -125,61 +130,49 @@ func (d *Directory) Get(ctx context.Context, id string) (User, error) {
 		return e.user, nil
 	}
 	d.stats.misses.Add(1)
-	ch := d.fetch(id)
+	var one [1]*batch
+	b := d.enqueue([]string{id}, one[:0])[0]
 	select {
-	case r := <-ch:
-		return d.answer(id, r)
+	case <-b.done:
+		return d.answer(id, b)
 	case <-ctx.Done():
 		return User{}, fmt.Errorf("%w: %w", ErrSourceDown, ctx.Err())
 	}
 }
 
 // cached answers from the cache: a fresh entry, or a stale one (known user)
-// whose refresh it starts. An expired "unknown" is not answered (it is
+// whose refresh it queues. An expired "unknown" is not answered (it is
 // asked again, and served only if the source fails).
 func (d *Directory) cached(id string) (*entry, bool) {
-	v, ok := d.cache.Get(id)
+	if v, ok := d.fresh.Get(id); ok {
+		return v.(*entry), true
+	}
+	v, ok := d.stale.Get(id)
 	if !ok {
 		return nil, false
 	}
 	e := v.(*entry)
-	if time.Now().UnixNano() < e.fresh {
-		d.stats.hits.Add(1)
-		return e, true
-	}
 	if e.unknown {
 		return nil, false
 	}
 	d.stats.stale.Add(1)
 	if time.Now().UnixNano() >= d.retryAt.Load() {
-		d.fetch(id) // refresh in the background; nobody waits for it
+		var one [1]*batch
+		d.enqueue([]string{id}, one[:0]) // refresh in the background; nobody waits
 	}
 	return e, true
 }
 
-// fetch joins or starts the fetch of id; the channel gets its result.
-func (d *Directory) fetch(id string) <-chan singleflight.Result {
-	return d.group.DoChan(id, func() (any, error) {
-		if time.Now().UnixNano() < d.retryAt.Load() {
-			return nil, ErrSourceDown
-		}
-		b := d.batch.add(id)
-		<-b.done
-		return b, b.err
-	})
-}
-
 // answer turns a finished fetch of id into Get's result; on failure the
 // stale entry (known or unknown) is the answer if there is one.
-func (d *Directory) answer(id string, r singleflight.Result) (User, error) {
-	if r.Err == nil {
-		b := r.Val.(*batch)
+func (d *Directory) answer(id string, b *batch) (User, error) {
+	if b.err == nil {
 		if u, ok := b.users[id]; ok {
 			return u, nil
 		}
 		return User{}, ErrUnknownUser
 	}
-	if v, ok := d.cache.Get(id); ok {
+	if v, ok := d.stale.Get(id); ok {
 		e := v.(*entry)
 		d.stats.stale.Add(1)
 		if e.unknown {
@@ -187,10 +180,10 @@ func (d *Directory) answer(id string, r singleflight.Result) (User, error) {
 		}
 		return e.user, nil
 	}
-	if errors.Is(r.Err, ErrSourceDown) {
-		return User{}, r.Err
+	if errors.Is(b.err, ErrSourceDown) {
+		return User{}, b.err
 	}
-	return User{}, fmt.Errorf("%w: %w", ErrSourceDown, r.Err)
+	return User{}, fmt.Errorf("%w: %w", ErrSourceDown, b.err)
 }
 
 // GetMany returns the known users among ids (unknown ones are left out).
@@ -198,11 +191,7 @@ func (d *Directory) answer(id string, r singleflight.Result) (User, error) {
 // up; the map still holds every user that could.
 func (d *Directory) GetMany(ctx context.Context, ids []string) (map[string]User, error) {
 	out := make(map[string]User, len(ids))
-	type wait struct {
-		id string
-		ch <-chan singleflight.Result
-	}
-	var waits []wait
+	var miss []string
 	for _, id := range ids {
 		if e, ok := d.cached(id); ok {
 			if !e.unknown {
@@ -210,25 +199,30 @@ func (d *Directory) GetMany(ctx context.Context, ids []string) (map[string]User,
 			}
 			continue
 		}
-		d.stats.misses.Add(1)
-		waits = append(waits, wait{id, d.fetch(id)})
+		miss = append(miss, id)
 	}
+	if len(miss) == 0 {
+		return out, nil
+	}
+	d.stats.misses.Add(int64(len(miss)))
+	batches := d.enqueue(miss, make([]*batch, 0, len(miss)))
 	var firstErr error
-	for _, w := range waits {
+	for i, id := range miss {
+		b := batches[i]
 		select {
-		case r := <-w.ch:
-			u, err := d.answer(w.id, r)
-			switch {
-			case err == nil:
-				out[w.id] = u
-			case errors.Is(err, ErrUnknownUser):
-			default:
-				if firstErr == nil {
-					firstErr = err
-				}
-			}
+		case <-b.done:
 		case <-ctx.Done():
 			return out, fmt.Errorf("%w: %w", ErrSourceDown, ctx.Err())
+		}
+		u, err := d.answer(id, b)
+		switch {
+		case err == nil:
+			out[id] = u
+		case errors.Is(err, ErrUnknownUser):
+		default:
+			if firstErr == nil {
+				firstErr = err
+			}
 		}
 	}
 	return out, firstErr
@@ -259,13 +253,14 @@ func (d *Directory) ForIdentity(ctx context.Context, idn Identity) (User, error)
 // Invalidate drops ids from the cache; the next lookup asks the source.
 func (d *Directory) Invalidate(ids ...string) {
 	for _, id := range ids {
-		d.cache.Delete(id)
+		d.fresh.Delete(id)
+		d.stale.Delete(id)
 	}
 }
 
-// DirectoryStats counts what the directory did since it was made.
+// DirectoryStats counts what the directory did since it was made. Fresh
+// hits are not counted: the hot path stays free of shared writes.
 type DirectoryStats struct {
-	Hits        int64 // answered from a fresh entry
 	Stale       int64 // answered from an expired entry
 	Misses      int64 // not cached: waited for a fetch
 	Fetches     int64 // Source.Lookup calls
@@ -276,7 +271,6 @@ type DirectoryStats struct {
 // Stats returns the counters.
 func (d *Directory) Stats() DirectoryStats {
 	return DirectoryStats{
-		Hits:        d.stats.hits.Load(),
 		Stale:       d.stats.stale.Load(),
 		Misses:      d.stats.misses.Load(),
 		Fetches:     d.stats.fetches.Load(),
@@ -301,34 +295,61 @@ type batch struct {
 	err   error
 }
 
-// batcher gathers misses into batches.
-type batcher struct {
-	d    *Directory
-	tick time.Duration
-	mu   sync.Mutex
-	cur  *batch
+// failedBatch answers at once while the source is in its retry pause.
+func failedBatch() *batch {
+	b := &batch{done: make(chan struct{}), err: ErrSourceDown}
+	close(b.done)
+	return b
 }
 
-// add puts id into the batch being gathered (starting one if needed) and
-// returns it; a full batch is sent at once.
-func (b *batcher) add(id string) *batch {
-	b.mu.Lock()
-	cur := b.cur
-	if cur == nil {
-		cur = &batch{done: make(chan struct{}), ids: make([]string, 0, 8)}
-		b.cur = cur
-		time.AfterFunc(b.tick, func() { b.flush(cur) })
+// batcher gathers misses into batches and remembers which batch each id
+// in flight belongs to.
+type batcher struct {
+	d        *Directory
+	tick     time.Duration
+	mu       sync.Mutex
+	cur      *batch
+	inflight map[string]*batch // queued or running, by id
+}
+
+// enqueue appends to dst, for each id, the batch that will answer it: the
+// one already fetching it, or the one being gathered (started if needed,
+// sent at once when full).
+func (d *Directory) enqueue(ids []string, dst []*batch) []*batch {
+	if time.Now().UnixNano() < d.retryAt.Load() {
+		f := failedBatch()
+		for range ids {
+			dst = append(dst, f)
+		}
+		return dst
 	}
-	cur.ids = append(cur.ids, id)
-	full := len(cur.ids) >= MaxBatch
-	if full {
-		b.cur = nil
+	b := &d.batch
+	var full []*batch
+	b.mu.Lock()
+	for _, id := range ids {
+		if x, ok := b.inflight[id]; ok {
+			dst = append(dst, x)
+			continue
+		}
+		cur := b.cur
+		if cur == nil {
+			cur = &batch{done: make(chan struct{}), ids: make([]string, 0, 8)}
+			b.cur = cur
+			time.AfterFunc(b.tick, func() { b.flush(cur) })
+		}
+		cur.ids = append(cur.ids, id)
+		b.inflight[id] = cur
+		dst = append(dst, cur)
+		if len(cur.ids) >= MaxBatch {
+			b.cur = nil
+			full = append(full, cur)
+		}
 	}
 	b.mu.Unlock()
-	if full {
-		go b.flush(cur)
+	for _, f := range full {
+		go b.flush(f)
 	}
-	return cur
+	return dst
 }
 
 func (b *batcher) flush(cur *batch) {
@@ -342,7 +363,16 @@ func (b *batcher) flush(cur *batch) {
 
 // run does one Lookup for a batch and caches its answers.
 func (d *Directory) run(b *batch) {
-	defer close(b.done)
+	defer func() {
+		d.batch.mu.Lock()
+		for _, id := range b.ids {
+			if d.batch.inflight[id] == b {
+				delete(d.batch.inflight, id)
+			}
+		}
+		d.batch.mu.Unlock()
+		close(b.done)
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
 	defer cancel()
 	d.stats.fetches.Add(1)
@@ -355,7 +385,6 @@ func (d *Directory) run(b *batch) {
 		return
 	}
 	d.recovered()
-	now := time.Now()
 	for _, id := range b.ids {
 		if u, ok := m[id]; ok {
 			if u.ID == "" {
@@ -365,9 +394,13 @@ func (d *Directory) run(b *batch) {
 				u.Role = RoleMember
 			}
 			m[id] = u
-			d.cache.Set(id, &entry{user: u, fresh: now.Add(d.ttl).UnixNano()}, d.ttl+d.staleFor)
+			e := &entry{user: u}
+			d.fresh.Set(id, e, d.ttl)
+			d.stale.Set(id, e, d.ttl+d.staleFor)
 		} else {
-			d.cache.Set(id, &entry{unknown: true, fresh: now.Add(d.unknownTTL).UnixNano()}, d.unknownTTL+d.staleFor)
+			e := &entry{unknown: true}
+			d.fresh.Set(id, e, d.unknownTTL)
+			d.stale.Set(id, e, d.unknownTTL+d.staleFor)
 		}
 	}
 	b.users = m

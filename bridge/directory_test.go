@@ -107,8 +107,8 @@ func TestDirectoryCachesUsersAndUnknowns(t *testing.T) {
 	if got := src.calls.Load(); got != 3 {
 		t.Fatalf("source calls after two rounds of 3 ids = %d; want 3 (second round from the cache)", got)
 	}
-	if s := d.Stats(); s.Hits != 3 || s.Misses != 3 {
-		t.Fatalf("Stats() = %+v; want 3 hits and 3 misses", s)
+	if s := d.Stats(); s.Misses != 3 || s.Fetches != 3 {
+		t.Fatalf("Stats() = %+v; want 3 misses and 3 fetches", s)
 	}
 	d.Invalidate("1")
 	if _, err := d.Get(ctx, "1"); err != nil {
