@@ -272,7 +272,7 @@ func migrate(ctx context.Context, db *sql.DB, prefix string) error {
 			}
 		}
 		if _, err := conn.ExecContext(ctx, "INSERT INTO "+t.migrations+" (version, name, applied_at) VALUES (?, ?, ?)",
-			m.Version, m.Name, time.Now().UTC()); err != nil {
+			m.Version, m.Name, sqlTime(time.Now())); err != nil {
 			return fmt.Errorf("%s: %w", m.Name, err)
 		}
 	}
@@ -301,6 +301,11 @@ func (s *MySQL) SchemaVersions(ctx context.Context) ([]int, error) {
 
 // DB returns the connection pool (for tests and tools; EXPLAIN).
 func (s *MySQL) DB() *sql.DB { return s.db }
+
+// sqlTime is t as a DATETIME(6) parameter: UTC, whole microseconds. With
+// nanoseconds the interpolated literal is not a valid DATETIME and MariaDB
+// compares it as a string, which turns index ranges on ts into full scans.
+func sqlTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
 func (s *MySQL) timeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.opts.Timeout)
@@ -397,7 +402,7 @@ func (s *MySQL) SaveMessage(ctx context.Context, m *Message) (bool, error) {
 	if m.TS.IsZero() {
 		m.TS = time.Now().UTC()
 	}
-	m.TS = m.TS.UTC().Truncate(time.Microsecond)
+	m.TS = sqlTime(m.TS)
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	op := &msgOp{ctx: ctx, m: *m, dupOf: -1, done: make(chan struct{})}
@@ -490,7 +495,7 @@ func (s *MySQL) commit(ops []*msgOp) {
 type dedupKey struct{ from, cid string }
 
 func (s *MySQL) writeBatch(ctx context.Context, ops []*msgOp) error {
-	now := time.Now().UTC().Truncate(time.Microsecond)
+	now := sqlTime(time.Now())
 	// Duplicates inside the batch point at the first op with their key.
 	first := map[dedupKey]int{}
 	var keys []dedupKey
@@ -961,7 +966,7 @@ func (s *MySQL) SaveRequest(ctx context.Context, r Request) error {
 		r.TS = time.Now()
 	}
 	return s.exec(ctx, "save request", "INSERT INTO "+s.t.requests+" (`to_id`, `from_id`, `text`, `ts`) VALUES (?, ?, ?, ?)"+
-		" ON DUPLICATE KEY UPDATE `text` = VALUES(`text`), `ts` = VALUES(`ts`)", r.To, r.From, r.Text, r.TS.UTC())
+		" ON DUPLICATE KEY UPDATE `text` = VALUES(`text`), `ts` = VALUES(`ts`)", r.To, r.From, r.Text, sqlTime(r.TS))
 }
 
 // DeleteRequest implements Store.
@@ -1027,7 +1032,7 @@ func (s *MySQL) Requests(ctx context.Context, to string) ([]Request, error) {
 func (s *MySQL) SaveMute(ctx context.Context, m Mute) error {
 	return s.exec(ctx, "save mute", "INSERT INTO "+s.t.mutes+" (`room`, `user_id`, `mins`, `expires_at`, `by_id`) VALUES (?, ?, ?, ?, ?)"+
 		" ON DUPLICATE KEY UPDATE `mins` = VALUES(`mins`), `expires_at` = VALUES(`expires_at`), `by_id` = VALUES(`by_id`)",
-		m.Room, m.UserID, m.Mins, m.ExpiresAt.UTC(), m.By)
+		m.Room, m.UserID, m.Mins, sqlTime(m.ExpiresAt), m.By)
 }
 
 // DeleteMute implements Store.
@@ -1122,11 +1127,11 @@ func (s *MySQL) Prune(ctx context.Context, before time.Time, batch int) (int, er
 	if batch <= 0 {
 		batch = 1000
 	}
-	n, err := s.execResult(ctx, "prune", "DELETE FROM "+s.t.messages+" WHERE `ts` < ? ORDER BY `ts` LIMIT ?", before.UTC(), batch)
+	n, err := s.execResult(ctx, "prune", "DELETE FROM "+s.t.messages+" WHERE `ts` < ? ORDER BY `ts` LIMIT ?", sqlTime(before), batch)
 	if err != nil {
 		return 0, err
 	}
-	if err := s.exec(ctx, "prune", "DELETE FROM "+s.t.dedup+" WHERE `created_at` < ? LIMIT ?", time.Now().UTC().Add(-DedupWindow), 10*batch); err != nil {
+	if err := s.exec(ctx, "prune", "DELETE FROM "+s.t.dedup+" WHERE `created_at` < ? LIMIT ?", sqlTime(time.Now().Add(-DedupWindow)), 10*batch); err != nil {
 		return int(n), err
 	}
 	return int(n), nil
@@ -1208,7 +1213,7 @@ func (s *MySQL) importChunk(ctx context.Context, msgs []Message) (int, error) {
 	for _, m := range msgs {
 		if !have[m.ID] {
 			have[m.ID] = true
-			m.TS = m.TS.UTC()
+			m.TS = sqlTime(m.TS)
 			fresh = append(fresh, m)
 		}
 	}

@@ -140,7 +140,8 @@ func TestMySQLExplain(t *testing.T) {
 		{"pending requests", "SELECT from_id, text, ts FROM " + p + "requests WHERE to_id = ? ORDER BY ts, from_id", "to_ts", []any{"u3"}},
 		{"conversation list", "SELECT conv, last_id FROM " + p + "user_convs WHERE user_id = ? ORDER BY last_id DESC LIMIT 50", "user_last", []any{"u3"}},
 		{"room last message", "SELECT * FROM " + p + "messages WHERE conv = ? ORDER BY id DESC LIMIT 1", "conv_id", []any{"r:room1"}},
-		{"prune", "SELECT id FROM " + p + "messages WHERE ts < ? ORDER BY ts LIMIT 100", "ts", []any{time.Now().Add(-time.Hour)}},
+		// Prune's statement, with its parameter as Prune sends it (whole microseconds).
+		{"prune", "DELETE FROM " + p + "messages WHERE ts < ? ORDER BY ts LIMIT 500", "ts", []any{time.Now().Add(-time.Hour).UTC().Truncate(time.Microsecond)}},
 	}
 	for _, tt := range tests {
 		rows := explain(t, s.DB(), tt.query, tt.args...)
