@@ -678,6 +678,15 @@ func (e *Embedded) Prune(ctx context.Context, before time.Time, batch int) (int,
 			if err := tx.Bucket(bConv).Delete(convKey(m.Conv(), m.ID)); err != nil {
 				return err
 			}
+			// A conversation whose newest message goes leaves the list.
+			uc := tx.Bucket(bUserConv)
+			for _, u := range []string{m.From, m.To} {
+				if k := key(u, string(m.Conv())); u != "" && m.Room == "" && bytes.Equal(uc.Get(k), id) {
+					if err := uc.Delete(k); err != nil {
+						return err
+					}
+				}
+			}
 		}
 		n = len(dead)
 		expireDedup(tx, e.now().Add(-DedupWindow), 10*batch)

@@ -1124,16 +1124,58 @@ func (s *MySQL) Close() error {
 // Prune implements Pruner: it deletes up to batch messages with ts before
 // before (an index range on ts) and forgets expired client ids.
 func (s *MySQL) Prune(ctx context.Context, before time.Time, batch int) (int, error) {
+	if s.closed.Load() {
+		return 0, &Error{Op: "prune", Err: ErrClosed}
+	}
 	if batch <= 0 {
 		batch = 1000
 	}
-	n, err := s.execResult(ctx, "prune", "DELETE FROM "+s.t.messages+" WHERE `ts` < ? ORDER BY `ts` LIMIT ?", sqlTime(before), batch)
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	n, err := s.prune(ctx, before, batch)
+	if err != nil {
+		return n, s.fail(ctx, "prune", err)
+	}
+	_, err = s.db.ExecContext(ctx, "DELETE FROM "+s.t.dedup+" WHERE `created_at` < ? LIMIT ?", sqlTime(time.Now().Add(-DedupWindow)), 10*batch)
+	return n, s.fail(ctx, "prune", err)
+}
+
+func (s *MySQL) prune(ctx context.Context, before time.Time, batch int) (int, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return 0, err
 	}
-	if err := s.exec(ctx, "prune", "DELETE FROM "+s.t.dedup+" WHERE `created_at` < ? LIMIT ?", sqlTime(time.Now().Add(-DedupWindow)), 10*batch); err != nil {
-		return int(n), err
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, "SELECT `id` FROM "+s.t.messages+" WHERE `ts` < ? ORDER BY `ts` LIMIT ? FOR UPDATE", sqlTime(before), batch)
+	if err != nil {
+		return 0, err
 	}
+	var ids []any
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	in := placeholders(len(ids))
+	res, err := tx.ExecContext(ctx, "DELETE FROM "+s.t.messages+" WHERE `id` IN ("+in+")", ids...)
+	if err != nil {
+		return 0, err
+	}
+	// A conversation whose newest message goes leaves the list.
+	if _, err := tx.ExecContext(ctx, "DELETE FROM "+s.t.userConvs+" WHERE `last_id` IN ("+in+")", ids...); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
 	return int(n), nil
 }
 

@@ -770,6 +770,7 @@ func testPrune(t *testing.T, open Opener) {
 		save(t, s, store.Message{From: "a", To: "b", Text: fmt.Sprint("old", i), TS: old.Add(time.Duration(i) * time.Minute)})
 		save(t, s, store.Message{From: "a", Room: "lobby", Text: fmt.Sprint("old room", i), TS: old.Add(time.Duration(i) * time.Minute)})
 	}
+	save(t, s, store.Message{From: "a", To: "c", Text: "only old", TS: old.Add(5 * time.Minute)})
 	keep := save(t, s, store.Message{From: "a", To: "b", Text: "new"})
 	cutoff := time.Now().Add(-24 * time.Hour)
 	n, err := p.Prune(ctx, cutoff, 4)
@@ -787,8 +788,8 @@ func testPrune(t *testing.T, open Opener) {
 			break
 		}
 	}
-	if total != 10 {
-		t.Errorf("Prune removed %d in all; want 10", total)
+	if total != 11 {
+		t.Errorf("Prune removed %d in all; want 11", total)
 	}
 	hist, more, err := s.History(ctx, keep.Conv(), 0, 100)
 	if err != nil || len(hist) != 1 || hist[0].ID != keep.ID || more {
@@ -801,6 +802,13 @@ func testPrune(t *testing.T, open Opener) {
 	cs, err := s.Conversations(ctx, "b", nil, 10)
 	if err != nil || len(cs) != 1 || cs[0].Unread != 1 || cs[0].Last == nil || cs[0].Last.ID != keep.ID {
 		t.Errorf("Conversations(b) after Prune = %s, %v; want with:a unread=1 last=%d", convSummary(cs), err, keep.ID)
+	}
+	// A conversation with nothing left leaves the list.
+	for _, u := range []string{"c", "a"} {
+		cs, err = s.Conversations(ctx, u, nil, 10)
+		if err != nil || findConv(cs, "c", "") != nil || findConv(cs, "a", "") != nil && u == "c" {
+			t.Errorf("Conversations(%s) after Prune = %s, %v; want no line for a,c", u, convSummary(cs), err)
+		}
 	}
 }
 
