@@ -116,6 +116,26 @@ func TestWordPressPreset(t *testing.T) {
 		})
 	}
 
+	t.Run("read-only column grants", func(t *testing.T) {
+		// What docs/readme/users.md tells a WordPress admin to grant.
+		db, name := site.wp.DB, site.wp.DBName
+		user := "pc_" + strconv.Itoa(site.xs) + "_" + strconv.Itoa(len(name))
+		db.Exec(t, "", "CREATE USER '"+user+"'@'127.0.0.1' IDENTIFIED BY 'ro-password'")
+		t.Cleanup(func() { db.Exec(t, "", "DROP USER '"+user+"'@'127.0.0.1'") })
+		db.Exec(t, "", "GRANT SELECT (ID, display_name, user_email, user_nicename) ON `"+name+"`.wp_users TO '"+user+"'@'127.0.0.1'")
+		db.Exec(t, "", "GRANT SELECT (user_id, meta_key, meta_value) ON `"+name+"`.wp_usermeta TO '"+user+"'@'127.0.0.1'")
+		db.Exec(t, "", "GRANT SELECT (option_name, option_value) ON `"+name+"`.wp_options TO '"+user+"'@'127.0.0.1'")
+		dsn := fmt.Sprintf("%s:ro-password@tcp(127.0.0.1:%d)/%s", user, db.Port(), name)
+		src := wpSource(t, dsn, "https://blog.example.org")
+		if err := src.Check(ctx); err != nil {
+			t.Fatalf("Check() with column grants = %v; want nil", err)
+		}
+		got, err := src.Lookup(ctx, []string{strconv.Itoa(site.editor)})
+		if err != nil || got[strconv.Itoa(site.editor)].Role != RoleMod {
+			t.Fatalf("Lookup(editor) with column grants = %v, %v; want the editor as mod", got, err)
+		}
+	})
+
 	t.Run("avatar options", func(t *testing.T) {
 		db := site.wp.DB
 		db.Exec(t, site.wp.DBName, "UPDATE wp_options SET option_value = 'identicon' WHERE option_name = 'avatar_default'")
