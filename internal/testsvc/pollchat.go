@@ -97,7 +97,11 @@ func PollchatConfig(addr, dataDir string, o Options) string {
 	}
 	fmt.Fprintf(&b, "[server]\nlisten = %q\npoll_timeout = %q\npoll_max = \"60s\"\n%s%s\n", addr, o.pollTimeout(), origins, o.Server)
 	fmt.Fprintf(&b, "[auth]\nsecret = %q\n%s\n", Secret, o.Auth)
-	fmt.Fprintf(&b, "[api]\nlogin = %q\npassword = %q\n\n", APILogin, APIPassword)
+	if o.NoAPI {
+		b.WriteString("[api]\nlogin = \"\"\npassword = \"\"\n\n")
+	} else {
+		fmt.Fprintf(&b, "[api]\nlogin = %q\npassword = %q\n\n", APILogin, APIPassword)
+	}
 	if o.Users != "" {
 		b.WriteString(o.Users + "\n")
 	} else {
@@ -129,6 +133,7 @@ type Options struct {
 	Users       string // replaces the whole [users] section
 	Store       string // replaces the whole [store] section
 	Demo        bool
+	NoAPI       bool   // api.password empty: the backend API is off (404)
 	Extra       string // appended (e.g. "[cluster]\n...")
 	Env         []string
 }
