@@ -24,6 +24,10 @@ type Invalidator interface {
 	Invalidate(ids ...string)
 }
 
+// ReadTimeout bounds reading one request (request line, headers, body)
+// from its first byte: a client dripping a partial request is cut after it.
+const ReadTimeout = 10 * time.Second
+
 // Server is the HTTP face.
 type Server struct {
 	cfg      *config.Config
@@ -62,7 +66,9 @@ func New(cfg *config.Config, svc *chat.Service, dir Invalidator, v *bridge.Verif
 		ErrorHandler: s.errorHandler,
 		// A parked poll is not bounded by these: the read deadline covers
 		// reading a request, the write deadline is set after the handler.
-		ReadTimeout:  15 * time.Second,
+		// ReadTimeout runs from a request's first byte to its last, so a
+		// slowloris client dripping a header is cut after it.
+		ReadTimeout:  ReadTimeout,
 		WriteTimeout: 15 * time.Second,
 		IdleTimeout:  75 * time.Second,
 		// Host-site cookies can be large.
@@ -203,6 +209,7 @@ func (s *Server) panicHandler(ctx *fasthttp.RequestCtx, v any) {
 
 // errorHandler answers requests fasthttp could not parse, with a clear body.
 func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
+	defer ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
 	var small *fasthttp.ErrSmallBuffer
 	switch {
 	case errors.As(err, &small):

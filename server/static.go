@@ -189,16 +189,37 @@ func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
 // metricsHandler serves Prometheus text to loopback clients, to callers
 // with the API credentials, or to anyone with server.metrics_public.
 func (s *Server) metricsHandler(ctx *fasthttp.RequestCtx) {
-	allowed := s.cfg.Server.MetricsPublic || ctx.RemoteIP().IsLoopback() ||
-		(s.cfg.API.Password != "" && basicAuthOK(ctx, s.cfg.API))
-	if !allowed {
-		ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="pollchat metrics"`)
+	if !s.metricsAllowed(ctx) {
+		// ctx.Error resets the response: headers go after it.
 		ctx.Error("metrics are served to loopback clients or with the api credentials\n", fasthttp.StatusUnauthorized)
+		ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="pollchat metrics"`)
+		ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
 		return
 	}
 	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	s.metrics.write(ctx, s.svc)
+}
+
+// metricsAllowed decides who may read /metrics: anyone with
+// server.metrics_public; a loopback peer that does not forward a request
+// for someone else (a reverse proxy on the same host sets Forwarded,
+// X-Forwarded-For or X-Real-IP, and its clients are not local); and
+// callers with the backend API credentials when the API is on.
+func (s *Server) metricsAllowed(ctx *fasthttp.RequestCtx) bool {
+	if s.cfg.Server.MetricsPublic {
+		return true
+	}
+	if ctx.RemoteIP().IsLoopback() && !forwarded(ctx) {
+		return true
+	}
+	return s.cfg.API.Password != "" && basicAuthOK(ctx, s.cfg.API)
+}
+
+// forwarded says whether a proxy passed the request on for another client.
+func forwarded(ctx *fasthttp.RequestCtx) bool {
+	h := &ctx.Request.Header
+	return len(h.Peek("Forwarded")) > 0 || len(h.Peek("X-Forwarded-For")) > 0 || len(h.Peek("X-Real-Ip")) > 0
 }
 
 func parseBasic(h string) (user, pass string, ok bool) {
