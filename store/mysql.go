@@ -352,9 +352,12 @@ func unavailable(err error) bool {
 	return true
 }
 
-func isDeadlock(err error) bool {
+// retryable says whether a batch that failed with err should run again:
+// deadlock, lock wait timeout, or a client id claimed by another
+// transaction meanwhile (1062, duplicate key on the dedup table).
+func retryable(err error) bool {
 	var me *mysql.MySQLError
-	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205 || me.Number == 1062)
 }
 
 const msgCols = "`id`, `from_id`, `to_id`, `room`, `text`, `ts`, `client_id`, `is_system`, `data`"
@@ -481,7 +484,7 @@ func (s *MySQL) commit(ops []*msgOp) {
 		for i, op := range ops {
 			op.m, op.created, op.dupOf = in[i], false, -1
 		}
-		if err = s.writeBatch(ctx, ops); err == nil || !isDeadlock(err) || ctx.Err() != nil {
+		if err = s.writeBatch(ctx, ops); err == nil || !retryable(err) || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
@@ -526,20 +529,13 @@ func (s *MySQL) writeBatch(ctx context.Context, ops []*msgOp) error {
 	}
 	defer tx.Rollback()
 
+	// Read (and lock) the keys already stored. A key stored by another
+	// transaction meanwhile makes the INSERT below fail with a duplicate
+	// key; the batch is then retried and finds it here.
 	existing := map[dedupKey]int64{}
+	stored := map[dedupKey]bool{}
 	if len(keys) > 0 {
 		where, args := keysWhere(keys)
-		// Claim every key: a key another transaction holds makes this wait
-		// for it; then it is ignored here and read below with its message id.
-		vals := make([]string, len(keys))
-		cargs := make([]any, 0, 3*len(keys))
-		for i, k := range keys {
-			vals[i] = "(?, ?, 0, ?)"
-			cargs = append(cargs, k.from, k.cid, now)
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT IGNORE INTO "+s.t.dedup+" (`from_id`, `client_id`, `msg_id`, `created_at`) VALUES "+strings.Join(vals, ", "), cargs...); err != nil {
-			return err
-		}
 		rows, err := tx.QueryContext(ctx, "SELECT `from_id`, `client_id`, `msg_id`, `created_at` FROM "+s.t.dedup+" WHERE "+where+" FOR UPDATE", args...)
 		if err != nil {
 			return err
@@ -553,9 +549,8 @@ func (s *MySQL) writeBatch(ctx context.Context, ops []*msgOp) error {
 				rows.Close()
 				return err
 			}
-			// msg_id 0 is this transaction's claim; an expired entry is
-			// claimed too (this transaction holds its lock now).
-			if id != 0 && !at.Before(cutoff) {
+			stored[k] = true
+			if !at.Before(cutoff) {
 				existing[k] = id
 			}
 		}
@@ -614,15 +609,44 @@ func (s *MySQL) writeBatch(ctx context.Context, ops []*msgOp) error {
 			claimed = append(claimed, op)
 		}
 	}
-	if len(claimed) > 0 {
-		vals := make([]string, len(claimed))
-		args := make([]any, 0, 4*len(claimed))
-		for i, op := range claimed {
+	// New keys by plain INSERT (a concurrent claim fails it: retry); keys
+	// whose entry expired or lost its message are locked above: replace.
+	var insert, replace []*msgOp
+	for _, op := range claimed {
+		if stored[dedupKey{op.m.From, op.m.ClientID}] {
+			replace = append(replace, op)
+		} else {
+			insert = append(insert, op)
+		}
+	}
+	byKey := func(ops []*msgOp) {
+		sort.Slice(ops, func(i, j int) bool {
+			if ops[i].m.From != ops[j].m.From {
+				return ops[i].m.From < ops[j].m.From
+			}
+			return ops[i].m.ClientID < ops[j].m.ClientID
+		})
+	}
+	byKey(insert)
+	byKey(replace)
+	for _, part := range []struct {
+		ops    []*msgOp
+		suffix string
+	}{
+		{insert, ""},
+		{replace, " ON DUPLICATE KEY UPDATE `msg_id` = VALUES(`msg_id`), `created_at` = VALUES(`created_at`)"},
+	} {
+		if len(part.ops) == 0 {
+			continue
+		}
+		vals := make([]string, len(part.ops))
+		args := make([]any, 0, 4*len(part.ops))
+		for i, op := range part.ops {
 			vals[i] = "(?, ?, ?, ?)"
 			args = append(args, op.m.From, op.m.ClientID, op.m.ID, now)
 		}
 		if _, err := tx.ExecContext(ctx, "INSERT INTO "+s.t.dedup+" (`from_id`, `client_id`, `msg_id`, `created_at`) VALUES "+
-			strings.Join(vals, ", ")+" ON DUPLICATE KEY UPDATE `msg_id` = VALUES(`msg_id`), `created_at` = VALUES(`created_at`)", args...); err != nil {
+			strings.Join(vals, ", ")+part.suffix, args...); err != nil {
 			return err
 		}
 	}

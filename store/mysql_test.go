@@ -109,6 +109,63 @@ func TestMySQLMigrate(t *testing.T) {
 	}
 }
 
+// Two processes (two stores on one database) get the same sends at once,
+// as when a load balancer sends a retry to another process: each client id
+// makes one message.
+func TestMySQLDedupAcrossProcesses(t *testing.T) {
+	dsn := mysqlDSN(t)
+	ctx := context.Background()
+	var procs [2]*store.MySQL
+	for i := range procs {
+		s, err := store.OpenMySQL(ctx, dsn, testPrefix, store.MySQLOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		procs[i] = s
+	}
+	const keys, tries = 40, 4
+	var mu sync.Mutex
+	idsOf := map[string]map[int64]bool{}
+	created := map[string]int{}
+	var wg sync.WaitGroup
+	for k := 0; k < keys; k++ {
+		for j := 0; j < tries; j++ {
+			wg.Add(1)
+			go func(k, j int) {
+				defer wg.Done()
+				cid := fmt.Sprint("cid-", k)
+				m := store.Message{From: fmt.Sprint("u", k%3), To: "z", Text: fmt.Sprint(k, "/", j), ClientID: cid}
+				c, err := procs[j%2].SaveMessage(ctx, &m)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					t.Errorf("SaveMessage(%s) = %v", cid, err)
+					return
+				}
+				if idsOf[cid] == nil {
+					idsOf[cid] = map[int64]bool{}
+				}
+				idsOf[cid][m.ID] = true
+				if c {
+					created[cid]++
+				}
+			}(k, j)
+		}
+	}
+	wg.Wait()
+	for k := 0; k < keys; k++ {
+		cid := fmt.Sprint("cid-", k)
+		if len(idsOf[cid]) != 1 || created[cid] != 1 {
+			t.Errorf("client id %s sent %d times through 2 stores: ids %v, created %d; want 1 id, created once", cid, tries, idsOf[cid], created[cid])
+		}
+	}
+	all, err := procs[0].Export(ctx, "", 0, 10000)
+	if err != nil || len(all) != keys {
+		t.Errorf("Export() = %d messages, %v; want %d", len(all), err, keys)
+	}
+}
+
 // The hot queries are index lookups: EXPLAIN names the index and never a
 // full scan.
 func TestMySQLExplain(t *testing.T) {
