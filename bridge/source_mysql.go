@@ -29,9 +29,8 @@ type MySQLSource struct {
 	prefix  string
 	siteURL string
 
-	mu    sync.Mutex
-	plan  *mysqlPlan // built at first use (schema detection), then kept
-	stmts map[int]*sql.Stmt
+	mu   sync.Mutex
+	plan *mysqlPlan // built at first use (schema detection), then kept
 }
 
 var (
@@ -140,7 +139,6 @@ func NewMySQLSource(cfg config.UsersMySQL) (*MySQLSource, error) {
 		cfg:     cfg,
 		prefix:  cfg.TablePrefix,
 		siteURL: strings.TrimRight(cfg.SiteURL, "/"),
-		stmts:   map[int]*sql.Stmt{},
 	}, nil
 }
 
@@ -156,6 +154,9 @@ type mysqlPlan struct {
 	before []any  // parameters before the ids
 	intIDs bool   // ids are integers: others are unknown without asking
 	scan   func(rows *sql.Rows, out map[string]User) error
+
+	stmts map[int]*sql.Stmt // by batch size; guarded by MySQLSource.mu
+	dead  bool              // the schema changed under it
 }
 
 // Lookup returns the known users among ids.
@@ -212,6 +213,7 @@ func (s *MySQLSource) query(ctx context.Context, plan *mysqlPlan, ids []string, 
 	}
 	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
+		s.forgetPlanIfSchemaChanged(plan, err)
 		return fmt.Errorf("bridge: mysql users query: %w", err)
 	}
 	defer rows.Close()
@@ -224,18 +226,54 @@ func (s *MySQLSource) query(ctx context.Context, plan *mysqlPlan, ids []string, 
 	return nil
 }
 
-func (s *MySQLSource) stmt(ctx context.Context, plan *mysqlPlan, size int) (*sql.Stmt, error) {
+// forgetPlanIfSchemaChanged drops the plan and its statements when MySQL
+// says a table or column is gone (the site was upgraded, e.g. RainLab.User
+// 1 to 3), so that the next Lookup detects the schema again.
+func (s *MySQLSource) forgetPlanIfSchemaChanged(plan *mysqlPlan, err error) {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || (me.Number != 1054 && me.Number != 1146) {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st, ok := s.stmts[size]; ok {
+	if s.plan == plan {
+		s.plan = nil
+	}
+	plan.dead = true
+	for size, st := range plan.stmts {
+		st.Close()
+		delete(plan.stmts, size)
+	}
+}
+
+// stmt returns plan's statement for size ids, prepared once.
+func (s *MySQLSource) stmt(ctx context.Context, plan *mysqlPlan, size int) (*sql.Stmt, error) {
+	s.mu.Lock()
+	st, ok := plan.stmts[size]
+	dead := plan.dead
+	s.mu.Unlock()
+	if ok {
 		return st, nil
+	}
+	if dead {
+		return nil, errors.New("bridge: mysql: the users tables changed; looking again")
 	}
 	q := plan.head + strings.TrimSuffix(strings.Repeat("?,", size), ",") + plan.tail
 	st, err := s.db.PrepareContext(ctx, q)
 	if err != nil {
+		s.forgetPlanIfSchemaChanged(plan, err)
 		return nil, fmt.Errorf("bridge: mysql prepare users query: %w", err)
 	}
-	s.stmts[size] = st
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if prev, ok := plan.stmts[size]; ok || plan.dead { // lost a race
+		st.Close()
+		if plan.dead {
+			return nil, errors.New("bridge: mysql: the users tables changed; looking again")
+		}
+		return prev, nil
+	}
+	plan.stmts[size] = st
 	return st, nil
 }
 
@@ -258,6 +296,7 @@ func (s *MySQLSource) getPlan(ctx context.Context) (*mysqlPlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.stmts = map[int]*sql.Stmt{}
 	s.mu.Lock()
 	if s.plan == nil {
 		s.plan = p

@@ -490,3 +490,35 @@ func TestMySQLStaleWhileMariaDBDown(t *testing.T) {
 		t.Fatalf("recovery logged %d times; want once:\n%s", got, buf)
 	}
 }
+
+func TestOctoberCMSUpgradeWhileRunning(t *testing.T) {
+	db := testsvc.SharedMariaDB(t)
+	name := db.NewDatabaseName(t)
+	loadSQL(t, db, name, "octobercms_v1.sql")
+	src, err := NewMySQLSource(config.UsersMySQL{DSN: db.DSN(name), Preset: "octobercms", SiteURL: "https://shop.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	ctx := ctxT(t)
+	if got, err := src.Lookup(ctx, []string{"1"}); err != nil || got["1"].Name != "Olga Petrova" {
+		t.Fatalf("Lookup(1) on v1 = %v, %v; want Olga Petrova", got, err)
+	}
+	// RainLab.User 3's upgrade copies name/surname to first_name/last_name;
+	// a site that then drops the old columns must keep working.
+	db.ExecAll(t, name,
+		"ALTER TABLE users ADD first_name VARCHAR(255) NULL, ADD last_name VARCHAR(255) NULL, ADD banned_at TIMESTAMP NULL",
+		"UPDATE users SET first_name = name, last_name = surname",
+		"UPDATE users SET first_name = 'Olga', last_name = 'Ivanova' WHERE id = 1",
+		"ALTER TABLE users DROP COLUMN surname, DROP COLUMN name",
+	)
+	var last error
+	for range 3 { // the first may fail: the statement's columns are gone
+		got, err := src.Lookup(ctx, []string{"1"})
+		if err == nil && got["1"].Name == "Olga Ivanova" {
+			return
+		}
+		last = err
+	}
+	t.Fatalf("Lookup(1) after the upgrade to v3 never answered Olga Ivanova; last error %v", last)
+}
