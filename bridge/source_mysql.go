@@ -610,8 +610,11 @@ func (s *MySQLSource) octoberPlan(ctx context.Context) (*mysqlPlan, error) {
 		if files["is_public"] {
 			pub = " AND f.`is_public` = 1"
 		}
+		// attachment_id is a string column compared with the integer id as
+		// MySQL does: a CAST would carry the connection's collation and clash
+		// with the column's on sites whose collations differ.
 		sel += "(SELECT f.`disk_name` FROM " + quoteIdent(p+"system_files") +
-			" f WHERE f.`attachment_type` = ? AND f.`attachment_id` = CAST(u.`id` AS CHAR) AND f.`field` = 'avatar'" + pub +
+			" f WHERE f.`attachment_type` = ? AND f.`attachment_id` = u.`id` AND f.`field` = 'avatar'" + pub +
 			" ORDER BY f.`id` DESC LIMIT 1)"
 		before = append(before, OctoberUserModel)
 	} else {

@@ -522,3 +522,37 @@ func TestOctoberCMSUpgradeWhileRunning(t *testing.T) {
 	}
 	t.Fatalf("Lookup(1) after the upgrade to v3 never answered Olga Ivanova; last error %v", last)
 }
+
+func TestOctoberCMSReadOnlyGrants(t *testing.T) {
+	// What docs/readme/users.md tells an OctoberCMS admin to grant.
+	db := testsvc.SharedMariaDB(t)
+	ctx := ctxT(t)
+	for _, schema := range []string{"v1", "v3"} {
+		t.Run(schema, func(t *testing.T) {
+			name := db.NewDatabaseName(t)
+			loadSQL(t, db, name, "octobercms_"+schema+".sql")
+			user := "oc_" + schema + "_" + strconv.Itoa(len(name))
+			db.Exec(t, "", "CREATE USER '"+user+"'@'127.0.0.1' IDENTIFIED BY 'ro-password'")
+			t.Cleanup(func() { db.Exec(t, "", "DROP USER '"+user+"'@'127.0.0.1'") })
+			tables := []string{"users", "system_files"}
+			if schema == "v1" {
+				tables = append(tables, "user_throttle")
+			}
+			for _, tbl := range tables {
+				db.Exec(t, "", "GRANT SELECT ON `"+name+"`."+tbl+" TO '"+user+"'@'127.0.0.1'")
+			}
+			src, err := NewMySQLSource(config.UsersMySQL{DSN: fmt.Sprintf("%s:ro-password@tcp(127.0.0.1:%d)/%s", user, db.Port(), name), Preset: "octobercms", SiteURL: "https://shop.example.com"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { src.Close() })
+			if err := src.Check(ctx); err != nil {
+				t.Fatalf("Check() with read-only grants = %v; want nil", err)
+			}
+			got, err := src.Lookup(ctx, []string{"1", "3"})
+			if err != nil || got["1"].Name != "Olga Petrova" || len(got) != 1 {
+				t.Fatalf("Lookup(1, 3) with read-only grants = %v, %v; want Olga Petrova only (3 is banned)", got, err)
+			}
+		})
+	}
+}
