@@ -415,6 +415,17 @@
     addListener(window, 'load', go);
   }
 
+  function afterLoad(fn) {
+    var done = false;
+    function go() {
+      if (done) { return; }
+      done = true;
+      setTimeout(fn, 0);
+    }
+    if (document.readyState === 'complete') { return go(); }
+    addListener(window, 'load', go);
+  }
+
   function withJQuery(url, fn) {
     if (ourJQuery) { return fn(ourJQuery); }
     if (jqueryOK(window.jQuery)) { return fn(window.jQuery); }
@@ -548,10 +559,14 @@
     return { abort: function () { finish({ code: 'ABORTED', message: 'aborted' }); } };
   };
 
+  // start begins with hello, then polls. It waits for the page's load
+  // event: a script element added before it would hold the page "loading"
+  // (spinner, no onload) for as long as a poll is parked.
   Transport.prototype.start = function () {
+    var self = this;
     if (this.running) { return; }
     this.running = true;
-    this.hello();
+    afterLoad(function () { if (self.running) { self.hello(); } });
   };
 
   Transport.prototype.stop = function () {
@@ -942,12 +957,13 @@
     }
     if ((v = safeCSS(L.headerButton))) { rule(r + ' .pollchat-hbtn', 'color:' + v); }
     if ((v = safeCSS(L.body))) {
-      rule(r + ' .pollchat-panel-body,' + r + ' .pollchat-msgs,' + r + ' .pollchat-panel,' + r + ' .pollchat-window', 'background:' + v);
+      rule(r + ' .pollchat-panel-body,' + r + ' .pollchat-msgs,' + r + ' .pollchat-panel,' + r + ' .pollchat-window,' + r + ' .pollchat-compose,' + r + ' .pollchat-request', 'background:' + v);
     }
     if ((v = safeCSS(L.launcher))) {
       text = readableOn(v);
       rule(r + ' .pollchat-launcher,' + r + ' .pollchat-sendbtn,' + r + ' .pollchat-btn-primary', 'background:' + v + (text ? ';color:' + text : ''));
       rule(r + ' .pollchat-tab-on', 'border-bottom-color:' + v + ';color:' + v);
+      rule(r + ' .pollchat-seen .pollchat-state,' + r + ' .pollchat-earlier', 'color:' + v);
     }
     if ((v = safeCSS(L.messageSent))) {
       text = readableOn(v);
@@ -1607,7 +1623,7 @@
   };
 
   App.prototype.buildWindow = function (conv) {
-    var self = this, w = {}, $w, $head, $title, $form, room = conv.kind === 'room';
+    var self = this, w = {}, $w, $head, $title, $form, room = conv.kind === 'room', i;
     $w = w.$el = el('div', 'pollchat-window' + (room ? ' pollchat-window-room' : '')).attr('data-key', conv.key)
       .attr(room ? 'data-room' : 'data-uid', conv.id);
     $head = el('div', 'pollchat-header pollchat-win-head').appendTo($w);
@@ -1682,13 +1698,18 @@
     conv.win = w;
     if (this.o.mode === 'page') { $w.addClass('pollchat-window-page'); }
     $w.appendTo(this.$dock);
+    for (i = 0; i < conv.msgs.length; i++) { this.drawMessage(conv, conv.msgs[i]); }
     this.refreshWindowDock();
   };
 
   App.prototype.grow = function (conv) {
     var e = conv.win.$input[0];
+    if (!e.value) {
+      e.style.height = '';
+      return;
+    }
     e.style.height = 'auto';
-    e.style.height = Math.min(e.scrollHeight, 120) + 'px';
+    e.style.height = Math.min(e.scrollHeight + 2, 120) + 'px';
   };
 
   App.prototype.minimise = function (conv, on) {
@@ -1891,7 +1912,8 @@
     var known = own(conv.byId, msg.id);
     delete conv.byClient[msg.client_id];
     if (known) {
-      if ($m) { $m.remove(); }
+      // drawn already (the echo or history came first): drop the extra bubble
+      if ($m && $m.attr('data-id') !== str(msg.id)) { $m.remove(); }
       return;
     }
     conv.byId[msg.id] = msg;
