@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/patrickmn/go-cache"
+
+	"pollchat/config"
 )
 
 // MaxBatch is the most ids one Source.Lookup is asked for.
@@ -129,6 +131,9 @@ func (d *Directory) Get(ctx context.Context, id string) (User, error) {
 		}
 		return e.user, nil
 	}
+	if config.ValidUserID(id) != nil {
+		return User{}, ErrUnknownUser // never asked, never cached
+	}
 	d.stats.misses.Add(1)
 	var one [1]*batch
 	b := d.enqueue([]string{id}, one[:0])[0]
@@ -199,7 +204,9 @@ func (d *Directory) GetMany(ctx context.Context, ids []string) (map[string]User,
 			}
 			continue
 		}
-		miss = append(miss, id)
+		if config.ValidUserID(id) == nil {
+			miss = append(miss, id)
+		}
 	}
 	if len(miss) == 0 {
 		return out, nil
@@ -398,9 +405,11 @@ func (d *Directory) run(b *batch) {
 			d.fresh.Set(id, e, d.ttl)
 			d.stale.Set(id, e, d.ttl+d.staleFor)
 		} else {
+			// Unknowns are kept stale only briefly: anyone can ask for
+			// made-up ids, and they must not pile up for StaleFor.
 			e := &entry{unknown: true}
 			d.fresh.Set(id, e, d.unknownTTL)
-			d.stale.Set(id, e, d.unknownTTL+d.staleFor)
+			d.stale.Set(id, e, d.unknownTTL+min(d.staleFor, 5*time.Minute))
 		}
 	}
 	b.users = m

@@ -260,3 +260,21 @@ func TestDirectoryForIdentity(t *testing.T) {
 		}
 	}
 }
+
+func TestDirectoryRefusesInvalidIDsWithoutAsking(t *testing.T) {
+	src := &countingSource{src: NewStaticSource(staticUsers(3))}
+	d := NewDirectory(src, DirectoryConfig{Tick: time.Millisecond})
+	ctx := ctxT(t)
+	for _, id := range []string{"", "1,2", strings.Repeat("9", 65), "a\x00b", "bad\xffutf8"} {
+		if _, err := d.Get(ctx, id); !errors.Is(err, ErrUnknownUser) {
+			t.Errorf("Get(%q) = %v; want ErrUnknownUser", id, err)
+		}
+	}
+	m, err := d.GetMany(ctx, []string{"", "1,2", "2"})
+	if err != nil || len(m) != 1 || m["2"].Name != "User 2" {
+		t.Errorf("GetMany(invalid ids and 2) = %v, %v; want only user 2", m, err)
+	}
+	if got := src.maxBatch.Load(); got != 1 {
+		t.Errorf("largest Lookup = %d ids; want 1 (only the valid id asked)", got)
+	}
+}
