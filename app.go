@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"log/slog"
 	"net"
 	"time"
 
 	"pollchat/bridge"
 	"pollchat/chat"
+	"pollchat/cluster"
 	"pollchat/config"
 	"pollchat/server"
 	"pollchat/store"
@@ -21,6 +23,7 @@ type app struct {
 	svc    *chat.Service
 	st     store.Store
 	src    bridge.Source
+	broker *cluster.Redis
 	served chan error
 	stop   chan struct{}
 }
@@ -61,7 +64,21 @@ func start(cfg *config.Config, log *slog.Logger) (*app, error) {
 		st.Close()
 		return nil, err
 	}
+	var broker *cluster.Redis
+	var remote chat.Remote
+	var inv server.Invalidator = dir
+	if cfg.Cluster.RedisURL != "" {
+		broker, err = cluster.Open(ctx, cfg.Cluster.RedisURL, cluster.Options{
+			MaxLen: int64(cfg.Chat.Buffer), Grace: cfg.Presence.Grace.Duration, Log: log})
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("cluster.redis_url: %w", err)
+		}
+		remote = broker
+		inv = clusterInvalidator{dir: dir, broker: broker}
+	}
 	svc, err := chat.New(chat.Config{
+		Remote:          remote,
 		Rooms:           cfg.Chat.Rooms,
 		MaxLength:       cfg.Chat.MaxLength,
 		History:         cfg.Chat.History,
@@ -77,7 +94,16 @@ func start(cfg *config.Config, log *slog.Logger) (*app, error) {
 		st.Close()
 		return nil, err
 	}
-	srv, err := server.New(cfg, svc, dir, verifier, log)
+	if broker != nil {
+		broker.Listen(svc.Hub().Wake, func(msg string) {
+			if ids, ok := strings.CutPrefix(msg, "invalidate:"); ok {
+				dir.Invalidate(strings.Split(ids, ",")...)
+				return
+			}
+			svc.Control(msg)
+		})
+	}
+	srv, err := server.New(cfg, svc, inv, verifier, log)
 	if err != nil {
 		svc.Close()
 		st.Close()
@@ -89,7 +115,7 @@ func start(cfg *config.Config, log *slog.Logger) (*app, error) {
 		st.Close()
 		return nil, fmt.Errorf("server.listen %q: %w", cfg.Server.Listen, err)
 	}
-	a := &app{log: log, srv: srv, svc: svc, st: st, src: src, served: make(chan error, 1), stop: make(chan struct{})}
+	a := &app{log: log, srv: srv, svc: svc, st: st, src: src, broker: broker, served: make(chan error, 1), stop: make(chan struct{})}
 	go func() { a.served <- srv.Serve(ln) }()
 	if p, ok := st.(store.Pruner); ok && cfg.Store.KeepDays > 0 {
 		go a.prune(p, time.Duration(cfg.Store.KeepDays)*24*time.Hour)
@@ -140,10 +166,27 @@ func (a *app) shutdown(ctx context.Context) {
 		a.log.Warn("server: shutdown", "err", err)
 	}
 	a.svc.Close()
+	if a.broker != nil {
+		a.broker.Close()
+	}
 	if c, ok := a.src.(bridge.Closer); ok {
 		c.Close()
 	}
 	if err := a.st.Close(); err != nil {
 		a.log.Warn("store: close", "err", err)
 	}
+}
+
+// clusterInvalidator drops users from this process's cache and tells the
+// other processes to do the same.
+type clusterInvalidator struct {
+	dir    *bridge.Directory
+	broker *cluster.Redis
+}
+
+func (c clusterInvalidator) Invalidate(ids ...string) {
+	c.dir.Invalidate(ids...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c.broker.Control(ctx, "invalidate:"+strings.Join(ids, ","))
 }

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"context"
 	"hash/maphash"
 	"math/rand/v2"
 	"strconv"
@@ -38,6 +39,29 @@ type HubConfig struct {
 	Presence func(user string, online bool)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Remote, when set, is the cluster's event log and presence: cursors
+	// are the cluster's, events go through it, and presence changes are
+	// decided there. Nil means one process, everything in memory.
+	Remote Remote
+}
+
+// Remote is the cluster broker as the hub uses it (cluster.Redis).
+type Remote interface {
+	// Append adds data to each user's stream and wakes the processes
+	// holding their polls.
+	Append(ctx context.Context, users []string, data []byte) error
+	// Read returns up to max events after cursor, the next cursor, and
+	// reset when the cursor is unknown or too old.
+	Read(ctx context.Context, user, cursor string, max int) (events [][]byte, next string, reset bool, err error)
+	// Head returns the cursor of user's newest event.
+	Head(ctx context.Context, user string) (string, error)
+	// Touch records that active users are online now and returns who went
+	// online and who went offline, each reported by exactly one process.
+	Touch(ctx context.Context, active []string) (online, offline []string, err error)
+	// Online says for each user whether they are online.
+	Online(ctx context.Context, users []string) ([]bool, error)
+	// OnlineList returns up to limit online users.
+	OnlineList(ctx context.Context, limit int) ([]string, error)
 }
 
 // Hub holds the users' event streams.
@@ -48,6 +72,7 @@ type Hub struct {
 	idle     time.Duration
 	presence func(string, bool)
 	now      func() time.Time
+	remote   Remote
 
 	seed   maphash.Seed
 	shards [numShards]shard
@@ -115,6 +140,7 @@ func NewHub(cfg HubConfig) *Hub {
 		idle:     cfg.Idle,
 		presence: cfg.Presence,
 		now:      cfg.Now,
+		remote:   cfg.Remote,
 		seed:     maphash.MakeSeed(),
 		closed:   make(chan struct{}),
 	}
@@ -172,11 +198,22 @@ func (h *Hub) parseCursor(c string) (uint64, bool) {
 // Open makes sure user has a stream and returns its current cursor: events
 // published from now on are kept for them.
 func (h *Hub) Open(user string) string {
+	c, _ := h.OpenErr(user)
+	return c
+}
+
+// OpenErr is Open reporting a failure of the cluster broker.
+func (h *Hub) OpenErr(user string) (string, error) {
 	s := h.get(user, true)
+	if h.remote != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		return h.remote.Head(ctx, user)
+	}
 	s.mu.Lock()
 	seq := s.last
 	s.mu.Unlock()
-	return h.cursor(seq)
+	return h.cursor(seq), nil
 }
 
 // PollResult is what a poll answers.
@@ -190,6 +227,9 @@ type PollResult struct {
 // for one when there are none. It returns early when done or the hub
 // closes. An empty cursor answers at once with the current cursor.
 func (h *Hub) Poll(user, cursor string, timeout time.Duration, done <-chan struct{}) PollResult {
+	if h.remote != nil {
+		return h.pollRemote(user, cursor, timeout, done)
+	}
 	s := h.get(user, true)
 	nowNano := h.now().UnixNano()
 	if cursor == "" {
@@ -315,6 +355,9 @@ func (s *stream) push(data []byte, max int) {
 // gets nothing: they will read the store on hello. It reports whether the
 // event was delivered to a stream.
 func (h *Hub) Publish(user string, data []byte) bool {
+	if h.remote != nil {
+		return h.PublishMany([]string{user}, data) == 1
+	}
 	s := h.get(user, false)
 	if s == nil {
 		return false
@@ -334,6 +377,18 @@ func (h *Hub) Publish(user string, data []byte) bool {
 // PublishMany publishes one event to several users; it returns how many
 // streams got it.
 func (h *Hub) PublishMany(users []string, data []byte) int {
+	if h.remote != nil {
+		if len(users) == 0 {
+			return 0
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if err := h.remote.Append(ctx, users, data); err != nil {
+			return 0
+		}
+		h.deliveries.Add(uint64(len(users)))
+		return len(users)
+	}
 	n := 0
 	for _, u := range users {
 		if h.Publish(u, data) {
@@ -346,6 +401,13 @@ func (h *Hub) PublishMany(users []string, data []byte) int {
 // Online says whether user is online: a poll held, or one ended less than
 // the grace period ago.
 func (h *Hub) Online(user string) bool {
+	if h.remote != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if on, err := h.remote.Online(ctx, []string{user}); err == nil {
+			return on[0]
+		}
+	}
 	s := h.get(user, false)
 	if s == nil {
 		return false
@@ -358,6 +420,11 @@ func (h *Hub) Online(user string) bool {
 // OnlineUsers returns up to limit online users other than except; those in
 // first come first.
 func (h *Hub) OnlineUsers(except string, first []string, limit int) []string {
+	if h.remote != nil {
+		if out, err := h.onlineRemote(except, first, limit); err == nil {
+			return out
+		}
+	}
 	out := make([]string, 0, min(limit, 64))
 	seen := make(map[string]struct{}, len(first))
 	for _, u := range first {
@@ -463,6 +530,10 @@ func (h *Hub) Streams() int {
 // Reap turns users offline whose grace has passed and drops streams idle
 // for longer than the idle time. The service calls it on a ticker.
 func (h *Hub) Reap() {
+	if h.remote != nil {
+		h.reapRemote()
+		return
+	}
 	now := h.now().UnixNano()
 	grace, idle := int64(h.grace), int64(h.idle)
 	var offline []string

@@ -14,6 +14,7 @@ import (
 // limiter is a token bucket per user for sends and chat requests: rate
 // tokens a second, up to burst. Enough for a fast typist, not for a flood.
 type limiter struct {
+	remote RateLimiter // shared by every process in cluster mode; nil for one
 	rate   float64
 	burst  float64
 	seed   maphash.Seed
@@ -42,6 +43,19 @@ func (l *limiter) init(rate float64, burst int) {
 func (l *limiter) allow(user string, now time.Time) error {
 	if l.rate <= 0 {
 		return nil
+	}
+	if l.remote != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		ok, wait, err := l.remote.Allow(ctx, user, l.rate, int(l.burst))
+		if err == nil {
+			if ok {
+				return nil
+			}
+			secs := max(int(wait.Seconds()+0.999), 1)
+			return &Error{Code: CodeRateLimited, RetryAfter: secs, Message: "too many messages; wait " + humanSeconds(secs)}
+		}
+		// Broker down: fall back to this process's own bucket.
 	}
 	sh := &l.shards[maphash.String(l.seed, user)%uint64(len(l.shards))]
 	sh.mu.Lock()

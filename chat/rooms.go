@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"sort"
 	"strconv"
 	"sync"
@@ -20,6 +21,9 @@ type room struct {
 	mu      sync.Mutex
 	members map[string]struct{}
 	list    atomic.Pointer[[]string]
+	// remote keeps the membership in the cluster (every process sees the
+	// same members); nil for one process. See rooms_cluster.go.
+	remote RoomStore
 }
 
 func newRoom(name string) *room {
@@ -38,6 +42,9 @@ func (r *room) rebuild() {
 
 // add reports whether user was not a member before.
 func (r *room) add(user string) bool {
+	if r.remote != nil {
+		return r.remoteAdd(user)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.members[user]; ok {
@@ -50,6 +57,9 @@ func (r *room) add(user string) bool {
 
 // remove reports whether user was a member.
 func (r *room) remove(user string) bool {
+	if r.remote != nil {
+		return r.remoteRemove(user)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.members[user]; !ok {
@@ -61,14 +71,23 @@ func (r *room) remove(user string) bool {
 }
 
 func (r *room) has(user string) bool {
+	if r.remote != nil {
+		return r.remoteHas(user)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	_, ok := r.members[user]
 	return ok
 }
 
-func (r *room) snapshot() []string { return *r.list.Load() }
-func (r *room) size() int          { return len(*r.list.Load()) }
+func (r *room) snapshot() []string {
+	if r.remote != nil {
+		return r.remoteMembers()
+	}
+	return *r.list.Load()
+}
+
+func (r *room) size() int { return len(r.snapshot()) }
 
 // MuteInfo is a mute as join shows it to moderators.
 type MuteInfo struct {
@@ -82,14 +101,38 @@ type RoomState struct {
 	Users map[string]bridge.User `json:"users"`
 	// Count is the number of members (rooms past RoomEventsLimit list only
 	// the first RoomEventsLimit users).
-	Count   int                 `json:"count"`
-	History []*WireMessage      `json:"history"`
-	Mutes   map[string]MuteInfo `json:"mutes,omitempty"`
+	Count   int            `json:"count"`
+	History []*WireMessage `json:"history"`
+	// Mutes is nil for members (no "mutes" key) and a map, empty when
+	// nobody is muted, for mod/admin/owner.
+	Mutes map[string]MuteInfo `json:"-"`
+}
+
+// MarshalJSON writes the room state: "history" is always a list and
+// "mutes" is there (maybe {}) exactly when Mutes is not nil, so a
+// moderator can tell "nobody is muted" from "you may not see mutes".
+func (st *RoomState) MarshalJSON() ([]byte, error) {
+	type plain RoomState
+	w := struct {
+		*plain
+		History []*WireMessage       `json:"history"`
+		Mutes   *map[string]MuteInfo `json:"mutes,omitempty"`
+	}{plain: (*plain)(st), History: st.History}
+	if w.History == nil {
+		w.History = []*WireMessage{}
+	}
+	if st.Mutes != nil {
+		w.Mutes = &st.Mutes
+	}
+	return json.Marshal(w)
 }
 
 // Join adds the caller to a room and returns its state.
 func (s *Service) Join(ctx context.Context, c Caller, name string) (*RoomState, error) {
 	me := s.me(ctx, c)
+	if name == "" {
+		return nil, Errorf(CodeBadRequest, "room is required")
+	}
 	r, err := s.room(name)
 	if err != nil {
 		return nil, err
@@ -98,12 +141,20 @@ func (s *Service) Join(ctx context.Context, c Caller, name string) (*RoomState, 
 	if r.add(c.ID) {
 		s.roomUserEventUser("user_joined", r, me)
 	}
+	// Joining counts as being seen, like a poll without a cursor: the
+	// member is online from now, and a client that joins but never polls
+	// goes offline after presence.grace and so leaves the room, instead of
+	// staying a member for ever.
+	s.hub.Poll(c.ID, "", 0, nil)
 	return s.roomState(ctx, me, r, true)
 }
 
 // Leave removes the caller from a room and returns its state.
 func (s *Service) Leave(ctx context.Context, c Caller, name string) (*RoomState, error) {
 	me := s.me(ctx, c)
+	if name == "" {
+		return nil, Errorf(CodeBadRequest, "room is required")
+	}
 	r, err := s.room(name)
 	if err != nil {
 		return nil, err
@@ -268,11 +319,15 @@ func (ms *mutes) expired(now time.Time) []store.Mute {
 func (s *Service) expireMutes() {
 	for _, m := range s.mutes.expired(s.now()) {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
-		if _, err := s.store.DeleteMute(ctx, m.Room, m.UserID); err != nil {
-			s.log.Warn("chat: delete expired mute", "room", m.Room, "user", m.UserID, "err", err)
-		}
+		found, err := s.store.DeleteMute(ctx, m.Room, m.UserID)
 		cancel()
-		if r := s.rooms[m.Room]; r != nil {
+		if err != nil {
+			s.log.Warn("chat: delete expired mute", "room", m.Room, "user", m.UserID, "err", err)
+			continue
+		}
+		// In a cluster every process expires its copy; the one whose delete
+		// found the row tells the room, so members hear it once.
+		if r := s.rooms[m.Room]; r != nil && found {
 			s.hub.PublishMany(r.snapshot(), unmutedEvent(m.Room, m.UserID))
 		}
 	}

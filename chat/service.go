@@ -50,6 +50,33 @@ type Config struct {
 	Now func() time.Time
 	// Log; nil means slog.Default().
 	Log *slog.Logger
+	// Remote is the cluster broker (cluster.Redis); nil for one process.
+	// Besides Remote it may offer RoomStore, RateLimiter, Controller and
+	// Pinger, found by type assertion.
+	Remote Remote
+}
+
+// RoomStore keeps room membership where every process sees it.
+type RoomStore interface {
+	RoomAdd(ctx context.Context, room, user string) (bool, error)
+	RoomRemove(ctx context.Context, room, user string) (bool, error)
+	RoomMembers(ctx context.Context, room string) ([]string, error)
+	RoomHas(ctx context.Context, room, user string) (bool, error)
+}
+
+// RateLimiter is a token bucket shared by every process.
+type RateLimiter interface {
+	Allow(ctx context.Context, user string, rate float64, burst int) (bool, time.Duration, error)
+}
+
+// Controller sends control messages (cache invalidations) to every process.
+type Controller interface {
+	Control(ctx context.Context, msg string) error
+}
+
+// Pinger checks a dependency.
+type Pinger interface {
+	Ping(ctx context.Context) error
 }
 
 // Caller is the verified user making a request. Name and AvatarURL come
@@ -128,9 +155,11 @@ func New(cfg Config, st store.Store, dir Directory) (*Service, error) {
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
-	s.hub = NewHub(HubConfig{Buffer: cfg.Buffer, Grace: cfg.Grace, Presence: s.onPresence, Now: cfg.Now})
+	s.hub = NewHub(HubConfig{Buffer: cfg.Buffer, Grace: cfg.Grace, Presence: s.onPresence, Now: cfg.Now, Remote: cfg.Remote})
+	roomStore, _ := cfg.Remote.(RoomStore)
 	for _, name := range cfg.Rooms {
 		s.rooms[name] = newRoom(name)
+		s.rooms[name].remote = roomStore
 		s.roomNames = append(s.roomNames, name)
 	}
 	if len(cfg.BannedWords) > 0 {
@@ -141,6 +170,7 @@ func New(cfg Config, st store.Store, dir Directory) (*Service, error) {
 		s.banned = regexp.MustCompile(`(?i)\b(?:` + strings.Join(parts, "|") + `)\b`)
 	}
 	s.limits.init(cfg.Rate, cfg.Burst)
+	s.limits.remote, _ = cfg.Remote.(RateLimiter)
 	s.blocks.init()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.StoreTimeout)
 	defer cancel()
@@ -163,6 +193,43 @@ func (s *Service) Sends() uint64 { return s.sends.Load() }
 
 // Rooms returns the configured room names.
 func (s *Service) Rooms() []string { return s.roomNames }
+
+// Healthy says whether the store and the cluster broker answer.
+func (s *Service) Healthy(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return err
+	}
+	if p, ok := s.cfg.Remote.(Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+// Control handles a control message from another process.
+func (s *Service) Control(msg string) {
+	kind, arg, _ := strings.Cut(msg, ":")
+	switch kind {
+	case "mutes":
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
+		defer cancel()
+		if err := s.mutes.load(ctx, s.store); err != nil {
+			s.log.Warn("chat: reload mutes", "err", err)
+		}
+	case "blocks":
+		s.blocks.forget(arg)
+	}
+}
+
+// broadcast tells the other processes (no-op for one process).
+func (s *Service) broadcast(msg string) {
+	if c, ok := s.cfg.Remote.(Controller); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := c.Control(ctx, msg); err != nil {
+			s.log.Warn("chat: broadcast", "msg", msg, "err", err)
+		}
+	}
+}
 
 // Close answers parked polls, finishes pending sends and stops the
 // service's goroutines. It does not close the store. It is idempotent.
@@ -288,7 +355,10 @@ func (s *Service) Hello(ctx context.Context, c Caller) (*HelloResult, error) {
 	me := s.me(ctx, c)
 	// Open the stream first: whatever is published from here on is in it,
 	// and what the store shows below may repeat some of it (ids dedupe).
-	cursor := s.hub.Open(c.ID)
+	cursor, err := s.hub.OpenErr(c.ID)
+	if err != nil {
+		return nil, &Error{Code: CodeUnavailable, Message: "the cluster broker is unavailable; try again shortly", Err: err}
+	}
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()
 	convs, err := s.store.Conversations(sctx, c.ID, s.roomNames, 100)
@@ -500,6 +570,13 @@ func (s *Service) Inject(ctx context.Context, m *store.Message) error {
 // commit hands m to the committer and waits until it is durable and
 // delivered (or failed).
 func (s *Service) commit(ctx context.Context, m *store.Message) error {
+	if d, ok := s.cfg.Remote.(interface{ Down() bool }); ok && d.Down() {
+		// Not stored: a message that cannot be delivered live is refused
+		// while the broker is down, and the client retries.
+		if p, ok := s.cfg.Remote.(Pinger); !ok || p.Ping(ctx) != nil {
+			return Errorf(CodeUnavailable, "the cluster broker is unavailable; try again shortly")
+		}
+	}
 	cm := &commit{m: m, done: make(chan struct{})}
 	select {
 	case s.commits <- cm:
@@ -604,31 +681,38 @@ func (s *Service) writeBatch(batch []*commit) {
 	wg.Wait()
 }
 
-// deliver publishes a stored message to its recipients.
+// deliver publishes a stored message to its recipients, all at once (one
+// round trip to the broker in cluster mode).
 func (s *Service) deliver(m *store.Message) {
 	s.sends.Add(1)
 	ev := messageEvent(m)
+	var to []string
 	if m.Room != "" {
 		r := s.rooms[m.Room]
 		if r == nil {
 			return
 		}
-		for _, u := range r.snapshot() {
+		members := r.snapshot()
+		to = make([]string, 0, len(members))
+		for _, u := range members {
 			if m.From != "" && u != m.From && s.blocks.blocks(u, m.From) {
 				continue
 			}
-			s.hub.Publish(u, ev)
+			to = append(to, u)
 		}
-		return
-	}
-	if m.From != "" {
-		s.hub.Publish(m.From, ev)
-		s.hub.AddContact(m.From, m.To)
-		if s.blocks.blocks(m.To, m.From) {
-			return
+	} else {
+		to = make([]string, 0, 2)
+		if m.From != "" {
+			to = append(to, m.From)
+			s.hub.AddContact(m.From, m.To)
+		}
+		if m.From == "" || !s.blocks.blocks(m.To, m.From) {
+			to = append(to, m.To)
 		}
 	}
-	s.hub.Publish(m.To, ev)
+	if n := s.hub.PublishMany(to, ev); n == 0 && s.cfg.Remote != nil && len(to) > 0 {
+		s.log.Warn("chat: message stored but not delivered live (broker down); clients see it on their next hello", "id", m.ID)
+	}
 }
 
 // ---- history, read, typing ----
@@ -838,6 +922,7 @@ func (s *Service) Block(ctx context.Context, c Caller, other string, block bool)
 	}
 	s.blocks.forget(c.ID)
 	s.blocks.get(sctx, s.store, c.ID)
+	s.broadcast("blocks:" + c.ID)
 	return nil
 }
 
@@ -897,10 +982,25 @@ func (s *Service) onPresence(user string, online bool) {
 	}
 	ev := presenceEvent(user, online)
 	sent := map[string]bool{user: true}
-	for _, u := range s.hub.Contacts(user) {
+	contacts := s.hub.Contacts(user)
+	if s.cfg.Remote != nil {
+		// The process that saw the change may never have seen the user's
+		// hello: their contacts come from the store.
+		ctx, cancel := s.storeCtx(context.Background())
+		if convs, err := s.store.Conversations(ctx, user, nil, 200); err == nil {
+			for _, cv := range convs {
+				if cv.With != "" {
+					contacts = append(contacts, cv.With)
+				}
+			}
+		}
+		cancel()
+	}
+	var to []string
+	for _, u := range contacts {
 		if !sent[u] {
 			sent[u] = true
-			s.hub.Publish(u, ev)
+			to = append(to, u)
 		}
 	}
 	for _, name := range s.roomNames {
@@ -911,10 +1011,11 @@ func (s *Service) onPresence(user string, online bool) {
 		for _, u := range r.snapshot() {
 			if !sent[u] {
 				sent[u] = true
-				s.hub.Publish(u, ev)
+				to = append(to, u)
 			}
 		}
 	}
+	s.hub.PublishMany(to, ev)
 }
 
 func (s *Service) runReaper() {

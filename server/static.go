@@ -178,9 +178,9 @@ func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
 	defer cancel()
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	ctx.SetContentType("application/json; charset=utf-8")
-	if err := s.svc.Store().Ping(c); err != nil {
+	if err := s.svc.Healthy(c); err != nil {
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		ctx.SetBodyString(`{"status":"unavailable","store":"down"}`)
+		ctx.SetBodyString(`{"status":"unavailable"}`)
 		return
 	}
 	ctx.SetBodyString(`{"status":"ok"}`)

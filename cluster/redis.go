@@ -1,0 +1,506 @@
+// Package cluster carries events and presence between pollchat processes
+// through Redis, so that several processes behind a load balancer (no
+// sticky sessions) act as one.
+//
+// Every user has a Redis stream of their events (bounded by MAXLEN, with a
+// TTL). A cursor is an id in that stream, so it means the same thing on
+// every process: consecutive polls may land anywhere. Appending pipelines
+// XADD for each recipient and one PUBLISH on a wake channel that every
+// process listens to; a process wakes only its own parked polls, which
+// then read their stream. Presence is a sorted set of last-seen times.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrUnavailable: Redis cannot be reached now.
+var ErrUnavailable = errors.New("cluster: redis unavailable")
+
+// Options configures the Redis broker. Zero values mean the defaults.
+type Options struct {
+	// Prefix of every key and channel; zero means "pollchat:".
+	Prefix string
+	// MaxLen bounds each user's stream; zero means 256 (chat.buffer).
+	MaxLen int64
+	// TTL drops a user's stream after this long without events; zero means 24h.
+	TTL time.Duration
+	// Grace keeps a user online after they were last seen; zero means 40s.
+	Grace time.Duration
+	// Timeout bounds each Redis call; zero means 2s.
+	Timeout time.Duration
+	// Log; nil means slog.Default().
+	Log *slog.Logger
+}
+
+// Redis is the cluster broker.
+type Redis struct {
+	c      *redis.Client
+	o      Options
+	log    *slog.Logger
+	read   *redis.Script
+	head   *redis.Script
+	bucket *redis.Script
+	expire *redis.Script
+
+	mu      sync.Mutex
+	down    bool
+	stop    chan struct{}
+	stopped chan struct{}
+	once    sync.Once
+}
+
+// Open connects to the Redis at url (redis://host:port/db) and checks it.
+func Open(ctx context.Context, url string, o Options) (*Redis, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: cluster.redis_url: %w", err)
+	}
+	if o.Prefix == "" {
+		o.Prefix = "pollchat:"
+	}
+	if o.MaxLen <= 0 {
+		o.MaxLen = 256
+	}
+	if o.TTL <= 0 {
+		o.TTL = 24 * time.Hour
+	}
+	if o.Grace <= 0 {
+		o.Grace = 40 * time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	opt.DialTimeout = o.Timeout
+	opt.ReadTimeout = o.Timeout
+	opt.WriteTimeout = o.Timeout
+	opt.PoolSize = 64
+	opt.MaxRetries = 1
+	r := &Redis{c: redis.NewClient(opt), o: o, log: o.Log,
+		read: redis.NewScript(readLua), head: redis.NewScript(headLua), bucket: redis.NewScript(bucketLua),
+		expire: redis.NewScript(expireLua),
+		stop:   make(chan struct{}), stopped: make(chan struct{})}
+	if err := r.Ping(ctx); err != nil {
+		r.c.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Redis) key(kind, name string) string { return r.o.Prefix + kind + ":" + name }
+func (r *Redis) wakeChannel() string          { return r.o.Prefix + "wake" }
+func (r *Redis) ctlChannel() string           { return r.o.Prefix + "ctl" }
+func (r *Redis) onlineKey() string            { return r.o.Prefix + "online" }
+
+func (r *Redis) ctx(parent context.Context) (context.Context, context.CancelFunc) {
+	if parent == nil {
+		parent = context.Background()
+	}
+	return context.WithTimeout(parent, r.o.Timeout)
+}
+
+// fail records an outage (one log line per outage) and wraps err.
+func (r *Redis) fail(op string, err error) error {
+	if err == nil || errors.Is(err, redis.Nil) {
+		return err
+	}
+	r.mu.Lock()
+	if !r.down {
+		r.down = true
+		r.log.Warn("cluster: redis unavailable", "op", op, "err", err)
+	}
+	r.mu.Unlock()
+	return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
+}
+
+func (r *Redis) ok() {
+	r.mu.Lock()
+	if r.down {
+		r.down = false
+		r.log.Info("cluster: redis is back")
+	}
+	r.mu.Unlock()
+}
+
+// Down says whether the last call failed.
+func (r *Redis) Down() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.down
+}
+
+// Ping checks Redis.
+func (r *Redis) Ping(ctx context.Context) error {
+	c, cancel := r.ctx(ctx)
+	defer cancel()
+	if err := r.c.Ping(c).Err(); err != nil {
+		return r.fail("ping", err)
+	}
+	r.ok()
+	return nil
+}
+
+// Append adds data to the stream of each user and wakes the processes
+// holding their polls: one pipeline, one round trip.
+func (r *Redis) Append(ctx context.Context, users []string, data []byte) error {
+	if len(users) == 0 {
+		return nil
+	}
+	c, cancel := r.ctx(ctx)
+	defer cancel()
+	pipe := r.c.Pipeline()
+	for _, u := range users {
+		k := r.key("u", u)
+		pipe.XAdd(c, &redis.XAddArgs{Stream: k, MaxLen: r.o.MaxLen, Approx: true, Values: []any{"d", data}})
+		pipe.Expire(c, k, r.o.TTL)
+	}
+	pipe.Publish(c, r.wakeChannel(), strings.Join(users, ","))
+	if _, err := pipe.Exec(c); err != nil {
+		return r.fail("append", err)
+	}
+	r.ok()
+	return nil
+}
+
+// Cursors are stream ids with an "r" in front, so that a cursor of the
+// single-process hub is never mistaken for one of the cluster.
+
+// Head returns the cursor of the newest event of user ("r0-0" for none).
+func (r *Redis) Head(ctx context.Context, user string) (string, error) {
+	c, cancel := r.ctx(ctx)
+	defer cancel()
+	id, err := r.head.Run(c, r.c, []string{r.key("u", user)}).Text()
+	if err != nil {
+		return "", r.fail("head", err)
+	}
+	r.ok()
+	return "r" + id, nil
+}
+
+// Read returns up to max events of user after cursor, the new cursor, and
+// reset when the cursor is unknown or older than the stream keeps.
+func (r *Redis) Read(ctx context.Context, user, cursor string, max int) ([][]byte, string, bool, error) {
+	if len(cursor) < 4 || cursor[0] != 'r' {
+		return nil, "", true, nil
+	}
+	id := cursor[1:]
+	c, cancel := r.ctx(ctx)
+	defer cancel()
+	minMS := time.Now().Add(-r.o.TTL).UnixMilli()
+	v, err := r.read.Run(c, r.c, []string{r.key("u", user)}, id, max, minMS).Slice()
+	if err != nil {
+		return nil, "", false, r.fail("read", err)
+	}
+	r.ok()
+	if len(v) == 0 || v[0].(int64) == 1 {
+		return nil, "", true, nil
+	}
+	if len(v) < 2 {
+		return nil, cursor, false, nil
+	}
+	entries, _ := v[1].([]any)
+	out := make([][]byte, 0, len(entries))
+	next := id
+	for _, e := range entries {
+		pair, _ := e.([]any)
+		if len(pair) != 2 {
+			continue
+		}
+		next, _ = pair[0].(string)
+		fields, _ := pair[1].([]any)
+		for i := 0; i+1 < len(fields); i += 2 {
+			if f, _ := fields[i].(string); f == "d" {
+				s, _ := fields[i+1].(string)
+				out = append(out, []byte(s))
+			}
+		}
+	}
+	return out, "r" + next, false, nil
+}
+
+// Listen calls wake for every user whose stream got events on any process,
+// and ctl for control messages, until Close. After a reconnect it calls
+// wake with "" (every local poll should re-read: a wake may have been missed).
+func (r *Redis) Listen(wake func(user string), ctl func(msg string)) {
+	go func() {
+		defer close(r.stopped)
+		for {
+			select {
+			case <-r.stop:
+				return
+			default:
+			}
+			ps := r.c.Subscribe(context.Background(), r.wakeChannel(), r.ctlChannel())
+			r.listen(ps, wake, ctl)
+			ps.Close()
+			select {
+			case <-r.stop:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}()
+}
+
+func (r *Redis) listen(ps *redis.PubSub, wake func(string), ctl func(string)) {
+	go func() {
+		<-r.stop
+		ps.Close()
+	}()
+	for {
+		msg, err := ps.Receive(context.Background())
+		if err != nil {
+			select {
+			case <-r.stop:
+				return
+			default:
+			}
+			r.fail("subscribe", err)
+			return
+		}
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" && m.Channel == r.wakeChannel() {
+				r.ok()
+				wake("") // (re)subscribed: re-read, a wake may have been missed
+			}
+		case *redis.Message:
+			if m.Channel == r.ctlChannel() {
+				if ctl != nil {
+					ctl(m.Payload)
+				}
+				continue
+			}
+			for _, u := range strings.Split(m.Payload, ",") {
+				if u != "" {
+					wake(u)
+				}
+			}
+		}
+	}
+}
+
+// Control sends a control message to every process (cache invalidations).
+func (r *Redis) Control(ctx context.Context, msg string) error {
+	c, cancel := r.ctx(ctx)
+	defer cancel()
+	if err := r.c.Publish(c, r.ctlChannel(), msg).Err(); err != nil {
+		return r.fail("control", err)
+	}
+	return nil
+}
+
+// Touch records that active users are online now. It returns the users
+// that went online (not seen within the grace before) and those that went
+// offline (last seen longer ago than the grace), each reported by exactly
+// one process.
+func (r *Redis) Touch(ctx context.Context, active []string) (online, offline []string, err error) {
+	c, cancel := r.ctx(ctx)
+	defer cancel()
+	now := time.Now()
+	cutoff := float64(now.Add(-r.o.Grace).UnixMilli())
+	if len(active) > 0 {
+		pipe := r.c.Pipeline()
+		cmds := make([]*redis.IntCmd, len(active))
+		for i, u := range active {
+			cmds[i] = pipe.ZAddArgs(c, r.onlineKey(), redis.ZAddArgs{Members: []redis.Z{{Score: float64(now.UnixMilli()), Member: u}}})
+		}
+		if _, err := pipe.Exec(c); err != nil {
+			return nil, nil, r.fail("touch", err)
+		}
+		for i, cmd := range cmds {
+			if cmd.Val() == 1 {
+				online = append(online, active[i])
+			}
+		}
+	}
+	v, err := r.expire.Run(c, r.c, []string{r.onlineKey()}, strconv.FormatFloat(cutoff, 'f', 0, 64)).StringSlice()
+	if err != nil {
+		return online, nil, r.fail("touch", err)
+	}
+	offline = v
+	r.ok()
+	return online, offline, nil
+}
+
+// Online says for each of users whether they are online.
+func (r *Redis) Online(ctx context.Context, users []string) ([]bool, error) {
+	out := make([]bool, len(users))
+	if len(users) == 0 {
+		return out, nil
+	}
+	c, cancel := r.ctx(ctx)
+	defer cancel()
+	scores, err := r.c.ZMScore(c, r.onlineKey(), users...).Result()
+	if err != nil {
+		return nil, r.fail("online", err)
+	}
+	cutoff := float64(time.Now().Add(-r.o.Grace).UnixMilli())
+	for i, s := range scores {
+		out[i] = s >= cutoff
+	}
+	return out, nil
+}
+
+// OnlineList returns up to limit online users, most recently seen first.
+func (r *Redis) OnlineList(ctx context.Context, limit int) ([]string, error) {
+	c, cancel := r.ctx(ctx)
+	defer cancel()
+	cutoff := strconv.FormatInt(time.Now().Add(-r.o.Grace).UnixMilli(), 10)
+	users, err := r.c.ZRevRangeByScore(c, r.onlineKey(), &redis.ZRangeBy{Max: "+inf", Min: cutoff, Count: int64(limit)}).Result()
+	if err != nil {
+		return nil, r.fail("online", err)
+	}
+	return users, nil
+}
+
+// RoomAdd adds user to room; added says whether they were not a member.
+func (r *Redis) RoomAdd(ctx context.Context, room, user string) (bool, error) {
+	c, cancel := r.ctx(ctx)
+	defer cancel()
+	n, err := r.c.SAdd(c, r.key("room", room), user).Result()
+	if err != nil {
+		return false, r.fail("room", err)
+	}
+	return n == 1, nil
+}
+
+// RoomRemove removes user from room; removed says whether they were a member.
+func (r *Redis) RoomRemove(ctx context.Context, room, user string) (bool, error) {
+	c, cancel := r.ctx(ctx)
+	defer cancel()
+	n, err := r.c.SRem(c, r.key("room", room), user).Result()
+	if err != nil {
+		return false, r.fail("room", err)
+	}
+	return n == 1, nil
+}
+
+// RoomMembers returns the members of room.
+func (r *Redis) RoomMembers(ctx context.Context, room string) ([]string, error) {
+	c, cancel := r.ctx(ctx)
+	defer cancel()
+	m, err := r.c.SMembers(c, r.key("room", room)).Result()
+	if err != nil {
+		return nil, r.fail("room", err)
+	}
+	return m, nil
+}
+
+// RoomHas says whether user is a member of room.
+func (r *Redis) RoomHas(ctx context.Context, room, user string) (bool, error) {
+	c, cancel := r.ctx(ctx)
+	defer cancel()
+	ok, err := r.c.SIsMember(c, r.key("room", room), user).Result()
+	if err != nil {
+		return false, r.fail("room", err)
+	}
+	return ok, nil
+}
+
+// Allow takes a token from user's bucket (rate per second, burst), shared
+// by every process; wait is how long until the next token when refused.
+func (r *Redis) Allow(ctx context.Context, user string, rate float64, burst int) (ok bool, wait time.Duration, err error) {
+	c, cancel := r.ctx(ctx)
+	defer cancel()
+	v, err := r.bucket.Run(c, r.c, []string{r.key("rl", user)}, rate, burst, time.Now().UnixMicro()).Slice()
+	if err != nil {
+		return false, 0, r.fail("rate", err)
+	}
+	if v[0].(int64) == 1 {
+		return true, 0, nil
+	}
+	return false, time.Duration(v[1].(int64)) * time.Microsecond, nil
+}
+
+// Close stops listening and closes the connections; it is idempotent.
+func (r *Redis) Close() error {
+	var err error
+	r.once.Do(func() {
+		close(r.stop)
+		select {
+		case <-r.stopped:
+		case <-time.After(3 * time.Second):
+		}
+		err = r.c.Close()
+	})
+	return err
+}
+
+// readLua returns {1} when the cursor must be reset (malformed, older than
+// the TTL, older than what MAXLEN kept, or newer than the stream's last
+// id), else {0, entries after the cursor}.
+const readLua = `
+local key, cur, count, minms = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local cms, cseq = string.match(cur, '^(%d+)-(%d+)$')
+if not cms then return {1} end
+cms = tonumber(cms); cseq = tonumber(cseq)
+if cms ~= 0 and cms < minms then return {1} end
+if redis.call('EXISTS', key) == 0 then
+  if cms == 0 and cseq == 0 then return {0, {}} end
+  return {1}
+end
+local info = redis.call('XINFO', 'STREAM', key)
+local len, added, first, last = 0, 0, nil, nil
+for i = 1, #info, 2 do
+  local k = info[i]
+  if k == 'length' then len = info[i+1]
+  elseif k == 'entries-added' then added = info[i+1]
+  elseif k == 'first-entry' then first = info[i+1]
+  elseif k == 'last-generated-id' then last = info[i+1] end
+end
+local function before(ams, aseq, id)
+  local bms, bseq = string.match(id, '^(%d+)-(%d+)$')
+  bms = tonumber(bms); bseq = tonumber(bseq)
+  return ams < bms or (ams == bms and aseq < bseq)
+end
+if last and before(tonumber(string.match(last, '^(%d+)')), tonumber(string.match(last, '-(%d+)$')), cur) then return {1} end
+if added > len and first and before(cms, cseq, first[1]) then return {1} end
+return {0, redis.call('XRANGE', key, '(' .. cur, '+', 'COUNT', count)}
+`
+
+// headLua returns the stream's last id, or 0-0.
+const headLua = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return '0-0' end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+for i = 1, #info, 2 do
+  if info[i] == 'last-generated-id' then return info[i+1] end
+end
+return '0-0'
+`
+
+// bucketLua is a token bucket: ARGV rate/s, burst, now (µs). Returns
+// {1} when a token was taken, {0, wait µs} otherwise.
+const bucketLua = `
+local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local b = redis.call('HMGET', KEYS[1], 't', 'at')
+local tokens, at = tonumber(b[1]), tonumber(b[2])
+if not tokens then tokens = burst; at = now end
+tokens = math.min(burst, tokens + (now - at) / 1e6 * rate)
+local ok, wait = 0, 0
+if tokens >= 1 then tokens = tokens - 1; ok = 1 else wait = math.ceil((1 - tokens) / rate * 1e6) end
+redis.call('HSET', KEYS[1], 't', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+if ok == 1 then return {1} end
+return {0, wait}
+`
+
+// expireLua removes and returns the members last seen before ARGV[1] (ms),
+// atomically, so that one process reports each user going offline.
+const expireLua = `
+local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, 1000)
+if #stale > 0 then redis.call('ZREM', KEYS[1], unpack(stale)) end
+return stale
+`
