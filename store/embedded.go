@@ -68,10 +68,11 @@ type Embedded struct {
 }
 
 var (
-	_ Store    = (*Embedded)(nil)
-	_ Pruner   = (*Embedded)(nil)
-	_ Exporter = (*Embedded)(nil)
-	_ Importer = (*Embedded)(nil)
+	_ Store      = (*Embedded)(nil)
+	_ Pruner     = (*Embedded)(nil)
+	_ Exporter   = (*Embedded)(nil)
+	_ Importer   = (*Embedded)(nil)
+	_ BatchSaver = (*Embedded)(nil)
 )
 
 // writeOp is one write waiting for the group commit. fn may run more than
@@ -251,61 +252,84 @@ func (e *Embedded) view(ctx context.Context, op string, fn func(tx *bolt.Tx) err
 
 // SaveMessage implements Store.
 func (e *Embedded) SaveMessage(ctx context.Context, m *Message) (bool, error) {
-	if err := checkMessage(m); err != nil {
-		return false, &Error{Op: "save message", Err: err}
-	}
-	if m.TS.IsZero() {
-		m.TS = e.now()
-	}
-	// Microseconds, as MySQL's DATETIME(6): both stores answer the same.
-	m.TS = m.TS.UTC().Truncate(time.Microsecond)
-	in := *m
-	var out Message
-	var created bool
-	err := e.update(ctx, "save message", func(tx *bolt.Tx) error {
-		out, created = in, false
-		now := e.now()
-		var dkey []byte
-		if in.ClientID != "" && in.From != "" {
-			dkey = key(in.From, in.ClientID)
-			if v := tx.Bucket(bDedup).Get(dkey); len(v) == 16 {
-				at := time.Unix(0, int64(binary.BigEndian.Uint64(v[8:])))
-				if now.Sub(at) < DedupWindow {
-					if orig, ok := getMessage(tx, int64(binary.BigEndian.Uint64(v[:8]))); ok {
-						out = orig
-						return nil
-					}
-				}
-			}
-		}
-		msgs := tx.Bucket(bMsgs)
-		id, err := msgs.NextSequence()
-		if err != nil {
-			return err
-		}
-		out.ID = int64(id)
-		if err := putMessage(tx, &out); err != nil {
-			return err
-		}
-		if dkey != nil {
-			v := make([]byte, 16)
-			binary.BigEndian.PutUint64(v, uint64(out.ID))
-			binary.BigEndian.PutUint64(v[8:], uint64(now.UnixNano()))
-			if err := tx.Bucket(bDedup).Put(dkey, v); err != nil {
-				return err
-			}
-			if err := tx.Bucket(bDedupAge).Put(append(v[8:16:16], u64(uint64(out.ID))...), dkey); err != nil {
-				return err
-			}
-		}
-		created = true
-		return nil
-	})
+	created, err := e.SaveMessages(ctx, []*Message{m})
 	if err != nil {
 		return false, err
 	}
-	*m = out
+	return created[0], nil
+}
+
+// SaveMessages implements BatchSaver: msgs are saved in one transaction,
+// ids in slice order; a client id repeated inside msgs makes one message.
+func (e *Embedded) SaveMessages(ctx context.Context, msgs []*Message) ([]bool, error) {
+	in := make([]Message, len(msgs))
+	for i, m := range msgs {
+		if err := checkMessage(m); err != nil {
+			return nil, &Error{Op: "save message", Err: err}
+		}
+		in[i] = *m
+		if in[i].TS.IsZero() {
+			in[i].TS = e.now()
+		}
+		// Microseconds, as MySQL's DATETIME(6): both stores answer the same.
+		in[i].TS = in[i].TS.UTC().Truncate(time.Microsecond)
+	}
+	out := make([]Message, len(msgs))
+	created := make([]bool, len(msgs))
+	err := e.update(ctx, "save message", func(tx *bolt.Tx) error {
+		now := e.now()
+		for i := range in {
+			var err error
+			if out[i], created[i], err = saveInTx(tx, in[i], now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, m := range msgs {
+		*m = out[i]
+	}
 	return created, nil
+}
+
+// saveInTx saves m unless its client id is in the dedup window, in which
+// case it returns the original.
+func saveInTx(tx *bolt.Tx, m Message, now time.Time) (Message, bool, error) {
+	var dkey []byte
+	if m.ClientID != "" && m.From != "" {
+		dkey = key(m.From, m.ClientID)
+		if v := tx.Bucket(bDedup).Get(dkey); len(v) == 16 {
+			at := time.Unix(0, int64(binary.BigEndian.Uint64(v[8:])))
+			if now.Sub(at) < DedupWindow {
+				if orig, ok := getMessage(tx, int64(binary.BigEndian.Uint64(v[:8]))); ok {
+					return orig, false, nil
+				}
+			}
+		}
+	}
+	id, err := tx.Bucket(bMsgs).NextSequence()
+	if err != nil {
+		return m, false, err
+	}
+	m.ID = int64(id)
+	if err := putMessage(tx, &m); err != nil {
+		return m, false, err
+	}
+	if dkey != nil {
+		v := make([]byte, 16)
+		binary.BigEndian.PutUint64(v, uint64(m.ID))
+		binary.BigEndian.PutUint64(v[8:], uint64(now.UnixNano()))
+		if err := tx.Bucket(bDedup).Put(dkey, v); err != nil {
+			return m, false, err
+		}
+		if err := tx.Bucket(bDedupAge).Put(append(v[8:16:16], u64(uint64(m.ID))...), dkey); err != nil {
+			return m, false, err
+		}
+	}
+	return m, true, nil
 }
 
 // putMessage writes m (with its ID) and its index entries.

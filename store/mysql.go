@@ -74,7 +74,7 @@ type MySQL struct {
 	multiRow bool
 	step     int64
 
-	ops    chan *msgOp
+	ops    chan []*msgOp
 	quit   chan struct{}
 	wg     sync.WaitGroup
 	closed atomic.Bool
@@ -82,10 +82,11 @@ type MySQL struct {
 }
 
 var (
-	_ Store    = (*MySQL)(nil)
-	_ Pruner   = (*MySQL)(nil)
-	_ Exporter = (*MySQL)(nil)
-	_ Importer = (*MySQL)(nil)
+	_ Store      = (*MySQL)(nil)
+	_ Pruner     = (*MySQL)(nil)
+	_ Exporter   = (*MySQL)(nil)
+	_ Importer   = (*MySQL)(nil)
+	_ BatchSaver = (*MySQL)(nil)
 )
 
 type tables struct {
@@ -154,7 +155,7 @@ func OpenMySQL(ctx context.Context, dsn, prefix string, opts MySQLOptions) (*MyS
 		db:   db,
 		t:    newTables(prefix),
 		opts: opts,
-		ops:  make(chan *msgOp),
+		ops:  make(chan []*msgOp),
 		quit: make(chan struct{}),
 		step: 1,
 	}
@@ -396,56 +397,83 @@ func (s *MySQL) queryMessages(ctx context.Context, q string, args ...any) ([]Mes
 
 // SaveMessage implements Store.
 func (s *MySQL) SaveMessage(ctx context.Context, m *Message) (bool, error) {
-	if err := checkMessage(m); err != nil {
-		return false, &Error{Op: "save message", Err: err}
+	created, err := s.SaveMessages(ctx, []*Message{m})
+	if err != nil {
+		return false, err
 	}
-	if s.closed.Load() {
-		return false, &Error{Op: "save message", Err: ErrClosed}
-	}
-	if m.TS.IsZero() {
-		m.TS = time.Now().UTC()
-	}
-	m.TS = sqlTime(m.TS)
-	ctx, cancel := s.timeout(ctx)
-	defer cancel()
-	op := &msgOp{ctx: ctx, m: *m, dupOf: -1, done: make(chan struct{})}
-	if s.opts.NoGroupCommit {
-		s.commit([]*msgOp{op})
-	} else {
-		select {
-		case s.ops <- op:
-		case <-s.quit:
-			return false, &Error{Op: "save message", Err: ErrClosed}
-		case <-ctx.Done():
-			return false, s.fail(ctx, "save message", ctx.Err())
-		}
-		select {
-		case <-op.done:
-		case <-ctx.Done():
-			// Not acknowledged; it may still be written. A retry with the
-			// same client id returns it.
-			return false, s.fail(ctx, "save message", ctx.Err())
-		}
-	}
-	if op.err != nil {
-		return false, s.fail(ctx, "save message", op.err)
-	}
-	*m = op.m
-	return op.created, nil
+	return created[0], nil
 }
 
+// SaveMessages implements BatchSaver: msgs are written in one transaction
+// (with whatever else is waiting), ids in slice order.
+func (s *MySQL) SaveMessages(ctx context.Context, msgs []*Message) ([]bool, error) {
+	if s.closed.Load() {
+		return nil, &Error{Op: "save message", Err: ErrClosed}
+	}
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	group := make([]*msgOp, len(msgs))
+	for i, m := range msgs {
+		if err := checkMessage(m); err != nil {
+			return nil, &Error{Op: "save message", Err: err}
+		}
+		op := &msgOp{ctx: ctx, m: *m, dupOf: -1, done: make(chan struct{})}
+		if op.m.TS.IsZero() {
+			op.m.TS = time.Now()
+		}
+		op.m.TS = sqlTime(op.m.TS)
+		group[i] = op
+	}
+	if len(group) == 0 {
+		return nil, nil
+	}
+	if s.opts.NoGroupCommit {
+		s.commit(group)
+	} else {
+		select {
+		case s.ops <- group:
+		case <-s.quit:
+			return nil, &Error{Op: "save message", Err: ErrClosed}
+		case <-ctx.Done():
+			return nil, s.fail(ctx, "save message", ctx.Err())
+		}
+		for _, op := range group {
+			select {
+			case <-op.done:
+			case <-ctx.Done():
+				// Not acknowledged; it may still be written. A retry with
+				// the same client id returns it.
+				return nil, s.fail(ctx, "save message", ctx.Err())
+			}
+		}
+	}
+	created := make([]bool, len(group))
+	for i, op := range group {
+		if op.err != nil {
+			return nil, s.fail(ctx, "save message", op.err)
+		}
+		created[i] = op.created
+	}
+	for i, op := range group {
+		*msgs[i] = op.m
+	}
+	return created, nil
+}
+
+// writer gathers the groups of ops that arrive while a commit runs and
+// commits them together.
 func (s *MySQL) writer() {
 	defer s.wg.Done()
 	batch := make([]*msgOp, 0, s.opts.MaxBatch)
 	for {
 		select {
-		case op := <-s.ops:
-			batch = append(batch[:0], op)
+		case g := <-s.ops:
+			batch = append(batch[:0], g...)
 		gather:
 			for len(batch) < s.opts.MaxBatch {
 				select {
-				case op := <-s.ops:
-					batch = append(batch, op)
+				case g := <-s.ops:
+					batch = append(batch, g...)
 				default:
 					break gather
 				}

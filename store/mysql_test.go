@@ -400,6 +400,13 @@ func TestMySQLFrozen(t *testing.T) {
 	}
 	cont := sync.OnceFunc(func() { syscall.Kill(pid, syscall.SIGCONT) })
 	defer cont()
+	// kill returns before the process has stopped: wait for state T.
+	for i := 0; i < 200 && !stopped(pid); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !stopped(pid) {
+		t.Fatalf("mariadbd %d did not stop after SIGSTOP", pid)
+	}
 
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
@@ -446,6 +453,26 @@ func TestMySQLFrozen(t *testing.T) {
 	if err != nil || len(hist) != 1+len(errs) {
 		t.Errorf("History() after retries = %d messages, %v; want %d", len(hist), err, 1+len(errs))
 	}
+}
+
+// stopped says whether every thread of process pid is stopped.
+func stopped(pid int) bool {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// The state follows the command name in parentheses.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
 }
 
 // Moving from the embedded store to MySQL: export everything, import it,

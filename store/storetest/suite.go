@@ -75,6 +75,7 @@ var cases = []testCase{
 	{"Reopen", testReopen},
 	{"Prune", testPrune},
 	{"ExportImport", testExportImport},
+	{"BatchSave", testBatchSave},
 	{"Close", testClose},
 }
 
@@ -875,6 +876,48 @@ func testExportImport(t *testing.T, open Opener) {
 	next := save(t, s, store.Message{From: "a", To: "b", Text: "after import"})
 	if next.ID <= big {
 		t.Errorf("SaveMessage after import id = %d; want above %d", next.ID, big)
+	}
+}
+
+func testBatchSave(t *testing.T, open Opener) {
+	s := open(t)
+	ctx := ctxT(t)
+	bs, ok := s.(store.BatchSaver)
+	if !ok {
+		t.Fatalf("%T does not implement store.BatchSaver", s)
+	}
+	earlier := save(t, s, store.Message{From: "a", To: "b", Text: "earlier", ClientID: "e"})
+	msgs := []*store.Message{
+		{From: "a", To: "b", Text: "one", ClientID: "k1"},
+		{From: "b", Room: "lobby", Text: "two"},
+		{From: "a", To: "b", Text: "one again", ClientID: "k1"},    // duplicate inside the batch
+		{From: "a", To: "b", Text: "earlier again", ClientID: "e"}, // duplicate of a stored one
+		{From: "c", To: "a", Text: "three 😀", ClientID: "k1"},      // other sender
+	}
+	created, err := bs.SaveMessages(ctx, msgs)
+	if err != nil {
+		t.Fatalf("SaveMessages = %v", err)
+	}
+	if fmt.Sprint(created) != "[true true false false true]" {
+		t.Errorf("SaveMessages created = %v; want [true true false false true]", created)
+	}
+	if !(msgs[0].ID > earlier.ID && msgs[1].ID > msgs[0].ID && msgs[4].ID > msgs[1].ID) {
+		t.Errorf("SaveMessages ids = %d, %d, %d after %d; want increasing in slice order", msgs[0].ID, msgs[1].ID, msgs[4].ID, earlier.ID)
+	}
+	if msgs[2].ID != msgs[0].ID || msgs[2].Text != "one" || msgs[3].ID != earlier.ID || msgs[3].Text != "earlier" {
+		t.Errorf("SaveMessages duplicates = %+v, %+v; want the originals %d and %d", *msgs[2], *msgs[3], msgs[0].ID, earlier.ID)
+	}
+	for _, m := range msgs {
+		if m.TS.IsZero() {
+			t.Errorf("SaveMessages left ts zero: %+v", *m)
+		}
+	}
+	hist, _, err := s.History(ctx, store.DirectConv("a", "b"), 0, 10)
+	if err != nil || len(hist) != 2 {
+		t.Errorf("History(a,b) = %d messages, %v; want 2", len(hist), err)
+	}
+	if _, err := bs.SaveMessages(ctx, []*store.Message{{From: "a", To: "b", Text: "ok"}, {From: "a", Text: "nowhere"}}); err == nil {
+		t.Errorf("SaveMessages with a message without to or room = nil error; want one")
 	}
 }
 
