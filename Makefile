@@ -33,6 +33,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCallback -fuzztime 30s ./server
 	$(GO) test -run '^$$' -fuzz FuzzLegacyHash -fuzztime 30s ./bridge
 	$(GO) test -run '^$$' -fuzz FuzzToken -fuzztime 30s ./bridge
+	$(GO) test -run '^$$' -fuzz FuzzUsersInfo -fuzztime 30s ./bridge
+	$(GO) test -run '^$$' -fuzz FuzzPHPCapabilities -fuzztime 30s ./bridge
+	$(GO) test -run '^$$' -fuzz FuzzConfig -fuzztime 30s ./config
 
 clean:
 	rm -rf bin $(ARTIFACTS)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"pollchat/bridge"
 	"pollchat/config"
 )
 
@@ -39,8 +40,7 @@ func run(args []string) int {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
 	if *check {
-		fmt.Printf("config: %s: ok\n", *path)
-		return 0
+		return checkConfig(cfg, *path)
 	}
 	a, err := start(cfg, log)
 	if err != nil {
@@ -67,4 +67,24 @@ func logLevel() slog.Level {
 		return slog.LevelDebug
 	}
 	return slog.LevelInfo
+}
+
+// checkConfig reports whether the user source answers as configured; the
+// config itself was already validated by Load.
+func checkConfig(cfg *config.Config, path string) int {
+	src, err := bridge.NewSource(cfg.Users)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		err = bridge.CheckSource(ctx, src, 10*time.Second)
+		cancel()
+		if c, ok := src.(bridge.Closer); ok {
+			c.Close()
+		}
+	}
+	if err != nil {
+		fmt.Printf("config: %s: ok, but users.source %q does not answer: %v\n", path, cfg.Users.Source, err)
+		return 1
+	}
+	fmt.Printf("config: %s: ok (users.source %q answers)\n", path, cfg.Users.Source)
+	return 0
 }

@@ -259,6 +259,10 @@ func storeErr(err error) error {
 
 // ---- users ----
 
+// DirectoryTimeout bounds a user lookup on a request: a slow host site
+// costs at most this, after which stale or identity data is used.
+const DirectoryTimeout = 3 * time.Second
+
 // remember keeps what an identity says of its user, the fallback when the
 // directory knows nothing better.
 func (s *Service) remember(c Caller) {
@@ -283,6 +287,8 @@ func (s *Service) remember(c Caller) {
 // User returns what is known of id: the directory's entry, else what an
 // identity said of it. ok is false for a user nobody knows.
 func (s *Service) User(ctx context.Context, id string) (bridge.User, bool) {
+	ctx, cancel := context.WithTimeout(ctx, DirectoryTimeout)
+	defer cancel()
 	u, err := s.dir.Get(ctx, id)
 	if err == nil {
 		if fb, ok := s.callers.Load(id); ok {
@@ -304,6 +310,8 @@ func (s *Service) User(ctx context.Context, id string) (bridge.User, bool) {
 
 // Users returns the known users among ids (unknown ones left out).
 func (s *Service) Users(ctx context.Context, ids []string) []bridge.User {
+	ctx, cancel := context.WithTimeout(ctx, DirectoryTimeout)
+	defer cancel()
 	m, _ := s.dir.GetMany(ctx, ids)
 	out := make([]bridge.User, 0, len(ids))
 	seen := make(map[string]bool, len(ids))
