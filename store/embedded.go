@@ -472,18 +472,9 @@ func (e *Embedded) Conversations(ctx context.Context, user string, rooms []strin
 		for _, r := range rooms {
 			conv := RoomConv(r)
 			cv := Conversation{Room: r}
-			p := prefix(string(conv))
-			rc := tx.Bucket(bConv).Cursor()
-			if k, _ := rc.Seek(append(append([]byte{}, p...), 0xff)); true {
-				if k == nil {
-					k, _ = rc.Last()
-				} else {
-					k, _ = rc.Prev()
-				}
-				if k != nil && bytes.HasPrefix(k, p) && len(k) == len(p)+8 {
-					if m, ok := getMessage(tx, int64(binary.BigEndian.Uint64(k[len(p):]))); ok {
-						cv.Last = &m
-					}
+			if id := newestID(tx, conv); id > 0 {
+				if m, ok := getMessage(tx, id); ok {
+					cv.Last = &m
 				}
 			}
 			if v := reads.Get(key(user, string(conv))); v != nil {
@@ -497,6 +488,23 @@ func (e *Embedded) Conversations(ctx context.Context, user string, rooms []strin
 		return nil, err
 	}
 	return out, nil
+}
+
+// newestID is the id of conv's newest message, 0 if none.
+func newestID(tx *bolt.Tx, conv Conv) int64 {
+	p := prefix(string(conv))
+	c := tx.Bucket(bConv).Cursor()
+	// Ids are below 1<<63, so p + 0xff sorts after every key of conv.
+	k, _ := c.Seek(append(p, 0xff))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	if k == nil || !bytes.HasPrefix(k, p) || len(k) != len(p)+8 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(k[len(p):]))
 }
 
 // countUnread counts messages of conv after mark not sent by user, at most
