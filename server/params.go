@@ -25,6 +25,7 @@ func newParams(ctx *fasthttp.RequestCtx) *params {
 	p.checkRepeats(ctx.QueryArgs())
 	if ctx.IsPost() {
 		p.checkRepeats(ctx.PostArgs())
+		p.checkBoth(ctx.PostArgs().Has)
 	}
 	if ctx.IsPost() && bytes.HasPrefix(ctx.Request.Header.ContentType(), []byte("application/json")) {
 		var m map[string]json.RawMessage
@@ -34,6 +35,11 @@ func newParams(ctx *fasthttp.RequestCtx) *params {
 				return p
 			}
 		}
+		if len(m) > MaxParams {
+			p.err = chat.Errorf(chat.CodeBadRequest, "%d parameters; the limit is %d", len(m), MaxParams)
+			return p
+		}
+		p.checkBoth(func(k string) bool { _, ok := m[k]; return ok })
 		p.body = make(map[string]string, len(m))
 		for k, v := range m {
 			var s string
@@ -55,10 +61,19 @@ func newParams(ctx *fasthttp.RequestCtx) *params {
 	return p
 }
 
+// MaxParams bounds the parameters of one query string or form body: no
+// endpoint takes more than a dozen, and the repeat check below compares
+// each with the others (quadratic, so the bound keeps it cheap).
+const MaxParams = 64
+
 // checkRepeats refuses a parameter given twice: which one counts would be
 // a guess, and a guess is how request smuggling starts.
 func (p *params) checkRepeats(args *fasthttp.Args) {
 	if p.err != nil || args.Len() < 2 {
+		return
+	}
+	if args.Len() > MaxParams {
+		p.err = chat.Errorf(chat.CodeBadRequest, "%d parameters; the limit is %d", args.Len(), MaxParams)
 		return
 	}
 	var seen [16]string
@@ -71,6 +86,20 @@ func (p *params) checkRepeats(args *fasthttp.Args) {
 			}
 		}
 		keys = append(keys, string(k))
+	}
+}
+
+// checkBoth refuses a query parameter that the body gives too: which one
+// counts would be a guess, as with a repeated one.
+func (p *params) checkBoth(inBody func(string) bool) {
+	if p.err != nil {
+		return
+	}
+	for k := range p.ctx.QueryArgs().All() {
+		if inBody(string(k)) {
+			p.err = chat.Errorf(chat.CodeBadRequest, "parameter %q is given in both the URL and the body", k)
+			return
+		}
 	}
 }
 
@@ -137,7 +166,9 @@ func (s *Server) identity(p *params) (chat.Caller, *chat.Error) {
 		if err != nil {
 			return chat.Caller{}, authError(err)
 		}
-		return chat.Caller{ID: idn.UserID, Name: idn.Name, AvatarURL: idn.AvatarURL}, nil
+		// The claims are signed by the host, but they are shown to other
+		// users: the same limits as the eStreamChat name and thumbUrl below.
+		return callerWith(chat.Caller{ID: idn.UserID}, idn.Name, idn.AvatarURL), nil
 	}
 	id, ts, hash := p.getBytes("id"), p.getBytes("timestamp"), p.getBytes("hash")
 	if id == nil && ts == nil && hash == nil {
@@ -147,18 +178,24 @@ func (s *Server) identity(p *params) (chat.Caller, *chat.Error) {
 	if err != nil {
 		return chat.Caller{}, authError(err)
 	}
-	c := chat.Caller{ID: idn.UserID}
 	// eStreamChat pages pass the user's name and picture unsigned; they are
 	// used only when the directory knows nothing better.
-	if n := p.getBytes("name"); len(n) > 0 && len(n) <= 100 {
-		if clean, err := chat.CleanText(string(n), 100); err == nil {
+	return callerWith(chat.Caller{ID: idn.UserID}, string(p.getBytes("name")), string(p.getBytes("thumbUrl"))), nil
+}
+
+// callerWith sets the caller's fallback name (plain text, at most 100
+// characters) and picture (http, https or site-relative, at most 512
+// bytes); values outside those limits are dropped, not refused.
+func callerWith(c chat.Caller, name, avatar string) chat.Caller {
+	if len(name) > 0 && len(name) <= 400 {
+		if clean, err := chat.CleanText(name, 100); err == nil {
 			c.Name = clean
 		}
 	}
-	if t := p.getBytes("thumbUrl"); len(t) > 0 && len(t) <= 512 && safeURL(string(t)) {
-		c.AvatarURL = string(t)
+	if len(avatar) > 0 && len(avatar) <= 512 && safeURL(avatar) {
+		c.AvatarURL = avatar
 	}
-	return c, nil
+	return c
 }
 
 func authError(err error) *chat.Error {
