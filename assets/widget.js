@@ -207,6 +207,7 @@
       rejected: '{name} declined your chat request.',
       members: 'Members',
       memberCount: '{n} members',
+      memberOne: '1 member',
       join: 'Join',
       roleAdmin: 'admin',
       roleMod: 'mod',
@@ -263,6 +264,7 @@
       rejected: '{name} hat deine Chat-Anfrage abgelehnt.',
       members: 'Mitglieder',
       memberCount: '{n} Mitglieder',
+      memberOne: '1 Mitglied',
       join: 'Beitreten',
       roleAdmin: 'Admin',
       roleMod: 'Mod',
@@ -319,6 +321,7 @@
       rejected: '{name} a refusé votre demande.',
       members: 'Membres',
       memberCount: '{n} membres',
+      memberOne: '1 membre',
       join: 'Rejoindre',
       roleAdmin: 'admin',
       roleMod: 'modo',
@@ -1574,7 +1577,7 @@
       $row.append(el('span', 'pollchat-avatar pollchat-room-avatar').append(icon('hash')));
       $row.append(el('div', 'pollchat-row-text')
         .append(el('div', 'pollchat-row-name').text(str(name)))
-        .append(el('div', 'pollchat-row-sub').text(conv.memberCount ? self.s('memberCount', { n: conv.memberCount }) : self.s('join'))));
+        .append(el('div', 'pollchat-row-sub').text(conv.memberCount && conv.win ? self.members(conv.memberCount) : self.s('join'))));
       if (conv.unread && conv.win) { $row.append(el('span', 'pollchat-count').text(str(conv.unread))); }
       $row.on('click', function () { self.openRoom(name, true); });
       $l.append($row);
@@ -1619,7 +1622,8 @@
     this.activeKey = conv.key;
     each(this.convs, function (k, c) { if (c.win) { c.win.$el.toggleClass('pollchat-window-active', k === conv.key); } });
     this.markRead(conv);
-    if (this.o.mode !== 'page' && $(window).width() < 600) { self.close(); }
+    // No room for the panel beside a window: the window wins.
+    if (this.o.mode !== 'page' && $(window).width() < 760) { self.close(); }
   };
 
   App.prototype.buildWindow = function (conv) {
@@ -1690,6 +1694,10 @@
         return;
       }
       self.typing(conv);
+    });
+    // Enter sends; its keypress must not put a new line in the emptied input.
+    w.$input.on('keypress', function (e) {
+      if (e.which === 13 && !e.shiftKey) { e.preventDefault(); }
     });
     w.$input.on('input keyup', function () { self.grow(conv); });
     $w.on('mousedown focusin', function () {
@@ -1834,7 +1842,12 @@
       }
       $m.append($row);
     });
-    conv.win.$sub.text(this.s('memberCount', { n: conv.memberCount }));
+    conv.win.$sub.text(this.members(conv.memberCount));
+    this.renderRooms();
+  };
+
+  App.prototype.members = function (n) {
+    return n === 1 ? this.s('memberOne') : this.s('memberCount', { n: n });
   };
 
   App.prototype.rank = function (conv, id) {

@@ -93,7 +93,7 @@ func TestMessengerJS(t *testing.T) {
 	ada.click(`.pollchat-request[data-uid="3"] .pollchat-accept`)
 	linus.waitTrue("accepted", `__rec.events.chat_answer && __rec.events.chat_answer[0].accepted === true`)
 	ada.do(`Messenger.openChatWindow('3')`)
-	ada.waitTrue("window", `document.querySelector('` + win("3") + `')`)
+	ada.waitTrue("window", `document.querySelector('`+win("3")+`')`)
 }
 
 // TestTokenIdentityAndRenewal: a widget started with a JWT from the backend
