@@ -1,0 +1,763 @@
+// Command loadgen drives pollchat and Nchan on 127.0.0.1 with the same
+// long-poll scenarios and reports JSON lines and a side-by-side table.
+//
+// It starts each server itself (a fresh process per scenario, so memory
+// and CPU figures belong to that scenario alone), raises its own open-file
+// limit to the hard limit first (the servers inherit it), and spreads its
+// connections over loopback source addresses 127.0.0.2, 127.0.0.3, … so
+// that ephemeral ports do not run out.
+//
+//	go run ./bench/loadgen -pollchat bin/pollchat -nchan-conf bench/nchan.conf
+//
+// Scenarios (see docs/benchmarks.md): parked, fanout, direct, durable.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	pollchat, nginx, nchanConf string
+	targets, scenarios         []string
+	runs, srcAddrs             int
+	jsonOut                    string
+
+	parked      int
+	idleWindow  time.Duration
+	members     int
+	fanMsgs     int
+	fanRate     float64
+	satMsgs     int
+	satRate     float64
+	directUsers int
+	directRate  float64
+	directDur   time.Duration
+	senders     int
+	durable     []int
+	durableDur  time.Duration
+	setupConc   int
+	park        time.Duration
+}
+
+func main() {
+	var o options
+	var targets, scenarios, durable string
+	flag.StringVar(&o.pollchat, "pollchat", "bin/pollchat", "the pollchat binary")
+	flag.StringVar(&o.nginx, "nginx", "/usr/sbin/nginx", "nginx with the Nchan module (libnginx-mod-nchan)")
+	flag.StringVar(&o.nchanConf, "nchan-conf", "bench/nchan.conf", "Nchan's nginx.conf template (@PREFIX@, @LISTEN@)")
+	flag.StringVar(&targets, "targets", "pollchat,nchan", "servers to measure")
+	flag.StringVar(&scenarios, "scenarios", "parked,fanout,direct,durable", "scenarios to run")
+	flag.IntVar(&o.runs, "runs", 3, "runs of each scenario (medians are reported)")
+	flag.IntVar(&o.srcAddrs, "src-addrs", 16, "loopback source addresses 127.0.0.2… to spread connections over")
+	flag.StringVar(&o.jsonOut, "json", "", "also write the JSON lines to this file")
+	flag.IntVar(&o.parked, "parked", 15000, "parked: concurrent parked polls")
+	flag.DurationVar(&o.idleWindow, "idle-window", 50*time.Second, "parked: how long to measure idle cycling (best a multiple of -park)")
+	flag.IntVar(&o.members, "members", 2000, "fanout: room members")
+	flag.IntVar(&o.fanMsgs, "fanout-msgs", 200, "fanout: messages")
+	flag.Float64Var(&o.fanRate, "fanout-rate", 20, "fanout: messages per second")
+	flag.IntVar(&o.satMsgs, "sat-msgs", 100, "fanout saturated: messages")
+	flag.Float64Var(&o.satRate, "sat-rate", 100, "fanout saturated: messages per second")
+	flag.IntVar(&o.directUsers, "direct-users", 5000, "direct: parked users")
+	flag.Float64Var(&o.directRate, "direct-rate", 2000, "direct: messages per second")
+	flag.DurationVar(&o.directDur, "direct-duration", 10*time.Second, "direct: how long to send")
+	flag.IntVar(&o.senders, "senders", 64, "direct: sending connections")
+	flag.StringVar(&durable, "durable", "1,16,256", "durable: concurrent senders (pollchat only)")
+	flag.DurationVar(&o.durableDur, "durable-duration", 5*time.Second, "durable: how long each concurrency sends")
+	flag.DurationVar(&o.park, "park", 25*time.Second, "how long a poll parks (pollchat: the timeout param; Nchan: nchan_subscriber_timeout)")
+	flag.IntVar(&o.setupConc, "setup-conc", 128, "connections opened at once while setting up")
+	flag.Parse()
+	o.targets = strings.Split(targets, ",")
+	o.scenarios = strings.Split(scenarios, ",")
+	for _, f := range strings.Split(durable, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 {
+			o.durable = append(o.durable, n)
+		}
+	}
+	if err := raiseNofile(); err != nil {
+		fatalf("loadgen: raise RLIMIT_NOFILE: %v", err)
+	}
+	initSrcAddrs(o.srcAddrs)
+	if err := run(&o); err != nil {
+		fatalf("loadgen: %v", err)
+	}
+}
+
+func fatalf(f string, a ...any) {
+	fmt.Fprintf(os.Stderr, f+"\n", a...)
+	os.Exit(1)
+}
+
+func logf(f string, a ...any) {
+	fmt.Fprintf(os.Stderr, time.Now().UTC().Format("15:04:05 ")+f+"\n", a...)
+}
+
+// raiseNofile lifts the soft open-file limit to the hard limit; the
+// servers started from here inherit it.
+func raiseNofile() error {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return err
+	}
+	l.Cur = l.Max
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+}
+
+// result is one JSON line: one scenario against one server in one run.
+type result struct {
+	Scenario string             `json:"scenario"`
+	Target   string             `json:"target"`
+	Run      int                `json:"run"`
+	Time     string             `json:"time"`
+	Metrics  map[string]float64 `json:"metrics"`
+	CPU      cpuUse             `json:"cpu"`
+	Notes    []string           `json:"notes,omitempty"`
+}
+
+func run(o *options) error {
+	var out io.Writer = os.Stdout
+	var jf *os.File
+	if o.jsonOut != "" {
+		f, err := os.Create(o.jsonOut)
+		if err != nil {
+			return err
+		}
+		jf = f
+		defer f.Close()
+	}
+	for _, t := range o.targets {
+		switch t {
+		case "pollchat":
+			if _, err := os.Stat(o.pollchat); err != nil {
+				return fmt.Errorf("pollchat binary: %w (make build)", err)
+			}
+		case "nchan":
+			if _, err := exec.LookPath(o.nginx); err != nil {
+				return fmt.Errorf("nginx: %w (apt-get install nginx-light libnginx-mod-nchan)", err)
+			}
+		default:
+			return fmt.Errorf("unknown target %q", t)
+		}
+	}
+	var all []result
+	emit := func(r result) {
+		r.Time = time.Now().UTC().Format(time.RFC3339)
+		b, _ := json.Marshal(r)
+		fmt.Fprintln(out, string(b))
+		if jf != nil {
+			jf.Write(append(b, '\n'))
+		}
+		all = append(all, r)
+	}
+	for run := 1; run <= o.runs; run++ {
+		for _, sc := range o.scenarios {
+			order := append([]string(nil), o.targets...)
+			if run%2 == 0 { // alternate who goes first
+				for i, j := 0, len(order)-1; i < j; i, j = i+1, j-1 {
+					order[i], order[j] = order[j], order[i]
+				}
+			}
+			for _, tk := range order {
+				if sc == "durable" && tk != "pollchat" {
+					continue // Nchan keeps messages in memory only
+				}
+				logf("run %d: %s against %s", run, sc, tk)
+				rs, err := runScenario(o, sc, tk)
+				if err != nil {
+					return fmt.Errorf("run %d, %s against %s: %w", run, sc, tk, err)
+				}
+				for _, r := range rs {
+					r.Run = run
+					emit(r)
+				}
+			}
+		}
+	}
+	printTable(os.Stdout, o, all)
+	return nil
+}
+
+func runScenario(o *options, sc, tk string) ([]result, error) {
+	var s *server
+	var err error
+	if tk == "pollchat" {
+		s, err = startPollchat(o.pollchat)
+	} else {
+		s, err = startNchan(o.nginx, o.nchanConf, o.park)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer s.stop()
+	t := &target{kind: tk, srv: s, park: o.park}
+	switch sc {
+	case "parked":
+		return parked(o, t)
+	case "fanout":
+		return fanout(o, t)
+	case "direct":
+		return direct(o, t)
+	case "durable":
+		return durableSends(o, t)
+	}
+	return nil, fmt.Errorf("unknown scenario %q", sc)
+}
+
+// fleet is a set of subscribers polling in their own goroutines.
+type fleet struct {
+	t     *target
+	subs  []*sub
+	stop  atomic.Bool
+	wg    sync.WaitGroup
+	total atomic.Int64 // messages seen
+	last  atomic.Int64 // unix nanos of the newest message seen
+	errs  atomic.Int64
+	first atomic.Value // first error
+}
+
+// openFleet makes n subscribers (users from base, or all on one channel
+// when room is set), opens them with bounded concurrency and starts their
+// poll loops.
+func openFleet(o *options, t *target, n, base int, room string) (*fleet, error) {
+	f := &fleet{t: t, subs: make([]*sub, n)}
+	for i := range f.subs {
+		id := strconv.Itoa(base + i)
+		ch := "u" + id
+		if room != "" {
+			ch = room
+		}
+		f.subs[i] = t.newSub(id, ch)
+	}
+	sem := make(chan struct{}, o.setupConc)
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for _, s := range f.subs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(s *sub) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := t.open(s, room); err != nil {
+				firstErr.CompareAndSwap(nil, err)
+				return
+			}
+			f.wg.Add(1)
+			go f.loop(s)
+		}(s)
+	}
+	wg.Wait()
+	if e := firstErr.Load(); e != nil {
+		f.close()
+		return nil, e.(error)
+	}
+	return f, nil
+}
+
+func (f *fleet) loop(s *sub) {
+	defer f.wg.Done()
+	var buf []msg
+	fails := 0
+	for !f.stop.Load() {
+		ms, err := f.t.poll(s, buf)
+		buf = ms
+		if err != nil {
+			if f.stop.Load() {
+				return
+			}
+			f.errs.Add(1)
+			f.first.CompareAndSwap(nil, err)
+			s.mu.Lock()
+			s.errs++
+			s.mu.Unlock()
+			fails++
+			if fails > 20 {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		fails = 0
+		now := time.Now().UnixNano()
+		s.record(now, ms)
+		if len(ms) > 0 {
+			f.total.Add(int64(len(ms)))
+			f.last.Store(now)
+		}
+	}
+}
+
+// close stops the loops and waits for them: closing each connection ends
+// its parked request.
+func (f *fleet) close() {
+	f.stop.Store(true)
+	for _, s := range f.subs {
+		s.c.shut()
+	}
+	f.wait()
+}
+
+func (f *fleet) wait() {
+	done := make(chan struct{})
+	go func() { f.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		logf("warning: some subscribers did not stop")
+	}
+}
+
+// waitParked waits until the server counts at least n parked subscribers.
+func waitParked(t *target, n int, limit time.Duration) (int, error) {
+	c := newClient(t.srv.addr)
+	defer c.Close()
+	deadline := time.Now().Add(limit)
+	got := 0
+	for time.Now().Before(deadline) {
+		g, err := t.gauge(c)
+		if err == nil {
+			got = g
+			if g >= n {
+				return g, nil
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return got, fmt.Errorf("only %d of %d subscribers parked after %s", got, n, limit)
+}
+
+// ---- parked ----
+
+func parked(o *options, t *target) ([]result, error) {
+	time.Sleep(500 * time.Millisecond)
+	rss0 := t.srv.rssKB()
+	setup := time.Now()
+	f, err := openFleet(o, t, o.parked, 100000, "")
+	if err != nil {
+		return nil, err
+	}
+	defer f.close()
+	n, err := waitParked(t, o.parked, 120*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	setupS := time.Since(setup).Seconds()
+	time.Sleep(2 * time.Second)
+	rss1 := t.srv.rssKB()
+	repolls0 := f.repolls()
+	w := startWindow(t.srv)
+	time.Sleep(o.idleWindow)
+	cpu := w.end()
+	repolls := f.repolls() - repolls0
+	m := map[string]float64{
+		"parked":        float64(n),
+		"rss_before_kb": float64(rss0),
+		"rss_parked_kb": float64(rss1),
+		"kb_per_poll":   float64(rss1-rss0) / float64(o.parked),
+		"setup_s":       setupS,
+		"repolls":       float64(repolls),
+		"idle_cpu_pct":  cpu.ServerPct,
+		"errors":        float64(f.errs.Load()),
+	}
+	if repolls > 0 {
+		us := cpu.ServerS * 1e6 / float64(repolls)
+		m["us_per_repoll"] = us
+		// The steady state of o.parked users re-polling every -park.
+		m["idle_cpu_pct_steady"] = 100 * us * float64(o.parked) / o.park.Seconds() / 1e6
+	}
+	return []result{{Scenario: "parked", Target: t.kind, Metrics: m, CPU: cpu, Notes: firstErr(f)}}, nil
+}
+
+func (f *fleet) repolls() int {
+	n := 0
+	for _, s := range f.subs {
+		s.mu.Lock()
+		n += s.repolls
+		s.mu.Unlock()
+	}
+	return n
+}
+
+func firstErr(f *fleet) []string {
+	if e := f.first.Load(); e != nil {
+		return []string{"first error: " + e.(error).Error()}
+	}
+	return nil
+}
+
+// ---- senders ----
+
+type job struct {
+	seq  int
+	to   string
+	room string
+}
+
+type sendStats struct {
+	ok, errs atomic.Int64
+	first    atomic.Value
+	mu       sync.Mutex
+	lats     []int64
+}
+
+// pace sends jobs at rate per second over k connections (open loop: a job
+// waits only when all k connections are busy) and returns when all are done.
+func pace(t *target, k int, rate float64, jobs []job, senderBase int) (*sendStats, time.Duration) {
+	st := &sendStats{}
+	ch := make(chan job, len(jobs))
+	var wg sync.WaitGroup
+	for i := 0; i < k; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c := newClient(t.srv.addr)
+			defer c.Close()
+			q := auth(strconv.Itoa(senderBase + i))
+			var lats []int64
+			for j := range ch {
+				t0 := time.Now()
+				if err := t.send(c, q, j.to, j.room, j.seq); err != nil {
+					st.errs.Add(1)
+					st.first.CompareAndSwap(nil, err)
+					continue
+				}
+				st.ok.Add(1)
+				lats = append(lats, int64(time.Since(t0)))
+			}
+			st.mu.Lock()
+			st.lats = append(st.lats, lats...)
+			st.mu.Unlock()
+		}(i)
+	}
+	start := time.Now()
+	interval := time.Duration(float64(time.Second) / rate)
+	for i, j := range jobs {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		ch <- j
+	}
+	close(ch)
+	wg.Wait()
+	return st, time.Since(start)
+}
+
+// waitTotal waits until the fleet has seen want messages (or limit passes).
+func waitTotal(f *fleet, want int64, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for f.total.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// ---- fanout ----
+
+func fanout(o *options, t *target) ([]result, error) {
+	f, err := openFleet(o, t, o.members, 200000, "bench")
+	if err != nil {
+		return nil, err
+	}
+	defer f.close()
+	if _, err := waitParked(t, o.members, 120*time.Second); err != nil {
+		return nil, err
+	}
+	time.Sleep(time.Second)
+
+	var out []result
+	// Phase 1: the room at a chat's pace.
+	jobs := make([]job, o.fanMsgs)
+	for i := range jobs {
+		jobs[i] = job{seq: i, room: "bench"}
+	}
+	w := startWindow(t.srv)
+	st, sendTime := pace(t, 4, o.fanRate, jobs, 900000)
+	want := int64(o.members) * st.ok.Load()
+	waitTotal(f, want, 20*time.Second)
+	cpu := w.end()
+	m, notes := fanoutCheck(f, 0, o.fanMsgs)
+	m["sent"] = float64(st.ok.Load())
+	m["send_errors"] = float64(st.errs.Load())
+	m["send_seconds"] = sendTime.Seconds()
+	m["deliveries"] = float64(f.total.Load())
+	out = append(out, result{Scenario: "fanout", Target: t.kind, Metrics: m, CPU: cpu, Notes: append(notes, sendNotes(st)...)})
+
+	// Phase 2: saturated.
+	time.Sleep(2 * time.Second)
+	base := f.total.Load()
+	jobs = make([]job, o.satMsgs)
+	for i := range jobs {
+		jobs[i] = job{seq: o.fanMsgs + i, room: "bench"}
+	}
+	w = startWindow(t.srv)
+	start := time.Now()
+	st, sendTime = pace(t, 8, o.satRate, jobs, 900100)
+	want = int64(o.members) * st.ok.Load()
+	waitTotal(f, base+want, 30*time.Second)
+	cpu = w.end()
+	got := f.total.Load() - base
+	span := time.Duration(f.last.Load() - start.UnixNano())
+	m, notes = fanoutCheck(f, o.fanMsgs, o.satMsgs)
+	m["sent"] = float64(st.ok.Load())
+	m["send_errors"] = float64(st.errs.Load())
+	m["send_seconds"] = sendTime.Seconds()
+	m["deliveries"] = float64(got)
+	m["deliveries_per_s"] = float64(got) / span.Seconds()
+	if got > 0 {
+		m["us_per_delivery"] = cpu.ServerS * 1e6 / float64(got)
+	}
+	out = append(out, result{Scenario: "fanout_saturated", Target: t.kind, Metrics: m, CPU: cpu, Notes: append(notes, sendNotes(st)...)})
+	return out, nil
+}
+
+// fanoutCheck checks that every member saw messages from..from+n-1 once
+// each and in the same order (pollchat: by increasing message id too), and
+// returns the latency figures of those messages.
+func fanoutCheck(f *fleet, from, n int) (map[string]float64, []string) {
+	var lats []int64
+	var missing, dups, disorder, resets, badMembers int
+	var ref []int32
+	var notes []string
+	for _, s := range f.subs {
+		s.mu.Lock()
+		seen := make([]int, n)
+		var order []int32
+		var lastID int64
+		bad := false
+		for i, q := range s.seqs {
+			k := int(q) - from
+			if k < 0 || k >= n {
+				continue
+			}
+			seen[k]++
+			order = append(order, q)
+			lats = append(lats, s.lats[i])
+			if s.ids[i] != 0 {
+				if s.ids[i] <= lastID {
+					disorder++
+					bad = true
+				}
+				lastID = s.ids[i]
+			}
+		}
+		resets += s.resets
+		s.mu.Unlock()
+		for _, c := range seen {
+			if c == 0 {
+				missing++
+				bad = true
+			} else if c > 1 {
+				dups += c - 1
+				bad = true
+			}
+		}
+		if ref == nil {
+			ref = order
+		} else if !equal(ref, order) {
+			disorder++
+			bad = true
+		}
+		if bad {
+			badMembers++
+		}
+	}
+	if ref != nil {
+		inSend := sort.SliceIsSorted(ref, func(i, j int) bool { return ref[i] < ref[j] })
+		if !inSend {
+			notes = append(notes, "members agree on an order that differs from the send order (several senders)")
+		}
+	}
+	m := latencyMetrics(lats)
+	m["missing"] = float64(missing)
+	m["duplicates"] = float64(dups)
+	m["out_of_order"] = float64(disorder)
+	m["resets"] = float64(resets)
+	m["members_wrong"] = float64(badMembers)
+	ok := 0.0
+	if badMembers == 0 && resets == 0 {
+		ok = 1
+	}
+	m["all_once_in_order"] = ok
+	return m, notes
+}
+
+func equal(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func latencyMetrics(lats []int64) map[string]float64 {
+	m := map[string]float64{}
+	if len(lats) == 0 {
+		return m
+	}
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	q := func(p float64) float64 {
+		i := int(p * float64(len(lats)-1))
+		return float64(lats[i]) / 1e6
+	}
+	m["p50_ms"] = q(0.50)
+	m["p99_ms"] = q(0.99)
+	m["max_ms"] = float64(lats[len(lats)-1]) / 1e6
+	return m
+}
+
+func sendNotes(st *sendStats) []string {
+	if e := st.first.Load(); e != nil {
+		return []string{"first send error: " + e.(error).Error()}
+	}
+	return nil
+}
+
+// ---- direct ----
+
+func direct(o *options, t *target) ([]result, error) {
+	f, err := openFleet(o, t, o.directUsers, 300000, "")
+	if err != nil {
+		return nil, err
+	}
+	defer f.close()
+	if _, err := waitParked(t, o.directUsers, 120*time.Second); err != nil {
+		return nil, err
+	}
+	time.Sleep(time.Second)
+	n := int(o.directRate * o.directDur.Seconds())
+	jobs := make([]job, n)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range jobs {
+		jobs[i] = job{seq: i, to: f.subs[r.IntN(len(f.subs))].user}
+		if t.kind != "pollchat" {
+			jobs[i].to = "u" + jobs[i].to
+		}
+	}
+	w := startWindow(t.srv)
+	st, sendTime := pace(t, o.senders, o.directRate, jobs, 910000)
+	waitTotal(f, st.ok.Load(), 10*time.Second)
+	cpu := w.end()
+	var lats []int64
+	seen := make([]int, n)
+	resets := 0
+	for _, s := range f.subs {
+		s.mu.Lock()
+		for i, q := range s.seqs {
+			if int(q) < n {
+				seen[q]++
+				lats = append(lats, s.lats[i])
+			}
+		}
+		resets += s.resets
+		s.mu.Unlock()
+	}
+	lost, dups := 0, 0
+	for _, c := range seen {
+		if c == 0 {
+			lost++
+		} else if c > 1 {
+			dups += c - 1
+		}
+	}
+	lost -= int(st.errs.Load()) // a failed send is reported as an error, not a loss
+	m := latencyMetrics(lats)
+	sent := st.ok.Load()
+	m["sent"] = float64(sent)
+	m["send_errors"] = float64(st.errs.Load())
+	m["lost"] = float64(max(lost, 0))
+	m["duplicates"] = float64(dups)
+	m["resets"] = float64(resets)
+	m["rate_achieved"] = float64(sent) / sendTime.Seconds()
+	if sent > 0 {
+		m["us_per_msg"] = cpu.ServerS * 1e6 / float64(sent)
+	}
+	sl := latencyMetrics(append([]int64(nil), st.lats...))
+	m["send_p50_ms"], m["send_p99_ms"] = sl["p50_ms"], sl["p99_ms"]
+	return []result{{Scenario: "direct", Target: t.kind, Metrics: m, CPU: cpu, Notes: append(firstErr(f), sendNotes(st)...)}}, nil
+}
+
+// ---- durable sends ----
+
+func durableSends(o *options, t *target) ([]result, error) {
+	// The recipients are known users (hello) who are not polling.
+	var targets []string
+	for i := 0; i < 16; i++ {
+		id := strconv.Itoa(400000 + i)
+		c := newClient(t.srv.addr)
+		r, err := c.get("/v1/hello?"+auth(id), nil, time.Now().Add(30*time.Second))
+		c.Close()
+		if err != nil {
+			return nil, err
+		}
+		if r.status != 200 {
+			return nil, fmt.Errorf("hello %d: %s", r.status, r.body)
+		}
+		targets = append(targets, id)
+	}
+	var out []result
+	for _, conc := range o.durable {
+		var ok, errs atomic.Int64
+		var first atomic.Value
+		var mu sync.Mutex
+		var lats []int64
+		stop := time.Now().Add(o.durableDur)
+		w := startWindow(t.srv)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i := 0; i < conc; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				c := newClient(t.srv.addr)
+				defer c.Close()
+				q := auth(strconv.Itoa(500000 + i))
+				var my []int64
+				for seq := 0; time.Now().Before(stop); seq++ {
+					t0 := time.Now()
+					if err := t.send(c, q, targets[(i+seq)%len(targets)], "", seq); err != nil {
+						errs.Add(1)
+						first.CompareAndSwap(nil, err)
+						time.Sleep(10 * time.Millisecond)
+						continue
+					}
+					ok.Add(1)
+					my = append(my, int64(time.Since(t0)))
+				}
+				mu.Lock()
+				lats = append(lats, my...)
+				mu.Unlock()
+			}(i)
+		}
+		wg.Wait()
+		el := time.Since(start)
+		cpu := w.end()
+		m := latencyMetrics(lats)
+		m["concurrency"] = float64(conc)
+		m["sends"] = float64(ok.Load())
+		m["errors"] = float64(errs.Load())
+		m["sends_per_s"] = float64(ok.Load()) / el.Seconds()
+		if ok.Load() > 0 {
+			m["us_per_send"] = cpu.ServerS * 1e6 / float64(ok.Load())
+		}
+		var notes []string
+		if e := first.Load(); e != nil {
+			notes = append(notes, "first error: "+e.(error).Error())
+		}
+		out = append(out, result{Scenario: fmt.Sprintf("durable_c%d", conc), Target: t.kind, Metrics: m, CPU: cpu, Notes: notes})
+	}
+	return out, nil
+}
