@@ -26,8 +26,11 @@ test: deps vet build
 unit:
 	$(GO) test -short -count=1 ./...
 
+# Go benchmarks, then the load benchmark against Nchan (bench/run.sh;
+# `bench/run.sh -full` for the issue's medians of 3 runs).
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	ARTIFACTS=$(abspath $(ARTIFACTS)) POLLCHAT_BIN=$(abspath $(BIN)) GO=$(GO) ./bench/run.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCallback -fuzztime 30s ./server
