@@ -35,6 +35,7 @@ Model::$settings = array(
 	'admin_groups' => 'staff', 'mod_groups' => 'helpers, editors',
 	'profile_url' => 'https://example.com/members/{id}',
 	'colour_header' => '#336699', 'colour_body' => 'red;}', 'position' => 'bottom-left',
+	'font_family' => 'Georgia,  serif;}', 'language' => 'de',
 );
 %s
 (new Pollchat\Chat\Plugin)->boot();
@@ -175,11 +176,11 @@ echo json_encode(array('InitJSON' => (string) $c->initJson, 'JS' => $c->addedJs,
 			if err := json.Unmarshal([]byte(r.InitJSON), &cfg); err != nil {
 				t.Fatalf("init JSON %q: %v", r.InitJSON, err)
 			}
-			if cfg["server"] != "https://chat.example.com" || cfg["position"] != "bottom-left" || cfg["language"] != "en" {
-				t.Errorf("init = %v; want server https://chat.example.com, position bottom-left, language en", cfg)
+			if cfg["server"] != "https://chat.example.com" || cfg["position"] != "bottom-left" || cfg["lang"] != "de" {
+				t.Errorf("init = %v; want server https://chat.example.com, position bottom-left, lang de", cfg)
 			}
-			if !reflect.DeepEqual(cfg["colours"], map[string]any{"header": "#336699"}) {
-				t.Errorf("colours = %v; want only the valid header colour", cfg["colours"])
+			if !reflect.DeepEqual(cfg["layout"], map[string]any{"header": "#336699", "fontFamily": "Georgia, serif"}) {
+				t.Errorf("layout = %v; want only the valid header colour and the cleaned font", cfg["layout"])
 			}
 			var idn bridge.Identity
 			if tc.scheme == "jwt" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"pollchat/internal/testsvc"
@@ -76,25 +78,7 @@ func testSettingsPage(t *testing.T, s *wpSite) {
 	}
 
 	// The real page in Chromium: look, change the position, save.
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("chromium is missing: install Debian's chromium (scripts/deps.sh): %v", err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1280, 1000))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	bctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	// The first call starts the browser: no timeout on it (a timeout there
-	// would stop the browser when it passes); the page work below has one.
-	for _, p := range adminPairs {
-		if _, err := chromedp.Call(bctx, network.SetCookie, network.SetCookieParams{Name: p[0], Value: p[1], URL: s.wp.SiteURL + "/"}); err != nil {
-			t.Fatalf("chromium: set cookie: %v", err)
-		}
-	}
-	ctx, cancelT := context.WithTimeout(bctx, 90*time.Second)
-	defer cancelT()
+	ctx := browser(t, s.wp.SiteURL, adminPairs)
 	text := func(a chromedp.Action[string]) string {
 		t.Helper()
 		v, err := chromedp.Run(ctx, a)
@@ -127,18 +111,102 @@ func testSettingsPage(t *testing.T, s *wpSite) {
 	if title != "pollchat" || secretValue != "" || !strings.Contains(notice, "Settings saved") {
 		t.Errorf("in Chromium: title %q, secret field %q, notice %q; want pollchat, empty, Settings saved", title, secretValue, notice)
 	}
-	dir := os.Getenv("POLLCHAT_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err == nil {
-		if err := os.WriteFile(filepath.Join(dir, "wordpress-settings.png"), shot, 0o644); err != nil {
-			t.Error(err)
-		}
-	}
+	saveShot(t, "wordpress-settings.png", shot)
 	got := s.settings(t)
 	if got["position"] != "bottom-right" || got["secret"] != testsvc.Secret || got["users_password"] != usersPassword || got["server_url"] != s.pc.URL {
 		b, _ := json.Marshal(got)
 		t.Errorf("after saving the form in Chromium: %s; want position bottom-right and every secret and the URL kept", b)
 	}
+}
+
+// browser starts headless Chromium with cookies set for site and returns
+// a context (90 s) for the page work; everything stops when t ends.
+func browser(t *testing.T, site string, cookies [][2]string) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("chromium is missing: install Debian's chromium (scripts/deps.sh): %v", err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1280, 1000))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelA)
+	bctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	// The first call starts the browser: no timeout on it (a timeout there
+	// would stop the browser when it passes); the page work has one.
+	if _, err := chromedp.Run(bctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	for _, p := range cookies {
+		if _, err := chromedp.Call(bctx, network.SetCookie, network.SetCookieParams{Name: p[0], Value: p[1], URL: site + "/"}); err != nil {
+			t.Fatalf("chromium: set cookie: %v", err)
+		}
+	}
+	ctx, cancelT := context.WithTimeout(bctx, 90*time.Second)
+	t.Cleanup(cancelT)
+	return ctx
+}
+
+// saveShot writes a screenshot to $POLLCHAT_ARTIFACTS (or a temp dir).
+func saveShot(t *testing.T, name string, png []byte) {
+	t.Helper()
+	dir := os.Getenv("POLLCHAT_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testChatInChromium opens a post with a "Chat with" link as a logged-in
+// subscriber in Chromium: the widget.js the plugin enqueued starts (after
+// WordPress's jQuery), goes online with the identity signed in PHP, and the
+// link opens a conversation titled with the other user's WordPress name.
+func testChatInChromium(t *testing.T, s *wpSite) {
+	_, pairs := s.cookies(t, s.subscriber)
+	ctx := browser(t, s.wp.SiteURL, pairs)
+	// page.Navigate without waiting for the load event: see the report on
+	// long-polls that keep a page "loading".
+	if _, err := chromedp.Call(ctx, page.Navigate, page.NavigateParams{URL: s.wp.SiteURL + "/meet-eve/"}); err != nil {
+		t.Fatalf("chromium: front page: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitReady(chromedp.ID("pollchat-root"))); err != nil {
+		diag, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({ready: document.readyState, jquery: typeof jQuery, pollchat: typeof Pollchat})`))
+		t.Fatalf("chromium: no #pollchat-root: %v %s", err, diag)
+	}
+	online, err := chromedp.Run(ctx, chromedp.Poll[string](`window.Pollchat && Pollchat.state() === "online" && Pollchat.state()`, chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil || online != "online" {
+		diag, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({ready: document.readyState, jquery: typeof jQuery, pollchat: typeof Pollchat, state: window.Pollchat && Pollchat.state(), stats: window.Pollchat && Pollchat.stats(), root: !!document.getElementById("pollchat-root")})`))
+		t.Fatalf("widget = %s (%v); want online\n%s", diag, err, s.pc.Log())
+	}
+	left, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("pollchat-root").className.indexOf("pollchat-pos-left") >= 0`))
+	if err != nil || !left {
+		t.Errorf("widget root on the left = %v (%v); want the position setting (bottom-left) applied", left, err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`a.pollchat-link[data-pollchat-user="%d"]`, s.editor))),
+		chromedp.WaitVisible(chromedp.CSS(".pollchat-window .pollchat-head-title")),
+	); err != nil {
+		t.Fatalf("chromium: clicking the chat link: %v", err)
+	}
+	title, err := chromedp.Run(ctx, chromedp.Poll[string](`(function () { var e = document.querySelector(".pollchat-window .pollchat-head-title"); return e && e.textContent.indexOf("Eve") >= 0 && e.textContent; })()`, chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil || !strings.Contains(title, "Eve") {
+		t.Errorf("conversation title = %q (%v); want the editor's WordPress name", title, err)
+	}
+	// Let the window's opening animation end before the picture.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`getComputedStyle(document.querySelector(".pollchat-window")).opacity === "1"`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Logf("window opacity did not settle: %v", err)
+	}
+	rs, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.readyState`))
+	t.Logf("document.readyState with the widget online: %s", rs)
+	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("chromium screenshot: %v", err)
+	}
+	saveShot(t, "wordpress-chat.png", shot)
 }

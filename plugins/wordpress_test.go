@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -404,11 +405,11 @@ echo $r[0];`, admin)))
 			}
 		}
 		c := e.Config
-		if c["server"] != s.pc.URL || c["id"] != strconv.Itoa(s.subscriber) || c["position"] != "bottom-left" || c["language"] != "en" {
-			t.Errorf("Pollchat.init(%s); want server %s, id %d, position bottom-left, language en", e.RawConfig, s.pc.URL, s.subscriber)
+		if _, has := c["lang"]; c["server"] != s.pc.URL || c["id"] != strconv.Itoa(s.subscriber) || c["position"] != "bottom-left" || has {
+			t.Errorf("Pollchat.init(%s); want server %s, id %d, position bottom-left, no lang (the page's)", e.RawConfig, s.pc.URL, s.subscriber)
 		}
-		if col, _ := c["colours"].(map[string]any); col["header"] != "#336699" || col["fontFamily"] != "Georgia, serif" {
-			t.Errorf("colours = %v; want header #336699 and the font family", c["colours"])
+		if l, _ := c["layout"].(map[string]any); !reflect.DeepEqual(l, map[string]any{"header": "#336699", "fontFamily": "Georgia, serif"}) {
+			t.Errorf("layout = %v; want header #336699 and the font family", c["layout"])
 		}
 		if !strings.Contains(html, "Pollchat.openDialog(") {
 			t.Errorf("page has no handler opening the dialog from chat links")
@@ -440,14 +441,14 @@ echo $r[0];`, admin)))
 	})
 
 	t.Run("jwt scheme", func(t *testing.T) {
-		s.saveSettings(t, map[string]any{"scheme": "jwt"})
-		defer s.saveSettings(t, map[string]any{"scheme": "hash"})
+		s.saveSettings(t, map[string]any{"scheme": "jwt", "language": "de"})
+		defer s.saveSettings(t, map[string]any{"scheme": "hash", "language": ""})
 		e, ok := findEmbed(t, s.page(t, "/", s.editor))
 		if !ok {
 			t.Fatalf("no widget for the editor")
 		}
-		if _, has := e.Config["hash"]; has || e.Config["token"] == nil {
-			t.Fatalf("Pollchat.init(%s); want a token and no hash", e.RawConfig)
+		if _, has := e.Config["hash"]; has || e.Config["token"] == nil || e.Config["lang"] != "de" {
+			t.Fatalf("Pollchat.init(%s); want a token, no hash, lang de", e.RawConfig)
 		}
 		me := s.hello(t, e.Config)
 		if me.UserID != strconv.Itoa(s.editor) || me.Name != "Eve Editor" || me.Role != "mod" {
@@ -489,6 +490,10 @@ echo wp_json_encode(array(
 		if !strings.Contains(guest, `class="pollchat-link pollchat-link-login">Talk to Eve &amp; Co</a>`) || strings.Contains(guest, "data-pollchat-user") {
 			t.Errorf("post for a guest: want login links and no chat links\n%s", excerpt(guest, "pollchat-link"))
 		}
+	})
+
+	t.Run("chat in Chromium", func(t *testing.T) {
+		testChatInChromium(t, s)
 	})
 
 	t.Run("profile update reaches pollchat", func(t *testing.T) {

@@ -112,7 +112,7 @@ function pollchat_field_text( $args ) {
 	$key     = $args['key'];
 	$hints   = array(
 		'font_family' => __( 'Optional, e.g. Georgia, serif. Empty: the widget\'s own.', 'pollchat' ),
-		'language'    => __( 'Optional, e.g. de. Empty: each user\'s WordPress language.', 'pollchat' ),
+		'language'    => __( 'Optional, e.g. de. Empty: the site\'s language.', 'pollchat' ),
 	);
 	printf(
 		'<input type="text" class="regular-text" id="%s" name="%s" value="%s" autocomplete="off" />',

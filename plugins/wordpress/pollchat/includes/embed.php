@@ -73,16 +73,18 @@ function pollchat_init_config( WP_User $user ) {
 	$config = array_merge( array( 'server' => $s['server_url'] ), pollchat_identity( $user, $s ) );
 
 	$config['position'] = $s['position'];
-	$colours            = array_filter( $s['colours'], 'strlen' );
+	// The widget's names: layout (colours and font), lang.
+	$layout = array_filter( $s['colours'], 'strlen' );
 	if ( '' !== $s['font_family'] ) {
-		$colours['fontFamily'] = $s['font_family'];
+		$layout['fontFamily'] = $s['font_family'];
 	}
-	if ( $colours ) {
-		$config['colours'] = $colours;
+	if ( $layout ) {
+		$config['layout'] = $layout;
 	}
-	$lang = '' !== $s['language'] ? $s['language'] : strtolower( substr( get_user_locale( $user ), 0, 2 ) );
-	if ( '' !== $lang ) {
-		$config['language'] = $lang;
+	// No language set: the widget follows the page's <html lang>, which
+	// WordPress writes from the site's locale.
+	if ( '' !== $s['language'] ) {
+		$config['lang'] = $s['language'];
 	}
 	/**
 	 * Filters the Pollchat.init options (add event handlers' names, change

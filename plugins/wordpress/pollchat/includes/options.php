@@ -13,7 +13,7 @@ const POLLCHAT_OPTION = 'pollchat_settings';
 /** Keys of settings that are secrets: stored, never printed back. */
 const POLLCHAT_SECRET_KEYS = array( 'secret', 'api_password', 'users_password' );
 
-/** Colour keys, as Pollchat.init's colours option names them. */
+/** Colour keys, as Pollchat.init's layout option names them. */
 const POLLCHAT_COLOUR_KEYS = array( 'header', 'headerButton', 'body', 'launcher', 'messageSent', 'messageReceived' );
 
 /**

@@ -6,7 +6,7 @@
  */
 class WidgetConfig
 {
-    /** Colour keys, as Pollchat.init's colours option names them. */
+    /** Colour keys, as Pollchat.init's layout option names them. */
     const COLOURS = ['header', 'headerButton', 'body', 'launcher', 'messageSent', 'messageReceived'];
 
     /** Lifetime of a JWT handed to the widget, in seconds. */
@@ -63,11 +63,13 @@ class WidgetConfig
             $colours['fontFamily'] = $font;
         }
         if ($colours) {
-            $config['colours'] = $colours;
+            // The widget's name for colours and font.
+            $config['layout'] = $colours;
         }
         $lang = isset($s['language']) ? trim((string) $s['language']) : '';
         if (preg_match('/^[a-z]{2,3}([-_][A-Za-z]{2,4})?$/', $lang)) {
-            $config['language'] = $lang;
+            // Unset, the widget follows the page's <html lang>.
+            $config['lang'] = $lang;
         }
         return $config;
     }

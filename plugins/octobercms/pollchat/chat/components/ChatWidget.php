@@ -60,9 +60,6 @@ class ChatWidget extends ComponentBase
         $avatar = method_exists($user, 'getAvatarThumb') ? (string) $user->getAvatarThumb(96) : '';
         $name = \Pollchat\Chat\Classes\UsersInfo::displayName($user);
         $config = WidgetConfig::build($s, (string) $user->id, $name, $avatar);
-        if (!isset($config['language']) && class_exists(\App::class)) {
-            $config['language'] = substr((string) \App::getLocale(), 0, 2);
-        }
         $this->initJson = WidgetConfig::json($config);
     }
 }

@@ -51,6 +51,6 @@ return [
         'colour_messageReceived' => 'Received message colour',
         'font_family' => 'Font family',
         'language' => 'Language',
-        'language_comment' => 'e.g. de; empty: the site\'s locale.',
+        'language_comment' => 'e.g. de; empty: the page\'s language (<html lang>).',
     ],
 ];
