@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
+	"math"
 	"strings"
 	"time"
 
@@ -64,19 +67,89 @@ func basicAuthOK(ctx *fasthttp.RequestCtx, a config.API) bool {
 	return subtle.ConstantTimeCompare(hu[:], wu[:])&subtle.ConstantTimeCompare(hp[:], wp[:]) == 1
 }
 
-// decode reads a JSON object body into v (a form body is accepted too by
-// the callers that read params).
+// decode reads the body into v: a JSON object, or (for PHP code that posts
+// http_build_query() or an array to CURLOPT_POSTFIELDS) a form whose
+// fields are strings, a list field given as repeated "name[]" or as a
+// comma list, and a "data" field holding JSON.
 func decode(ctx *fasthttp.RequestCtx, v any) *chat.Error {
 	body := ctx.PostBody()
-	if len(body) == 0 {
+	ct := ctx.Request.Header.ContentType()
+	if bytes.HasPrefix(ct, []byte("application/x-www-form-urlencoded")) || bytes.HasPrefix(ct, []byte("multipart/form-data")) {
+		b, err := formJSON(ctx)
+		if err != nil {
+			return err
+		}
+		body = b
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
 		return chat.Errorf(chat.CodeBadRequest, "a JSON body is required")
 	}
-	d := json.NewDecoder(strings.NewReader(string(body)))
+	if t := bytes.TrimSpace(body); t[0] != '{' {
+		return chat.Errorf(chat.CodeBadRequest, "the body must be a JSON object")
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	if err := d.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return chat.Errorf(chat.CodeBadRequest, "%s has the wrong type (%s)", te.Field, te.Value)
+		}
 		return chat.Errorf(chat.CodeBadRequest, "the body is not valid JSON: %v", err)
 	}
 	return nil
+}
+
+// listFields are the form fields that hold lists.
+var listFields = map[string]bool{"user_ids": true}
+
+// formJSON turns a form body into the JSON object the handlers decode.
+func formJSON(ctx *fasthttp.RequestCtx) ([]byte, *chat.Error) {
+	m := map[string]any{}
+	var bad *chat.Error
+	add := func(k, v string) {
+		list := strings.HasSuffix(k, "[]")
+		k = strings.TrimSuffix(k, "[]")
+		switch {
+		case listFields[k]:
+			l, _ := m[k].([]any)
+			for _, part := range strings.Split(v, ",") {
+				if part = strings.TrimSpace(part); part != "" {
+					l = append(l, part)
+				}
+			}
+			m[k] = l
+		case list:
+			bad = chat.Errorf(chat.CodeBadRequest, "%s is not a list", k)
+		case k == "data":
+			if !json.Valid([]byte(v)) {
+				bad = chat.Errorf(chat.CodeBadRequest, "data must hold JSON")
+				return
+			}
+			m[k] = json.RawMessage(v)
+		default:
+			if _, dup := m[k]; dup {
+				bad = chat.Errorf(chat.CodeBadRequest, "%s is given twice", k)
+			}
+			m[k] = v
+		}
+	}
+	if mf, err := ctx.MultipartForm(); err == nil {
+		for k, vs := range mf.Value {
+			for _, v := range vs {
+				add(k, v)
+			}
+		}
+	} else {
+		ctx.PostArgs().VisitAll(func(k, v []byte) { add(string(k), string(v)) })
+	}
+	if bad != nil {
+		return nil, bad
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, chat.Errorf(chat.CodeBadRequest, "the form cannot be read")
+	}
+	return b, nil
 }
 
 // idString reads a user id given as a JSON string or number.
@@ -128,8 +201,8 @@ func (s *Server) apiMessages(ctx *fasthttp.RequestCtx, rp reply) {
 
 func (s *Server) apiTokens(ctx *fasthttp.RequestCtx, rp reply) {
 	var in struct {
-		UserID    any         `json:"user_id"`
-		ExpiresIn json.Number `json:"expires_in"`
+		UserID    any `json:"user_id"`
+		ExpiresIn any `json:"expires_in"`
 	}
 	if err := decode(ctx, &in); err != nil {
 		s.fail(rp, err)
@@ -140,14 +213,10 @@ func (s *Server) apiTokens(ctx *fasthttp.RequestCtx, rp reply) {
 		s.fail(rp, chat.Errorf(chat.CodeBadRequest, "user_id is required (a string or a number)"))
 		return
 	}
-	ttl := int64(DefaultTokenTTL)
-	if in.ExpiresIn != "" {
-		n, err := in.ExpiresIn.Int64()
-		if err != nil || n < MinTokenTTL || n > MaxTokenTTL {
-			s.fail(rp, chat.Errorf(chat.CodeInvalidExpiry, "expires_in must be a whole number of seconds from %d to %d", MinTokenTTL, MaxTokenTTL))
-			return
-		}
-		ttl = n
+	ttl, ok := tokenTTL(in.ExpiresIn)
+	if !ok {
+		s.fail(rp, chat.Errorf(chat.CodeInvalidExpiry, "expires_in must be a whole number of seconds from %d to %d", MinTokenTTL, MaxTokenTTL))
+		return
 	}
 	tok, exp, err := s.verifier.IssueToken(uid, time.Duration(ttl)*time.Second)
 	if err != nil {
@@ -155,6 +224,28 @@ func (s *Server) apiTokens(ctx *fasthttp.RequestCtx, rp reply) {
 		return
 	}
 	rp.json(fasthttp.StatusCreated, map[string]any{"access_token": tok, "expires_at": exp.UTC().Format(chat.TimeFormat), "user_id": uid})
+}
+
+// tokenTTL reads expires_in: absent or null means DefaultTokenTTL; a whole
+// number of seconds (a JSON number, or a string holding one, as PHP forms
+// send) must be within MinTokenTTL..MaxTokenTTL.
+func tokenTTL(v any) (int64, bool) {
+	var n json.Number
+	switch x := v.(type) {
+	case nil:
+		return DefaultTokenTTL, true
+	case json.Number:
+		n = x
+	case string:
+		n = json.Number(strings.TrimSpace(x))
+	default:
+		return 0, false
+	}
+	f, err := n.Float64()
+	if err != nil || f != math.Trunc(f) || f < MinTokenTTL || f > MaxTokenTTL {
+		return 0, false
+	}
+	return int64(f), true
 }
 
 func (s *Server) apiUnread(ctx *fasthttp.RequestCtx, rp reply) {
@@ -168,7 +259,20 @@ func (s *Server) apiUnread(ctx *fasthttp.RequestCtx, rp reply) {
 		s.fail(rp, err)
 		return
 	}
-	rp.json(fasthttp.StatusOK, map[string]any{"total": total, "conversations": convs})
+	type line struct {
+		With   string `json:"with,omitempty"`
+		Room   string `json:"room,omitempty"`
+		System bool   `json:"system,omitempty"` // system messages sent to the user
+		Unread int    `json:"unread"`
+	}
+	out := make([]line, len(convs))
+	for i, cv := range convs {
+		out[i] = line{With: cv.With, Room: cv.Room, System: cv.With == "" && cv.Room == "", Unread: cv.Unread}
+	}
+	rp.json(fasthttp.StatusOK, struct {
+		Total         int    `json:"total"`
+		Conversations []line `json:"conversations"`
+	}{total, out})
 }
 
 func (s *Server) apiOnline(ctx *fasthttp.RequestCtx, rp reply) {

@@ -233,6 +233,9 @@ func (s *Server) block(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Cal
 		s.fail(rp, err)
 		return
 	}
+	if list == nil {
+		list = []string{} // "blocked":[] rather than null
+	}
 	rp.json(fasthttp.StatusOK, struct {
 		OK      bool     `json:"ok"`
 		Blocked []string `json:"blocked"`
