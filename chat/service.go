@@ -980,14 +980,6 @@ func (s *Service) Online() []string {
 // onPresence is the hub's presence callback: tell contacts and the members
 // of the user's small rooms; a user who went offline leaves their rooms.
 func (s *Service) onPresence(user string, online bool) {
-	if !online {
-		for _, name := range s.roomNames {
-			r := s.rooms[name]
-			if r.remove(user) {
-				s.roomUserEvent("user_left", r, user, context.Background())
-			}
-		}
-	}
 	ev := presenceEvent(user, online)
 	sent := map[string]bool{user: true}
 	contacts := s.hub.Contacts(user)
@@ -1011,9 +1003,18 @@ func (s *Service) onPresence(user string, online bool) {
 			to = append(to, u)
 		}
 	}
+	// Co-members of the user's small rooms, taken before an offline user
+	// leaves them, so they hear both the presence and the leave.
+	var left []*room
 	for _, name := range s.roomNames {
 		r := s.rooms[name]
-		if !r.has(user) || r.size() > s.cfg.RoomEventsLimit {
+		if !r.has(user) {
+			continue
+		}
+		if !online {
+			left = append(left, r)
+		}
+		if r.size() > s.cfg.RoomEventsLimit {
 			continue
 		}
 		for _, u := range r.snapshot() {
@@ -1024,6 +1025,11 @@ func (s *Service) onPresence(user string, online bool) {
 		}
 	}
 	s.hub.PublishMany(to, ev)
+	for _, r := range left {
+		if r.remove(user) {
+			s.roomUserEvent("user_left", r, user, context.Background())
+		}
+	}
 }
 
 func (s *Service) runReaper() {
