@@ -720,7 +720,7 @@ func (s *MySQL) insertMessages(ctx context.Context, tx *sql.Tx, ops []*msgOp) er
 		return nil
 	}
 	for len(ops) > 0 {
-		n := min(len(ops), 500)
+		n := chunkLen(len(ops), func(i int) int { return msgSize(&ops[i].m) })
 		chunk := ops[:n]
 		ops = ops[n:]
 		args := make([]any, 0, 9*n)
@@ -789,6 +789,31 @@ func (s *MySQL) upsertUserConvs(ctx context.Context, tx *sql.Tx, msgs []Message)
 		}
 	}
 	return nil
+}
+
+// Multi-row statements stay well below MySQL's max_allowed_packet (16 MiB
+// by default on MariaDB, 4 MiB on old MySQL) and a sane row count.
+const (
+	maxStmtRows  = 500
+	maxStmtBytes = 2 << 20
+)
+
+// chunkLen is how many of the next n rows go in one statement: at least
+// one, at most maxStmtRows, and no more than maxStmtBytes unless one row
+// alone is bigger.
+func chunkLen(n int, size func(i int) int) int {
+	total := 0
+	for i := 0; i < n && i < maxStmtRows; i++ {
+		total += size(i)
+		if total > maxStmtBytes && i > 0 {
+			return i
+		}
+	}
+	return min(n, maxStmtRows)
+}
+
+func msgSize(m *Message) int {
+	return 2*len(m.Text) + 2*len(m.Data) + len(m.ClientID) + 3*maxIDLen + 64
 }
 
 func keysWhere(keys []dedupKey) (string, []any) {
@@ -1265,7 +1290,7 @@ func (s *MySQL) ImportMessages(ctx context.Context, msgs []Message) (int, error)
 	defer cancel()
 	total := 0
 	for len(msgs) > 0 {
-		n := min(len(msgs), 500)
+		n := chunkLen(len(msgs), func(i int) int { return msgSize(&msgs[i]) })
 		got, err := s.importChunk(ctx, msgs[:n])
 		total += got
 		if err != nil {
