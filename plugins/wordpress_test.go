@@ -229,8 +229,8 @@ func (s *wpSite) hello(t *testing.T, cfg map[string]any) wireUser {
 	return r.Me
 }
 
-// user asks pollchat's /v1/users for one user, as the page's user.
-func (s *wpSite) user(t *testing.T, cfg map[string]any, id int) wireUser {
+// users asks pollchat's /v1/users for ids, as the page's user.
+func (s *wpSite) users(t *testing.T, cfg map[string]any, id int) []wireUser {
 	t.Helper()
 	q := identityQuery(cfg)
 	q.Set("ids", strconv.Itoa(id))
@@ -238,10 +238,17 @@ func (s *wpSite) user(t *testing.T, cfg map[string]any, id int) wireUser {
 		Users []wireUser `json:"users"`
 	}
 	getJSON(t, s.pc.URL+"/v1/users?"+q.Encode(), nil, &r)
-	if len(r.Users) != 1 {
-		t.Fatalf("/v1/users?ids=%d = %+v; want one user", id, r.Users)
+	return r.Users
+}
+
+// user asks pollchat's /v1/users for one user, as the page's user.
+func (s *wpSite) user(t *testing.T, cfg map[string]any, id int) wireUser {
+	t.Helper()
+	users := s.users(t, cfg, id)
+	if len(users) != 1 {
+		t.Fatalf("/v1/users?ids=%d = %+v; want one user", id, users)
 	}
-	return r.Users[0]
+	return users[0]
 }
 
 // TestWordPress runs the plugin in a real WordPress against a running
@@ -507,6 +514,15 @@ echo wp_json_encode(array(
 if (is_wp_error($r)) { fwrite(STDERR, "PHP Fatal error: " . $r->get_error_message() . "\n"); exit(1); }`, s.editor))
 		if u := s.user(t, subCfg, s.editor); u.Name != "Eve Renamed" {
 			t.Errorf("/v1/users after wp_update_user = %+v; want Eve Renamed (cache_ttl is 1h: only the invalidate call can bring it)\n%s", u, s.pc.Log())
+		}
+		// A deleted user leaves the cache too.
+		doomed := s.wp.CreateUser(t, "doomed", "doomed@example.com", "Doomed", "subscriber")
+		if u := s.user(t, subCfg, doomed); u.Name != "Doomed" {
+			t.Fatalf("/v1/users for a new user = %+v; want Doomed", u)
+		}
+		s.wp.PHP(t, fmt.Sprintf(`require_once ABSPATH . 'wp-admin/includes/user.php'; wp_delete_user(%d);`, doomed))
+		if got := s.users(t, subCfg, doomed); len(got) != 0 {
+			t.Errorf("/v1/users after wp_delete_user = %+v; want none", got)
 		}
 		// A role change goes through the same call.
 		s.wp.PHP(t, fmt.Sprintf(`(new WP_User(%d))->set_role('administrator');`, s.editor))

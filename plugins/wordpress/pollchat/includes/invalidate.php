@@ -38,6 +38,7 @@ function pollchat_queue_invalidation( $user_id ) {
 }
 add_action( 'profile_update', 'pollchat_queue_invalidation' );
 add_action( 'deleted_user', 'pollchat_queue_invalidation' );
+add_action( 'wpmu_delete_user', 'pollchat_queue_invalidation' );
 add_action( 'set_user_role', 'pollchat_queue_invalidation' );
 add_action( 'add_user_role', 'pollchat_queue_invalidation' );
 add_action( 'remove_user_role', 'pollchat_queue_invalidation' );
