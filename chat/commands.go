@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"pollchat/bridge"
 	"pollchat/store"
@@ -30,7 +32,12 @@ func ParseCommand(text string) (Command, error) {
 	if !strings.HasPrefix(text, "/") {
 		return Command{}, Errorf(CodeBadRequest, "not a command")
 	}
-	name, rest, _ := strings.Cut(text[1:], " ")
+	// Words are split at any white space (a tab or a no-break space
+	// typed on a phone as well as a space).
+	name, rest := text[1:], ""
+	if i := strings.IndexFunc(name, unicode.IsSpace); i >= 0 {
+		name, rest = name[:i], name[i:]
+	}
 	name = strings.ToLower(name)
 	rest = strings.TrimSpace(rest)
 	cmd := Command{Name: name}
@@ -44,12 +51,13 @@ func ParseCommand(text string) (Command, error) {
 		}
 		return cmd, nil
 	case "mute":
-		i := strings.LastIndexByte(rest, ' ')
+		i := strings.LastIndexFunc(rest, unicode.IsSpace)
 		if i < 0 {
 			return cmd, Errorf(CodeBadRequest, "usage: /mute NAME_OR_ID MINUTES")
 		}
+		_, n := utf8.DecodeRuneInString(rest[i:])
 		cmd.Target = unquote(strings.TrimSpace(rest[:i]))
-		d, err := parseMuteLength(rest[i+1:])
+		d, err := parseMuteLength(rest[i+n:])
 		if err != nil || cmd.Target == "" {
 			return cmd, Errorf(CodeBadRequest, "usage: /mute NAME_OR_ID MINUTES (a whole number of minutes, or a length like 30s or 2h, up to 30 days)")
 		}
