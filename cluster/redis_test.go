@@ -1,0 +1,183 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"pollchat/internal/testsvc"
+)
+
+func TestMain(m *testing.M) { os.Exit(testsvc.Main(m)) }
+
+func open(t *testing.T, maxLen int64) (*Redis, *testsvc.Redis) {
+	t.Helper()
+	rd := testsvc.StartRedis(t)
+	r, err := Open(context.Background(), rd.URL, Options{MaxLen: maxLen, Grace: 300 * time.Millisecond, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, rd
+}
+
+func TestStreamCursors(t *testing.T) {
+	r, _ := open(t, 8)
+	ctx := context.Background()
+	head, err := r.Head(ctx, "u")
+	if err != nil || head != "r0-0" {
+		t.Fatalf("Head(empty) = %q, %v; want r0-0", head, err)
+	}
+	if evs, next, reset, err := r.Read(ctx, "u", head, 10); err != nil || reset || len(evs) != 0 || next != head {
+		t.Fatalf("Read(empty) = %q %q %v %v", evs, next, reset, err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := r.Append(ctx, []string{"u", "v"}, []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, next, reset, err := r.Read(ctx, "u", head, 10)
+	if err != nil || reset || fmt.Sprint(toStrings(evs)) != "[0 1 2]" {
+		t.Fatalf("Read = %q %v %v", evs, reset, err)
+	}
+	// Reading again from the same cursor repeats; from next, nothing.
+	if again, _, _, _ := r.Read(ctx, "u", head, 10); len(again) != 3 {
+		t.Fatalf("re-read = %q", again)
+	}
+	if more, n2, _, _ := r.Read(ctx, "u", next, 10); len(more) != 0 || n2 != next {
+		t.Fatalf("read at head = %q %q", more, n2)
+	}
+	// max bounds an answer; the cursor continues where it stopped.
+	part, mid, _, _ := r.Read(ctx, "v", head, 2)
+	rest, _, _, _ := r.Read(ctx, "v", mid, 10)
+	if fmt.Sprint(toStrings(part), toStrings(rest)) != "[0 1] [2]" {
+		t.Fatalf("paged reads = %q %q", part, rest)
+	}
+	// Overflow MAXLEN: a cursor older than what is kept is reset.
+	for i := 0; i < 300; i++ {
+		r.Append(ctx, []string{"u"}, []byte("x"))
+	}
+	if _, _, reset, _ := r.Read(ctx, "u", next, 10); !reset {
+		t.Fatal("cursor older than the trimmed stream was not reset")
+	}
+	for _, bad := range []string{"junk", "r", "rabc-1", "r99999999999999-0", "1-1"} {
+		if _, _, reset, err := r.Read(ctx, "u", bad, 10); !reset || err != nil {
+			t.Errorf("Read(%q) = reset %v, %v; want reset", bad, reset, err)
+		}
+	}
+	// A cursor into a stream that does not exist (expired) is reset unless
+	// it is the empty head.
+	if _, _, reset, _ := r.Read(ctx, "nobody", "r1795316137216-0", 10); !reset {
+		t.Error("cursor into a missing stream was not reset")
+	}
+}
+
+func TestWakeAndPresence(t *testing.T) {
+	r, _ := open(t, 16)
+	ctx := context.Background()
+	var mu sync.Mutex
+	woken := map[string]int{}
+	ready := make(chan struct{}, 1)
+	r.Listen(func(u string) {
+		mu.Lock()
+		woken[u]++
+		mu.Unlock()
+		if u == "" {
+			select {
+			case ready <- struct{}{}:
+			default:
+			}
+		}
+	}, nil)
+	select {
+	case <-ready:
+	case <-time.After(5 * time.Second):
+		t.Fatal("not subscribed")
+	}
+	r.Append(ctx, []string{"a", "b"}, []byte("x"))
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		done := woken["a"] == 1 && woken["b"] == 1
+		mu.Unlock()
+		if done {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	if woken["a"] != 1 || woken["b"] != 1 {
+		t.Fatalf("woken = %v; want a and b once", woken)
+	}
+	mu.Unlock()
+
+	on, off, err := r.Touch(ctx, []string{"a", "b"})
+	if err != nil || fmt.Sprint(on) != "[a b]" || len(off) != 0 {
+		t.Fatalf("Touch = %v %v %v", on, off, err)
+	}
+	if on, _, _ := r.Touch(ctx, []string{"a"}); len(on) != 0 {
+		t.Fatalf("second Touch reported online again: %v", on)
+	}
+	time.Sleep(400 * time.Millisecond) // past the grace
+	// a is still active and refreshed; b went offline and is reported by
+	// this call only, not by a second reaper after it.
+	_, off1, _ := r.Touch(ctx, []string{"a"})
+	_, off2, _ := r.Touch(ctx, nil)
+	if fmt.Sprint(off1, off2) != "[b] []" {
+		t.Fatalf("offline reports = %v %v; want b once", off1, off2)
+	}
+	st, _ := r.Online(ctx, []string{"a", "b"})
+	if !st[0] || st[1] {
+		t.Fatalf("Online(a, b) = %v", st)
+	}
+}
+
+func TestRateAndRooms(t *testing.T) {
+	r, rd := open(t, 16)
+	ctx := context.Background()
+	allowed := 0
+	for i := 0; i < 10; i++ {
+		if ok, _, err := r.Allow(ctx, "u", 1, 3); err == nil && ok {
+			allowed++
+		}
+	}
+	if allowed != 3 {
+		t.Fatalf("burst 3 allowed %d of 10", allowed)
+	}
+	if added, _ := r.RoomAdd(ctx, "lobby", "u"); !added {
+		t.Fatal("RoomAdd")
+	}
+	if added, _ := r.RoomAdd(ctx, "lobby", "u"); added {
+		t.Fatal("RoomAdd twice added twice")
+	}
+	if m, _ := r.RoomMembers(ctx, "lobby"); fmt.Sprint(m) != "[u]" {
+		t.Fatalf("members = %v", m)
+	}
+	// Redis down: errors wrap ErrUnavailable and Down says so; back: works.
+	rd.Kill()
+	if err := r.Append(ctx, []string{"u"}, []byte("x")); err == nil || !r.Down() {
+		t.Fatalf("Append with Redis down = %v, Down %v", err, r.Down())
+	}
+	rd.Start()
+	var err error
+	for i := 0; i < 50; i++ {
+		if err = r.Ping(ctx); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil || r.Down() {
+		t.Fatalf("after restart Ping = %v, Down %v", err, r.Down())
+	}
+}
+
+func toStrings(b [][]byte) []string {
+	out := make([]string, len(b))
+	for i := range b {
+		out[i] = string(b[i])
+	}
+	return out
+}
