@@ -170,8 +170,8 @@ func saveShot(t *testing.T, name string, png []byte) {
 func testChatInChromium(t *testing.T, s *wpSite) {
 	_, pairs := s.cookies(t, s.subscriber)
 	ctx := browser(t, s.wp.SiteURL, pairs)
-	// page.Navigate without waiting for the load event: see the report on
-	// long-polls that keep a page "loading".
+	// page.Navigate without waiting for the load event: the widget's JSONP
+	// polls start before the window's load event and keep it from firing.
 	if _, err := chromedp.Call(ctx, page.Navigate, page.NavigateParams{URL: s.wp.SiteURL + "/meet-eve/"}); err != nil {
 		t.Fatalf("chromium: front page: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -149,15 +150,22 @@ echo wp_json_encode(array(
 // page GETs a page of the site as user (0: a guest) and returns its HTML.
 func (s *wpSite) page(t *testing.T, path string, user int) string {
 	t.Helper()
+	html, _ := s.pageWithHeaders(t, path, user)
+	return html
+}
+
+// pageWithHeaders is page with the answer's headers.
+func (s *wpSite) pageWithHeaders(t *testing.T, path string, user int) (string, http.Header) {
+	t.Helper()
 	h := map[string]string{}
 	if user != 0 {
 		h["Cookie"], _ = s.cookies(t, user)
 	}
-	code, _, body := httpDo(t, "GET", s.wp.SiteURL+path, nil, h)
+	code, hdr, body := httpDo(t, "GET", s.wp.SiteURL+path, nil, h)
 	if code != 200 {
 		t.Fatalf("GET %s as user %d = %d; want 200\n%s", path, user, code, body)
 	}
-	return string(body)
+	return string(body), hdr
 }
 
 var (
@@ -398,7 +406,10 @@ echo $r[0];`, admin)))
 
 	var subCfg map[string]any
 	t.Run("front page signs the logged-in user", func(t *testing.T) {
-		html := s.page(t, "/", s.subscriber)
+		html, hdr := s.pageWithHeaders(t, "/", s.subscriber)
+		if cc := hdr.Get("Cache-Control"); !strings.Contains(cc, "private") || !strings.Contains(cc, "no-store") {
+			t.Errorf("Cache-Control of a page with a signed identity = %q; want private, no-store", cc)
+		}
 		e, ok := findEmbed(t, html)
 		if !ok {
 			t.Fatalf("front page for a logged-in subscriber has no widget.js tag")
@@ -429,8 +440,12 @@ echo $r[0];`, admin)))
 	})
 
 	t.Run("guests get no widget", func(t *testing.T) {
-		if _, ok := findEmbed(t, s.page(t, "/", 0)); ok {
+		html, hdr := s.pageWithHeaders(t, "/", 0)
+		if _, ok := findEmbed(t, html); ok {
 			t.Errorf("front page for a guest loads widget.js")
+		}
+		if cc := hdr.Get("Cache-Control"); strings.Contains(cc, "no-store") {
+			t.Errorf("Cache-Control of a guest's page = %q; want it left cacheable", cc)
 		}
 	})
 

@@ -97,10 +97,32 @@ function pollchat_init_config( WP_User $user ) {
 }
 
 /**
+ * Whether the current request gets the widget.
+ *
+ * @return bool
+ */
+function pollchat_embeds_widget() {
+	return is_user_logged_in() && pollchat_is_configured() && pollchat_user_can_chat();
+}
+
+/**
+ * A page with the widget carries the visitor's signed identity, a bearer
+ * credential: keep it out of shared caches (proxies, CDNs, page caches
+ * that honour Cache-Control).
+ */
+function pollchat_private_page() {
+	if ( ! headers_sent() && pollchat_embeds_widget() ) {
+		nocache_headers();
+		header( 'Cache-Control: private, no-store, no-cache, must-revalidate, max-age=0' );
+	}
+}
+add_action( 'template_redirect', 'pollchat_private_page' );
+
+/**
  * Enqueues widget.js (after jquery) and the init call for the current user.
  */
 function pollchat_enqueue_widget() {
-	if ( ! is_user_logged_in() || ! pollchat_is_configured() || ! pollchat_user_can_chat() ) {
+	if ( ! pollchat_embeds_widget() ) {
 		return;
 	}
 	$s      = pollchat_get_settings();
