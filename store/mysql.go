@@ -75,6 +75,7 @@ type MySQL struct {
 	step     int64
 
 	ops    chan []*msgOp
+	now    func() time.Time // the dedup window's clock
 	quit   chan struct{}
 	wg     sync.WaitGroup
 	closed atomic.Bool
@@ -157,6 +158,7 @@ func OpenMySQL(ctx context.Context, dsn, prefix string, opts MySQLOptions) (*MyS
 		opts: opts,
 		ops:  make(chan []*msgOp),
 		quit: make(chan struct{}),
+		now:  time.Now,
 		step: 1,
 	}
 	if err := s.init(ctx, prefix); err != nil {
@@ -526,7 +528,7 @@ func (s *MySQL) commit(ops []*msgOp) {
 type dedupKey struct{ from, cid string }
 
 func (s *MySQL) writeBatch(ctx context.Context, ops []*msgOp) error {
-	now := sqlTime(time.Now())
+	now := sqlTime(s.now())
 	// Duplicates inside the batch point at the first op with their key.
 	first := map[dedupKey]int{}
 	var keys []dedupKey
@@ -1213,7 +1215,7 @@ func (s *MySQL) Prune(ctx context.Context, before time.Time, batch int) (int, er
 	if err != nil {
 		return n, s.fail(ctx, "prune", err)
 	}
-	_, err = s.db.ExecContext(ctx, "DELETE FROM "+s.t.dedup+" WHERE `created_at` < ? LIMIT ?", sqlTime(time.Now().Add(-DedupWindow)), 10*batch)
+	_, err = s.db.ExecContext(ctx, "DELETE FROM "+s.t.dedup+" WHERE `created_at` < ? LIMIT ?", sqlTime(s.now().Add(-DedupWindow)), 10*batch)
 	return n, s.fail(ctx, "prune", err)
 }
 
