@@ -14,17 +14,8 @@ import (
 
 // poll is the hot path: verify (no I/O), then answer at once or park.
 func (s *Server) poll(ctx *fasthttp.RequestCtx) {
-	p := newParams(ctx)
-	rp, ok := s.begin(ctx, p)
+	p, rp, c, ok := s.verified(ctx)
 	if !ok {
-		return
-	}
-	c, err := s.identity(p)
-	if err == nil && p.err != nil {
-		err = p.err
-	}
-	if err != nil {
-		s.fail(rp, err)
 		return
 	}
 	timeout := s.cfg.Server.PollTimeout.Duration

@@ -17,17 +17,8 @@ import (
 // eStreamChat Messenger script inserts ChatRequestMessage and FromUserName
 // as HTML, so this endpoint, and only this one, sends them HTML-escaped.
 func (s *Server) messengerCommand(ctx *fasthttp.RequestCtx) {
-	p := newParams(ctx)
-	rp, ok := s.begin(ctx, p)
+	p, rp, c, ok := s.verified(ctx)
 	if !ok {
-		return
-	}
-	c, err := s.identity(p)
-	if err == nil && p.err != nil {
-		err = p.err
-	}
-	if err != nil {
-		s.fail(rp, err)
 		return
 	}
 	if from := p.get("reqInitiator"); from != "" {

@@ -139,24 +139,32 @@ func (s *Server) browser(r *router.Router, path, name string, h func(*fasthttp.R
 		return
 	}
 	handle := s.cors(func(ctx *fasthttp.RequestCtx) {
-		p := newParams(ctx)
-		rp, ok := s.begin(ctx, p)
-		if !ok {
-			return
+		if p, rp, c, ok := s.verified(ctx); ok {
+			h(ctx, p, rp, c)
 		}
-		c, err := s.identity(p)
-		if err == nil && p.err != nil {
-			err = p.err
-		}
-		if err != nil {
-			s.fail(rp, err)
-			return
-		}
-		h(ctx, p, rp, c)
 	})
 	r.GET(path, handle)
 	r.POST(path, handle)
 	r.OPTIONS(path, handle)
+}
+
+// verified reads a browser request's params, checks its callback and its
+// identity; ok is false when it has been answered already (an error).
+func (s *Server) verified(ctx *fasthttp.RequestCtx) (*params, reply, chat.Caller, bool) {
+	p := newParams(ctx)
+	rp, ok := s.begin(ctx, p)
+	if !ok {
+		return nil, rp, chat.Caller{}, false
+	}
+	c, err := s.identity(p)
+	if err == nil && p.err != nil {
+		err = p.err
+	}
+	if err != nil {
+		s.fail(rp, err)
+		return nil, rp, chat.Caller{}, false
+	}
+	return p, rp, c, true
 }
 
 // fail answers an error and counts it.
