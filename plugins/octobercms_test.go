@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -281,5 +283,89 @@ func TestOctoberInvalidatorAgainstPollchat(t *testing.T) {
 		if out != tc.want {
 			t.Errorf("Invalidator::send with password %q = %q; want %q\n%s", tc.password, out, tc.want, pc.Log())
 		}
+	}
+}
+
+// TestOctoberRegistration checks what October reads from the plugin:
+// the registration arrays name classes and callables that exist, every
+// translation key used in PHP, YAML and Twig is in lang/en/lang.php, and
+// the settings form has exactly the fields the plugin reads.
+func TestOctoberRegistration(t *testing.T) {
+	var reg struct {
+		Details     map[string]string
+		Components  map[string]string
+		Settings    map[string]map[string]any
+		Permissions map[string]map[string]string
+		Functions   map[string]bool
+		Component   map[string]string
+		Keys        []string
+	}
+	phpJSON(t, octoberSetup("https://chat.example.com", "")+`
+$p = new Pollchat\Chat\Plugin();
+$components = array();
+foreach ($p->registerComponents() as $class => $alias) { $components[$alias] = class_exists($class) ? $class : ''; }
+$functions = array();
+foreach ($p->registerMarkupTags()['functions'] as $name => $fn) { $functions[$name] = is_callable($fn); }
+$settings = $p->registerSettings();
+foreach ($settings as $k => $v) { $settings[$k]['class_exists'] = class_exists($v['class']); }
+echo json_encode(array(
+	'Details' => $p->pluginDetails(), 'Components' => $components, 'Settings' => $settings,
+	'Permissions' => $p->registerPermissions(), 'Functions' => $functions,
+	'Component' => (new Pollchat\Chat\Components\ChatWidget())->componentDetails(),
+	'Keys' => array_keys(Pollchat\Chat\Models\Settings::asArray()),
+));`, &reg)
+	if reg.Components["pollchatWidget"] == "" || !reg.Functions["pollchat_link"] {
+		t.Errorf("components %v, markup functions %v; want pollchatWidget and pollchat_link", reg.Components, reg.Functions)
+	}
+	if s := reg.Settings["settings"]; s == nil || s["class_exists"] != true || s["category"] != "system::lang.system.categories.users" {
+		t.Errorf("registerSettings = %v; want the Settings model under Users", reg.Settings)
+	}
+	if _, ok := reg.Permissions["pollchat.chat.access_settings"]; !ok {
+		t.Errorf("registerPermissions = %v; want pollchat.chat.access_settings", reg.Permissions)
+	}
+
+	// Every translation key used anywhere in the plugin resolves.
+	keyRe := regexp.MustCompile(`pollchat\.chat::lang\.[A-Za-z_.]+[A-Za-z_]`)
+	keys := map[string]bool{}
+	err := filepath.WalkDir(octoberPlugin, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		for _, k := range keyRe.FindAllString(string(b), -1) {
+			keys[k] = true
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) < 30 {
+		t.Fatalf("found %d translation keys; want the plugin's (at least 30)", len(keys))
+	}
+	list, _ := json.Marshal(keys)
+	missing := runPHP(t, `$lines = require `+q(filepath.Join(octoberPlugin, "lang", "en", "lang.php"))+`;
+foreach (json_decode(`+q(string(list))+`, true) as $key => $_) {
+	$v = $lines;
+	foreach (explode('.', substr($key, strlen('pollchat.chat::lang.'))) as $part) { $v = is_array($v) && isset($v[$part]) ? $v[$part] : null; }
+	if (!is_string($v)) { echo $key, "\n"; }
+}`)
+	if missing != "" {
+		t.Errorf("translation keys missing from lang/en/lang.php:\n%s", missing)
+	}
+
+	// fields.yaml has exactly the settings Settings::asArray reads.
+	yaml, err := os.ReadFile(filepath.Join(octoberPlugin, "models", "settings", "fields.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields []string
+	for _, m := range regexp.MustCompile(`(?m)^        ([A-Za-z_]+):\s*$`).FindAllStringSubmatch(string(yaml), -1) {
+		fields = append(fields, m[1])
+	}
+	sort.Strings(fields)
+	sort.Strings(reg.Keys)
+	if !reflect.DeepEqual(fields, reg.Keys) {
+		t.Errorf("fields.yaml fields %v; want the settings the plugin reads %v", fields, reg.Keys)
 	}
 }

@@ -11,6 +11,11 @@ namespace System\Classes {
     class PluginBase
     {
     }
+
+    class SettingsManager
+    {
+        const CATEGORY_USERS = 'system::lang.system.categories.users';
+    }
 }
 
 namespace Cms\Classes {

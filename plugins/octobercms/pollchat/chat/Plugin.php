@@ -5,6 +5,7 @@ use Pollchat\Chat\Classes\UsersInfo;
 use Pollchat\Chat\Classes\WidgetConfig;
 use Pollchat\Chat\Models\Settings;
 use System\Classes\PluginBase;
+use System\Classes\SettingsManager;
 
 /**
  * pollchat for RainLab.User sites: the settings page, the chat widget
@@ -49,7 +50,7 @@ class Plugin extends PluginBase
             'settings' => [
                 'label' => 'pollchat.chat::lang.settings.label',
                 'description' => 'pollchat.chat::lang.settings.description',
-                'category' => 'rainlab.user::lang.settings.users',
+                'category' => SettingsManager::CATEGORY_USERS,
                 'icon' => 'icon-comments',
                 'class' => Settings::class,
                 'order' => 600,
