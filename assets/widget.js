@@ -1432,15 +1432,16 @@
     if (!pageHidden()) { return; }
     if (this.o.sound !== false) { this.beep(); }
     if (this.o.titleBlink === false) { return; }
-    title = this.s('newMessage', { name: this.nameOf(m.from) });
-    if (this.blink) { this.blink.alt = title; return; }
-    this.blink = { orig: document.title, alt: title, on: false };
+    // The name is looked up at each blink: it may still be on its way.
+    if (this.blink) { this.blink.from = m.from; return; }
+    this.blink = { orig: document.title, from: m.from, on: false };
     this.blink.timer = setInterval(function () {
       var b = self.blink;
       if (!b) { return; }
-      if (!pageHidden() && !b.forced) { return self.stopBlink(); }
+      if (!pageHidden()) { return self.stopBlink(); }
       b.on = !b.on;
-      document.title = b.on ? self.s('newMessages', { n: self.unreadTotal, title: b.alt }) : b.orig;
+      title = self.s('newMessage', { name: self.nameOf(b.from) });
+      document.title = b.on ? self.s('newMessages', { n: Math.max(1, self.unreadTotal), title: title }) : b.orig;
     }, 1000);
   };
 
@@ -1801,7 +1802,7 @@
         conv.members[u.user_id] = u;
         conv.memberCount++;
       });
-      if (typeof r.member_count === 'number') { conv.memberCount = r.member_count; }
+      if (typeof r.count === 'number') { conv.memberCount = r.count; }
       conv.mutes = r.mutes || {};
       list = r.history || [];
       for (i = 0; i < list.length; i++) { self.addMessage(conv, list[i]); }
