@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -581,6 +582,182 @@ func TestAPIInvalidate(t *testing.T) {
 	} {
 		if r := api(t, p.URL, "POST", "/api/v1/users/invalidate", tc.body, authGood); r.Status != 400 || r.ErrorCode() != "BAD_REQUEST" {
 			t.Errorf("invalidate %s = %d %s; want 400 BAD_REQUEST", tc.name, r.Status, r.Body)
+		}
+	}
+}
+
+// phpBlocks returns the ```php code blocks of a markdown file.
+func phpBlocks(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	parts := strings.Split(string(b), "```php\n")
+	for _, p := range parts[1:] {
+		end := strings.Index(p, "```")
+		if end < 0 {
+			t.Fatalf("%s: unterminated php block", path)
+		}
+		out = append(out, p[:end])
+	}
+	return out
+}
+
+// The PHP examples of docs/readme/api.md run as written (only the URL and
+// credentials changed) with php-cli and its curl extension against a real
+// server, and do what the text says.
+func TestAPIDocsPHPExamples(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("php"); err != nil {
+		t.Fatalf("php is missing: install php-cli and php-curl (scripts/deps.sh): %v", err)
+	}
+	if out, err := exec.Command("php", "-m").Output(); err != nil || !strings.Contains("\n"+string(out), "\ncurl\n") {
+		t.Fatalf("PHP's curl extension is missing: install php-curl (scripts/deps.sh): %v", err)
+	}
+	p, c := start(t, testsvc.Options{Grace: longGrace})
+	blocks := phpBlocks(t, filepath.Join(testsvc.RepoRoot(), "docs", "readme", "api.md"))
+	dir := t.TempDir()
+	// run runs a file with php; only the errors example may write to
+	// stderr (error_log), which it returns.
+	run := func(name, code string) (string, string) {
+		t.Helper()
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, []byte(code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("php", "-d", "display_errors=stderr", "-d", "error_reporting=-1", "-d", "session.save_path="+dir, f)
+		cmd.Dir = dir
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil || (stderr.Len() > 0 && name != "errors.php") {
+			t.Fatalf("php %s: %v\nstdout: %s\nstderr: %s\ncode:\n%s", name, err, out, stderr.String(), code)
+		}
+		return string(out), stderr.String()
+	}
+	// The helper: the one block that defines pollchat_api.
+	helper := ""
+	var snippets []string
+	for _, b := range blocks {
+		if strings.Contains(b, "function pollchat_api(") {
+			helper = b
+		} else {
+			snippets = append(snippets, b)
+		}
+	}
+	if helper == "" || len(snippets) < 6 {
+		t.Fatalf("docs/readme/api.md has %d php blocks and no helper: %q", len(blocks), blocks)
+	}
+	for old, repl := range map[string]string{
+		"'http://127.0.0.1:8080'":  "'" + p.URL + "'",
+		"'site-backend'":           "'" + testsvc.APILogin + "'",
+		"'a-long-random-password'": "'" + testsvc.APIPassword + "'",
+	} {
+		if !strings.Contains(helper, old) {
+			t.Fatalf("the helper no longer holds %s", old)
+		}
+		helper = strings.Replace(helper, old, repl, 1)
+	}
+	run("pollchat.php", helper)
+
+	p3 := c.NewPoller(t, "3")
+	p3.Poll(t, 0) // the author is online
+	roomCall(t, c, "4", "join", "lobby")
+	seen := map[string]bool{}
+	for i, code := range snippets {
+		var name string
+		switch {
+		case strings.Contains(code, "/api/v1/messages"):
+			name = "messages"
+		case strings.Contains(code, "session_start()"):
+			name = "token-endpoint"
+			// A logged-in visitor: user 3's session.
+			if err := os.WriteFile(filepath.Join(dir, "sess_docs"), []byte(`user_id|s:1:"3";`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code = "<?php session_id('docs'); ?>" + code
+		case strings.Contains(code, "expires_in' => 60)"):
+			name = "errors"
+		case strings.Contains(code, "/api/v1/tokens"):
+			name = "tokens"
+		case strings.Contains(code, "/api/v1/unread"):
+			name = "unread"
+		case strings.Contains(code, "/api/v1/online"):
+			name = "online"
+		case strings.Contains(code, "/api/v1/users/invalidate"):
+			name = "invalidate"
+		default:
+			t.Fatalf("php block %d is not known to this test:\n%s", i, code)
+		}
+		seen[name] = true
+		if !strings.HasPrefix(strings.TrimSpace(code), "<?php") {
+			code = "<?php\n" + code
+		}
+		out, logged := run(name+".php", code)
+		switch name {
+		case "messages":
+			h := c.MustCall(t, "4", "history", "with", "3")
+			ms := h["messages"].([]any)
+			if len(ms) != 1 || ms[0].(map[string]any)["text"] != "Your order #1042 has shipped." || fmt.Sprint(ms[0].(map[string]any)["data"]) != "map[order_id:1042]" {
+				t.Fatalf("after the messages example, history = %v", h)
+			}
+			if want := fmt.Sprintf("message %v\n", ms[0].(map[string]any)["id"]); out != want {
+				t.Fatalf("messages example printed %q; want %q", out, want)
+			}
+			r := c.MustCall(t, "4", "history", "room", "lobby")
+			if rm := r["messages"].([]any); len(rm) != 1 || rm[0].(map[string]any)["system"] != true {
+				t.Fatalf("lobby history after the example = %v", r)
+			}
+		case "tokens", "token-endpoint":
+			var tok string
+			if name == "tokens" {
+				i := strings.Index(out, `"token":"`)
+				if i < 0 || !strings.Contains(out, "/widget.js\"></script>") {
+					t.Fatalf("tokens example printed %q", out)
+				}
+				tok = strings.SplitN(out[i+len(`"token":"`):], `"`, 2)[0]
+			} else {
+				var answer struct{ AccessToken, ExpiresAt string }
+				if err := json.Unmarshal([]byte(out), &struct {
+					A *string `json:"access_token"`
+					E *string `json:"expires_at"`
+				}{&answer.AccessToken, &answer.ExpiresAt}); err != nil || answer.ExpiresAt == "" {
+					t.Fatalf("token endpoint printed %q: %v", out, err)
+				}
+				tok = answer.AccessToken
+			}
+			claims := tokenClaims(t, tok)
+			exp, _ := claims.GetExpirationTime()
+			if claims["user_id"] != "3" || exp == nil || time.Until(exp.Time) < 50*time.Minute || time.Until(exp.Time) > 61*time.Minute {
+				t.Fatalf("%s example token claims = %v; want user 3 for an hour", name, claims)
+			}
+			r := c.Do(t, "GET", "/v1/hello", url.Values{"token": {tok}})
+			if r.Status != 200 || !strings.Contains(string(r.Body), `"name":"Linus"`) {
+				t.Fatalf("hello with the %s example's token = %d %s", name, r.Status, r.Body)
+			}
+		case "unread":
+			if out != "Messages (1)\n" {
+				t.Fatalf("unread example printed %q; want Messages (1)", out)
+			}
+		case "online":
+			if out != "The author is online\n" {
+				t.Fatalf("online example printed %q", out)
+			}
+		case "invalidate":
+			if out != "invalidated\n" {
+				t.Fatalf("invalidate example printed %q", out)
+			}
+		case "errors":
+			if out != "422\n" || !strings.Contains(logged, "pollchat: INVALID_TOKEN_EXPIRATIONS: expires_in must be") {
+				t.Fatalf("errors example printed %q and logged %q; want 422 and the error", out, logged)
+			}
+		}
+	}
+	for _, name := range []string{"messages", "tokens", "token-endpoint", "unread", "online", "invalidate", "errors"} {
+		if !seen[name] {
+			t.Errorf("docs/readme/api.md has no %s example", name)
 		}
 	}
 }
