@@ -385,16 +385,19 @@ func TestWordPress(t *testing.T) {
 		appPassword := lastLine(s.wp.PHP(t, fmt.Sprintf(`$r = WP_Application_Passwords::create_new_application_password(%d, array('name' => 'test'));
 if (is_wp_error($r)) { fwrite(STDERR, "PHP Fatal error: " . $r->get_error_message() . "\n"); exit(1); }
 echo $r[0];`, admin)))
-		for _, tc := range []struct {
-			name, auth string
-			status     int
-		}{
-			{"users-info credentials", usersLogin + ":" + usersPassword, 200},
-			{"an administrator's application password", testsvc.WPAdminLogin + ":" + appPassword, 401},
-		} {
-			code, _, body := httpDo(t, "GET", s.usersURL+"?user_ids=1", nil, map[string]string{"Authorization": "Basic " + b64(tc.auth)})
-			if code != tc.status {
-				t.Errorf("%s: users-info = %d %s; want %d", tc.name, code, body, tc.status)
+		// Both URL forms: pretty permalinks, and ?rest_route= (sites on plain permalinks).
+		for _, u := range []string{s.usersURL + "?user_ids=1", s.wp.SiteURL + "/?rest_route=/pollchat/v1/users-info&user_ids=1"} {
+			for _, tc := range []struct {
+				name, auth string
+				status     int
+			}{
+				{"users-info credentials", usersLogin + ":" + usersPassword, 200},
+				{"an administrator's application password", testsvc.WPAdminLogin + ":" + appPassword, 401},
+			} {
+				code, _, body := httpDo(t, "GET", u, nil, map[string]string{"Authorization": "Basic " + b64(tc.auth)})
+				if code != tc.status {
+					t.Errorf("%s: GET %s = %d %s; want %d", tc.name, u, code, body, tc.status)
+				}
 			}
 		}
 		// WordPress's own routes still take application passwords.
