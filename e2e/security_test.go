@@ -379,6 +379,19 @@ func TestSecurityChatLinkSplit(t *testing.T) {
 	if r.Status != 200 {
 		t.Fatalf("chat link (1, 2) signed as identity 12 = %d; docs/security.md says it is accepted", r.Status)
 	}
+	// The page's token is user 1's.
+	_, rest, _ := strings.Cut(string(r.Body), `"token":"`)
+	tok, _, _ := strings.Cut(rest, `"`)
+	var h struct {
+		Me struct {
+			UserID string `json:"user_id"`
+		} `json:"me"`
+	}
+	if r := c.Do(t, "GET", "/v1/hello", url.Values{"token": {tok}}); r.Status != 200 {
+		t.Fatalf("hello with the popup's token = %d %s", r.Status, r.Body)
+	} else if r.JSON(t, &h); h.Me.UserID != "1" {
+		t.Fatalf("the popup's token is for %q; docs/security.md says user 1", h.Me.UserID)
+	}
 	// And a popup link for (1 -> 23) is an identity hash of user "123".
 	link := testsvc.SHA1Hex("1", "23", ts, testsvc.Secret)
 	if r := c.Do(t, "GET", "/v1/hello", url.Values{"id": {"123"}, "timestamp": {ts}, "hash": {link}}); r.Status != 200 {
@@ -478,9 +491,12 @@ func TestSecurityParams(t *testing.T) {
 	}
 	for _, tc := range big {
 		t.Run(tc.name, func(t *testing.T) {
-			status, body := rawRequest(t, p.Addr, tc.req)
+			status, body, h := rawRequestHeader(t, p.Addr, tc.req)
 			if status != tc.status || !strings.Contains(body, tc.body) {
 				t.Fatalf("%s = %d %.200q; want %d with %q", tc.name, status, body, tc.status, tc.body)
+			}
+			if h.Get("X-Content-Type-Options") != "nosniff" {
+				t.Fatalf("%s: %d answer without nosniff: %v", tc.name, status, h)
 			}
 		})
 	}
@@ -488,6 +504,12 @@ func TestSecurityParams(t *testing.T) {
 
 // rawRequest writes req on a fresh connection and reads one answer.
 func rawRequest(t *testing.T, addr, req string) (int, string) {
+	t.Helper()
+	st, body, _ := rawRequestHeader(t, addr, req)
+	return st, body
+}
+
+func rawRequestHeader(t *testing.T, addr, req string) (int, string, http.Header) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -511,7 +533,7 @@ func rawRequest(t *testing.T, addr, req string) (int, string) {
 			break
 		}
 	}
-	return resp.StatusCode, b.String()
+	return resp.StatusCode, b.String(), resp.Header
 }
 
 // TestSecurityText: invalid UTF-8 and control characters are refused and
