@@ -22,7 +22,8 @@ func TestTwoUsersChatBothWays(t *testing.T) {
 		t.Run("jquery"+tc.jquery, func(t *testing.T) {
 			e := newEnv(t, testsvc.Options{})
 			linus := e.newTab("linus")
-			linus.open(hostPage{User: "3", JQuery: tc.jquery})
+			// Short polls: when his tab closes, the server sees him gone soon.
+			linus.open(hostPage{User: "3", JQuery: tc.jquery, Opts: map[string]any{"pollTimeout": 3}})
 			ada := e.newTab("ada")
 			ada.open(hostPage{User: "1", JQuery: tc.jquery, Opts: map[string]any{"open": true}})
 
@@ -94,6 +95,11 @@ func TestTwoUsersChatBothWays(t *testing.T) {
 				}
 			}
 			ada.screenshot("chat-ada-jquery" + tc.jquery)
+
+			// Linus leaves: Ada, his contact now, is told.
+			linus.close()
+			ada.waitTrue("user_disconnected", `(__rec.events.user_disconnected || []).some(function (e) { return e.user_id === '3'; })`)
+			ada.waitTrue("shown offline", `jQuery('`+win("3")+` .pollchat-head-sub').text() === 'Not online' && !jQuery('`+win("3")+` .pollchat-avatar').hasClass('pollchat-is-online')`)
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -150,6 +151,7 @@ type hostPage struct {
 	JQuery    string         // "1" (1.12.4), "3" (3.x) or "" (none: the widget loads one)
 	Opts      map[string]any // more Pollchat.init options
 	Messenger bool           // embed /messenger.js with Messenger.initialize instead
+	DataAttrs bool           // put identity and Opts (strings) on the script tag as data- attributes, no init call
 }
 
 func (e *env) pageURL(p hostPage) string {
@@ -201,6 +203,17 @@ func (e *env) serveHost(w http.ResponseWriter, r *http.Request) {
 recordEvents(Pollchat);
 Pollchat.init(%s);
 </script>`, e.pc.URL, optsJSON)
+	if p.DataAttrs {
+		var attrs strings.Builder
+		for k, v := range opts {
+			if k == "server" {
+				continue
+			}
+			fmt.Fprintf(&attrs, ` data-%s="%s"`, html.EscapeString(k), html.EscapeString(fmt.Sprint(v)))
+		}
+		embed = fmt.Sprintf(`<script src="%s/widget.js"%s></script>
+<script>recordEvents(Pollchat);</script>`, e.pc.URL, attrs.String())
+	}
 	if p.Messenger {
 		id, _ := json.Marshal(p.User)
 		embed = fmt.Sprintf(`<script src="%s/messenger.js"></script>
@@ -265,12 +278,16 @@ const hostHTML = `<!DOCTYPE html>
 
 // tab is one browser user: its own browser context (cookies, storage).
 type tab struct {
-	t    *testing.T
-	e    *env
-	name string
-	ctx  context.Context
-	logs *logBuffer
+	t      *testing.T
+	e      *env
+	name   string
+	ctx    context.Context
+	cancel context.CancelFunc
+	logs   *logBuffer
 }
+
+// close closes the tab (its browser context goes with it).
+func (b *tab) close() { b.cancel() }
 
 type logBuffer struct {
 	mu    sync.Mutex
@@ -297,7 +314,7 @@ func (e *env) newTab(name string) *tab {
 	e.t.Helper()
 	ctx, cancel := chromedp.NewContext(e.browser, chromedp.WithNewBrowserContext())
 	e.t.Cleanup(cancel)
-	b := &tab{t: e.t, e: e, name: name, ctx: ctx, logs: &logBuffer{}}
+	b := &tab{t: e.t, e: e, name: name, ctx: ctx, cancel: cancel, logs: &logBuffer{}}
 	if err := chromedp.Do(ctx); err != nil {
 		e.t.Fatalf("%s: open tab: %v", name, err)
 	}

@@ -28,6 +28,7 @@ func TestChatRequestAcceptedThenRejected(t *testing.T) {
 	if got := eval[string](linus, `__rec.events.chat_request[0].from + '|' + __rec.events.chat_request[0].text`); got != "1|Hi! Do you have a minute to chat?" {
 		linus.fatalf("chat_request event = %q", got)
 	}
+	linus.screenshot("widget-request")
 	linus.click(`.pollchat-request[data-uid="1"] .pollchat-accept`)
 	linus.waitTrue("dialog gone and window open", `!document.querySelector('.pollchat-request') && document.querySelector('`+win("1")+`')`)
 	ada.waitTrue("accepted at Ada", `__rec.events.chat_answer && __rec.events.chat_answer[0].accepted === true && document.querySelector('`+win("3")+`')`)
