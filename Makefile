@@ -8,6 +8,7 @@ build:
 	$(GO) build -o $(BIN) .
 
 run: build
+	./scripts/deps.sh run
 	./$(BIN) -config config.toml
 
 deps:

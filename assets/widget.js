@@ -2104,7 +2104,9 @@
       if (!o.server) { warn('pollchat: init needs a server URL'); return Pollchat; }
       if (!o.token && !(o.id && o.timestamp && o.hash)) { warn('pollchat: init needs {id, timestamp, hash} or {token}'); return Pollchat; }
       started = true;
-      withJQuery(o.jqueryUrl, function (jq) {
+      // Without jQuery on the page, the server's /jquery.js (the system's
+      // copy, or a redirect to a public one); IE8-era browsers get 1.12.
+      withJQuery(o.jqueryUrl || (document.addEventListener ? o.server + '/jquery.js' : ''), function (jq) {
         var previous = app;
         $ = jq;
         if (previous) { previous.stop(); }

@@ -126,6 +126,7 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.GET("/widget.js", s.asset("widget.js"))
 	r.GET("/widget.css", s.asset("widget.css"))
 	r.GET("/messenger.js", s.asset("messenger.js"))
+	r.GET("/jquery.js", s.jquery)
 	r.GET("/demo", s.demo)
 	r.GET("/demo/user", s.demoUser)
 	r.GET("/", s.index)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"mime"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -67,6 +68,9 @@ func loadAssets() (*assetSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: assets: %w", err)
 	}
+	if jq := loadJQuery(); jq != nil {
+		a.files["jquery.js"] = jq
+	}
 	return a, nil
 }
 
@@ -111,6 +115,43 @@ func (s *Server) page(ctx *fasthttp.RequestCtx, name string, cfg []byte) {
 	h.Set("X-Frame-Options", "SAMEORIGIN")
 	h.SetContentType(f.ctype)
 	ctx.SetBody(bytes.Replace(f.body, placeholder, cfg, 1))
+}
+
+// JQueryPaths are where Debian's libjs-jquery (and similar packages) put
+// jQuery. pollchat ships no jQuery of its own (third-party code stays out
+// of the tree); it serves the system's copy at /jquery.js so the widget
+// works on pages without jQuery, offline too.
+var JQueryPaths = []string{"/usr/share/javascript/jquery/jquery.min.js", "/usr/share/nodejs/jquery/dist/jquery.min.js"}
+
+// JQueryFallback is where /jquery.js redirects when no local copy exists.
+const JQueryFallback = "https://code.jquery.com/jquery-3.7.1.min.js"
+
+func loadJQuery() *asset {
+	for _, p := range JQueryPaths {
+		b, err := os.ReadFile(p)
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		sum := sha256.Sum256(b)
+		f := &asset{body: b, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, ctype: "application/javascript; charset=utf-8"}
+		var gz bytes.Buffer
+		w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+		w.Write(b)
+		w.Close()
+		f.gz = gz.Bytes()
+		return f
+	}
+	return nil
+}
+
+// jquery serves the system's jQuery, or redirects to a public copy.
+func (s *Server) jquery(ctx *fasthttp.RequestCtx) {
+	if s.assets.files["jquery.js"] == nil {
+		ctx.Response.Header.Set("Cache-Control", "public, max-age=300")
+		ctx.Redirect(JQueryFallback, fasthttp.StatusFound)
+		return
+	}
+	s.asset("jquery.js")(ctx)
 }
 
 func (s *Server) index(ctx *fasthttp.RequestCtx) {
