@@ -720,3 +720,78 @@ func TestBlockList(t *testing.T) {
 		t.Fatalf("POST block = %d %s", r.Status, r.Body)
 	}
 }
+
+// Only roles from the user source give moderation rights, and a moderator
+// may mute only users ranked below them: owner > admin > mod > member.
+func TestMuteRanks(t *testing.T) {
+	t.Parallel()
+	var users strings.Builder
+	users.WriteString("[users]\nsource = \"static\"\n")
+	for _, u := range []struct{ id, name, role string }{
+		{"10", "Olive", "owner"}, {"11", "Adam", "admin"}, {"12", "Mona", "mod"}, {"13", "Milo", "mod"}, {"14", "Pat", "member"}, {"15", "Sam", "member"},
+	} {
+		fmt.Fprintf(&users, "[[users.static]]\nuser_id = %q\nname = %q\nrole = %q\n", u.id, u.name, u.role)
+	}
+	_, c := start(t, testsvc.Options{Grace: longGrace, Users: users.String()})
+	for _, u := range []string{"10", "11", "12", "13", "14", "15"} {
+		roomCall(t, c, u, "join", "lobby")
+	}
+	for _, tc := range []struct {
+		by, target string
+		ok         bool
+	}{
+		{"10", "Adam", true},
+		{"11", "Olive", false},
+		{"11", "Mona", true},
+		{"12", "Milo", false},
+		{"12", "Adam", false},
+		{"12", "Pat", true},
+		{"14", "Sam", false},
+		{"13", "15", true},
+	} {
+		r := c.Call(t, tc.by, "send", "room", "lobby", "text", "/mute "+tc.target+" 10")
+		if got := r.ErrorCode() == ""; got != tc.ok {
+			t.Errorf("/mute %s by %s = %d %s; want allowed %v", tc.target, tc.by, r.Status, r.Body, tc.ok)
+		}
+	}
+	// Who ended up muted, as an admin's join shows it.
+	a := roomCall(t, c, "11", "join", "lobby")
+	var muted []string
+	for id := range a.Room.Mutes {
+		muted = append(muted, id)
+	}
+	sort.Strings(muted)
+	if fmt.Sprint(muted) != "[11 12 14 15]" {
+		t.Fatalf("muted = %v; want [11 12 14 15]", muted)
+	}
+	// A muted moderator keeps moderating but cannot talk.
+	if r := c.Call(t, "11", "send", "room", "lobby", "text", "hello"); r.ErrorCode() != "MUTED" {
+		t.Fatalf("muted admin's send = %s; want MUTED", r.Body)
+	}
+	if r := c.MustCall(t, "11", "send", "room", "lobby", "text", "/unmute Pat"); r["ok"] != true {
+		t.Fatalf("muted admin's /unmute = %v", r)
+	}
+	c.MustCall(t, "14", "send", "room", "lobby", "text", "thanks")
+}
+
+// The default limits (5 a second, burst 20) let 20 quick messages through
+// and stop a flood.
+func TestRateLimitDefaults(t *testing.T) {
+	t.Parallel()
+	_, c := start(t, testsvc.Options{})
+	passed := 0
+	for i := 0; i < 200; i++ {
+		r := c.Call(t, "3", "send", "to", "4", "text", fmt.Sprintf("flood %d", i))
+		if r.ErrorCode() == "RATE_LIMITED" {
+			if passed < 20 {
+				t.Fatalf("limited after %d messages; want at least the burst of 20", passed)
+			}
+			return
+		}
+		if r.ErrorCode() != "" {
+			t.Fatalf("send #%d = %s", i, r.Body)
+		}
+		passed++
+	}
+	t.Fatalf("200 messages in a row passed the default limit")
+}
