@@ -158,6 +158,16 @@ func (s *Service) command(ctx context.Context, c Caller, r *room, text string) e
 		}
 		tell(target.Name + " is muted in " + r.name + " for " + humanSeconds(int(cmd.Duration/time.Second)) + ".")
 	case "unmute":
+		// The same ranks as for /mute: a muted moderator cannot lift their
+		// own mute, nor one of a user ranked as high as them.
+		if target.ID == c.ID {
+			tell("You cannot unmute yourself.")
+			return Errorf(CodeForbidden, "cannot unmute yourself")
+		}
+		if rank(target.Role) >= rank(me.Role) {
+			tell("You cannot unmute " + target.Name + ": their role is not below yours.")
+			return Errorf(CodeForbidden, "cannot unmute a user whose role is not below yours")
+		}
 		if _, err := s.store.DeleteMute(sctx, r.name, target.ID); err != nil {
 			return storeErr(err)
 		}

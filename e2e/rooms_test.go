@@ -772,6 +772,17 @@ func TestMuteRanks(t *testing.T) {
 		t.Fatalf("muted admin's /unmute = %v", r)
 	}
 	c.MustCall(t, "14", "send", "room", "lobby", "text", "thanks")
+	// /unmute follows the same ranks: not oneself, not a peer or a superior.
+	for _, tc := range []struct{ by, target string }{{"11", "Adam"}, {"12", "Adam"}, {"13", "Mona"}} {
+		if r := c.Call(t, tc.by, "send", "room", "lobby", "text", "/unmute "+tc.target); r.ErrorCode() != "FORBIDDEN" {
+			t.Errorf("/unmute %s by %s = %s; want FORBIDDEN", tc.target, tc.by, r.Body)
+		}
+	}
+	if r := c.Call(t, "11", "send", "room", "lobby", "text", "still muted?"); r.ErrorCode() != "MUTED" {
+		t.Fatalf("admin after refused unmutes = %s; want MUTED", r.Body)
+	}
+	c.MustCall(t, "10", "send", "room", "lobby", "text", "/unmute Adam")
+	c.MustCall(t, "11", "send", "room", "lobby", "text", "free")
 }
 
 // The default limits (5 a second, burst 20) let 20 quick messages through
