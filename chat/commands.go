@@ -133,6 +133,8 @@ func (s *Service) command(ctx context.Context, c Caller, r *room, text string) e
 	}
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()
+	s.mutes.op.Lock()
+	defer s.mutes.op.Unlock()
 	switch cmd.Name {
 	case "mute":
 		if target.ID == c.ID {

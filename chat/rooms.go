@@ -233,6 +233,10 @@ func (s *Service) RoomMembers(name string) []string {
 // ---- mutes ----
 
 type mutes struct {
+	// op makes a change's store write and its memory update one step, so
+	// that an expiry deleting a mute's row cannot delete the row of a new
+	// mute given to the same user at that moment. Taken before mu.
+	op sync.Mutex
 	mu sync.Mutex
 	m  map[string]map[string]store.Mute // room -> user -> mute
 }
@@ -317,6 +321,8 @@ func (ms *mutes) expired(now time.Time) []store.Mute {
 // expireMutes ends mutes whose time has come: stored rows deleted, the
 // room told.
 func (s *Service) expireMutes() {
+	s.mutes.op.Lock()
+	defer s.mutes.op.Unlock()
 	for _, m := range s.mutes.expired(s.now()) {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
 		found, err := s.store.DeleteMute(ctx, m.Room, m.UserID)
