@@ -234,6 +234,16 @@ func TestAPIMessages(t *testing.T) {
 		t.Fatalf("room member got %v; want Ada's injected message", e)
 	}
 
+	// A retry with the same from and client_id answers the first message.
+	first := mustAPI(t, p.URL, "POST", "/api/v1/messages", `{"from":"2","to":"5","text":"order 7 paid","client_id":"order-7-paid"}`, 201)["message"].(map[string]any)
+	again := mustAPI(t, p.URL, "POST", "/api/v1/messages", `{"from":"2","to":"5","text":"order 7 paid","client_id":"order-7-paid"}`, 201)["message"].(map[string]any)
+	if first["id"] != again["id"] || first["client_id"] != "order-7-paid" {
+		t.Fatalf("retried inject = %v then %v; want the same message", first, again)
+	}
+	if h := c.MustCall(t, "5", "history", "with", "2"); len(h["messages"].([]any)) != 1 {
+		t.Fatalf("history after a retried inject = %v; want one message", h)
+	}
+
 	long := strings.Repeat("x", 10001)
 	bigData := `{"blob":"` + strings.Repeat("y", 9000) + `"}`
 	for _, tc := range []struct {
@@ -256,6 +266,8 @@ func TestAPIMessages(t *testing.T) {
 		{"text too long", `{"to":"4","text":"` + long + `"}`, 413, "TOO_LONG"},
 		{"data too large", `{"to":"4","text":"x","data":` + bigData + `}`, 413, "TOO_LONG"},
 		{"form data not JSON", "to=4&text=x&data=%7Bnope", 400, "BAD_REQUEST"},
+		{"client_id too long", `{"to":"4","text":"x","client_id":"` + strings.Repeat("c", 129) + `"}`, 400, "BAD_REQUEST"},
+		{"client_id control", `{"to":"4","text":"x","client_id":"a\u0001"}`, 400, "BAD_REQUEST"},
 	} {
 		r := api(t, p.URL, "POST", "/api/v1/messages", tc.body, authGood)
 		if r.Status != tc.status || r.ErrorCode() != tc.code {

@@ -172,6 +172,9 @@ func (s *Server) apiMessages(ctx *fasthttp.RequestCtx, rp reply) {
 		Room string          `json:"room"`
 		Text string          `json:"text"`
 		Data json.RawMessage `json:"data"`
+		// ClientID makes a retry safe: the same from and client_id within
+		// 10 minutes answer the first message again.
+		ClientID string `json:"client_id"`
 	}
 	if err := decode(ctx, &in); err != nil {
 		s.fail(rp, err)
@@ -183,7 +186,11 @@ func (s *Server) apiMessages(ctx *fasthttp.RequestCtx, rp reply) {
 		s.fail(rp, chat.Errorf(chat.CodeBadRequest, "from and to must be user ids (strings or numbers)"))
 		return
 	}
-	m := &store.Message{From: from, To: to, Room: in.Room, Text: in.Text}
+	if len(in.ClientID) > 128 || strings.IndexFunc(in.ClientID, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		s.fail(rp, chat.Errorf(chat.CodeBadRequest, "client_id must be at most 128 bytes without control characters"))
+		return
+	}
+	m := &store.Message{From: from, To: to, Room: in.Room, Text: in.Text, ClientID: in.ClientID}
 	if len(in.Data) > 0 && string(in.Data) != "null" {
 		if len(in.Data) > 8<<10 {
 			s.fail(rp, chat.Errorf(chat.CodeTooLong, "data is larger than 8 KiB"))
