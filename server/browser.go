@@ -32,6 +32,10 @@ func (s *Server) poll(ctx *fasthttp.RequestCtx) {
 	if len(cursor) > 64 {
 		cursor = "x" // unknown: answered with reset
 	}
+	if s.canPark(ctx, timeout) {
+		s.park(ctx, rp, c, cursor, timeout) // answered from park.go
+		return
+	}
 	res := s.svc.Poll(c, cursor, timeout, ctx.Done())
 
 	rp.open(fasthttp.StatusOK)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -40,6 +41,7 @@ type Server struct {
 	origins  map[string]bool
 	anyOrig  bool
 	http     *fasthttp.Server
+	parks    sync.WaitGroup // polls parked on hijacked connections (park.go)
 	started  time.Time
 }
 
@@ -75,7 +77,9 @@ func New(cfg *config.Config, svc *chat.Service, dir Invalidator, v *bridge.Verif
 		ReadBufferSize:     16 << 10,
 		MaxRequestBodySize: 64 << 10,
 		// Parked and idle connections give their 4 KiB buffers back.
-		ReduceMemoryUsage:             true,
+		ReduceMemoryUsage: true,
+		// Parked polls hijack their connection and hand it back (park.go).
+		KeepHijackedConns:             true,
 		MaxConnsPerIP:                 cfg.Server.MaxConnsPerIP,
 		Concurrency:                   256 * 1024,
 		CloseOnShutdown:               true,
@@ -242,5 +246,7 @@ func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
 // requests to end (or ctx).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.svc.Hub().Close()
-	return s.http.ShutdownWithContext(ctx)
+	err := s.http.ShutdownWithContext(ctx)
+	s.waitParks(ctx) // hijacked polls are not fasthttp's to wait for
+	return err
 }

@@ -1,0 +1,175 @@
+package server
+
+import (
+	"context"
+	"net"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"pollchat/chat"
+)
+
+// A parked poll holds no fasthttp handler. fasthttp runs each request in a
+// worker goroutine whose stack has grown to 8 KiB by the time a handler
+// runs, and keeps the RequestCtx (headers, URI, arguments: another 2-3 KiB)
+// until the handler returns. With 15,000 parked polls that was most of the
+// server's memory (bench: 19 KB RSS per parked poll). So a poll that has to
+// wait hijacks its connection: the handler returns at once (worker and
+// RequestCtx go back to their pools), a small goroutine waits on the hub,
+// writes the answer on the raw connection and hands the connection back to
+// fasthttp with ServeConn for the next request (bench: 10.7 KB).
+//
+// Only plain HTTP/1.1 keep-alive GET/POST polls with a timeout are parked
+// this way; everything else (HEAD, HTTP/1.0, Connection: close, a per-IP
+// connection limit) takes the ordinary path.
+
+// parkedPoll is what a parked poll keeps: the caller, its position and
+// the response headers set before parking (CORS, nosniff, no-store).
+type parkedPoll struct {
+	s        *Server
+	caller   chat.Caller
+	cursor   string
+	timeout  time.Duration
+	callback []byte
+	hdr      []byte
+}
+
+// canPark says whether this request may be parked on a hijacked connection.
+func (s *Server) canPark(ctx *fasthttp.RequestCtx, timeout time.Duration) bool {
+	return timeout > 0 && s.cfg.Server.MaxConnsPerIP == 0 && !ctx.IsHead() &&
+		ctx.Request.Header.IsHTTP11() && !ctx.Request.Header.ConnectionClose()
+}
+
+// park hijacks the connection; the poll is answered from parkedPoll.wait.
+func (s *Server) park(ctx *fasthttp.RequestCtx, rp reply, c chat.Caller, cursor string, timeout time.Duration) {
+	pk := &parkedPoll{s: s, caller: c, cursor: cursor, timeout: timeout, callback: rp.callback}
+	ctx.Response.Header.VisitAll(func(k, v []byte) {
+		switch string(k) {
+		case fasthttp.HeaderContentType, fasthttp.HeaderContentLength, fasthttp.HeaderServer,
+			fasthttp.HeaderDate, fasthttp.HeaderConnection, fasthttp.HeaderTransferEncoding:
+			return
+		}
+		pk.hdr = append(pk.hdr, k...)
+		pk.hdr = append(pk.hdr, ": "...)
+		pk.hdr = append(pk.hdr, v...)
+		pk.hdr = append(pk.hdr, "\r\n"...)
+	})
+	s.parks.Add(1)
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(pk.hijacked)
+}
+
+// hijacked runs in fasthttp's hijack goroutine, which holds the RequestCtx
+// until it returns: wait in a goroutine of our own instead.
+func (pk *parkedPoll) hijacked(c net.Conn) { go pk.wait(c) }
+
+func (pk *parkedPoll) wait(c net.Conn) {
+	s := pk.s
+	hub := s.svc.Hub()
+	res := s.svc.Poll(pk.caller, pk.cursor, pk.timeout, hub.Closed())
+	out := pk.answer(res)
+	c.SetWriteDeadline(time.Now().Add(s.http.WriteTimeout))
+	_, err := c.Write(out)
+	s.metrics.polled(len(res.Events))
+	closing := false
+	select {
+	case <-hub.Closed():
+		closing = true
+	default:
+	}
+	s.parks.Done()
+	if err != nil || closing {
+		c.Close()
+		return
+	}
+	c.SetWriteDeadline(time.Time{})
+	// Serve the connection's next requests. Unwrap fasthttp's hijack
+	// wrapper unless it still holds buffered bytes (a request pipelined
+	// behind the poll), so that wrappers do not pile up poll after poll.
+	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok && !holdsBuffer(c) {
+		c = u.UnsafeConn()
+	}
+	s.http.ServeConn(c)
+}
+
+// holdsBuffer says whether fasthttp's hijacked connection reads through a
+// buffered reader (bytes already read past the poll request). fasthttp
+// has no accessor; when its layout is not the expected one, assume it does.
+func holdsBuffer(c net.Conn) bool {
+	v := reflect.ValueOf(c)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return true
+	}
+	r := v.Elem().FieldByName("r")
+	if !r.IsValid() || r.Kind() != reflect.Interface || r.IsNil() {
+		return true
+	}
+	return !r.Elem().Type().Implements(reflect.TypeFor[net.Conn]())
+}
+
+// answer is the whole HTTP response to a parked poll.
+func (pk *parkedPoll) answer(res chat.PollResult) []byte {
+	n := 96 + len(res.Cursor) + len(pk.callback)
+	for _, ev := range res.Events {
+		n += len(ev) + 1
+	}
+	body := make([]byte, 0, n)
+	if pk.callback != nil {
+		body = append(body, "/**/"...)
+		body = append(body, pk.callback...)
+		body = append(body, '(')
+	}
+	body = append(body, `{"cursor":`...)
+	body = chat.AppendString(body, res.Cursor)
+	body = append(body, `,"events":[`...)
+	for i, ev := range res.Events {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, ev...)
+	}
+	body = append(body, ']')
+	if res.Reset {
+		body = append(body, `,"reset":true`...)
+	}
+	body = append(body, '}')
+	if pk.callback != nil {
+		body = append(body, ");"...)
+	}
+	out := make([]byte, 0, 160+len(pk.hdr)+len(body))
+	out = append(out, "HTTP/1.1 200 OK\r\nServer: "...)
+	out = append(out, serverName(pk.s.http.Name)...)
+	out = append(out, "\r\nContent-Type: "...)
+	if pk.callback != nil {
+		out = append(out, ctJS...)
+	} else {
+		out = append(out, ctJSON...)
+	}
+	out = append(out, "\r\nContent-Length: "...)
+	out = strconv.AppendInt(out, int64(len(body)), 10)
+	out = append(out, "\r\n"...)
+	out = append(out, pk.hdr...)
+	out = append(out, "\r\n"...)
+	return append(out, body...)
+}
+
+func serverName(name string) string {
+	if name == "" {
+		return "pollchat"
+	}
+	return name
+}
+
+// waitParks waits until every hijacked poll has answered (the hub is
+// closed first, which wakes them all) or ctx ends.
+func (s *Server) waitParks(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { s.parks.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
