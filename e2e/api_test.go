@@ -266,6 +266,8 @@ func TestAPIMessages(t *testing.T) {
 		{"text too long", `{"to":"4","text":"` + long + `"}`, 413, "TOO_LONG"},
 		{"data too large", `{"to":"4","text":"x","data":` + bigData + `}`, 413, "TOO_LONG"},
 		{"form data not JSON", "to=4&text=x&data=%7Bnope", 400, "BAD_REQUEST"},
+		{"form data as fields", "to=4&text=x&data%5Border%5D=1", 400, "BAD_REQUEST"},
+		{"form field twice", "to=4&to=5&text=x", 400, "BAD_REQUEST"},
 		{"client_id too long", `{"to":"4","text":"x","client_id":"` + strings.Repeat("c", 129) + `"}`, 400, "BAD_REQUEST"},
 		{"client_id control", `{"to":"4","text":"x","client_id":"a\u0001"}`, 400, "BAD_REQUEST"},
 	} {
@@ -579,11 +581,15 @@ func TestAPIInvalidate(t *testing.T) {
 	if r := c.Call(t, "4", "send", "room", "lobby", "text", "hello?"); r.ErrorCode() != "MUTED" {
 		t.Fatalf("send by the muted user = %s; want MUTED", r.Body)
 	}
-	// The form PHP sends with http_build_query(['user_ids' => [3]]).
-	writeUsers("Linus Torvalds", "mod")
-	mustAPI(t, p.URL, "POST", "/api/v1/users/invalidate", url.Values{"user_ids[]": {"3"}}.Encode(), 200)
-	if got := name("3"); got != "Linus Torvalds" {
-		t.Fatalf("name after form invalidate = %q", got)
+	// The forms PHP sends: http_build_query(['user_ids' => [3]]) writes
+	// user_ids[0]=3; others write user_ids[]=3 or a comma list.
+	for i, form := range []string{"user_ids%5B0%5D=3&user_ids%5B1%5D=4", url.Values{"user_ids[]": {"3", "4"}}.Encode(), "user_ids=4,3"} {
+		newName := fmt.Sprintf("Linus %d", i)
+		writeUsers(newName, "mod")
+		mustAPI(t, p.URL, "POST", "/api/v1/users/invalidate", form, 200)
+		if got := name("3"); got != newName {
+			t.Fatalf("name after invalidate with the form %s = %q; want %q", form, got, newName)
+		}
 	}
 	for _, tc := range []struct{ name, body string }{
 		{"not a list", `{"user_ids":"3"}`},

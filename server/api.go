@@ -107,8 +107,12 @@ func formJSON(ctx *fasthttp.RequestCtx) ([]byte, *chat.Error) {
 	m := map[string]any{}
 	var bad *chat.Error
 	add := func(k, v string) {
-		list := strings.HasSuffix(k, "[]")
-		k = strings.TrimSuffix(k, "[]")
+		// PHP writes a list as user_ids[]=3 or, from http_build_query(),
+		// user_ids[0]=3.
+		list := false
+		if i := strings.IndexByte(k, '['); i > 0 && strings.HasSuffix(k, "]") {
+			k, list = k[:i], true
+		}
 		switch {
 		case listFields[k]:
 			l, _ := m[k].([]any)
@@ -118,6 +122,8 @@ func formJSON(ctx *fasthttp.RequestCtx) ([]byte, *chat.Error) {
 				}
 			}
 			m[k] = l
+		case list && k == "data":
+			bad = chat.Errorf(chat.CodeBadRequest, "in a form, data must be one field holding JSON (json_encode it)")
 		case list:
 			bad = chat.Errorf(chat.CodeBadRequest, "%s is not a list", k)
 		case k == "data":
