@@ -473,6 +473,7 @@ func (b *tab) block(on bool) {
 // screenshot saves the viewport as NAME.png under the artifacts dir.
 func (b *tab) screenshot(name string) string {
 	b.t.Helper()
+	time.Sleep(400 * time.Millisecond) // let the pop-in animations end
 	ctx, cancel := context.WithTimeout(b.ctx, wait)
 	defer cancel()
 	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
