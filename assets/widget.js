@@ -2035,7 +2035,8 @@
   App.prototype.onAnswer = function (ev) {
     var id = str(ev.from), ok = ev.accepted === true || ev.accepted === 1 || ev.accepted === '1' || ev.accepted === 'true';
     this.toast(this.s(ok ? 'accepted' : 'rejected', { name: this.nameOf(id) }), ok ? 'ok' : 'no');
-    if (ok) { this.openDialog(id, true); }
+    // Open the conversation, but leave the keyboard focus where it is.
+    if (ok) { this.openDialog(id, false); }
     emit('chat_answer', { from: id, accepted: ok });
   };
 

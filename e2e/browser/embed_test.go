@@ -32,6 +32,21 @@ func TestDataAttributesAndOwnJQuery(t *testing.T) {
 	if !eval[bool](ada, `jQuery('.pollchat-root').hasClass('pollchat-open')`) {
 		ada.fatalf("data-open=true did not open the panel")
 	}
+	// The reconnect waits: 1 s first, doubling with jitter, never past 30 s.
+	backoff := eval[[]int](ada, `(function () { var out = []; for (var n = 1; n <= 12; n++) { for (var k = 0; k < 50; k++) { out.push(n * 100000 + Pollchat._backoff(n)); } } return out; })()`)
+	for _, v := range backoff {
+		n, d := v/100000, v%100000
+		lo, hi := 1000, 30000
+		if n == 1 {
+			hi = 1000
+		}
+		if n >= 6 {
+			lo = 15000
+		}
+		if d < lo || d > hi {
+			ada.fatalf("backoff(%d) = %d ms; want %d..%d", n, d, lo, hi)
+		}
+	}
 	ada.do(`Pollchat.logout()`)
 	ada.waitTrue("gone", `!document.querySelector('.pollchat-root') && Pollchat.state() === 'idle'`)
 }
