@@ -463,6 +463,23 @@ func TestSecurityParams(t *testing.T) {
 			t.Fatalf("an ambiguous send was stored: %v", h["messages"])
 		}
 	})
+	t.Run("repeated in a JSON body", func(t *testing.T) {
+		id := c.Ident("3")
+		body := fmt.Sprintf(`{"id":%q,"timestamp":%q,"hash":%q,"to":"4","to":"5","text":"which to?"}`, id.Get("id"), id.Get("timestamp"), id.Get("hash"))
+		resp, err := http.Post(p.URL+"/v1/send", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 400 {
+			t.Fatalf("POST JSON with \"to\" twice = %d; want 400", resp.StatusCode)
+		}
+		for _, to := range []string{"4", "5"} {
+			if h := c.MustCall(t, "3", "history", "with", to); len(h["messages"].([]any)) != 0 {
+				t.Fatalf("a send with a repeated JSON key was stored: %v", h["messages"])
+			}
+		}
+	})
 	t.Run("too many parameters", func(t *testing.T) {
 		v := c.Ident("3")
 		for i := 0; i < 100; i++ {

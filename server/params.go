@@ -34,10 +34,14 @@ func newParams(ctx *fasthttp.RequestCtx) *params {
 				p.err = chat.Errorf(chat.CodeBadRequest, "the body is not a JSON object")
 				return p
 			}
+			// These errors are answered after the identity is read from
+			// the body, so they say what is wrong (not AUTH_FAILED).
+			if k, dup := repeatedKey(body); dup && p.err == nil {
+				p.err = chat.Errorf(chat.CodeBadRequest, "parameter %q is given more than once", k)
+			}
 		}
-		if len(m) > MaxParams {
+		if len(m) > MaxParams && p.err == nil {
 			p.err = chat.Errorf(chat.CodeBadRequest, "%d parameters; the limit is %d", len(m), MaxParams)
-			return p
 		}
 		p.checkBoth(func(k string) bool { _, ok := m[k]; return ok })
 		p.body = make(map[string]string, len(m))
@@ -87,6 +91,32 @@ func (p *params) checkRepeats(args *fasthttp.Args) {
 		}
 		keys = append(keys, string(k))
 	}
+}
+
+// repeatedKey finds a key given twice in a JSON object (encoding/json
+// keeps the last one silently).
+func repeatedKey(body []byte) (string, bool) {
+	d := json.NewDecoder(bytes.NewReader(body))
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return "", false
+	}
+	seen := make(map[string]bool, 16)
+	for n := 0; d.More() && n <= MaxParams; n++ {
+		t, err := d.Token()
+		if err != nil {
+			return "", false
+		}
+		k, _ := t.(string)
+		if seen[k] {
+			return k, true
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := d.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // checkBoth refuses a query parameter that the body gives too: which one
