@@ -1623,8 +1623,12 @@
     this.activeKey = conv.key;
     each(this.convs, function (k, c) { if (c.win) { c.win.$el.toggleClass('pollchat-window-active', k === conv.key); } });
     this.markRead(conv);
-    // No room for the panel beside a window: the window wins.
+    // No room for the panel beside a window: the window wins. On a phone
+    // only the last window shows: make this one the last.
     if (this.o.mode !== 'page' && $(window).width() < 760) { self.close(); }
+    if (this.o.mode !== 'page' && $(window).width() <= 600 && conv.win.$el[0] !== this.$dock.children().last()[0]) {
+      conv.win.$el.appendTo(this.$dock);
+    }
   };
 
   App.prototype.buildWindow = function (conv) {

@@ -79,4 +79,12 @@ func TestWidgetScreenshot(t *testing.T) {
 		ada.fatalf("widget parts outside the viewport: %s", got)
 	}
 	ada.screenshot("widget")
+
+	// On a phone the conversation takes the whole screen.
+	ada.setViewport(390, 740)
+	ada.do(`Pollchat.close(); Pollchat.openDialog('3')`)
+	ada.waitTrue("full-screen window", `jQuery('`+win("3")+`').outerWidth() === 390 && !jQuery('.pollchat-launcher').is(':visible')`)
+	ada.screenshot("widget-mobile")
+	ada.do(`Pollchat.openRoom('lobby')`)
+	ada.waitTrue("the room in front", `jQuery('.pollchat-window[data-room="lobby"]').is(':visible') && !jQuery('`+win("3")+`').is(':visible')`)
 }
