@@ -189,17 +189,33 @@ func countIn(stored map[string]float64, ms []sentMsg) int {
 	return n
 }
 
+type slow struct {
+	conn   net.Conn
+	closed chan string // what the server did: "closed", "HTTP/1.1 408 …"
+}
+
 // TestFaultSlowloris: 200 connections that drip a partial request (headers
-// or body) one byte a second do not hold pollchat: normal requests answer
-// meanwhile, and the server cuts every dripping connection after its read
-// timeout (server.ReadTimeout, 10 s from the first byte).
+// or body) one byte a second, or send nothing at all, do not hold
+// pollchat: normal requests answer meanwhile, and the server cuts every
+// one of them after its read timeout (server.ReadTimeout, 10 s from the
+// first byte, or from the connection for the silent ones).
 func TestFaultSlowloris(t *testing.T) {
 	t.Parallel()
 	p, c := start(t, testsvc.Options{})
 	const n = 200
-	type slow struct {
-		conn   net.Conn
-		closed chan string // what the server did: "eof", "408", …
+	// watch waits for the server's end of a slow connection.
+	watch := func(s *slow) {
+		s.conn.SetReadDeadline(time.Now().Add(45 * time.Second))
+		b, err := io.ReadAll(s.conn)
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			s.closed <- "still open after 45s"
+		case len(b) > 0:
+			s.closed <- strings.SplitN(string(b), "\r\n", 2)[0]
+		default:
+			s.closed <- "closed"
+		}
 	}
 	stop := make(chan struct{})
 	defer close(stop)
@@ -211,16 +227,23 @@ func TestFaultSlowloris(t *testing.T) {
 		}
 		t.Cleanup(func() { conn.Close() })
 		var head string
-		if i%2 == 0 {
+		switch i % 4 {
+		case 0, 1:
 			head = "GET /v1/hello?id=3 HTTP/1.1\r\nHost: t\r\nX-Slow: "
-		} else {
+		case 2:
 			head = "POST /v1/send HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\nto=4&text="
+		case 3:
+			// Silent: connects and sends nothing at all.
+		}
+		s := &slow{conn: conn, closed: make(chan string, 1)}
+		conns = append(conns, s)
+		if head == "" {
+			go watch(s)
+			continue
 		}
 		if _, err := conn.Write([]byte(head)); err != nil {
 			t.Fatal(err)
 		}
-		s := &slow{conn: conn, closed: make(chan string, 1)}
-		conns = append(conns, s)
 		go func() { // drip
 			tk := time.NewTicker(time.Second)
 			defer tk.Stop()
@@ -235,19 +258,7 @@ func TestFaultSlowloris(t *testing.T) {
 				}
 			}
 		}()
-		go func() { // watch for the server's end of it
-			s.conn.SetReadDeadline(time.Now().Add(45 * time.Second))
-			b, err := io.ReadAll(s.conn)
-			var ne net.Error
-			switch {
-			case errors.As(err, &ne) && ne.Timeout():
-				s.closed <- "still open after 45s"
-			case len(b) > 0:
-				s.closed <- strings.SplitN(string(b), "\r\n", 2)[0]
-			default:
-				s.closed <- "closed"
-			}
-		}()
+		go watch(s)
 	}
 	// While they drip, normal requests answer.
 	for i := 0; i < 20; i++ {
