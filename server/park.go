@@ -35,6 +35,7 @@ type parkedPoll struct {
 	timeout  time.Duration
 	callback []byte
 	hdr      []byte
+	last     bool // answer with Connection: close and close
 }
 
 // canPark says whether this request may be parked on a hijacked connection.
@@ -57,47 +58,55 @@ func (s *Server) park(ctx *fasthttp.RequestCtx, rp reply, c chat.Caller, cursor 
 		pk.hdr = append(pk.hdr, v...)
 		pk.hdr = append(pk.hdr, "\r\n"...)
 	})
-	s.parks.Add(1)
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(pk.hijacked)
 }
 
 // hijacked runs in fasthttp's hijack goroutine, which holds the RequestCtx
 // until it returns: wait in a goroutine of our own instead.
-func (pk *parkedPoll) hijacked(c net.Conn) { go pk.wait(c) }
+func (pk *parkedPoll) hijacked(c net.Conn) {
+	pk.s.parks.Add(1)
+	// Bytes read past the poll request (a request pipelined behind it)
+	// sit in a buffer whose reader belongs to the RequestCtx, which
+	// fasthttp recycles when this returns: such a connection is answered
+	// and closed (Connection: close; the client sends the rest again, as
+	// HTTP/1.1 clients must when a pipelined connection closes).
+	pk.last = holdsBuffer(c)
+	go pk.wait(c)
+}
 
 func (pk *parkedPoll) wait(c net.Conn) {
 	s := pk.s
 	hub := s.svc.Hub()
 	res := s.svc.Poll(pk.caller, pk.cursor, pk.timeout, hub.Closed())
-	out := pk.answer(res)
-	c.SetWriteDeadline(time.Now().Add(s.http.WriteTimeout))
-	_, err := c.Write(out)
-	s.metrics.polled(len(res.Events))
-	closing := false
+	closing := pk.last
 	select {
 	case <-hub.Closed():
 		closing = true
 	default:
 	}
+	out := pk.answer(res, closing)
+	c.SetWriteDeadline(time.Now().Add(s.http.WriteTimeout))
+	_, err := c.Write(out)
+	s.metrics.polled(len(res.Events))
 	s.parks.Done()
 	if err != nil || closing {
 		c.Close()
 		return
 	}
 	c.SetWriteDeadline(time.Time{})
-	// Serve the connection's next requests. Unwrap fasthttp's hijack
-	// wrapper unless it still holds buffered bytes (a request pipelined
-	// behind the poll), so that wrappers do not pile up poll after poll.
-	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok && !holdsBuffer(c) {
+	// Serve the connection's next requests on the bare connection, so that
+	// fasthttp's hijack wrappers do not pile up poll after poll.
+	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
 		c = u.UnsafeConn()
 	}
 	s.http.ServeConn(c)
 }
 
 // holdsBuffer says whether fasthttp's hijacked connection reads through a
-// buffered reader (bytes already read past the poll request). fasthttp
-// has no accessor; when its layout is not the expected one, assume it does.
+// buffered reader (bytes already read past the poll request) rather than
+// the connection itself. fasthttp has no accessor; when its layout is not
+// the expected one, assume it does (the safe answer: close after the poll).
 func holdsBuffer(c net.Conn) bool {
 	v := reflect.ValueOf(c)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
@@ -111,7 +120,7 @@ func holdsBuffer(c net.Conn) bool {
 }
 
 // answer is the whole HTTP response to a parked poll.
-func (pk *parkedPoll) answer(res chat.PollResult) []byte {
+func (pk *parkedPoll) answer(res chat.PollResult, closing bool) []byte {
 	n := 96 + len(res.Cursor) + len(pk.callback)
 	for _, ev := range res.Events {
 		n += len(ev) + 1
@@ -151,6 +160,9 @@ func (pk *parkedPoll) answer(res chat.PollResult) []byte {
 	out = append(out, "\r\nContent-Length: "...)
 	out = strconv.AppendInt(out, int64(len(body)), 10)
 	out = append(out, "\r\n"...)
+	if closing {
+		out = append(out, "Connection: close\r\n"...)
+	}
 	out = append(out, pk.hdr...)
 	out = append(out, "\r\n"...)
 	return append(out, body...)

@@ -1,0 +1,257 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"pollchat/bridge"
+	"pollchat/chat"
+	"pollchat/config"
+	"pollchat/store"
+)
+
+const parkSecret = "park-test-secret"
+
+// startParkServer runs a Server on a loopback listener with the embedded
+// store and static users 1 and 2.
+func startParkServer(t *testing.T) (*Server, string) {
+	t.Helper()
+	cfg := config.Default(parkSecret)
+	cfg.Server.AllowedOrigins = []string{"http://site.example"}
+	cfg.Users.Static = []config.User{{UserID: "1", Name: "Ada"}, {UserID: "2", Name: "Grace"}}
+	st, err := store.OpenEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := bridge.NewSource(cfg.Users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := bridge.NewDirectory(src, bridge.DirectoryConfigFor(cfg.Users))
+	v, err := bridge.NewVerifier(cfg.Auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := chat.New(chat.Config{Rooms: cfg.Chat.Rooms}, st, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(cfg, svc, dir, v, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+		svc.Close()
+		st.Close()
+	})
+	return s, ln.Addr().String()
+}
+
+func identity(id string) string {
+	ts := time.Now().UTC().Format("060102150405")
+	h := sha1.Sum([]byte(id + ts + parkSecret))
+	return "id=" + id + "&timestamp=" + ts + "&hash=" + hex.EncodeToString(h[:])
+}
+
+// rawConn is one keep-alive connection spoken to by hand.
+type rawConn struct {
+	t *testing.T
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialRaw(t *testing.T, addr string) *rawConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawConn{t: t, c: c, r: bufio.NewReader(c)}
+}
+
+func (rc *rawConn) write(reqs ...string) {
+	rc.t.Helper()
+	if _, err := io.WriteString(rc.c, strings.Join(reqs, "")); err != nil {
+		rc.t.Fatal(err)
+	}
+}
+
+func (rc *rawConn) read() (*http.Response, string) {
+	rc.t.Helper()
+	rc.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(rc.r, nil)
+	if err != nil {
+		rc.t.Fatalf("read answer: %v", err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		rc.t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+func get(path, extra string) string {
+	return "GET " + path + " HTTP/1.1\r\nHost: x\r\n" + extra + "\r\n"
+}
+
+func cursorOf(t *testing.T, body string) string {
+	t.Helper()
+	i := strings.Index(body, `"cursor":"`)
+	if i < 0 {
+		t.Fatalf("no cursor in %s", body)
+	}
+	rest := body[i+len(`"cursor":"`):]
+	return rest[:strings.IndexByte(rest, '"')]
+}
+
+// A parked poll is answered on its hijacked connection with the headers
+// and encoding of an ordinary answer, and the connection then serves the
+// next request.
+func TestParkedPollAnswersAndKeepsConnection(t *testing.T) {
+	s, addr := startParkServer(t)
+	tests := []struct {
+		name, query, headers string
+		wantType, wantPrefix string
+		wantHeader           [2]string
+	}{
+		{"json", "", "", "application/json; charset=utf-8", `{"cursor":`, [2]string{"Cache-Control", "no-store"}},
+		{"jsonp", "&callback=cb.x", "", "application/javascript; charset=utf-8", `/**/cb.x({"cursor":`, [2]string{"X-Content-Type-Options", "nosniff"}},
+		{"cors", "", "Origin: http://site.example\r\n", "application/json; charset=utf-8", `{"cursor":`, [2]string{"Access-Control-Allow-Origin", "http://site.example"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := dialRaw(t, addr)
+			rc.write(get("/v1/poll?"+identity("1"), "")) // a poll without a cursor answers the current one
+			_, body := rc.read()
+			cur := cursorOf(t, body)
+			rc.write(get("/v1/poll?timeout=20&cursor="+cur+tc.query+"&"+identity("1"), tc.headers))
+			deadline := time.Now().Add(5 * time.Second)
+			for s.svc.Hub().Parked() == 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if n := s.svc.Hub().Parked(); n != 1 {
+				t.Fatalf("Parked() = %d; want 1", n)
+			}
+			// Injected, not sent over HTTP: a send's user lookup derives a
+			// context from fasthttp's RequestCtx, whose Done races with
+			// Shutdown under -race (fasthttp's, not the park's).
+			if err := s.svc.Inject(context.Background(), &store.Message{From: "2", To: "1", Text: "hi " + tc.name}); err != nil {
+				t.Fatalf("Inject() = %v; want nil", err)
+			}
+			resp, body := rc.read()
+			if resp.StatusCode != 200 {
+				t.Errorf("poll status = %d; want 200", resp.StatusCode)
+			}
+			if got := resp.Header.Get("Content-Type"); got != tc.wantType {
+				t.Errorf("Content-Type = %q; want %q", got, tc.wantType)
+			}
+			if got := resp.Header.Get(tc.wantHeader[0]); got != tc.wantHeader[1] {
+				t.Errorf("%s = %q; want %q", tc.wantHeader[0], got, tc.wantHeader[1])
+			}
+			if !strings.HasPrefix(body, tc.wantPrefix) || !strings.Contains(body, `"text":"hi `+tc.name+`"`) {
+				t.Errorf("poll body = %s; want %s… with the message", body, tc.wantPrefix)
+			}
+			// The same connection serves the next request.
+			rc.write(get("/v1/poll?timeout=0&cursor="+cursorOf(t, body)+"&"+identity("1"), ""))
+			if resp, body := rc.read(); resp.StatusCode != 200 || !strings.Contains(body, `"events":[]`) {
+				t.Errorf("next poll on the connection = %d %s; want 200 with no events", resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+// A request pipelined behind a parked poll: the poll is answered with
+// Connection: close and the connection closes (the client sends the rest
+// again on a new one).
+func TestParkedPollPipelined(t *testing.T) {
+	_, addr := startParkServer(t)
+	rc := dialRaw(t, addr)
+	rc.write(get("/v1/poll?"+identity("1"), "")) // a poll without a cursor answers the current one
+	_, body := rc.read()
+	rc.write(get("/v1/poll?timeout=0.2&cursor="+cursorOf(t, body)+"&"+identity("1"), ""),
+		get("/healthz", ""))
+	resp, body := rc.read()
+	if resp.StatusCode != 200 || !strings.Contains(body, `"events":[]`) {
+		t.Fatalf("poll = %d %s; want 200 with no events", resp.StatusCode, body)
+	}
+	if !resp.Close {
+		t.Errorf("poll answer has no Connection: close; want it (a request was pipelined behind it)")
+	}
+	rc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := rc.r.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("read after the poll = %d, %v; want EOF", n, err)
+	}
+	// A new connection works as usual.
+	rc2 := dialRaw(t, addr)
+	rc2.write(get("/healthz", ""))
+	if resp, _ := rc2.read(); resp.StatusCode != 200 {
+		t.Errorf("/healthz = %d; want 200", resp.StatusCode)
+	}
+}
+
+// Shutdown answers parked polls before it returns.
+func TestShutdownAnswersParkedPolls(t *testing.T) {
+	s, addr := startParkServer(t)
+	rc := dialRaw(t, addr)
+	rc.write(get("/v1/poll?"+identity("1"), "")) // a poll without a cursor answers the current one
+	_, body := rc.read()
+	rc.write(get("/v1/poll?timeout=30&cursor="+cursorOf(t, body)+"&"+identity("1"), ""))
+	deadline := time.Now().Add(5 * time.Second)
+	for s.svc.Hub().Parked() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown() = %v; want nil", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("Shutdown waited for its deadline; want it to return once the poll was answered")
+	}
+	resp, body := rc.read()
+	if resp.StatusCode != 200 || !strings.Contains(body, `"events":[]`) {
+		t.Errorf("parked poll at shutdown = %d %s; want 200 with no events", resp.StatusCode, body)
+	}
+}
+
+func TestHoldsBuffer(t *testing.T) {
+	type wrapper struct {
+		net.Conn
+		r io.Reader
+	}
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	tests := []struct {
+		name string
+		c    net.Conn
+		want bool
+	}{
+		{"reads the connection", &wrapper{Conn: a, r: a}, false},
+		{"reads a buffer", &wrapper{Conn: a, r: bufio.NewReader(a)}, true},
+		{"no reader field", a, true},
+		{"nil reader", &wrapper{Conn: a}, true},
+	}
+	for _, tc := range tests {
+		if got := holdsBuffer(tc.c); got != tc.want {
+			t.Errorf("holdsBuffer(%s) = %v; want %v", tc.name, got, tc.want)
+		}
+	}
+}
