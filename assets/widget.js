@@ -809,8 +809,14 @@
 
   App.prototype.identity = function () {
     var o = this.o;
+    var ident;
     if (o.token) { return { token: o.token }; }
-    return { id: str(o.id), timestamp: str(o.timestamp), hash: str(o.hash) };
+    ident = { id: str(o.id), timestamp: str(o.timestamp), hash: str(o.hash) };
+    // eStreamChat pages send the user's name and picture along (unsigned:
+    // the server uses them only when its user source knows nothing better).
+    if (o.name) { ident.name = str(o.name); }
+    if (o.thumbUrl) { ident.thumbUrl = str(o.thumbUrl); }
+    return ident;
   };
 
   App.prototype.stop = function () {
@@ -1042,6 +1048,9 @@
   App.prototype.refreshUser = function (id) {
     var self = this, u = this.users[id];
     if (!this.$root) { return; }
+    if (this.o.mode === 'page' && str(this.o.target) === id && u.name) {
+      document.title = u.name + ' · ' + this.s('title');
+    }
     this.$root.find('.pollchat-uname').filter(function () { return $(this).attr('data-uid') === id; }).each(function () {
       $(this).text(u.name || ('#' + id));
     });

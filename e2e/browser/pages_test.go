@@ -74,6 +74,7 @@ func TestChatPopupPage(t *testing.T) {
 	ada.waitTrue("popup message at Ada", countBubbles(win("3"), "Writing from the popup window.")+` === 1`)
 	ada.do(`Pollchat.composeMessage('3', 'Got it, thanks!', true)`)
 	popup.waitTrue("reply in popup", countBubbles(win("1"), "Got it, thanks!")+` === 1`)
+	popup.waitTrue("title names the partner", `document.title === 'Ada · Chat'`)
 	popup.screenshot("chat-popup")
 }
 
