@@ -553,6 +553,24 @@ func rawRequestHeader(t *testing.T, addr, req string) (int, string, http.Header)
 	return resp.StatusCode, b.String(), resp.Header
 }
 
+// TestSecurityPaths: no path reaches a file that is not an embedded asset.
+func TestSecurityPaths(t *testing.T) {
+	t.Parallel()
+	p, _ := start(t, testsvc.Options{})
+	for _, path := range []string{
+		"/../../etc/passwd", "/widget.js/../config.toml", "/%2e%2e/%2e%2e/etc/passwd", "/config.toml",
+		"/data/", "/v1/../metrics/x", "//widget.js/..", "/widget.js%00.html", "/assets/widget.js", "/demo.html",
+	} {
+		status, body, _ := rawRequestHeader(t, p.Addr, "GET "+path+" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+		if status != 404 && status != 400 {
+			t.Errorf("GET %s = %d %.100q; want 404 or 400", path, status, body)
+		}
+		if strings.Contains(body, "root:") || strings.Contains(body, testsvc.Secret) {
+			t.Fatalf("GET %s leaks a file: %.200q", path, body)
+		}
+	}
+}
+
 // TestSecurityText: invalid UTF-8 and control characters are refused and
 // nothing of them is stored.
 func TestSecurityText(t *testing.T) {
