@@ -1525,7 +1525,10 @@
     if (!$p) { return; }
     $p.empty();
     each(this.convs, function (k, c) { if (c.kind === 'user' && c.id !== self.me && (c.last || c.msgs.length)) { convs.push(c); seen[c.id] = true; } });
-    convs.sort(function (a, b) { return self.lastId(b) - self.lastId(a); });
+    convs.sort(function (a, b) {
+      var ta = self.lastTime(a), tb = self.lastTime(b);
+      return ta !== tb ? tb - ta : self.lastId(b) - self.lastId(a);
+    });
     each(this.online, function (id) { if (!own(seen, id) && id !== self.me) { onlineOnly.push(id); } });
     onlineOnly.sort(function (a, b) { return self.nameOf(a).toLowerCase() < self.nameOf(b).toLowerCase() ? -1 : 1; });
     if (convs.length) {
@@ -1539,6 +1542,11 @@
     if (!convs.length && !onlineOnly.length) {
       $p.append(el('div', 'pollchat-empty').text(this.s('nobody')));
     }
+  };
+
+  App.prototype.lastTime = function (c) {
+    var m = c.msgs.length ? c.msgs[c.msgs.length - 1] : c.last, d = m && parseISO(m.ts);
+    return d ? d.getTime() : 0;
   };
 
   App.prototype.lastId = function (c) {

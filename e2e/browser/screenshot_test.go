@@ -61,7 +61,7 @@ func TestWidgetScreenshot(t *testing.T) {
 	// Margaret's window goes away again (three windows do not fit beside
 	// the panel on 1280 px); her conversation stays unread in the list.
 	ada.do(`jQuery('` + win("4") + ` .pollchat-close-btn').click()`)
-	ada.waitTrue("Margaret unread in the list", `jQuery('.pollchat-row[data-uid="4"] .pollchat-count').text() === '1'`)
+	ada.waitTrue("Margaret unread, first in the list", `jQuery('.pollchat-row[data-uid="4"] .pollchat-count').text() === '1' && jQuery('.pollchat-people .pollchat-row').first().attr('data-uid') === '4'`)
 	linus.typeInto(win("1")+` .pollchat-input`, "Great")
 	ada.waitTrue("typing indicator", `jQuery('`+win("3")+` .pollchat-typing').is(':visible')`)
 	ada.do(`document.activeElement && document.activeElement.blur()`)
