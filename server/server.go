@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -41,7 +40,7 @@ type Server struct {
 	origins  map[string]bool
 	anyOrig  bool
 	http     *fasthttp.Server
-	parks    sync.WaitGroup // polls parked on hijacked connections (park.go)
+	parking  parking // polls parked on hijacked connections (park.go)
 	started  time.Time
 }
 
@@ -165,6 +164,9 @@ func (s *Server) verified(ctx *fasthttp.RequestCtx) (*params, reply, chat.Caller
 	if err == nil && p.err != nil {
 		err = p.err
 	}
+	if err == nil && c.With != "" {
+		err = scopeCheck(ctx, p, c)
+	}
 	if err != nil {
 		s.fail(rp, err)
 		return nil, rp, chat.Caller{}, false
@@ -246,6 +248,7 @@ func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
 // requests to end (or ctx).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.svc.Hub().Close()
+	s.parking.back.Close() // answered parked polls close their connection from now on
 	err := s.http.ShutdownWithContext(ctx)
 	s.waitParks(ctx) // hijacked polls are not fasthttp's to wait for
 	return err
