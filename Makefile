@@ -40,6 +40,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzUsersInfo -fuzztime 30s ./bridge
 	$(GO) test -run '^$$' -fuzz FuzzPHPCapabilities -fuzztime 30s ./bridge
 	$(GO) test -run '^$$' -fuzz FuzzConfig -fuzztime 30s ./config
+	$(GO) test -run '^$$' -fuzz FuzzCommand -fuzztime 30s ./chat
+	$(GO) test -run '^$$' -fuzz FuzzWordMask -fuzztime 30s ./chat
+	$(GO) test -run '^$$' -fuzz FuzzAPIBody -fuzztime 30s ./server
 
 clean:
 	rm -rf bin $(ARTIFACTS)

@@ -38,6 +38,9 @@ type Identity struct {
 	AvatarURL string
 	// Expires is when a token stops being valid (zero for a legacy hash).
 	Expires time.Time
+	// With restricts a token to the conversation with this user (the
+	// popup chat page's token); empty means unrestricted.
+	With string
 }
 
 // Verifier checks identities signed with the shared secret.
@@ -196,14 +199,39 @@ func (v *Verifier) VerifyToken(token string) (Identity, error) {
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
 		idn.Expires = exp.Time
 	}
+	if w, ok := claims["with"]; ok {
+		ws, isString := w.(string)
+		if !isString || config.ValidUserID(ws) != nil {
+			return Identity{}, ErrAuthFailed
+		}
+		idn.With = ws
+	}
 	return idn, nil
 }
 
 // IssueToken signs an HS256 access token for userID valid for ttl.
 func (v *Verifier) IssueToken(userID string, ttl time.Duration) (token string, expires time.Time, err error) {
+	return v.IssueScopedToken(userID, "", ttl)
+}
+
+// LinkExpiry is when a legacy timestamp stops being valid.
+func (v *Verifier) LinkExpiry(timestamp string) time.Time {
+	t, err := time.ParseInLocation(TimestampLayout, timestamp, v.loc)
+	if err != nil {
+		return v.Now()
+	}
+	return t.Add(v.maxAge)
+}
+
+// IssueScopedToken is IssueToken restricted to the conversation with
+// `with` (when not empty): the popup chat page's token.
+func (v *Verifier) IssueScopedToken(userID, with string, ttl time.Duration) (token string, expires time.Time, err error) {
 	now := v.Now()
 	expires = now.Add(ttl).Truncate(time.Second)
 	claims := jwt.MapClaims{"user_id": userID, "exp": expires.Unix(), "iat": now.Unix()}
+	if with != "" {
+		claims["with"] = with
+	}
 	token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(v.secret)
 	return token, expires, err
 }

@@ -216,6 +216,20 @@ func (h *Hub) OpenErr(user string) (string, error) {
 	return h.cursor(seq), nil
 }
 
+// Touch marks user as seen now (online, with the grace period), as a poll
+// would, without reading events. In a cluster the next reap reports it.
+func (h *Hub) Touch(user string) {
+	s := h.get(user, true)
+	s.mu.Lock()
+	s.lastSeen = h.now().UnixNano()
+	wentOnline := !s.online
+	s.online = true
+	s.mu.Unlock()
+	if wentOnline && h.remote == nil {
+		h.notify(user, true)
+	}
+}
+
 // PollResult is what a poll answers.
 type PollResult struct {
 	Cursor string

@@ -137,7 +137,6 @@ func (s *Service) Join(ctx context.Context, c Caller, name string) (*RoomState, 
 	if err != nil {
 		return nil, err
 	}
-	s.hub.Open(c.ID)
 	if r.add(c.ID) {
 		s.roomUserEventUser("user_joined", r, me)
 	}
@@ -145,7 +144,14 @@ func (s *Service) Join(ctx context.Context, c Caller, name string) (*RoomState, 
 	// member is online from now, and a client that joins but never polls
 	// goes offline after presence.grace and so leaves the room, instead of
 	// staying a member for ever.
-	s.hub.Poll(c.ID, "", 0, nil)
+	s.hub.Touch(c.ID)
+	// The joiner's block list must hold on every process that fans out
+	// this room's messages.
+	sctx, cancel := s.storeCtx(ctx)
+	if len(s.blocks.get(sctx, s.store, c.ID)) > 0 {
+		s.broadcast("blocks:" + c.ID)
+	}
+	cancel()
 	return s.roomState(ctx, me, r, true)
 }
 

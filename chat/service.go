@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -86,6 +85,10 @@ type Caller struct {
 	ID        string
 	Name      string
 	AvatarURL string
+	// With restricts the caller to the conversation with this user (the
+	// popup chat page's token); empty means unrestricted. The HTTP face
+	// enforces it.
+	With string
 }
 
 // Service is the messenger.
@@ -96,7 +99,7 @@ type Service struct {
 	dir    Directory
 	log    *slog.Logger
 	now    func() time.Time
-	banned *regexp.Regexp
+	banned *wordMask
 
 	rooms     map[string]*room
 	roomNames []string
@@ -109,7 +112,7 @@ type Service struct {
 	limits  limiter
 	mutes   mutes
 	blocks  blocks
-	callers sync.Map // id -> bridge.User built from identities, the fallback
+	callers sync.Map // id -> *callerEntry: what identities said, the fallback
 
 	sends atomic.Uint64
 }
@@ -162,13 +165,7 @@ func New(cfg Config, st store.Store, dir Directory) (*Service, error) {
 		s.rooms[name].remote = roomStore
 		s.roomNames = append(s.roomNames, name)
 	}
-	if len(cfg.BannedWords) > 0 {
-		parts := make([]string, len(cfg.BannedWords))
-		for i, w := range cfg.BannedWords {
-			parts[i] = regexp.QuoteMeta(strings.TrimSpace(w))
-		}
-		s.banned = regexp.MustCompile(`(?i)\b(?:` + strings.Join(parts, "|") + `)\b`)
-	}
+	s.banned = newWordMask(cfg.BannedWords)
 	s.limits.init(cfg.Rate, cfg.Burst)
 	s.limits.remote, _ = cfg.Remote.(RateLimiter)
 	s.blocks.init()
@@ -217,6 +214,9 @@ func (s *Service) Control(msg string) {
 		}
 	case "blocks":
 		s.blocks.forget(arg)
+		ctx, cancel := s.storeCtx(context.Background())
+		defer cancel()
+		s.blocks.get(ctx, s.store, arg)
 	}
 }
 
@@ -263,17 +263,26 @@ func storeErr(err error) error {
 // costs at most this, after which stale or identity data is used.
 const DirectoryTimeout = 3 * time.Second
 
+// callerEntry is what an identity said of its user, and when.
+type callerEntry struct {
+	user bridge.User
+	seen atomic.Int64 // unix seconds
+}
+
+// callerTTL is how long a user's identity data is kept after their last
+// request (the fallback when the directory knows nothing of them).
+const callerTTL = 24 * time.Hour
+
 // remember keeps what an identity says of its user, the fallback when the
 // directory knows nothing better.
 func (s *Service) remember(c Caller) {
-	if c.Name == "" && c.AvatarURL == "" {
-		if _, ok := s.callers.Load(c.ID); ok {
-			return
-		}
-	}
+	now := s.now().Unix()
 	if v, ok := s.callers.Load(c.ID); ok {
-		u := v.(bridge.User)
-		if (c.Name == "" || u.Name == c.Name) && (c.AvatarURL == "" || u.AvatarURL == c.AvatarURL) {
+		e := v.(*callerEntry)
+		if (c.Name == "" || e.user.Name == c.Name) && (c.AvatarURL == "" || e.user.AvatarURL == c.AvatarURL) {
+			if e.seen.Load() != now {
+				e.seen.Store(now)
+			}
 			return
 		}
 	}
@@ -281,7 +290,27 @@ func (s *Service) remember(c Caller) {
 	if name == "" {
 		name = "User " + c.ID
 	}
-	s.callers.Store(c.ID, bridge.User{ID: c.ID, Name: name, AvatarURL: c.AvatarURL, Role: bridge.RoleMember})
+	e := &callerEntry{user: bridge.User{ID: c.ID, Name: name, AvatarURL: c.AvatarURL, Role: bridge.RoleMember}}
+	e.seen.Store(now)
+	s.callers.Store(c.ID, e)
+}
+
+// forgetCallers drops identity data not used for callerTTL.
+func (s *Service) forgetCallers() {
+	cutoff := s.now().Add(-callerTTL).Unix()
+	s.callers.Range(func(k, v any) bool {
+		if v.(*callerEntry).seen.Load() < cutoff {
+			s.callers.Delete(k)
+		}
+		return true
+	})
+}
+
+func (s *Service) caller(id string) (bridge.User, bool) {
+	if v, ok := s.callers.Load(id); ok {
+		return v.(*callerEntry).user, true
+	}
+	return bridge.User{}, false
 }
 
 // User returns what is known of id: the directory's entry, else what an
@@ -291,8 +320,7 @@ func (s *Service) User(ctx context.Context, id string) (bridge.User, bool) {
 	defer cancel()
 	u, err := s.dir.Get(ctx, id)
 	if err == nil {
-		if fb, ok := s.callers.Load(id); ok {
-			f := fb.(bridge.User)
+		if f, ok := s.caller(id); ok {
 			if u.Name == "" {
 				u.Name = f.Name
 			}
@@ -302,10 +330,7 @@ func (s *Service) User(ctx context.Context, id string) (bridge.User, bool) {
 		}
 		return u, true
 	}
-	if fb, ok := s.callers.Load(id); ok {
-		return fb.(bridge.User), true
-	}
-	return bridge.User{}, false
+	return s.caller(id)
 }
 
 // Users returns the known users among ids (unknown ones left out).
@@ -322,8 +347,8 @@ func (s *Service) Users(ctx context.Context, ids []string) []bridge.User {
 		seen[id] = true
 		if u, ok := m[id]; ok {
 			out = append(out, u)
-		} else if fb, ok := s.callers.Load(id); ok {
-			out = append(out, fb.(bridge.User))
+		} else if f, ok := s.caller(id); ok {
+			out = append(out, f)
 		}
 	}
 	return out
@@ -339,8 +364,11 @@ func (s *Service) me(ctx context.Context, c Caller) bridge.User {
 
 // ConversationInfo is one line of hello's conversation list.
 type ConversationInfo struct {
-	With   string       `json:"with,omitempty"`
-	Room   string       `json:"room,omitempty"`
+	With string `json:"with,omitempty"`
+	Room string `json:"room,omitempty"`
+	// System marks the conversation of system messages sent to the user
+	// (backend API messages without from); history and read take system=1.
+	System bool         `json:"system,omitempty"`
 	Unread int          `json:"unread"`
 	Last   *WireMessage `json:"last_message"`
 }
@@ -388,7 +416,7 @@ func (s *Service) Hello(ctx context.Context, c Caller) (*HelloResult, error) {
 			}
 			contacts = append(contacts, cv.With)
 		}
-		ci := ConversationInfo{With: cv.With, Room: cv.Room, Unread: cv.Unread}
+		ci := ConversationInfo{With: cv.With, Room: cv.Room, Unread: cv.Unread, System: cv.With == "" && cv.Room == ""}
 		if cv.Last != nil {
 			ci.Last = (*WireMessage)(cv.Last)
 		}
@@ -454,14 +482,7 @@ func CleanText(text string, max int) (string, error) {
 	return t, nil
 }
 
-func (s *Service) mask(text string) string {
-	if s.banned == nil {
-		return text
-	}
-	return s.banned.ReplaceAllStringFunc(text, func(w string) string {
-		return strings.Repeat("*", utf8.RuneCountInString(w))
-	})
-}
+func (s *Service) mask(text string) string { return s.banned.mask(text) }
 
 func (s *Service) room(name string) (*room, error) {
 	r := s.rooms[name]
@@ -533,6 +554,12 @@ func (s *Service) Send(ctx context.Context, c Caller, p SendParams) (SendResult,
 		if _, ok := s.User(ctx, p.To); !ok {
 			return SendResult{}, Errorf(CodeNotFound, "no user %q", p.To)
 		}
+		// Make sure the recipient's block list is cached here (delivery
+		// reads only the cache): in a cluster they may never have said
+		// hello to this process.
+		sctx, cancel := s.storeCtx(ctx)
+		s.blocks.get(sctx, s.store, p.To)
+		cancel()
 	}
 	if err := s.limits.allow(c.ID, s.now()); err != nil {
 		return SendResult{}, err
@@ -728,13 +755,21 @@ func (s *Service) deliver(m *store.Message) {
 // HistoryParams select a page of history: With or Room.
 type HistoryParams struct {
 	With, Room string
+	// System selects the system messages sent to the caller.
+	System     bool
 	Before     int64
 	Limit      int
 }
 
 // History returns a page of a conversation, oldest first.
 func (s *Service) History(ctx context.Context, c Caller, p HistoryParams) ([]store.Message, bool, error) {
-	conv, err := s.conv(c, p.With, p.Room)
+	var conv store.Conv
+	var err error
+	if p.System && p.With == "" && p.Room == "" {
+		conv = store.DirectConv("", c.ID)
+	} else {
+		conv, err = s.conv(c, p.With, p.Room)
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -781,7 +816,18 @@ func (s *Service) conv(c Caller, with, room string) (store.Conv, error) {
 
 // Read moves the caller's read mark and tells the other side.
 func (s *Service) Read(ctx context.Context, c Caller, with, room string, upto int64) error {
-	conv, err := s.conv(c, with, room)
+	return s.ReadIn(ctx, c, with, room, false, upto)
+}
+
+// ReadIn is Read with the system conversation selectable (system=1).
+func (s *Service) ReadIn(ctx context.Context, c Caller, with, room string, system bool, upto int64) error {
+	var conv store.Conv
+	var err error
+	if system && with == "" && room == "" {
+		conv = store.DirectConv("", c.ID)
+	} else {
+		conv, err = s.conv(c, with, room)
+	}
 	if err != nil {
 		return err
 	}
@@ -917,6 +963,9 @@ func (s *Service) PendingRequests(ctx context.Context, c Caller) ([]store.Reques
 
 // ---- blocks ----
 
+// MaxBlocks bounds a user's block list.
+const MaxBlocks = 1000
+
 // Block records that the caller blocks (or unblocks) other: the other's
 // messages, requests and typing no longer reach the caller.
 func (s *Service) Block(ctx context.Context, c Caller, other string, block bool) error {
@@ -925,6 +974,19 @@ func (s *Service) Block(ctx context.Context, c Caller, other string, block bool)
 	}
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()
+	if block {
+		if _, ok := s.User(ctx, other); !ok {
+			return Errorf(CodeNotFound, "no user %q", other)
+		}
+		if err := s.limits.allow(c.ID, s.now()); err != nil {
+			return err
+		}
+		if list := s.blocks.get(sctx, s.store, c.ID); len(list) >= MaxBlocks {
+			if _, already := list[other]; !already {
+				return Errorf(CodeBadRequest, "a user may block at most %d users", MaxBlocks)
+			}
+		}
+	}
 	if err := s.store.SetBlock(sctx, c.ID, other, block); err != nil {
 		return storeErr(err)
 	}
@@ -963,7 +1025,7 @@ func (s *Service) Unread(ctx context.Context, user string) (int, []ConversationI
 			continue
 		}
 		total += cv.Unread
-		out = append(out, ConversationInfo{With: cv.With, Room: cv.Room, Unread: cv.Unread})
+		out = append(out, ConversationInfo{With: cv.With, Room: cv.Room, Unread: cv.Unread, System: cv.With == "" && cv.Room == ""})
 	}
 	return total, out, nil
 }
@@ -1036,12 +1098,16 @@ func (s *Service) runReaper() {
 	tick := min(time.Second, s.cfg.Grace/4)
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	n := 0
 	for {
 		select {
 		case <-t.C:
 			s.hub.Reap()
 			s.expireMutes()
 			s.limits.sweep(s.now())
+			if n++; n%60 == 0 {
+				s.forgetCallers()
+			}
 		case <-s.stop:
 			return
 		}

@@ -89,7 +89,14 @@ type Auth struct {
 	MaxAge Duration `toml:"max_age"`
 	// Timezone of legacy-hash timestamps (IANA name); zero means UTC.
 	Timezone string `toml:"timezone"`
+	// ChatLinks serves the eStreamChat popup page /chat; unset means true.
+	// Its link hash has no separator (see docs/security.md): sites that do
+	// not use popup links should set it to false.
+	ChatLinks *bool `toml:"chat_links"`
 }
+
+// ChatLinksOn says whether /chat popup links are served.
+func (a Auth) ChatLinksOn() bool { return a.ChatLinks == nil || *a.ChatLinks }
 
 // API is the host-site backend API (Basic auth).
 type API struct {
@@ -397,6 +404,9 @@ func (c *Config) validate() []Problem {
 	}
 	if c.Auth.Secret == DemoSecret && err == nil && !isLoopback(host) {
 		bad("auth.secret", "the demo secret may only be used on a loopback address, but server.listen is %q: set a secret of your own", c.Server.Listen)
+	}
+	if c.Demo.Enabled && err == nil && !isLoopback(host) {
+		bad("demo.enabled", "the demo page signs anyone in as any static user; it may only run on a loopback address, but server.listen is %q", c.Server.Listen)
 	}
 	if c.Auth.Timezone != "" {
 		if _, err := time.LoadLocation(c.Auth.Timezone); err != nil {

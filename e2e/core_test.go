@@ -584,3 +584,43 @@ func TestConfigErrors(t *testing.T) {
 		t.Fatalf("-check on the shipped config.toml: %v %s", err, out)
 	}
 }
+
+// System messages sent to one user (backend API without from) form their
+// own conversation: hello marks it system, history and read open it with
+// system=1.
+func TestSystemConversation(t *testing.T) {
+	t.Parallel()
+	p, c := start(t, testsvc.Options{})
+	req, _ := http.NewRequest("POST", p.URL+"/api/v1/messages", strings.NewReader(`{"to":"4","text":"Your order shipped"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth(testsvc.APILogin, testsvc.APIPassword)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("inject = %d", resp.StatusCode)
+	}
+	var sys map[string]any
+	for _, cv := range c.MustCall(t, "4", "hello")["conversations"].([]any) {
+		if m := cv.(map[string]any); m["system"] == true {
+			sys = m
+		}
+	}
+	if sys == nil || sys["unread"].(float64) != 1 {
+		t.Fatalf("hello has no system conversation with 1 unread: %v", sys)
+	}
+	h := c.MustCall(t, "4", "history", "system", "1")
+	msgs := h["messages"].([]any)
+	if len(msgs) != 1 || msgs[0].(map[string]any)["text"] != "Your order shipped" || msgs[0].(map[string]any)["from"] != nil {
+		t.Fatalf("system history = %v", msgs)
+	}
+	id := msgs[0].(map[string]any)["id"].(float64)
+	c.MustCall(t, "4", "read", "system", "1", "upto", fmt.Sprint(id))
+	for _, cv := range c.MustCall(t, "4", "hello")["conversations"].([]any) {
+		if m := cv.(map[string]any); m["system"] == true && m["unread"].(float64) != 0 {
+			t.Fatalf("system conversation still unread after read: %v", m)
+		}
+	}
+}

@@ -561,13 +561,16 @@ func TestRateLimitOff(t *testing.T) {
 
 func TestBannedWords(t *testing.T) {
 	t.Parallel()
-	_, c := start(t, testsvc.Options{Chat: `banned_words = ["darn", "heck", "dang it"]`})
+	_, c := start(t, testsvc.Options{Chat: `banned_words = ["darn", "heck", "dang it", "дурак", "c++"]`})
 	cases := []struct{ in, want string }{
 		{"darn", "****"},
 		{"Darn it, what the HECK!", "**** it, what the ****!"},
 		{"darned heckle undarn", "darned heckle undarn"},
 		{"oh dang it all", "oh ******* all"},
 		{"(darn)/heck.", "(****)/****."},
+		{"ты дурак!", "ты *****!"},
+		{"дураки", "дураки"},
+		{"I like c++ a lot", "I like *** a lot"},
 	}
 	p4 := c.NewPoller(t, "4")
 	for _, tc := range cases {

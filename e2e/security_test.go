@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -361,13 +362,14 @@ func TestSecurityTokenClaimsShown(t *testing.T) {
 	}
 }
 
-// TestSecurityChatLinkSplit documents a property of the eStreamChat hash
+// TestSecurityChatLinkSplit covers a property of the eStreamChat hash
 // formulas that pollchat keeps for compatibility (PROTOCOL.md sections 1
 // and 5): the inputs are concatenated without a separator, so
-// SHA1(id + target + ts + secret) for (1, 23) equals the one for (12, 3) and
-// equals the identity hash of user "123". docs/security.md explains the
-// consequence and what a site should do. If this test fails, the link
-// format has changed: update docs/security.md.
+// SHA1(id + target + ts + secret) for (1, 2) equals the identity hash of
+// user "12". pollchat therefore gives the popup page a token scoped to the
+// link's conversation, ending with the link: user 12 can reach nothing of
+// user 1's but the 1-2 conversation (docs/security.md), and a site that
+// does not use popup links turns them off with auth.chat_links = false.
 func TestSecurityChatLinkSplit(t *testing.T) {
 	t.Parallel()
 	_, c := start(t, testsvc.Options{})
@@ -377,25 +379,74 @@ func TestSecurityChatLinkSplit(t *testing.T) {
 	// ...verifies as a popup link for user 1 talking to 2.
 	r := c.Do(t, "GET", "/chat", url.Values{"id": {"1"}, "target": {"2"}, "timestamp": {ts}, "hash": {h12}})
 	if r.Status != 200 {
-		t.Fatalf("chat link (1, 2) signed as identity 12 = %d; docs/security.md says it is accepted", r.Status)
+		t.Fatalf("chat link (1, 2) signed as identity 12 = %d", r.Status)
 	}
-	// The page's token is user 1's.
 	_, rest, _ := strings.Cut(string(r.Body), `"token":"`)
 	tok, _, _ := strings.Cut(rest, `"`)
+	// Some of user 1's ordinary life, which the popup must not see.
+	c.MustCall(t, "3", "send", "to", "1", "text", "private to admin")
+	c.MustCall(t, "2", "send", "to", "1", "text", "in the linked conversation")
+	call := func(endpoint string, kv ...string) *testsvc.Response {
+		v := url.Values{"token": {tok}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return c.Do(t, "GET", "/v1/"+endpoint, v)
+	}
 	var h struct {
 		Me struct {
 			UserID string `json:"user_id"`
 		} `json:"me"`
+		Conversations []map[string]any `json:"conversations"`
+		Rooms         []string         `json:"rooms"`
 	}
-	if r := c.Do(t, "GET", "/v1/hello", url.Values{"token": {tok}}); r.Status != 200 {
+	if r := call("hello"); r.Status != 200 {
 		t.Fatalf("hello with the popup's token = %d %s", r.Status, r.Body)
-	} else if r.JSON(t, &h); h.Me.UserID != "1" {
-		t.Fatalf("the popup's token is for %q; docs/security.md says user 1", h.Me.UserID)
+	} else {
+		r.JSON(t, &h)
 	}
-	// And a popup link for (1 -> 23) is an identity hash of user "123".
+	if h.Me.UserID != "1" || len(h.Conversations) != 1 || h.Conversations[0]["with"] != "2" || len(h.Rooms) != 0 {
+		t.Fatalf("popup hello = %+v; want only the conversation with 2", h)
+	}
+	for _, tc := range []struct {
+		endpoint string
+		kv       []string
+	}{
+		{"history", []string{"with", "3"}},
+		{"send", []string{"to", "3", "text", "x"}},
+		{"send", []string{"room", "lobby", "text", "x"}},
+		{"join", []string{"room", "lobby"}},
+		{"request", []string{"to", "3"}},
+		{"block", []string{"user_id", "3", "block", "1"}},
+		{"read", []string{"system", "1", "upto", "1"}},
+	} {
+		if r := call(tc.endpoint, tc.kv...); r.ErrorCode() != "FORBIDDEN" {
+			t.Errorf("popup token %s %v = %d %s; want FORBIDDEN", tc.endpoint, tc.kv, r.Status, r.Body)
+		}
+	}
+	if r := call("history", "with", "2"); r.Status != 200 || !strings.Contains(string(r.Body), "in the linked conversation") {
+		t.Fatalf("popup history with 2 = %d %s", r.Status, r.Body)
+	}
+	// Its polls carry only the linked conversation.
+	r = call("poll")
+	var pr testsvc.PollResult
+	r.JSON(t, &pr)
+	c.MustCall(t, "3", "send", "to", "1", "text", "second private")
+	c.MustCall(t, "2", "send", "to", "1", "text", "second linked")
+	r = call("poll", "cursor", pr.Cursor, "timeout", "1")
+	if strings.Contains(string(r.Body), "private") || !strings.Contains(string(r.Body), "second linked") {
+		t.Fatalf("popup poll = %s; want only the 1-2 conversation", r.Body)
+	}
+	// And a popup link for (1 -> 23) is an identity hash of user "123": the
+	// formula's property, kept for eStreamChat compatibility.
 	link := testsvc.SHA1Hex("1", "23", ts, testsvc.Secret)
 	if r := c.Do(t, "GET", "/v1/hello", url.Values{"id": {"123"}, "timestamp": {ts}, "hash": {link}}); r.Status != 200 {
-		t.Fatalf("identity 123 from chat link (1, 23) = %d; docs/security.md says it is accepted", r.Status)
+		t.Fatalf("identity 123 from chat link (1, 23) = %d", r.Status)
+	}
+	// auth.chat_links = false turns the popup page off.
+	_, off := start(t, testsvc.Options{Auth: "chat_links = false"})
+	if r := off.Do(t, "GET", "/chat", url.Values{"id": {"1"}, "target": {"2"}, "timestamp": {ts}, "hash": {h12}}); r.Status != 404 {
+		t.Fatalf("/chat with auth.chat_links = false = %d; want 404", r.Status)
 	}
 }
 
@@ -944,5 +995,29 @@ func BenchmarkSecurityVerifyToken(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A request with both Content-Length and Transfer-Encoding is answered and
+// the connection closed (RFC 9112 section 6.1), so a request smuggled behind
+// it is never answered.
+func TestSecuritySmugglingCloses(t *testing.T) {
+	t.Parallel()
+	p, c := start(t, testsvc.Options{})
+	v := c.Ident("3")
+	conn, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req := "POST /v1/hello?" + v.Encode() + " HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+		"GET /v1/hello?" + v.Encode() + " HTTP/1.1\r\nHost: x\r\n\r\n"
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := io.ReadAll(conn)
+	if n := strings.Count(string(all), "HTTP/1.1 "); n != 1 || !strings.Contains(strings.ToLower(string(all)), "connection: close") {
+		t.Fatalf("answers on the smuggling connection = %d (want 1, closed):\n%s", n, all)
 	}
 }

@@ -15,6 +15,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have mariadbd || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 have php || need+=(php-cli)
 php -m 2>/dev/null | grep -qi '^mysqli$' || need+=(php-mysql)
+php -m 2>/dev/null | grep -qi '^curl$' || need+=(php-curl)
 have chromium || need+=(chromium)
 have redis-server || need+=(redis-server)
 [ -f /usr/share/wordpress/wp-settings.php ] || need+=(wordpress)

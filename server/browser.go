@@ -37,6 +37,9 @@ func (s *Server) poll(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	res := s.svc.Poll(c, cursor, timeout, ctx.Done())
+	if c.With != "" {
+		res.Events = scopeEvents(res.Events, c)
+	}
 
 	rp.open(fasthttp.StatusOK)
 	ctx.WriteString(`{"cursor":`)
@@ -62,6 +65,9 @@ func (s *Server) hello(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Cal
 	if err != nil {
 		s.fail(rp, err)
 		return
+	}
+	if c.With != "" {
+		scopeHello(res, c)
 	}
 	rp.json(fasthttp.StatusOK, res)
 }
@@ -123,7 +129,12 @@ func (s *Server) history(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.C
 		s.fail(rp, chat.Errorf(chat.CodeBadRequest, "limit must be 1..100"))
 		return
 	}
-	msgs, more, herr := s.svc.History(ctx, c, chat.HistoryParams{With: p.get("with"), Room: p.get("room"), Before: before, Limit: int(min(limit, 100))})
+	system, _, serr := p.bool("system")
+	if serr != nil {
+		s.fail(rp, serr)
+		return
+	}
+	msgs, more, herr := s.svc.History(ctx, c, chat.HistoryParams{With: p.get("with"), Room: p.get("room"), System: system, Before: before, Limit: int(min(limit, 100))})
 	if herr != nil {
 		s.fail(rp, herr)
 		return
@@ -150,7 +161,12 @@ func (s *Server) read(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Call
 		s.fail(rp, err)
 		return
 	}
-	if rerr := s.svc.Read(ctx, c, p.get("with"), p.get("room"), upto); rerr != nil {
+	system, _, serr := p.bool("system")
+	if serr != nil {
+		s.fail(rp, serr)
+		return
+	}
+	if rerr := s.svc.ReadIn(ctx, c, p.get("with"), p.get("room"), system, upto); rerr != nil {
 		s.fail(rp, rerr)
 		return
 	}

@@ -68,6 +68,10 @@ const ChatTokenTTL = 12 * time.Hour
 // chatPage is the standalone popup chat window for id <-> target, opened
 // by a link signed with SHA1(id + target + timestamp + secret).
 func (s *Server) chatPage(ctx *fasthttp.RequestCtx) {
+	if !s.cfg.Auth.ChatLinksOn() {
+		s.notFound(ctx)
+		return
+	}
 	q := ctx.QueryArgs()
 	id, target := string(q.Peek("id")), string(q.Peek("target"))
 	idn, err := s.verifier.VerifyChatLink(id, target, string(q.Peek("timestamp")), string(q.Peek("hash")))
@@ -85,7 +89,15 @@ func (s *Server) chatPage(ctx *fasthttp.RequestCtx) {
 		s.metrics.errors(chat.CodeForbidden)
 		return
 	}
-	tok, exp, terr := s.verifier.IssueToken(idn.UserID, ChatTokenTTL)
+	// The page's token is scoped to this conversation and ends with the
+	// link: the link hash has no separator between id and target, so a
+	// link is only as trustworthy as "some id+target was signed"
+	// (docs/security.md).
+	ttl := min(ChatTokenTTL, time.Until(s.verifier.LinkExpiry(string(q.Peek("timestamp")))))
+	if ttl < time.Minute {
+		ttl = time.Minute
+	}
+	tok, exp, terr := s.verifier.IssueScopedToken(idn.UserID, target, ttl)
 	if terr != nil {
 		ctx.Error("internal error", fasthttp.StatusInternalServerError)
 		return

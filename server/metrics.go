@@ -52,6 +52,12 @@ func (m *metrics) polled(events int) {
 func (s *Server) withMetrics(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		s.metrics.requests.Add(1)
+		if ambiguousLength(&ctx.Request.Header) {
+			// Content-Length and Transfer-Encoding together: a proxy in front
+			// may have framed this request differently (request smuggling).
+			// RFC 9112 section 6.1: answer, then close the connection.
+			ctx.SetConnectionClose()
+		}
 		h(ctx)
 	}
 }
@@ -100,3 +106,33 @@ func residentBytes() int64 {
 }
 
 var _ = time.Second
+
+// ambiguousLength says whether a request carried both Content-Length and
+// Transfer-Encoding (fasthttp keeps the chunked framing and rewrites the
+// parsed headers, so the raw ones tell).
+func ambiguousLength(h *fasthttp.RequestHeader) bool {
+	raw := h.RawHeaders()
+	var cl, te bool
+	for i := 0; i < len(raw); i++ {
+		if i > 0 && raw[i-1] != '\n' {
+			continue
+		}
+		rest := raw[i:]
+		cl = cl || (len(rest) >= 15 && asciiEqualFold(rest[:15], "content-length:"))
+		te = te || (len(rest) >= 18 && asciiEqualFold(rest[:18], "transfer-encoding:"))
+	}
+	return cl && te
+}
+
+func asciiEqualFold(b []byte, lower string) bool {
+	for i := 0; i < len(lower); i++ {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}

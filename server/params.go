@@ -198,7 +198,7 @@ func (s *Server) identity(p *params) (chat.Caller, *chat.Error) {
 		}
 		// The claims are signed by the host, but they are shown to other
 		// users: the same limits as the eStreamChat name and thumbUrl below.
-		return callerWith(chat.Caller{ID: idn.UserID}, idn.Name, idn.AvatarURL), nil
+		return callerWith(chat.Caller{ID: idn.UserID, With: idn.With}, idn.Name, idn.AvatarURL), nil
 	}
 	id, ts, hash := p.getBytes("id"), p.getBytes("timestamp"), p.getBytes("hash")
 	if id == nil && ts == nil && hash == nil {

@@ -143,6 +143,9 @@ func (pk *parkedPoll) wait(c net.Conn) {
 	s := pk.s
 	hub := s.svc.Hub()
 	res := s.svc.Poll(pk.caller, pk.cursor, pk.timeout, hub.Closed())
+	if pk.caller.With != "" {
+		res.Events = scopeEvents(res.Events, pk.caller)
+	}
 	closing := pk.last
 	select {
 	case <-hub.Closed():
