@@ -756,9 +756,9 @@ func (s *Service) deliver(m *store.Message) {
 type HistoryParams struct {
 	With, Room string
 	// System selects the system messages sent to the caller.
-	System     bool
-	Before     int64
-	Limit      int
+	System bool
+	Before int64
+	Limit  int
 }
 
 // History returns a page of a conversation, oldest first.
