@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the load benchmark: pollchat against Nchan, side by side.
 #
-#   bench/run.sh                 # the make-bench size (about 8 minutes)
-#   bench/run.sh -full           # the sizes, medians of 3 runs (about 25 minutes)
+#   bench/run.sh                 # the sizes, one run (about 5 minutes)
+#   bench/run.sh -full           # medians of 3 runs, waiting for a quiet machine (15-30 minutes)
 #   bench/run.sh [loadgen flags] # anything else goes to bench/loadgen (see -h)
 #
 # Installs nginx-light and libnginx-mod-nchan when missing (Debian), builds
@@ -43,10 +43,11 @@ mkdir -p "$ARTIFACTS"
 args=()
 if [ "${1:-}" = "-full" ]; then
 	shift
-	args=(-runs 3)
+	args=(-runs 3 -idle-window 50s -quiet-wait 60s -retries 1)
 else
-	# make bench: full-size scenarios, one run, a shorter idle window.
-	args=(-runs 1 -idle-window 25s)
+	# make bench: full-size scenarios, one run, a shorter idle window, a
+	# short wait for a quiet machine and no retries.
+	args=(-runs 1 -idle-window 25s -quiet-wait 15s -retries 0)
 fi
 
 echo "bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -50,6 +50,9 @@ type options struct {
 	durableDur  time.Duration
 	setupConc   int
 	park        time.Duration
+	quietPct    float64
+	quietWait   time.Duration
+	retries     int
 }
 
 func main() {
@@ -77,6 +80,11 @@ func main() {
 	flag.StringVar(&durable, "durable", "1,16,256", "durable: concurrent senders (pollchat only)")
 	flag.DurationVar(&o.durableDur, "durable-duration", 5*time.Second, "durable: how long each concurrency sends")
 	flag.DurationVar(&o.park, "park", 25*time.Second, "how long a poll parks (pollchat: the timeout param; Nchan: nchan_subscriber_timeout)")
+	flag.Float64Var(&o.quietPct, "quiet", 25, "a measurement is quiet when other processes use at most this % of one core")
+	flag.DurationVar(&o.quietWait, "quiet-wait", 60*time.Second, "before each scenario, wait up to this long for a quiet machine")
+	flag.IntVar(&o.retries, "retries", 1, "repeat a scenario measured on a noisy machine up to this many times (the quietest is kept)")
+	flag.StringVar(&pollchatEnv, "pollchat-env", "", "extra environment for pollchat, comma-separated (GOMAXPROCS=1,GOGC=50)")
+	flag.BoolVar(&profSignals, "prof", false, "signal pollchat to write profiles (a bench/profile build): CPU during each measurement, heap while parked")
 	flag.IntVar(&o.setupConc, "setup-conc", 128, "connections opened at once while setting up")
 	flag.Parse()
 	o.targets = strings.Split(targets, ",")
@@ -173,10 +181,21 @@ func run(o *options) error {
 				if sc == "durable" && tk != "pollchat" {
 					continue // Nchan keeps messages in memory only
 				}
-				logf("run %d: %s against %s", run, sc, tk)
-				rs, err := runScenario(o, sc, tk)
-				if err != nil {
-					return fmt.Errorf("run %d, %s against %s: %w", run, sc, tk, err)
+				var rs []result
+				for try := 0; try <= o.retries; try++ {
+					waitQuiet(o)
+					logf("run %d: %s against %s", run, sc, tk)
+					got, err := runScenario(o, sc, tk)
+					if err != nil {
+						return fmt.Errorf("run %d, %s against %s: %w", run, sc, tk, err)
+					}
+					if rs == nil || noise(got) < noise(rs) {
+						rs = got
+					}
+					if noise(rs) <= o.quietPct {
+						break
+					}
+					logf("other processes used %.0f%% of a core during the measurement", noise(got))
 				}
 				for _, r := range rs {
 					r.Run = run
@@ -187,6 +206,32 @@ func run(o *options) error {
 	}
 	printTable(os.Stdout, o, all)
 	return nil
+}
+
+// noise is the most CPU other processes used during any of rs.
+func noise(rs []result) float64 {
+	n := 0.0
+	for _, r := range rs {
+		n = max(n, r.CPU.OtherPct)
+	}
+	return n
+}
+
+// waitQuiet waits (up to -quiet-wait) until other processes use at most
+// -quiet % of a core over a second.
+func waitQuiet(o *options) {
+	deadline := time.Now().Add(o.quietWait)
+	for {
+		self0, all0, t0 := procCPU("self"), machineBusy(), time.Now()
+		time.Sleep(time.Second)
+		other := float64(machineBusy()-all0-(procCPU("self")-self0)) / clkTck / time.Since(t0).Seconds() * 100
+		if other <= o.quietPct || time.Now().After(deadline) {
+			if other > o.quietPct {
+				logf("machine still busy (others %.0f%% of a core); measuring anyway", other)
+			}
+			return
+		}
+	}
 }
 
 func runScenario(o *options, sc, tk string) ([]result, error) {
@@ -355,6 +400,10 @@ func parked(o *options, t *target) ([]result, error) {
 	setupS := time.Since(setup).Seconds()
 	time.Sleep(2 * time.Second)
 	rss1 := t.srv.rssKB()
+	if profSignals {
+		t.srv.signal(syscall.SIGUSR1)
+		time.Sleep(time.Second)
+	}
 	repolls0 := f.repolls()
 	w := startWindow(t.srv)
 	time.Sleep(o.idleWindow)
@@ -474,6 +523,14 @@ func fanout(o *options, t *target) ([]result, error) {
 	}
 	time.Sleep(time.Second)
 
+	// Joining overflows the first members' buffers with join events
+	// (pollchat rooms up to 500 members announce joins), which resets
+	// their cursors during setup: only resets from here on count.
+	for _, s := range f.subs {
+		s.mu.Lock()
+		s.resets0 = s.resets
+		s.mu.Unlock()
+	}
 	var out []result
 	// Phase 1: the room at a chat's pace.
 	jobs := make([]job, o.fanMsgs)
@@ -490,6 +547,7 @@ func fanout(o *options, t *target) ([]result, error) {
 	m["send_errors"] = float64(st.errs.Load())
 	m["send_seconds"] = sendTime.Seconds()
 	m["deliveries"] = float64(f.total.Load())
+	addSendLatency(m, st)
 	out = append(out, result{Scenario: "fanout", Target: t.kind, Metrics: m, CPU: cpu, Notes: append(notes, sendNotes(st)...)})
 
 	// Phase 2: saturated.
@@ -513,6 +571,7 @@ func fanout(o *options, t *target) ([]result, error) {
 	m["send_seconds"] = sendTime.Seconds()
 	m["deliveries"] = float64(got)
 	m["deliveries_per_s"] = float64(got) / span.Seconds()
+	addSendLatency(m, st)
 	if got > 0 {
 		m["us_per_delivery"] = cpu.ServerS * 1e6 / float64(got)
 	}
@@ -550,7 +609,7 @@ func fanoutCheck(f *fleet, from, n int) (map[string]float64, []string) {
 				lastID = s.ids[i]
 			}
 		}
-		resets += s.resets
+		resets += s.resets - s.resets0
 		s.mu.Unlock()
 		for _, c := range seen {
 			if c == 0 {
@@ -619,6 +678,13 @@ func latencyMetrics(lats []int64) map[string]float64 {
 	return m
 }
 
+// addSendLatency adds how long the sends took to be answered (for
+// pollchat: stored durably and delivered to the streams).
+func addSendLatency(m map[string]float64, st *sendStats) {
+	sl := latencyMetrics(append([]int64(nil), st.lats...))
+	m["send_p50_ms"], m["send_p99_ms"] = sl["p50_ms"], sl["p99_ms"]
+}
+
 func sendNotes(st *sendStats) []string {
 	if e := st.first.Load(); e != nil {
 		return []string{"first send error: " + e.(error).Error()}
@@ -685,8 +751,7 @@ func direct(o *options, t *target) ([]result, error) {
 	if sent > 0 {
 		m["us_per_msg"] = cpu.ServerS * 1e6 / float64(sent)
 	}
-	sl := latencyMetrics(append([]int64(nil), st.lats...))
-	m["send_p50_ms"], m["send_p99_ms"] = sl["p50_ms"], sl["p99_ms"]
+	addSendLatency(m, st)
 	return []result{{Scenario: "direct", Target: t.kind, Metrics: m, CPU: cpu, Notes: append(firstErr(f), sendNotes(st)...)}}, nil
 }
 

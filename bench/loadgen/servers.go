@@ -27,6 +27,10 @@ type server struct {
 
 const secret = "bench-secret-0123456789abcdef"
 
+// pollchatEnv is extra environment for pollchat (-pollchat-env), e.g.
+// "GOMAXPROCS=1,GOGC=50" to try runtime settings.
+var pollchatEnv string
+
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -87,6 +91,9 @@ func startPollchat(bin string) (*server, error) {
 		return nil, err
 	}
 	s.cmd = exec.Command(bin, "-config", cfg)
+	if pollchatEnv != "" {
+		s.cmd.Env = append(os.Environ(), strings.Split(pollchatEnv, ",")...)
+	}
 	return s, s.start("/healthz")
 }
 
@@ -282,7 +289,18 @@ type cpuWindow struct {
 	srv0, self0, all0 int64
 }
 
+// profSignals makes each measurement window send SIGUSR2 to pollchat at
+// its start and end (bench/profile writes a CPU profile in between).
+var profSignals bool
+
+func (s *server) signal(sig syscall.Signal) {
+	if profSignals && s.kind == "pollchat" {
+		syscall.Kill(s.cmd.Process.Pid, sig)
+	}
+}
+
 func startWindow(s *server) *cpuWindow {
+	s.signal(syscall.SIGUSR2)
 	return &cpuWindow{s: s, t0: time.Now(), srv0: s.cpuTicks(), self0: procCPU("self"), all0: machineBusy()}
 }
 
@@ -296,6 +314,7 @@ type cpuUse struct {
 }
 
 func (w *cpuWindow) end() cpuUse {
+	defer w.s.signal(syscall.SIGUSR2)
 	d := time.Since(w.t0).Seconds()
 	srv := float64(w.s.cpuTicks()-w.srv0) / clkTck
 	self := float64(procCPU("self")-w.self0) / clkTck

@@ -35,6 +35,7 @@ type sub struct {
 	ids     []int64
 	lats    []int64
 	resets  int
+	resets0 int // resets before the measurement (setup)
 	errs    int
 	repolls int // answers without messages (timeouts)
 }
