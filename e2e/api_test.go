@@ -611,8 +611,16 @@ func phpBlocks(t *testing.T, path string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// In README.md, only the backend API section.
+	text := string(b)
+	if i := strings.Index(text, "\n## Backend API"); i >= 0 {
+		text = text[i+1:]
+		if j := strings.Index(text[3:], "\n## "); j >= 0 {
+			text = text[:j+3]
+		}
+	}
 	var out []string
-	parts := strings.Split(string(b), "```php\n")
+	parts := strings.Split(text, "```php\n")
 	for _, p := range parts[1:] {
 		end := strings.Index(p, "```")
 		if end < 0 {
@@ -623,7 +631,7 @@ func phpBlocks(t *testing.T, path string) []string {
 	return out
 }
 
-// The PHP examples of docs/readme/api.md run as written (only the URL and
+// The PHP examples of the README's backend API section run as written (only the URL and
 // credentials changed) with php-cli and its curl extension against a real
 // server, and do what the text says.
 func TestAPIDocsPHPExamples(t *testing.T) {
@@ -635,7 +643,7 @@ func TestAPIDocsPHPExamples(t *testing.T) {
 		t.Fatalf("PHP's curl extension is missing: install php-curl (scripts/deps.sh): %v", err)
 	}
 	p, c := start(t, testsvc.Options{Grace: longGrace})
-	blocks := phpBlocks(t, filepath.Join(testsvc.RepoRoot(), "docs", "readme", "api.md"))
+	blocks := phpBlocks(t, filepath.Join(testsvc.RepoRoot(), "README.md"))
 	dir := t.TempDir()
 	// run runs a file with php; only the errors example may write to
 	// stderr (error_log), which it returns.
@@ -666,7 +674,7 @@ func TestAPIDocsPHPExamples(t *testing.T) {
 		}
 	}
 	if helper == "" || len(snippets) < 6 {
-		t.Fatalf("docs/readme/api.md has %d php blocks and no helper: %q", len(blocks), blocks)
+		t.Fatalf("README.md's backend API section has %d php blocks and no helper: %q", len(blocks), blocks)
 	}
 	for old, repl := range map[string]string{
 		"'http://127.0.0.1:8080'":  "'" + p.URL + "'",
@@ -775,7 +783,7 @@ func TestAPIDocsPHPExamples(t *testing.T) {
 	}
 	for _, name := range []string{"messages", "tokens", "token-endpoint", "unread", "online", "invalidate", "errors"} {
 		if !seen[name] {
-			t.Errorf("docs/readme/api.md has no %s example", name)
+			t.Errorf("README.md's backend API section has no %s example", name)
 		}
 	}
 }
