@@ -506,7 +506,9 @@
     this.outbox = [];
     this.sending = false;
     this.sendTimer = null;
-    this.stats = { polls: 0, inFlight: 0, maxInFlight: 0, hellos: 0, resets: 0, events: 0 };
+    this.shareTabs = o.shareTabs !== false;
+    this.bus = null;
+    this.stats = { polls: 0, inFlight: 0, maxInFlight: 0, hellos: 0, resets: 0, events: 0, leads: 0 };
   }
 
   Transport.prototype.on = function (type, fn) {
@@ -574,6 +576,7 @@
 
   Transport.prototype.stop = function () {
     this.running = false;
+    if (this.bus) { this.bus.stop(); }
     clearTimeout(this.timer);
     clearTimeout(this.sendTimer);
     if (this.current) { this.current.abort(); }
@@ -594,17 +597,33 @@
       self.cursor = data.cursor;
       self.setState('online');
       self.emit('hello', data);
-      self.poll();
+      if (self.shareTabs && !self.bus && data.me && data.me.user_id != null && storageOK()) {
+        self.bus = new TabBus(self, self.server + '|' + data.me.user_id);
+      }
+      if (self.bus) {
+        if (self.bus.started) { self.poll(); } else { self.bus.start(); }
+      } else {
+        self.poll();
+      }
       self.kickOutbox();
     });
   };
+
+  // abortPoll drops the poll in flight (this tab is no longer the leader).
+  Transport.prototype.abortPoll = function () {
+    clearTimeout(this.timer);
+    if (this.current) { this.current.abort(); }
+  };
+
+  // following is true when another tab polls for this one.
+  Transport.prototype.following = function () { return !!(this.bus && !this.bus.leader); };
 
   // poll runs the long-poll loop: always one poll at a time, always sending
   // back the cursor it was given.
   Transport.prototype.poll = function () {
     var self = this, stats = this.stats;
     clearTimeout(this.timer);
-    if (!this.running || this.polling) { return; }
+    if (!this.running || this.polling || this.following()) { return; }
     this.polling = true;
     stats.polls++;
     stats.inFlight++;
@@ -623,11 +642,13 @@
       if (data.reset) {
         stats.resets++;
         self.cursor = data.cursor || null;
+        if (self.bus) { self.bus.publish({ reset: true, state: 'online' }); }
         self.emit('reset');
         return self.hello();
       }
       if (data.cursor) { self.cursor = data.cursor; }
       events = data.events || [];
+      if (self.bus && self.bus.leader) { self.bus.publish({ events: events, cursor: self.cursor, state: 'online' }); }
       for (i = 0; i < events.length; i++) {
         stats.events++;
         self.emit('event', events[i]);
@@ -648,6 +669,7 @@
     } else {
       this.setState('reconnecting');
     }
+    if (this.bus && this.bus.leader) { this.bus.publish({ state: this.state }); }
     this.emit('retry', delay);
     this.timer = setTimeout(function () {
       if (what === 'hello') { self.hello(); } else { self.poll(); }
@@ -659,6 +681,7 @@
   // the user clicked "Retry now", a new token arrived).
   Transport.prototype.reconnectNow = function () {
     if (!this.running || this.polling || this.state === 'online' || this.state === 'connecting') { return; }
+    if (this.following() && this.retryWhat !== 'hello') { return; }
     clearTimeout(this.timer);
     if (this.retryWhat === 'hello' || !this.cursor) { this.hello(); } else { this.poll(); }
     this.kickOutbox();
@@ -722,6 +745,131 @@
       try { item.cb(err, data); } catch (e) { warn('pollchat: ' + (e && e.message)); }
       self.flush();
     });
+  };
+
+  // ------------------------------------------------------------ tabs
+
+  // TabBus lets the tabs of one user on one site share a single poll: one
+  // tab (the leader) polls and hands every answer to the others through
+  // localStorage. Browsers allow about six connections per host across all
+  // tabs, and a parked poll holds one, so seven open tabs would otherwise
+  // stall each other. The leader writes a heartbeat every 2 s; when it stops
+  // (tab closed, frozen) another tab takes over within about 6 s, going on
+  // from the last cursor the leader handed out.
+  var BEAT = 2000, STALE = 6000;
+
+  function storageOK() {
+    var ls;
+    try {
+      ls = window.localStorage;
+      if (!ls || !window.JSON || !window.addEventListener) { return false; }
+      ls.setItem('pollchat:probe', '1');
+      ls.removeItem('pollchat:probe');
+      return true;
+    } catch (e) { return false; }
+  }
+
+  function TabBus(t, key) {
+    var self = this;
+    this.t = t;
+    this.key = 'pollchat:' + key;
+    this.id = randomId();
+    this.leader = false;
+    this.seq = 0;
+    this.timer = null;
+    this.started = false;
+    this.onStorage = function (e) { self.storage(e); };
+    this.onLeave = function () { self.resign(); };
+  }
+
+  TabBus.prototype.read = function (k) {
+    try { return window.JSON.parse(window.localStorage.getItem(this.key + k) || 'null'); } catch (e) { return null; }
+  };
+
+  TabBus.prototype.write = function (k, v) {
+    try { window.localStorage.setItem(this.key + k, window.JSON.stringify(v)); } catch (e) { /* full or blocked: the others take over */ }
+  };
+
+  TabBus.prototype.start = function () {
+    var self = this;
+    if (this.started) { return; }
+    this.started = true;
+    addListener(window, 'storage', this.onStorage);
+    addListener(window, 'pagehide', this.onLeave);
+    addListener(window, 'beforeunload', this.onLeave);
+    this.tick();
+    this.timer = setInterval(function () { self.tick(); }, BEAT);
+  };
+
+  TabBus.prototype.stop = function () {
+    clearInterval(this.timer);
+    removeListener(window, 'storage', this.onStorage);
+    removeListener(window, 'pagehide', this.onLeave);
+    removeListener(window, 'beforeunload', this.onLeave);
+    this.resign();
+    this.started = false;
+  };
+
+  TabBus.prototype.resign = function () {
+    var l = this.read(':leader');
+    if (this.leader && l && l.id === this.id) {
+      try { window.localStorage.removeItem(this.key + ':leader'); } catch (e) { /* ignore */ }
+    }
+    this.leader = false;
+  };
+
+  // tick renews this tab's leadership, notices a newer leader, or takes
+  // over from one that went quiet.
+  TabBus.prototype.tick = function () {
+    var self = this, l = this.read(':leader'), t = now();
+    if (this.leader) {
+      if (l && l.id !== this.id && t - l.ts < STALE) {
+        this.leader = false;
+        this.t.abortPoll();
+        return;
+      }
+      this.write(':leader', { id: this.id, ts: t });
+      return;
+    }
+    if (l && t - l.ts < STALE) { return; }
+    this.write(':leader', { id: this.id, ts: t });
+    // Two tabs may claim at once: the later write wins, the other stands down.
+    setTimeout(function () {
+      var now2 = self.read(':leader'), c;
+      if (!now2 || now2.id !== self.id || !self.t.running) { return; }
+      self.leader = true;
+      c = self.read(':cursor');
+      if (c && c.cursor) { self.t.cursor = c.cursor; }
+      self.t.stats.leads++;
+      self.t.poll();
+    }, 60 + Math.floor(Math.random() * 120));
+  };
+
+  // publish hands a poll's outcome to the other tabs.
+  TabBus.prototype.publish = function (msg) {
+    msg.from = this.id;
+    msg.n = ++this.seq;
+    if (msg.cursor) { this.write(':cursor', { cursor: msg.cursor }); }
+    this.write(':events', msg);
+  };
+
+  TabBus.prototype.storage = function (e) {
+    var d, i, t = this.t;
+    if (!e || e.key !== this.key + ':events' || !e.newValue || this.leader) { return; }
+    try { d = window.JSON.parse(e.newValue); } catch (x) { return; }
+    if (!d || d.from === this.id) { return; }
+    if (d.state) { t.setState(d.state); }
+    if (d.cursor) { t.cursor = d.cursor; }
+    if (d.reset) {
+      t.stats.resets++;
+      t.emit('reset');
+      t.hello();
+      return;
+    }
+    for (i = 0; d.events && i < d.events.length; i++) {
+      t.stats.events++;
+      t.emit('event', d.events[i]);
+    }
   };
 
   // ------------------------------------------------------------ the view
@@ -790,7 +938,7 @@
 
   App.prototype.start = function () {
     var self = this, o = this.o;
-    this.t = new Transport({ server: o.server, ident: this.identity(), pollTimeout: o.pollTimeout });
+    this.t = new Transport({ server: o.server, ident: this.identity(), pollTimeout: o.pollTimeout, shareTabs: o.shareTabs !== false && o.shareTabs !== 'false' });
     this.t.on('state', function (s) { self.onState(s); });
     this.t.on('hello', function (d) { self.onHello(d); });
     this.t.on('event', function (ev) { self.onEvent(ev); });
@@ -2110,11 +2258,12 @@
     i18n: I18N,
     _jsonp: jsonpRegistry,
 
-    // init starts the widget. Options: server, id/timestamp/hash or token,
-    // lang, strings, layout, position, zIndex, open, hidden, sound,
-    // titleBlink, rooms, autoOpen, maxWindows, maxLength, pollTimeout,
-    // jqueryUrl, container, title, mode ("page" with target for one
-    // full-window conversation).
+    // init starts the widget. Options: server, id/timestamp/hash (with
+    // name, thumbUrl) or token, lang, strings, layout, position, zIndex,
+    // open, hidden, sound, titleBlink, rooms, autoOpen, maxWindows,
+    // maxLength, historyPage, pollTimeout, shareTabs, tokenWarning,
+    // jqueryUrl, css, container, title, mode ("page" with target for one
+    // full-window conversation). docs/readme/widget.md lists them all.
     init: function (options) {
       var o = mix({}, dataOptions(scriptTag), options || {});
       o.layout = mix({}, dataOptions(scriptTag).layout, options && options.layout);
@@ -2209,7 +2358,7 @@
     state: function () { return app && app.t ? app.t.state : 'idle'; },
     unread: function () { return app ? Math.max(0, app.unreadTotal) : 0; },
     me: function () { return app && app.me ? mix({}, app.users[app.me]) : null; },
-    stats: function () { return app && app.t ? mix({ cursor: app.t.cursor, state: app.t.state, failures: app.t.failures }, app.t.stats) : null; },
+    stats: function () { return app && app.t ? mix({ cursor: app.t.cursor, state: app.t.state, failures: app.t.failures, leader: !app.t.following() }, app.t.stats) : null; },
     isStarted: function () { return started; },
 
     _backoff: backoff

@@ -313,6 +313,20 @@ func (l *logBuffer) String() string {
 func (e *env) newTab(name string) *tab {
 	e.t.Helper()
 	ctx, cancel := chromedp.NewContext(e.browser, chromedp.WithNewBrowserContext())
+	return e.setupTab(name, ctx, cancel)
+}
+
+// newTabBeside opens another tab in the browser context of b: the same
+// cookies and localStorage, as a second tab of the same visitor.
+func (e *env) newTabBeside(b *tab, name string) *tab {
+	e.t.Helper()
+	// A child of the browser, not of b: closing b must not close this one.
+	ctx, cancel := chromedp.NewContext(e.browser, chromedp.WithExistingBrowserContext(chromedp.FromContext(b.ctx).BrowserContextID))
+	return e.setupTab(name, ctx, cancel)
+}
+
+func (e *env) setupTab(name string, ctx context.Context, cancel context.CancelFunc) *tab {
+	e.t.Helper()
 	e.t.Cleanup(cancel)
 	b := &tab{t: e.t, e: e, name: name, ctx: ctx, cancel: cancel, logs: &logBuffer{}}
 	if err := chromedp.Do(ctx); err != nil {

@@ -52,6 +52,7 @@ func TestWidgetScreenshot(t *testing.T) {
 		l.from.do(`Pollchat.composeMessage(` + js(l.to) + `, ` + js(l.text) + `, true)`)
 		ada.waitTrue("line "+itoa(i), countBubbles(win("3"), l.text)+` === 1`)
 	}
+	ada.waitTrue("Ada's lines stored", `jQuery('`+win("3")+` .pollchat-pending').length === 0`)
 	margaret.do(`Pollchat.composeMessage('1', 'Hello Ada, is there a reading list for next month?', true)`)
 	ada.waitTrue("Margaret's message", `document.querySelector('`+win("4")+`')`)
 	ada.do(`Pollchat.openDialog('3')`)
