@@ -5,6 +5,9 @@
 #   bench/run.sh -full           # medians of 3 runs, waiting for a quiet machine (15-30 minutes)
 #   bench/run.sh [loadgen flags] # anything else goes to bench/loadgen (see -h)
 #
+# The durable-mysql scenario starts a private MariaDB (Debian mariadb-server,
+# installed by scripts/deps.sh) and is skipped without it.
+#
 # Installs nginx-light and libnginx-mod-nchan when missing (Debian), builds
 # bin/pollchat and bin/loadgen, raises the open-file limit to 20,000 (the
 # servers the load generator starts inherit it) and writes the JSON lines

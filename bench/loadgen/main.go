@@ -53,6 +53,7 @@ type options struct {
 	quietPct    float64
 	quietWait   time.Duration
 	retries     int
+	maria       *mariadb
 }
 
 func main() {
@@ -62,7 +63,7 @@ func main() {
 	flag.StringVar(&o.nginx, "nginx", "/usr/sbin/nginx", "nginx with the Nchan module (libnginx-mod-nchan)")
 	flag.StringVar(&o.nchanConf, "nchan-conf", "bench/nchan.conf", "Nchan's nginx.conf template (@PREFIX@, @LISTEN@)")
 	flag.StringVar(&targets, "targets", "pollchat,nchan", "servers to measure")
-	flag.StringVar(&scenarios, "scenarios", "parked,fanout,direct,durable", "scenarios to run")
+	flag.StringVar(&scenarios, "scenarios", "parked,fanout,direct,durable,durable-mysql", "scenarios to run (durable-mysql needs Debian's mariadb-server)")
 	flag.IntVar(&o.runs, "runs", 3, "runs of each scenario (medians are reported)")
 	flag.IntVar(&o.srcAddrs, "src-addrs", 16, "loopback source addresses 127.0.0.2… to spread connections over")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the JSON lines to this file")
@@ -178,8 +179,12 @@ func run(o *options) error {
 				}
 			}
 			for _, tk := range order {
-				if sc == "durable" && tk != "pollchat" {
+				if strings.HasPrefix(sc, "durable") && tk != "pollchat" {
 					continue // Nchan keeps messages in memory only
+				}
+				if sc == "durable-mysql" && !haveMariaDB() {
+					logf("durable-mysql: %s is missing (Debian mariadb-server); skipped", mariadbd)
+					continue
 				}
 				var rs []result
 				for try := 0; try <= o.retries; try++ {
@@ -204,6 +209,7 @@ func run(o *options) error {
 			}
 		}
 	}
+	o.maria.stop()
 	printTable(os.Stdout, o, all)
 	return nil
 }
@@ -237,8 +243,22 @@ func waitQuiet(o *options) {
 func runScenario(o *options, sc, tk string) ([]result, error) {
 	var s *server
 	var err error
-	if tk == "pollchat" {
-		s, err = startPollchat(o.pollchat)
+	if sc == "durable-mysql" {
+		if o.maria == nil {
+			if o.maria, err = startMariaDB(); err != nil {
+				return nil, err
+			}
+		}
+		dsn, err := o.maria.newDatabase()
+		if err != nil {
+			return nil, err
+		}
+		if s, err = startPollchat(o.pollchat, dsn); err != nil {
+			return nil, err
+		}
+		s.also = []int{o.maria.cmd.Process.Pid}
+	} else if tk == "pollchat" {
+		s, err = startPollchat(o.pollchat, "")
 	} else {
 		s, err = startNchan(o.nginx, o.nchanConf, o.park)
 	}
@@ -255,7 +275,9 @@ func runScenario(o *options, sc, tk string) ([]result, error) {
 	case "direct":
 		return direct(o, t)
 	case "durable":
-		return durableSends(o, t)
+		return durableSends(o, t, "durable")
+	case "durable-mysql":
+		return durableSends(o, t, "durable_mysql")
 	}
 	return nil, fmt.Errorf("unknown scenario %q", sc)
 }
@@ -757,7 +779,7 @@ func direct(o *options, t *target) ([]result, error) {
 
 // ---- durable sends ----
 
-func durableSends(o *options, t *target) ([]result, error) {
+func durableSends(o *options, t *target, name string) ([]result, error) {
 	// The recipients are known users (hello) who are not polling.
 	var targets []string
 	for i := 0; i < 16; i++ {
@@ -822,7 +844,7 @@ func durableSends(o *options, t *target) ([]result, error) {
 		if e := first.Load(); e != nil {
 			notes = append(notes, "first error: "+e.(error).Error())
 		}
-		out = append(out, result{Scenario: fmt.Sprintf("durable_c%d", conc), Target: t.kind, Metrics: m, CPU: cpu, Notes: notes})
+		out = append(out, result{Scenario: fmt.Sprintf("%s_c%d", name, conc), Target: t.kind, Metrics: m, CPU: cpu, Notes: notes})
 	}
 	return out, nil
 }

@@ -23,6 +23,7 @@ type server struct {
 	dir  string
 	log  *os.File
 	done chan struct{}
+	also []int // other processes whose CPU counts as the server's (mariadbd)
 }
 
 const secret = "bench-secret-0123456789abcdef"
@@ -42,7 +43,11 @@ func freePort() (int, error) {
 
 // pollchatConfig is the server's config for a run: one room, rate limits
 // off (the load is many users through one generator), the embedded store.
-func pollchatConfig(addr, data string) string {
+func pollchatConfig(addr, data, mysqlDSN string) string {
+	st := fmt.Sprintf("driver = \"embedded\"\npath = %q", data)
+	if mysqlDSN != "" {
+		st = fmt.Sprintf("driver = \"mysql\"\ndsn = %q", mysqlDSN)
+	}
 	return fmt.Sprintf(`[server]
 listen = %q
 poll_timeout = "25s"
@@ -64,8 +69,7 @@ name = "Ada"
 role = "admin"
 
 [store]
-driver = "embedded"
-path = %q
+%s
 
 [chat]
 rooms = ["bench", "lobby"]
@@ -73,10 +77,10 @@ rate = 0
 
 [presence]
 grace = "40s"
-`, addr, secret, data)
+`, addr, secret, st)
 }
 
-func startPollchat(bin string) (*server, error) {
+func startPollchat(bin, mysqlDSN string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -87,7 +91,7 @@ func startPollchat(bin string) (*server, error) {
 	}
 	s := &server{kind: "pollchat", addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir}
 	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte(pollchatConfig(s.addr, filepath.Join(dir, "data"))), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(pollchatConfig(s.addr, filepath.Join(dir, "data"), mysqlDSN)), 0o600); err != nil {
 		return nil, err
 	}
 	s.cmd = exec.Command(bin, "-config", cfg)
@@ -168,7 +172,7 @@ func (s *server) start(health string) error {
 // pids are the server's processes: pollchat, or nginx's master and worker.
 func (s *server) pids() []int {
 	pid := s.cmd.Process.Pid
-	out := []int{pid}
+	out := append([]int{pid}, s.also...)
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
 	if err == nil {
 		for _, f := range strings.Fields(string(b)) {

@@ -40,6 +40,11 @@ var rows = []row{
 	{"durable_c16", "sends_per_s", "durable sends/s, 16 senders", 0, false},
 	{"durable_c256", "sends_per_s", "durable sends/s, 256 senders", 10000, false},
 	{"durable_c256", "p99_ms", "durable send p99 at 256 senders (ms)", 0, true},
+	{"durable_c256", "us_per_send", "durable: server CPU per send at 256 senders (µs)", 0, true},
+	{"durable_mysql_c1", "sends_per_s", "durable sends/s, MySQL store, 1 sender", 0, false},
+	{"durable_mysql_c16", "sends_per_s", "durable sends/s, MySQL store, 16 senders", 0, false},
+	{"durable_mysql_c256", "sends_per_s", "durable sends/s, MySQL store, 256 senders", 0, false},
+	{"durable_mysql_c256", "us_per_send", "durable: pollchat+MariaDB CPU per send at 256 senders (µs)", 0, true},
 }
 
 func median(v []float64) float64 {
