@@ -208,6 +208,7 @@
       members: 'Members',
       memberCount: '{n} members',
       memberOne: '1 member',
+      notices: 'Notifications',
       join: 'Join',
       roleAdmin: 'admin',
       roleMod: 'mod',
@@ -265,6 +266,7 @@
       members: 'Mitglieder',
       memberCount: '{n} Mitglieder',
       memberOne: '1 Mitglied',
+      notices: 'Benachrichtigungen',
       join: 'Beitreten',
       roleAdmin: 'Admin',
       roleMod: 'Mod',
@@ -322,6 +324,7 @@
       members: 'Membres',
       memberCount: '{n} membres',
       memberOne: '1 membre',
+      notices: 'Notifications',
       join: 'Rejoindre',
       roleAdmin: 'admin',
       roleMod: 'modo',
@@ -353,6 +356,7 @@
     send: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M3.4 20.4l17.4-7.5a1 1 0 0 0 0-1.8L3.4 3.6a.9.9 0 0 0-1.3 1l1.6 6.1 9.3 1.3-9.3 1.3-1.6 6.1a.9.9 0 0 0 1.3 1z"/></svg>',
     members: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M16 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zm-8 0a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zm0 2c-2.7 0-8 1.3-8 4v2.5h16V17c0-2.7-5.3-4-8-4zm8 0c-.3 0-.7 0-1.1.1 1.3.9 2.1 2.2 2.1 3.9v2.5h7V17c0-2.7-5.3-4-8-4z"/></svg>',
     invite: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M20 2H4a2 2 0 0 0-2 2v18l4-4h14a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2zm-3 9h-4v4h-2v-4H7V9h4V5h2v4h4v2z"/></svg>',
+    bell: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-1.7 1.7A1 1 0 0 0 4 19.4h16a1 1 0 0 0 .7-1.7L19 16z"/></svg>',
     hash: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M10.6 3.1a1 1 0 0 1 .8 1.2L10.9 8h4l.6-4.2a1 1 0 1 1 2 .3L16.9 8H20a1 1 0 1 1 0 2h-3.4l-.6 4H19a1 1 0 1 1 0 2h-3.3l-.7 4.2a1 1 0 1 1-2-.3l.6-3.9h-4l-.6 4.2a1 1 0 1 1-2-.3l.6-3.9H4a1 1 0 1 1 0-2h3.9l.6-4H5a1 1 0 1 1 0-2h3.8l.6-4.2a1 1 0 0 1 1.2-.7zM10.6 10l-.6 4h4l.6-4h-4z"/></svg>'
   };
 
@@ -1261,7 +1265,7 @@
     list = d.conversations || [];
     for (i = 0; i < list.length; i++) {
       c = list[i];
-      key = c.room != null ? 'room:' + c.room : 'user:' + c['with'];
+      key = c.room != null ? 'room:' + c.room : c.system ? 'system:' : 'user:' + c['with'];
       conv = this.conv(key);
       conv.unread = +c.unread || 0;
       if (c.last_message) { conv.last = c.last_message; }
@@ -1293,7 +1297,7 @@
   App.prototype.conv = function (key) {
     var parts, c;
     if (own(this.convs, key)) { return this.convs[key]; }
-    parts = /^(user|room):(.*)$/.exec(key);
+    parts = /^(user|room|system):(.*)$/.exec(key);
     c = {
       key: key, kind: parts[1], id: parts[2],
       msgs: [], byId: {}, byClient: {}, unread: 0, myRead: 0, peerRead: 0,
@@ -1306,6 +1310,8 @@
 
   App.prototype.convOf = function (m) {
     if (m.room != null) { return this.conv('room:' + m.room); }
+    // backend notices to one user (no sender) have a conversation of their own
+    if (m.system || m.from == null) { return this.conv('system:'); }
     if (str(m.from) === this.me || (m.from == null && m.to != null && str(m.to) !== this.me)) { return this.conv('user:' + m.to); }
     return this.conv('user:' + m.from);
   };
@@ -1378,11 +1384,6 @@
     if (!m || m.id == null) { return; }
     conv = this.convOf(m);
     mine = this.me && str(m.from) === this.me;
-    if (m.from == null && m.room == null && str(m.to) === this.me) {
-      // a backend notice with no partner: show it, nothing to file it under
-      this.toast(str(m.text));
-      return;
-    }
     isNew = !own(conv.byId, m.id);
     if (!isNew) { return; } // seen already (e.g. from history): exactly once
     if (mine && m.client_id && own(conv.byClient, m.client_id)) {
@@ -1401,9 +1402,10 @@
     if (conv.kind === 'user' && !conv.win && this.o.autoOpen !== false) {
       this.openWindow(conv, false);
     }
+    if (conv.kind === 'system' && !this.isActive(conv)) { this.toast(str(m.text)); }
     if (this.isActive(conv)) {
       this.markRead(conv);
-    } else if (conv.kind === 'user' || conv.win) {
+    } else if (conv.kind !== 'room' || conv.win) {
       conv.unread++;
       this.updateUnread();
       this.notify(conv, m);
@@ -1446,7 +1448,7 @@
   };
 
   App.prototype.messageEl = function (conv, m) {
-    var mine = str(m.from) === this.me, system = m.system || m.from == null, $m, $body;
+    var mine = str(m.from) === this.me, system = (m.system || m.from == null) && conv.kind !== 'system', $m, $body;
     $m = el('div', 'pollchat-msg ' + (system ? 'pollchat-sys' : mine ? 'pollchat-out' : 'pollchat-in'))
       .attr('data-id', m.id != null ? str(m.id) : '')
       .attr('data-from', str(m.from));
@@ -1529,7 +1531,8 @@
     }
     if (!upto || upto <= conv.myRead) { return; }
     conv.myRead = upto;
-    params = conv.kind === 'room' ? { room: conv.id, upto: upto } : { 'with': conv.id, upto: upto };
+    params = this.convParams(conv);
+    params.upto = upto;
     this.t.call('read', params, null, 2);
   };
 
@@ -1541,7 +1544,7 @@
     }
     if (by === this.me) {
       // another tab of mine read it
-      conv = this.conv('user:' + ev['with']);
+      conv = this.conv(ev.system ? 'system:' : 'user:' + ev['with']);
       conv.myRead = Math.max(conv.myRead, +ev.upto || 0);
       conv.unread = 0;
       this.updateUnread();
@@ -1567,7 +1570,7 @@
 
   App.prototype.updateUnread = function () {
     var total = 0, self = this;
-    each(this.convs, function (k, c) { if (c.kind === 'user' || c.win) { total += c.unread; } });
+    each(this.convs, function (k, c) { if (c.kind !== 'room' || c.win) { total += c.unread; } });
     each(this.convs, function (k, c) {
       if (c.win) { c.win.$badge.text(c.unread > 99 ? '99+' : str(c.unread)).toggle(c.unread > 0); }
     });
@@ -1672,7 +1675,12 @@
     var self = this, $p = this.$people, convs = [], onlineOnly = [], seen = {};
     if (!$p) { return; }
     $p.empty();
-    each(this.convs, function (k, c) { if (c.kind === 'user' && c.id !== self.me && (c.last || c.msgs.length)) { convs.push(c); seen[c.id] = true; } });
+    each(this.convs, function (k, c) {
+      if (c.kind !== 'room' && c.id !== self.me && (c.last || c.msgs.length)) {
+        convs.push(c);
+        if (c.kind === 'user') { seen[c.id] = true; }
+      }
+    });
     convs.sort(function (a, b) {
       var ta = self.lastTime(a), tb = self.lastTime(b);
       return ta !== tb ? tb - ta : self.lastId(b) - self.lastId(a);
@@ -1681,7 +1689,7 @@
     onlineOnly.sort(function (a, b) { return self.nameOf(a).toLowerCase() < self.nameOf(b).toLowerCase() ? -1 : 1; });
     if (convs.length) {
       $p.append(el('div', 'pollchat-section').text(this.s('recent')));
-      $.each(convs, function (i, c) { $p.append(self.personRow(c.id, c)); });
+      $.each(convs, function (i, c) { $p.append(c.kind === 'system' ? self.noticesRow(c) : self.personRow(c.id, c)); });
     }
     if (onlineOnly.length) {
       $p.append(el('div', 'pollchat-section').text(this.s('onlineNow')));
@@ -1727,6 +1735,28 @@
     $row.on('click', function () { self.openDialog(id, true); });
     $row.on('keydown', function (e) { if (e.which === 13) { self.openDialog(id, true); } });
     return $row;
+  };
+
+  App.prototype.noticesRow = function (conv) {
+    var self = this, last = conv.msgs.length ? conv.msgs[conv.msgs.length - 1] : conv.last, $row;
+    $row = el('div', 'pollchat-row pollchat-notices-row').attr('data-notices', '1').attr('role', 'button').attr('tabindex', '0');
+    $row.append(el('span', 'pollchat-avatar pollchat-room-avatar').append(icon('bell')));
+    $row.append(el('div', 'pollchat-row-text')
+      .append(el('div', 'pollchat-row-name').text(this.s('notices')))
+      .append(el('div', 'pollchat-row-sub').text(last ? str(last.text) : '')));
+    if (conv.unread) {
+      $row.addClass('pollchat-row-unread');
+      $row.append(el('span', 'pollchat-count').text(str(conv.unread)));
+    }
+    $row.on('click', function () { self.openWindow(conv, true); });
+    return $row;
+  };
+
+  // convParams names a conversation in history and read calls.
+  App.prototype.convParams = function (conv) {
+    if (conv.kind === 'room') { return { room: conv.id }; }
+    if (conv.kind === 'system') { return { system: 1 }; }
+    return { 'with': conv.id };
   };
 
   App.prototype.renderRooms = function () {
@@ -1797,17 +1827,18 @@
   };
 
   App.prototype.buildWindow = function (conv) {
-    var self = this, w = {}, $w, $head, $title, $form, room = conv.kind === 'room', i;
-    $w = w.$el = el('div', 'pollchat-window' + (room ? ' pollchat-window-room' : '')).attr('data-key', conv.key)
-      .attr(room ? 'data-room' : 'data-uid', conv.id);
+    var self = this, w = {}, $w, $head, $title, $form, room = conv.kind === 'room', notices = conv.kind === 'system', i;
+    $w = w.$el = el('div', 'pollchat-window' + (room ? ' pollchat-window-room' : '') + (notices ? ' pollchat-window-notices' : '')).attr('data-key', conv.key)
+      .attr(room ? 'data-room' : notices ? 'data-notices' : 'data-uid', notices ? '1' : conv.id);
     $head = el('div', 'pollchat-header pollchat-win-head').appendTo($w);
-    if (room) {
-      $head.append(el('span', 'pollchat-avatar pollchat-room-avatar').append(icon('hash')));
+    if (room || notices) {
+      $head.append(el('span', 'pollchat-avatar pollchat-room-avatar').append(icon(room ? 'hash' : 'bell')));
     } else {
       $head.append(this.avatar(conv.id));
     }
     $title = el('div', 'pollchat-head-text').appendTo($head);
-    $title.append(room ? el('div', 'pollchat-head-title').text(conv.id) : el('div', 'pollchat-head-title').append(this.uname(conv.id)));
+    $title.append(room ? el('div', 'pollchat-head-title').text(conv.id) : notices ? el('div', 'pollchat-head-title').text(this.s('notices')) :
+      el('div', 'pollchat-head-title').append(this.uname(conv.id)));
     w.$sub = el('div', 'pollchat-head-sub').appendTo($title);
     w.$badge = el('span', 'pollchat-badge pollchat-win-badge').hide().appendTo($head);
     if (room) {
@@ -1817,7 +1848,7 @@
           e.stopPropagation();
           $w.toggleClass('pollchat-show-members');
         });
-    } else {
+    } else if (!notices) {
       w.$sub.text(this.online[conv.id] ? this.s('online') : this.s('away'));
     }
     if (this.o.mode !== 'page') {
@@ -1926,7 +1957,7 @@
   App.prototype.loadHistory = function (conv, earlier) {
     var self = this, params = { limit: +this.o.historyPage || 30 }, w = conv.win, oldest;
     if (!w || conv.loadingHistory) { return; }
-    if (conv.kind === 'room') { params.room = conv.id; } else { params['with'] = conv.id; }
+    mix(params, this.convParams(conv));
     if (earlier) {
       oldest = conv.msgs.length ? conv.msgs[0].id : 0;
       if (oldest) { params.before = oldest; }

@@ -12,10 +12,15 @@ import (
 	"pollchat/internal/testsvc"
 )
 
-// apiMessage stores a message through the backend API, as a host site does.
+// apiMessage stores a message through the backend API, as a host site does
+// (from "" sends a system notice).
 func apiMessage(t *testing.T, e *env, from, to, text string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"from": from, "to": to, "text": text})
+	msg := map[string]any{"to": to, "text": text}
+	if from != "" {
+		msg["from"] = from
+	}
+	body, _ := json.Marshal(msg)
 	req, _ := http.NewRequest("POST", e.pc.URL+"/api/v1/messages", bytes.NewReader(body))
 	req.SetBasicAuth(testsvc.APILogin, testsvc.APIPassword)
 	req.Header.Set("Content-Type", "application/json")
@@ -84,4 +89,29 @@ func TestHiddenTabBlinksTitle(t *testing.T) {
 			ada.fatalf("title = %q after the tab was shown; want it to stop blinking", got)
 		}
 	}
+}
+
+// TestBackendNotices: messages the site's backend sends without a sender
+// show as a toast and as a Notifications conversation with its own unread
+// count, history and read mark.
+func TestBackendNotices(t *testing.T) {
+	e := newEnv(t, testsvc.Options{})
+	apiMessage(t, e, "", "1", "Welcome to the club, Ada!")
+	ada := e.newTab("ada")
+	ada.open(hostPage{User: "1", JQuery: "3", Opts: map[string]any{"open": true}})
+	ada.waitTrue("notices row from hello", `jQuery('.pollchat-notices-row .pollchat-count').text() === '1' && Pollchat.unread() === 1`)
+	apiMessage(t, e, "", "1", "Your membership was renewed.")
+	ada.waitTrue("toast", `jQuery('.pollchat-toast').text().indexOf('Your membership was renewed.') >= 0`)
+	ada.waitTrue("two unread", `jQuery('.pollchat-notices-row .pollchat-count').text() === '2' && Pollchat.unread() === 2`)
+	ada.click(`.pollchat-notices-row`)
+	notices := `.pollchat-window[data-notices="1"]`
+	texts := `jQuery.map(jQuery('` + notices + ` .pollchat-bubble'), function (e) { return jQuery(e).text(); }).join('|')`
+	ada.waitTrue("both notices in their window", texts+` === 'Welcome to the club, Ada!|Your membership was renewed.'`)
+	ada.waitTrue("read", `Pollchat.unread() === 0 && !jQuery('.pollchat-notices-row .pollchat-count').length`)
+	if jQueryVisible := eval[bool](ada, `jQuery('`+notices+` .pollchat-compose').is(':visible')`); jQueryVisible {
+		ada.fatalf("the notices window has a message box; want none")
+	}
+	// Read on the server too: a reload starts at 0.
+	ada.open(hostPage{User: "1", JQuery: "3"})
+	ada.waitTrue("still read after a reload", `Pollchat.unread() === 0`)
 }
