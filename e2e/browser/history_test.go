@@ -111,6 +111,7 @@ func TestBackendNotices(t *testing.T) {
 	if jQueryVisible := eval[bool](ada, `jQuery('`+notices+` .pollchat-compose').is(':visible')`); jQueryVisible {
 		ada.fatalf("the notices window has a message box; want none")
 	}
+	ada.screenshot("widget-notices")
 	// Read on the server too: a reload starts at 0.
 	ada.open(hostPage{User: "1", JQuery: "3"})
 	ada.waitTrue("still read after a reload", `Pollchat.unread() === 0`)
