@@ -126,10 +126,14 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/metrics", s.metricsHandler)
-	r.GET("/widget.js", s.asset("widget.js"))
-	r.GET("/widget.css", s.asset("widget.css"))
-	r.GET("/messenger.js", s.asset("messenger.js"))
-	r.GET("/jquery.js", s.jquery)
+	for path, h := range map[string]fasthttp.RequestHandler{
+		"/widget.js": s.asset("widget.js"), "/widget.css": s.asset("widget.css"),
+		"/messenger.js": s.asset("messenger.js"), "/jquery.js": s.jquery,
+	} {
+		r.GET(path, h)
+		r.HEAD(path, h) // fasthttp drops the body of a HEAD answer
+	}
+	r.HEAD("/healthz", s.healthz)
 	r.GET("/demo", s.demo)
 	r.GET("/demo/user", s.demoUser)
 	r.GET("/", s.index)
