@@ -182,7 +182,13 @@ func holdsBuffer(c net.Conn) bool {
 	if !r.IsValid() || r.Kind() != reflect.Interface || r.IsNil() {
 		return true
 	}
-	return !r.Elem().Type().Implements(reflect.TypeFor[net.Conn]())
+	// It reads the connection itself when its reader has the type of the
+	// connection underneath (cheaper than asking Implements on every poll).
+	u, ok := c.(interface{ UnsafeConn() net.Conn })
+	if !ok {
+		return true
+	}
+	return r.Elem().Type() != reflect.TypeOf(u.UnsafeConn())
 }
 
 // answer is the whole HTTP response to a parked poll.

@@ -231,11 +231,21 @@ func TestShutdownAnswersParkedPolls(t *testing.T) {
 	}
 }
 
+// hijackLike has the layout of fasthttp's hijacked connection.
+type hijackLike struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *hijackLike) UnsafeConn() net.Conn { return c.Conn }
+
+// noUnwrap has the layout but no way to reach the connection underneath.
+type noUnwrap struct {
+	net.Conn
+	r io.Reader
+}
+
 func TestHoldsBuffer(t *testing.T) {
-	type wrapper struct {
-		net.Conn
-		r io.Reader
-	}
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
@@ -244,10 +254,11 @@ func TestHoldsBuffer(t *testing.T) {
 		c    net.Conn
 		want bool
 	}{
-		{"reads the connection", &wrapper{Conn: a, r: a}, false},
-		{"reads a buffer", &wrapper{Conn: a, r: bufio.NewReader(a)}, true},
+		{"reads the connection", &hijackLike{Conn: a, r: a}, false},
+		{"reads a buffer", &hijackLike{Conn: a, r: bufio.NewReader(a)}, true},
 		{"no reader field", a, true},
-		{"nil reader", &wrapper{Conn: a}, true},
+		{"nil reader", &hijackLike{Conn: a}, true},
+		{"no UnsafeConn", &noUnwrap{Conn: a, r: a}, true},
 	}
 	for _, tc := range tests {
 		if got := holdsBuffer(tc.c); got != tc.want {
