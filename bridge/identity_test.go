@@ -185,3 +185,48 @@ func FuzzToken(f *testing.F) {
 		}
 	})
 }
+
+// A verified identity is remembered, but it expires exactly when a
+// recomputed one would, and only the exact triple is remembered.
+func TestVerifyHashCache(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	v := newTestVerifier(t, now, "")
+	ts := v.Timestamp(now)
+	h := v.Hash("6", ts)
+	for i := 0; i < 3; i++ {
+		if _, err := v.VerifyHash("6", ts, h); err != nil {
+			t.Fatalf("VerifyHash #%d = %v", i, err)
+		}
+	}
+	if _, err := v.VerifyHash("7", ts, h); err != ErrAuthFailed {
+		t.Fatalf("cached hash for another id = %v", err)
+	}
+	other := h[:39] + "0"
+	if h[39] == '0' {
+		other = h[:39] + "1"
+	}
+	if _, err := v.VerifyHash("6", ts, other); err != ErrAuthFailed {
+		t.Fatalf("another hash for a cached id = %v", err)
+	}
+	v.Now = func() time.Time { return now.Add(24 * time.Hour) }
+	if _, err := v.VerifyHash("6", ts, h); err != nil {
+		t.Fatalf("cached identity at the edge of its window = %v", err)
+	}
+	v.Now = func() time.Time { return now.Add(24*time.Hour + time.Second) }
+	if _, err := v.VerifyHash("6", ts, h); err != ErrTokenExpired {
+		t.Fatalf("cached identity past its window = %v; want TOKEN_EXPIRED", err)
+	}
+}
+
+func BenchmarkVerifyHashCached(b *testing.B) {
+	now := time.Now()
+	v := newTestVerifier(b, now, "")
+	ts := v.Timestamp(now)
+	h := v.Hash("6", ts)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := v.VerifyHash("6", ts, h); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -241,8 +241,12 @@ func (s *Service) Close() {
 	})
 }
 
+// storeCtx bounds a store call. It keeps ctx's values but not its
+// cancellation: a fasthttp RequestCtx is not a context.cancelCtx, so
+// deriving from it would start a goroutine per call (and its Done races
+// with the server's shutdown); the timeout bounds the call instead.
 func (s *Service) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.cfg.StoreTimeout)
+	return context.WithTimeout(context.WithoutCancel(ctx), s.cfg.StoreTimeout)
 }
 
 // storeErr maps a store failure to UNAVAILABLE.
@@ -316,7 +320,7 @@ func (s *Service) caller(id string) (bridge.User, bool) {
 // User returns what is known of id: the directory's entry, else what an
 // identity said of it. ok is false for a user nobody knows.
 func (s *Service) User(ctx context.Context, id string) (bridge.User, bool) {
-	ctx, cancel := context.WithTimeout(ctx, DirectoryTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DirectoryTimeout)
 	defer cancel()
 	u, err := s.dir.Get(ctx, id)
 	if err == nil {
@@ -335,7 +339,7 @@ func (s *Service) User(ctx context.Context, id string) (bridge.User, bool) {
 
 // Users returns the known users among ids (unknown ones left out).
 func (s *Service) Users(ctx context.Context, ids []string) []bridge.User {
-	ctx, cancel := context.WithTimeout(ctx, DirectoryTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DirectoryTimeout)
 	defer cancel()
 	m, _ := s.dir.GetMany(ctx, ids)
 	out := make([]bridge.User, 0, len(ids))
