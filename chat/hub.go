@@ -107,11 +107,23 @@ type stream struct {
 	contacts map[string]struct{}
 }
 
+// waiter is a parked poll: a blocked Poll waits on ch; a Park has fn, run
+// exactly once (from a publish, its timer or Close) in a goroutine of its
+// own, so that a parked poll holds no goroutine and no stack.
 type waiter struct {
-	ch chan struct{} // buffered 1: a non-blocking send wakes it
+	ch    chan struct{} // buffered 1: a non-blocking send wakes it
+	fn    func()
+	timer *time.Timer // Park's timeout; guarded by the stream's mutex
+	fired atomic.Bool
 }
 
 func (w *waiter) wake() {
+	if w.fn != nil {
+		if w.fired.CompareAndSwap(false, true) {
+			go w.fn()
+		}
+		return
+	}
 	select {
 	case w.ch <- struct{}{}:
 	default:
@@ -323,6 +335,97 @@ func (h *Hub) Poll(user, cursor string, timeout time.Duration, done <-chan struc
 	s.mu.Unlock()
 	res.Cursor = h.cursor(res.seq)
 	return res.PollResult
+}
+
+// Park is Poll without a goroutine. When the poll can be answered now (an
+// event newer than cursor, a reset, no timeout, a closed hub) it returns
+// the result and parked = false. Otherwise it registers fn and returns
+// parked = true: fn then runs exactly once, in a goroutine of its own, with
+// the result, when an event arrives, timeout passes or the hub closes. A
+// parked poll costs a waiter and a runtime timer, no stack.
+func (h *Hub) Park(user, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
+	if h.remote != nil || cursor == "" {
+		if h.remote != nil && cursor != "" && timeout > 0 {
+			go func() { fn(h.Poll(user, cursor, timeout, nil)) }()
+			return PollResult{}, true
+		}
+		return h.Poll(user, cursor, 0, nil), false
+	}
+	s := h.get(user, true)
+	seq, ok := h.parseCursor(cursor)
+	s.mu.Lock()
+	s.lastSeen = h.now().UnixNano()
+	wentOnline := !s.online
+	s.online = true
+	var res PollResult
+	answered := true
+	switch {
+	case !ok || !s.valid(seq):
+		res = PollResult{Cursor: h.cursor(s.last), Reset: true}
+	case seq < s.last || timeout <= 0:
+		r := s.since(seq)
+		r.Cursor = h.cursor(r.seq)
+		res = r.PollResult
+	default:
+		select {
+		case <-h.closed:
+			res = PollResult{Cursor: cursor}
+		default:
+			answered = false
+		}
+	}
+	if answered {
+		s.mu.Unlock()
+		if wentOnline {
+			h.notify(user, true)
+		}
+		return res, false
+	}
+	w := &waiter{}
+	w.fn = func() {
+		s.mu.Lock()
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+		for i, x := range s.waiters {
+			if x == w {
+				s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
+				break
+			}
+		}
+		s.parked--
+		s.lastSeen = h.now().UnixNano()
+		var r sinceResult
+		if !s.valid(seq) {
+			r = sinceResult{PollResult: PollResult{Reset: true}, seq: s.last}
+		} else {
+			r = s.since(seq)
+		}
+		s.mu.Unlock()
+		h.parked.Add(-1)
+		r.Cursor = h.cursor(r.seq)
+		fn(r.PollResult)
+	}
+	if len(s.waiters) >= MaxParkedPerUser {
+		s.waiters[0].wake()
+		copy(s.waiters, s.waiters[1:])
+		s.waiters = s.waiters[:len(s.waiters)-1]
+	}
+	s.waiters = append(s.waiters, w)
+	s.parked++
+	h.parked.Add(1)
+	// The timer's callback locks s.mu, so it cannot finish before this
+	// function has stored the timer.
+	w.timer = time.AfterFunc(timeout, func() {
+		if w.fired.CompareAndSwap(false, true) {
+			w.fn()
+		}
+	})
+	s.mu.Unlock()
+	if wentOnline {
+		h.notify(user, true)
+	}
+	return PollResult{}, true
 }
 
 // valid says whether seq is a position this stream can answer from: not
@@ -596,7 +699,23 @@ func (h *Hub) notify(user string, online bool) {
 // Close answers every parked poll (with what it has) and makes new polls
 // answer at once. It is idempotent.
 func (h *Hub) Close() {
-	h.closeOnce.Do(func() { close(h.closed) })
+	h.closeOnce.Do(func() {
+		close(h.closed)
+		// Blocked polls see closed; parked callbacks need a wake.
+		for i := range h.shards {
+			sh := &h.shards[i]
+			sh.mu.RLock()
+			for _, s := range sh.m {
+				s.mu.Lock()
+				ws := append([]*waiter(nil), s.waiters...)
+				s.mu.Unlock()
+				for _, w := range ws {
+					w.wake()
+				}
+			}
+			sh.mu.RUnlock()
+		}
+	})
 }
 
 // Closed is closed when the hub closes.

@@ -277,3 +277,170 @@ func BenchmarkFanout(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(users)), "ns/delivery")
 }
+
+func TestHubParkCallback(t *testing.T) {
+	h := NewHub(HubConfig{Buffer: 16})
+	c := h.Open("u")
+	// Behind the head: answered at once, not parked.
+	h.Publish("u", ev("a"))
+	res, parked := h.Park("u", c, time.Second, func(PollResult) { t.Fatal("fn ran for an answered poll") })
+	if parked || len(res.Events) != 1 {
+		t.Fatalf("Park behind head = %+v, parked %v", res, parked)
+	}
+	c = res.Cursor
+	// Unknown cursor: reset at once.
+	if res, parked := h.Park("u", "junk", time.Second, nil); parked || !res.Reset {
+		t.Fatalf("Park(junk) = %+v, %v", res, parked)
+	}
+	// At the head: parked, woken by a publish, fn runs once.
+	got := make(chan PollResult, 2)
+	if _, parked := h.Park("u", c, 10*time.Second, func(r PollResult) { got <- r }); !parked {
+		t.Fatal("Park at head did not park")
+	}
+	if h.Parked() != 1 {
+		t.Fatalf("Parked() = %d", h.Parked())
+	}
+	h.Publish("u", ev("b"))
+	h.Publish("u", ev("c"))
+	r := <-got
+	if len(r.Events) < 1 || string(r.Events[0]) != string(ev("b")) {
+		t.Fatalf("woken park = %q", r.Events)
+	}
+	select {
+	case extra := <-got:
+		t.Fatalf("fn ran twice: %+v", extra)
+	case <-time.After(50 * time.Millisecond):
+	}
+	waitFor(t, func() bool { return h.Parked() == 0 })
+	// Timeout: no events, same cursor.
+	c2 := h.Open("u")
+	h.Park("u", c2, 30*time.Millisecond, func(r PollResult) { got <- r })
+	if r := <-got; len(r.Events) != 0 || r.Cursor != c2 {
+		t.Fatalf("timed-out park = %+v; want no events, cursor %s", r, c2)
+	}
+	// Close answers parked callbacks.
+	h.Park("u", c2, time.Hour, func(r PollResult) { got <- r })
+	h.Close()
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not answer a parked callback")
+	}
+	if res, parked := h.Park("u", c2, time.Hour, nil); parked || res.Cursor != c2 {
+		t.Fatalf("Park after Close = %+v, %v", res, parked)
+	}
+}
+
+// Publishes racing with short timers: every parked callback runs exactly
+// once, and a client that always re-parks with its cursor sees every
+// event once, in order.
+func TestHubParkExactlyOnce(t *testing.T) {
+	h := NewHub(HubConfig{Buffer: 4096})
+	const n = 2000
+	c := h.Open("u")
+	done := make(chan struct{})
+	var seen []string
+	var step func(cursor string)
+	calls := 0
+	var mu sync.Mutex
+	step = func(cursor string) {
+		for {
+			res, parked := h.Park("u", cursor, time.Millisecond, func(r PollResult) {
+				mu.Lock()
+				calls++
+				mu.Unlock()
+				take(r, &seen, done, n, step)
+			})
+			if parked {
+				return
+			}
+			if !take(res, &seen, done, n, nil) {
+				return
+			}
+			cursor = res.Cursor
+		}
+	}
+	go step(c)
+	for i := 0; i < n; i++ {
+		h.Publish("u", []byte(fmt.Sprint(i)))
+		if i%100 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("saw %d of %d events", len(seen), n)
+	}
+	for i, e := range seen {
+		if e != fmt.Sprint(i) {
+			t.Fatalf("event %d = %s", i, e)
+		}
+	}
+	h.Close()
+}
+
+// take records a result's events; it re-parks through next (when set) and
+// reports whether the caller should continue.
+func take(r PollResult, seen *[]string, done chan struct{}, n int, next func(string)) bool {
+	if r.Reset {
+		panic("reset")
+	}
+	for _, e := range r.Events {
+		*seen = append(*seen, string(e))
+	}
+	if len(*seen) >= n {
+		close(done)
+		return false
+	}
+	if next != nil {
+		go next(r.Cursor)
+		return false
+	}
+	return true
+}
+
+func TestHubParkCap(t *testing.T) {
+	h := NewHub(HubConfig{})
+	c := h.Open("u")
+	got := make(chan int, MaxParkedPerUser+1)
+	for i := 0; i <= MaxParkedPerUser; i++ {
+		i := i
+		if _, parked := h.Park("u", c, time.Hour, func(PollResult) { got <- i }); !parked {
+			t.Fatal("not parked")
+		}
+	}
+	if first := <-got; first != 0 {
+		t.Fatalf("park %d answered first; want the oldest (0)", first)
+	}
+	if p := h.Parked(); p != MaxParkedPerUser {
+		t.Fatalf("Parked() = %d; want %d", p, MaxParkedPerUser)
+	}
+	h.Close()
+}
+
+// BenchmarkParkMemory is BenchmarkParkedPollMemory for Park: no goroutine
+// per parked poll.
+func BenchmarkParkMemory(b *testing.B) {
+	n := max(b.N, 1000)
+	h := NewHub(HubConfig{})
+	users := make([]string, n)
+	cursors := make([]string, n)
+	for i := range users {
+		users[i] = fmt.Sprintf("user-%d", i)
+		cursors[i] = h.Open(users[i])
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	for i := 0; i < n; i++ {
+		h.Park(users[i], cursors[i], time.Hour, func(PollResult) {})
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	used := float64((after.HeapInuse+after.StackInuse)-(before.HeapInuse+before.StackInuse)) / float64(n)
+	b.ReportMetric(used, "bytes/parked")
+	h.Close()
+}

@@ -457,6 +457,12 @@ func (s *Service) userMap(ctx context.Context, ids []string) map[string]bridge.U
 	return m
 }
 
+// Park is Poll without a goroutine while it waits: see Hub.Park.
+func (s *Service) Park(c Caller, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
+	s.remember(c)
+	return s.hub.Park(c.ID, cursor, jitter(timeout), fn)
+}
+
 // Poll answers the caller's events after cursor, parking up to timeout.
 func (s *Service) Poll(c Caller, cursor string, timeout time.Duration, done <-chan struct{}) PollResult {
 	s.remember(c)
