@@ -542,8 +542,11 @@ func (h *Hub) OnlineUsers(except string, first []string, limit int) []string {
 			return out
 		}
 	}
-	out := make([]string, 0, min(limit, 64))
-	seen := make(map[string]struct{}, len(first))
+	var out []string
+	var seen map[string]struct{} // only needed to skip those in first
+	if len(first) > 0 {
+		seen = make(map[string]struct{}, len(first))
+	}
 	for _, u := range first {
 		if len(out) >= limit {
 			return out
@@ -573,10 +576,16 @@ func (h *Hub) OnlineUsers(except string, first []string, limit int) []string {
 			on := s.online
 			s.mu.Unlock()
 			if on {
+				if out == nil {
+					out = make([]string, 0, min(limit, 200))
+				}
 				out = append(out, u)
 			}
 		}
 		sh.mu.RUnlock()
+	}
+	if out == nil {
+		out = []string{}
 	}
 	return out
 }
