@@ -13,19 +13,21 @@ import (
 	"pollchat/chat"
 )
 
-// A parked poll holds no fasthttp handler. fasthttp runs each request in a
-// worker goroutine whose stack has grown to 8 KiB by the time a handler
-// runs, and keeps the RequestCtx (headers, URI, arguments: another 2-3 KiB)
-// until the handler returns. With 15,000 parked polls that was most of the
-// server's memory (bench: 19 KB RSS per parked poll). So a poll that has to
-// wait hijacks its connection: the handler returns at once (worker and
-// RequestCtx go back to their pools), a small goroutine waits on the hub,
-// writes the answer on the raw connection and hands the connection back to
-// fasthttp for the next request (bench: 10.7 KB). The hand-back goes
+// A parked poll holds no fasthttp handler and no goroutine. fasthttp runs
+// each request in a worker goroutine whose stack has grown to 8 KiB by the
+// time a handler runs, and keeps the RequestCtx (headers, URI, arguments:
+// another 2-3 KiB) until the handler returns. With 15,000 parked polls that
+// was most of the server's memory (bench: 19 KB RSS per parked poll). So a
+// poll that has to wait hijacks its connection: the handler returns at once
+// (worker and RequestCtx go back to their pools) and the hub keeps a
+// callback and a runtime timer (Hub.Park), no goroutine (bench: 10.7 KB
+// with a waiting goroutine, about 4 KB without). When the poll ends, the
+// callback writes the answer on the raw connection and hands the
+// connection back to fasthttp for the next request. The hand-back goes
 // through a listener that fasthttp serves like the real one, so the next
 // request runs on one of its pooled workers, whose stacks are already
-// grown (ServeConn on the small parked goroutine spent 14% of the CPU of
-// a saturated fan-out growing stacks).
+// grown (ServeConn on a small goroutine spent 14% of the CPU of a
+// saturated fan-out growing stacks).
 //
 // Only plain HTTP/1.1 keep-alive GET/POST polls with a timeout are parked
 // this way; everything else (HEAD, HTTP/1.0, Connection: close, a per-IP
@@ -136,13 +138,19 @@ func (pk *parkedPoll) hijacked(c net.Conn) {
 	// and closed (Connection: close; the client sends the rest again, as
 	// HTTP/1.1 clients must when a pipelined connection closes).
 	pk.last = holdsBuffer(c)
-	go pk.wait(c)
+	// Wait without a goroutine: the hub keeps a callback and a timer, and
+	// runs the callback in a goroutine of its own when the poll ends.
+	res, parked := pk.s.svc.Park(pk.caller, pk.cursor, pk.timeout, func(res chat.PollResult) { pk.finish(c, res) })
+	if !parked {
+		go pk.finish(c, res)
+	}
 }
 
-func (pk *parkedPoll) wait(c net.Conn) {
+// finish writes the poll's answer on the hijacked connection and hands the
+// connection back to fasthttp (or closes it).
+func (pk *parkedPoll) finish(c net.Conn, res chat.PollResult) {
 	s := pk.s
 	hub := s.svc.Hub()
-	res := s.svc.Poll(pk.caller, pk.cursor, pk.timeout, hub.Closed())
 	if pk.caller.With != "" {
 		res.Events = scopeEvents(res.Events, pk.caller)
 	}
