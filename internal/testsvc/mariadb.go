@@ -143,6 +143,10 @@ func (m *MariaDB) serverArgs() []string {
 		"--innodb-flush-log-at-trx-commit=2",
 		"--character-set-server=utf8mb4",
 		"--collation-server=utf8mb4_unicode_ci",
+		// Temporary tables in the instance's own directory: instances
+		// bootstrapped at once by parallel test processes collided on
+		// /tmp/#sql-temptable-* ("Unknown table 'mysql.tmp_user_sys'").
+		"--tmpdir=" + filepath.Join(m.Dir, "tmp"),
 	}
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
@@ -152,6 +156,9 @@ func (m *MariaDB) serverArgs() []string {
 
 func (m *MariaDB) install() error {
 	if err := checkMariaDB(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(m.Dir, "tmp"), 0o700); err != nil {
 		return err
 	}
 	args := append(m.serverArgs(), "--auth-root-authentication-method=normal", "--skip-test-db")
