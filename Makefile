@@ -29,8 +29,12 @@ unit:
 
 # Go benchmarks, then the load benchmark against Nchan (bench/run.sh;
 # `bench/run.sh -full` for the issue's medians of 3 runs).
+# Go benchmarks (hub, store, bridge, cluster 1 vs 3 processes), the long
+# soak (2,000 users, every message checked), then the load generator
+# against Nchan (docs/benchmarks.md).
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	POLLCHAT_BIN=$(abspath $(BIN)) $(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+	POLLCHAT_SOAK=long POLLCHAT_BIN=$(abspath $(BIN)) $(GO) test -count=1 -run TestSoak -timeout 20m -v ./e2e
 	ARTIFACTS=$(abspath $(ARTIFACTS)) POLLCHAT_BIN=$(abspath $(BIN)) GO=$(GO) ./bench/run.sh
 
 fuzz:
