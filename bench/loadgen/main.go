@@ -50,6 +50,7 @@ type options struct {
 	durableDur  time.Duration
 	setupConc   int
 	park        time.Duration
+	spread      bool
 	quietPct    float64
 	quietWait   time.Duration
 	retries     int
@@ -81,6 +82,7 @@ func main() {
 	flag.StringVar(&durable, "durable", "1,16,256", "durable: concurrent senders (pollchat only)")
 	flag.DurationVar(&o.durableDur, "durable-duration", 5*time.Second, "durable: how long each concurrency sends")
 	flag.DurationVar(&o.park, "park", 25*time.Second, "how long a poll parks (pollchat: the timeout param; Nchan: nchan_subscriber_timeout)")
+	flag.BoolVar(&o.spread, "spread", true, "parked: start each user's first park at a random moment within -park, as browsers arrive (otherwise timeouts fire in the bursts the set-up made)")
 	flag.Float64Var(&o.quietPct, "quiet", 25, "a measurement is quiet when other processes use at most this % of one core")
 	flag.DurationVar(&o.quietWait, "quiet-wait", 60*time.Second, "before each scenario, wait up to this long for a quiet machine")
 	flag.IntVar(&o.retries, "retries", 1, "repeat a scenario measured on a noisy machine up to this many times (the quietest is kept)")
@@ -284,21 +286,22 @@ func runScenario(o *options, sc, tk string) ([]result, error) {
 
 // fleet is a set of subscribers polling in their own goroutines.
 type fleet struct {
-	t     *target
-	subs  []*sub
-	stop  atomic.Bool
-	wg    sync.WaitGroup
-	total atomic.Int64 // messages seen
-	last  atomic.Int64 // unix nanos of the newest message seen
-	errs  atomic.Int64
-	first atomic.Value // first error
+	t      *target
+	subs   []*sub
+	stop   atomic.Bool
+	wg     sync.WaitGroup
+	total  atomic.Int64 // messages seen
+	last   atomic.Int64 // unix nanos of the newest message seen
+	errs   atomic.Int64
+	first  atomic.Value // first error
+	spread time.Duration
 }
 
 // openFleet makes n subscribers (users from base, or all on one channel
 // when room is set), opens them with bounded concurrency and starts their
-// poll loops.
-func openFleet(o *options, t *target, n, base int, room string) (*fleet, error) {
-	f := &fleet{t: t, subs: make([]*sub, n)}
+// poll loops, each after a random delay below spread (0: at once).
+func openFleet(o *options, t *target, n, base int, room string, spread time.Duration) (*fleet, error) {
+	f := &fleet{t: t, subs: make([]*sub, n), spread: spread}
 	for i := range f.subs {
 		id := strconv.Itoa(base + i)
 		ch := "u" + id
@@ -311,6 +314,21 @@ func openFleet(o *options, t *target, n, base int, room string) (*fleet, error) 
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	for _, s := range f.subs {
+		if spread > 0 {
+			// A user who arrives later: hello and the first poll then.
+			f.wg.Add(1)
+			go func(s *sub) {
+				time.Sleep(rand.N(spread))
+				if err := t.open(s, room); err != nil {
+					f.errs.Add(1)
+					f.first.CompareAndSwap(nil, err)
+					f.wg.Done()
+					return
+				}
+				f.loop(s)
+			}(s)
+			continue
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func(s *sub) {
@@ -410,12 +428,16 @@ func parked(o *options, t *target) ([]result, error) {
 	time.Sleep(500 * time.Millisecond)
 	rss0 := t.srv.rssKB()
 	setup := time.Now()
-	f, err := openFleet(o, t, o.parked, 100000, "")
+	spread := time.Duration(0)
+	if o.spread {
+		spread = o.park
+	}
+	f, err := openFleet(o, t, o.parked, 100000, "", spread)
 	if err != nil {
 		return nil, err
 	}
 	defer f.close()
-	n, err := waitParked(t, o.parked, 120*time.Second)
+	n, err := waitParked(t, o.parked, 120*time.Second+spread)
 	if err != nil {
 		return nil, err
 	}
@@ -535,7 +557,7 @@ func waitTotal(f *fleet, want int64, limit time.Duration) {
 // ---- fanout ----
 
 func fanout(o *options, t *target) ([]result, error) {
-	f, err := openFleet(o, t, o.members, 200000, "bench")
+	f, err := openFleet(o, t, o.members, 200000, "bench", 0)
 	if err != nil {
 		return nil, err
 	}
@@ -717,7 +739,7 @@ func sendNotes(st *sendStats) []string {
 // ---- direct ----
 
 func direct(o *options, t *target) ([]result, error) {
-	f, err := openFleet(o, t, o.directUsers, 300000, "")
+	f, err := openFleet(o, t, o.directUsers, 300000, "", 0)
 	if err != nil {
 		return nil, err
 	}
