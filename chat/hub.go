@@ -294,13 +294,7 @@ func (h *Hub) Poll(user, cursor string, timeout time.Duration, done <-chan struc
 		return res.PollResult
 	}
 	w := &waiter{ch: make(chan struct{}, 1)}
-	if len(s.waiters) >= MaxParkedPerUser {
-		s.waiters[0].wake()
-		copy(s.waiters, s.waiters[1:])
-		s.waiters = s.waiters[:len(s.waiters)-1]
-	}
-	s.waiters = append(s.waiters, w)
-	s.parked++
+	s.addWaiter(w)
 	s.mu.Unlock()
 	if wentOnline {
 		h.notify(user, true)
@@ -318,6 +312,27 @@ func (h *Hub) Poll(user, cursor string, timeout time.Duration, done <-chan struc
 	h.parked.Add(-1)
 
 	s.mu.Lock()
+	res := s.unpark(w, seq, h.now().UnixNano())
+	s.mu.Unlock()
+	res.Cursor = h.cursor(res.seq)
+	return res.PollResult
+}
+
+// addWaiter parks w, answering the oldest parked poll first when the user
+// already has MaxParkedPerUser. Caller holds s.mu.
+func (s *stream) addWaiter(w *waiter) {
+	if len(s.waiters) >= MaxParkedPerUser {
+		s.waiters[0].wake()
+		copy(s.waiters, s.waiters[1:])
+		s.waiters = s.waiters[:len(s.waiters)-1]
+	}
+	s.waiters = append(s.waiters, w)
+	s.parked++
+}
+
+// unpark removes w and returns what a poll from seq answers now: the
+// events after it, or a reset when they are gone. Caller holds s.mu.
+func (s *stream) unpark(w *waiter, seq uint64, now int64) sinceResult {
 	for i, x := range s.waiters {
 		if x == w {
 			s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
@@ -325,16 +340,11 @@ func (h *Hub) Poll(user, cursor string, timeout time.Duration, done <-chan struc
 		}
 	}
 	s.parked--
-	s.lastSeen = h.now().UnixNano()
-	var res sinceResult
+	s.lastSeen = now
 	if !s.valid(seq) {
-		res = sinceResult{PollResult: PollResult{Reset: true}, seq: s.last}
-	} else {
-		res = s.since(seq)
+		return sinceResult{PollResult: PollResult{Reset: true}, seq: s.last}
 	}
-	s.mu.Unlock()
-	res.Cursor = h.cursor(res.seq)
-	return res.PollResult
+	return s.since(seq)
 }
 
 // Park is Poll without a goroutine. When the poll can be answered now (an
@@ -387,32 +397,13 @@ func (h *Hub) Park(user, cursor string, timeout time.Duration, fn func(PollResul
 		if w.timer != nil {
 			w.timer.Stop()
 		}
-		for i, x := range s.waiters {
-			if x == w {
-				s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
-				break
-			}
-		}
-		s.parked--
-		s.lastSeen = h.now().UnixNano()
-		var r sinceResult
-		if !s.valid(seq) {
-			r = sinceResult{PollResult: PollResult{Reset: true}, seq: s.last}
-		} else {
-			r = s.since(seq)
-		}
+		r := s.unpark(w, seq, h.now().UnixNano())
 		s.mu.Unlock()
 		h.parked.Add(-1)
 		r.Cursor = h.cursor(r.seq)
 		fn(r.PollResult)
 	}
-	if len(s.waiters) >= MaxParkedPerUser {
-		s.waiters[0].wake()
-		copy(s.waiters, s.waiters[1:])
-		s.waiters = s.waiters[:len(s.waiters)-1]
-	}
-	s.waiters = append(s.waiters, w)
-	s.parked++
+	s.addWaiter(w)
 	h.parked.Add(1)
 	// The timer's callback locks s.mu, so it cannot finish before this
 	// function has stored the timer.

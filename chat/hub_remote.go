@@ -42,12 +42,8 @@ func (h *Hub) pollRemote(user, cursor string, timeout time.Duration, done <-chan
 	for {
 		w := &waiter{ch: make(chan struct{}, 1)}
 		s.mu.Lock()
-		if len(s.waiters) >= MaxParkedPerUser {
-			s.waiters[0].wake()
-			copy(s.waiters, s.waiters[1:])
-			s.waiters = s.waiters[:len(s.waiters)-1]
-		}
-		s.waiters = append(s.waiters, w)
+		s.addWaiter(w)
+		s.parked-- // counted once for the whole poll, above
 		s.mu.Unlock()
 
 		rctx, rcancel := context.WithTimeout(context.Background(), 3*time.Second)
