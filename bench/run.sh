@@ -2,7 +2,7 @@
 # Runs the load benchmark: pollchat against Nchan, side by side.
 #
 #   bench/run.sh                 # the sizes, one run (about 5 minutes)
-#   bench/run.sh -full           # medians of 3 runs, waiting for a quiet machine (15-30 minutes)
+#   bench/run.sh -full           # medians of 3 runs, waiting for a quiet machine (15-25 minutes)
 #   bench/run.sh [loadgen flags] # anything else goes to bench/loadgen (see -h)
 #
 # The durable-mysql scenario starts a private MariaDB (Debian mariadb-server,
