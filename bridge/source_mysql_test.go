@@ -117,7 +117,7 @@ func TestWordPressPreset(t *testing.T) {
 	}
 
 	t.Run("read-only column grants", func(t *testing.T) {
-		// What docs/readme/users.md tells a WordPress admin to grant.
+		// What the README tells a WordPress admin to grant.
 		db, name := site.wp.DB, site.wp.DBName
 		user := "pc_" + strconv.Itoa(site.xs) + "_" + strconv.Itoa(len(name))
 		db.Exec(t, "", "CREATE USER '"+user+"'@'127.0.0.1' IDENTIFIED BY 'ro-password'")
@@ -524,7 +524,7 @@ func TestOctoberCMSUpgradeWhileRunning(t *testing.T) {
 }
 
 func TestOctoberCMSReadOnlyGrants(t *testing.T) {
-	// What docs/readme/users.md tells an OctoberCMS admin to grant.
+	// What the README tells an OctoberCMS admin to grant.
 	db := testsvc.SharedMariaDB(t)
 	ctx := ctxT(t)
 	for _, schema := range []string{"v1", "v3"} {
