@@ -104,7 +104,8 @@ func benchCluster(b *testing.B, procs, users, senders, messages int) {
 	time.Sleep(500 * time.Millisecond)
 	b.StartTimer()
 	start := time.Now()
-	var next atomic.Int64
+	var next, sent atomic.Int64
+	var sendErrs sync.Map // code -> *atomic.Int64
 	var swg sync.WaitGroup
 	for s := 0; s < senders; s++ {
 		swg.Add(1)
@@ -123,12 +124,25 @@ func benchCluster(b *testing.B, procs, users, senders, messages int) {
 				v.Set("to", to)
 				v.Set("text", text)
 				sentAt.Store(text, time.Now())
-				cl.DoErr("GET", "/v1/send", v)
+				r, err := cl.DoErr("GET", "/v1/send", v)
+				code := ""
+				switch {
+				case err != nil:
+					code = "TRANSPORT"
+				case r.ErrorCode() != "":
+					code = r.ErrorCode()
+				}
+				if code != "" {
+					n, _ := sendErrs.LoadOrStore(code, new(atomic.Int64))
+					n.(*atomic.Int64).Add(1)
+					continue
+				}
+				sent.Add(1)
 			}
 		}(s)
 	}
 	swg.Wait()
-	for i := 0; i < 400 && delivered.Load() < int64(messages); i++ {
+	for i := 0; i < 400 && delivered.Load() < sent.Load(); i++ {
 		time.Sleep(50 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
@@ -144,5 +158,9 @@ func benchCluster(b *testing.B, procs, users, senders, messages int) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(delivered.Load())/elapsed.Seconds(), "deliveries/s")
-	b.ReportMetric(float64(delivered.Load())/float64(messages)*100, "delivered-%")
+	b.ReportMetric(float64(delivered.Load())/float64(max(sent.Load(), 1))*100, "delivered-%")
+	sendErrs.Range(func(k, v any) bool {
+		b.Logf("sends answered %s: %d", k, v.(*atomic.Int64).Load())
+		return true
+	})
 }
