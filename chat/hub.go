@@ -651,42 +651,55 @@ func (h *Hub) Reap() {
 		h.reapRemote()
 		return
 	}
-	now := h.now().UnixNano()
-	grace, idle := int64(h.grace), int64(h.idle)
+	now, grace := h.now().UnixNano(), int64(h.grace)
 	var offline []string
+	h.sweep(now, func(u string, s *stream) bool {
+		if s.parked > 0 {
+			return false
+		}
+		if s.online && now-s.lastSeen > grace {
+			s.online = false
+			offline = append(offline, u)
+			return false
+		}
+		return !s.online && now-s.lastSeen > grace+int64(h.idle)
+	})
+	for _, u := range offline {
+		h.notify(u, false)
+	}
+}
+
+// sweep calls visit for every stream, with the stream's lock held; visit
+// returns true for a stream to drop. A stream is dropped only if it is
+// still idle when its shard is locked for writing (no poll came meanwhile).
+func (h *Hub) sweep(now int64, visit func(u string, s *stream) bool) {
+	idle := int64(h.grace + h.idle)
 	for i := range h.shards {
 		sh := &h.shards[i]
 		var drop []string
 		sh.mu.RLock()
 		for u, s := range sh.m {
 			s.mu.Lock()
-			if s.parked == 0 {
-				if s.online && now-s.lastSeen > grace {
-					s.online = false
-					offline = append(offline, u)
-				} else if !s.online && now-s.lastSeen > grace+idle {
-					drop = append(drop, u)
-				}
+			if visit(u, s) {
+				drop = append(drop, u)
 			}
 			s.mu.Unlock()
 		}
 		sh.mu.RUnlock()
-		if len(drop) > 0 {
-			sh.mu.Lock()
-			for _, u := range drop {
-				if s := sh.m[u]; s != nil {
-					s.mu.Lock()
-					if s.parked == 0 && !s.online {
-						delete(sh.m, u)
-					}
-					s.mu.Unlock()
-				}
-			}
-			sh.mu.Unlock()
+		if len(drop) == 0 {
+			continue
 		}
-	}
-	for _, u := range offline {
-		h.notify(u, false)
+		sh.mu.Lock()
+		for _, u := range drop {
+			if s := sh.m[u]; s != nil {
+				s.mu.Lock()
+				if s.parked == 0 && now-s.lastSeen > idle {
+					delete(sh.m, u)
+				}
+				s.mu.Unlock()
+			}
+		}
+		sh.mu.Unlock()
 	}
 }
 

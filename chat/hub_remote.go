@@ -166,34 +166,15 @@ func (h *Hub) onlineRemote(except string, first []string, limit int) ([]string, 
 // reapRemote reports the users active here to the broker, emits the
 // presence changes it decides, and drops idle local streams.
 func (h *Hub) reapRemote() {
-	now := h.now().UnixNano()
-	grace, idle := int64(h.grace), int64(h.idle)
+	now, grace, idle := h.now().UnixNano(), int64(h.grace), int64(h.idle)
 	var active []string
-	for i := range h.shards {
-		sh := &h.shards[i]
-		var drop []string
-		sh.mu.RLock()
-		for u, s := range sh.m {
-			s.mu.Lock()
-			switch {
-			case s.parked > 0 || now-s.lastSeen <= grace:
-				active = append(active, u)
-			case now-s.lastSeen > grace+idle:
-				drop = append(drop, u)
-			}
-			s.mu.Unlock()
+	h.sweep(now, func(u string, s *stream) bool {
+		if s.parked > 0 || now-s.lastSeen <= grace {
+			active = append(active, u)
+			return false
 		}
-		sh.mu.RUnlock()
-		if len(drop) > 0 {
-			sh.mu.Lock()
-			for _, u := range drop {
-				if s := sh.m[u]; s != nil && s.parked == 0 {
-					delete(sh.m, u)
-				}
-			}
-			sh.mu.Unlock()
-		}
-	}
+		return now-s.lastSeen > grace+idle
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	online, offline, err := h.remote.Touch(ctx, active)

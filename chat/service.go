@@ -825,12 +825,9 @@ func (s *Service) conv(c Caller, with, room string) (store.Conv, error) {
 }
 
 // Read moves the caller's read mark and tells the other side.
-func (s *Service) Read(ctx context.Context, c Caller, with, room string, upto int64) error {
-	return s.ReadIn(ctx, c, with, room, false, upto)
-}
-
-// ReadIn is Read with the system conversation selectable (system=1).
-func (s *Service) ReadIn(ctx context.Context, c Caller, with, room string, system bool, upto int64) error {
+// With system set (and no with or room) it marks the conversation of
+// system messages sent to the caller.
+func (s *Service) Read(ctx context.Context, c Caller, with, room string, system bool, upto int64) error {
 	var conv store.Conv
 	var err error
 	if system && with == "" && room == "" {

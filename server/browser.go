@@ -166,7 +166,7 @@ func (s *Server) read(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Call
 		s.fail(rp, serr)
 		return
 	}
-	if rerr := s.svc.ReadIn(ctx, c, p.get("with"), p.get("room"), system, upto); rerr != nil {
+	if rerr := s.svc.Read(ctx, c, p.get("with"), p.get("room"), system, upto); rerr != nil {
 		s.fail(rp, rerr)
 		return
 	}

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -104,8 +103,6 @@ func residentBytes() int64 {
 	n, _ := strconv.ParseInt(f[1], 10, 64)
 	return n * pageSize
 }
-
-var _ = time.Second
 
 // ambiguousLength says whether a request carried both Content-Length and
 // Transfer-Encoding (fasthttp keeps the chunked framing and rewrites the

@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -94,7 +95,7 @@ func New(cfg *config.Config, svc *chat.Service, dir Invalidator, v *bridge.Verif
 type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
-	f.l.Debug("fasthttp", "msg", strings.TrimSpace(sprintf(format, args...)))
+	f.l.Debug("fasthttp", "msg", strings.TrimSpace(fmt.Sprintf(format, args...)))
 }
 
 // Handler returns the routed handler (for in-memory tests).

@@ -19,7 +19,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"pollchat/assets"
-	"pollchat/chat"
 )
 
 type asset struct {
@@ -45,24 +44,16 @@ func loadAssets() (*assetSet, error) {
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(b)
-		f := &asset{body: b, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, ctype: mime.TypeByExtension(path.Ext(p))}
+		ctype := mime.TypeByExtension(path.Ext(p))
 		switch path.Ext(p) {
 		case ".js":
-			f.ctype = "application/javascript; charset=utf-8"
+			ctype = "application/javascript; charset=utf-8"
 		case ".css":
-			f.ctype = "text/css; charset=utf-8"
+			ctype = "text/css; charset=utf-8"
 		case ".html":
-			f.ctype = "text/html; charset=utf-8"
+			ctype = "text/html; charset=utf-8"
 		}
-		var gz bytes.Buffer
-		w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-		w.Write(b)
-		w.Close()
-		if gz.Len() < len(b) {
-			f.gz = gz.Bytes()
-		}
-		a.files[p] = f
+		a.files[p] = newAsset(b, ctype)
 		return nil
 	})
 	if err != nil {
@@ -72,6 +63,20 @@ func loadAssets() (*assetSet, error) {
 		a.files["jquery.js"] = jq
 	}
 	return a, nil
+}
+
+// newAsset prepares a served file: its ETag and, when smaller, its gzip.
+func newAsset(b []byte, ctype string) *asset {
+	sum := sha256.Sum256(b)
+	f := &asset{body: b, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, ctype: ctype}
+	var gz bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	w.Write(b)
+	w.Close()
+	if gz.Len() < len(b) {
+		f.gz = gz.Bytes()
+	}
+	return f
 }
 
 // asset serves an embedded file with an ETag, revalidation and gzip.
@@ -128,18 +133,9 @@ const JQueryFallback = "https://code.jquery.com/jquery-3.7.1.min.js"
 
 func loadJQuery() *asset {
 	for _, p := range JQueryPaths {
-		b, err := os.ReadFile(p)
-		if err != nil || len(b) == 0 {
-			continue
+		if b, err := os.ReadFile(p); err == nil && len(b) > 0 {
+			return newAsset(b, "application/javascript; charset=utf-8")
 		}
-		sum := sha256.Sum256(b)
-		f := &asset{body: b, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, ctype: "application/javascript; charset=utf-8"}
-		var gz bytes.Buffer
-		w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-		w.Write(b)
-		w.Close()
-		f.gz = gz.Bytes()
-		return f
 	}
 	return nil
 }
@@ -275,7 +271,3 @@ func parseBasic(h string) (user, pass string, ok bool) {
 	user, pass, ok = strings.Cut(string(b), ":")
 	return user, pass, ok
 }
-
-func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
-
-var _ = chat.CodeInternal
