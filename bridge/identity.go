@@ -47,8 +47,10 @@ type Identity struct {
 // Verifier checks identities signed with the shared secret.
 type Verifier struct {
 	secret []byte
-	maxAge time.Duration
-	loc    *time.Location
+	// linkSecret signs popup links; nil means links are refused.
+	linkSecret []byte
+	maxAge     time.Duration
+	loc        *time.Location
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 
@@ -94,7 +96,14 @@ func NewVerifier(c config.Auth) (*Verifier, error) {
 	if maxAge <= 0 {
 		maxAge = 24 * time.Hour
 	}
-	return &Verifier{secret: []byte(c.Secret), maxAge: maxAge, loc: loc, Now: time.Now}, nil
+	v := &Verifier{secret: []byte(c.Secret), maxAge: maxAge, loc: loc, Now: time.Now}
+	if c.LinkSecret != "" {
+		if c.LinkSecret == c.Secret {
+			return nil, fmt.Errorf("bridge: auth.link_secret must differ from auth.secret")
+		}
+		v.linkSecret = []byte(c.LinkSecret)
+	}
+	return v, nil
 }
 
 // TimestampLayout is the legacy hash's timestamp: yyMMddHHmmss.
@@ -110,6 +119,18 @@ func (v *Verifier) Hash(parts ...string) string {
 		h.Write([]byte(p))
 	}
 	h.Write(v.secret)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// LinkHash is the popup link hash: hex SHA1(id + target + timestamp +
+// link_secret); "" when no link secret is configured.
+func (v *Verifier) LinkHash(id, target, timestamp string) string {
+	if v.linkSecret == nil {
+		return ""
+	}
+	h := sha1.New()
+	h.Write([]byte(id + target + timestamp))
+	h.Write(v.linkSecret)
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -153,9 +174,14 @@ func (v *Verifier) verifyHash(id, timestamp, hash string) (Identity, error) {
 	return Identity{UserID: id}, nil
 }
 
-// VerifyChatLink checks a popup chat link: SHA1(id + target + timestamp + secret).
+// VerifyChatLink checks a popup chat link: SHA1(id + target + timestamp +
+// link_secret). The identity secret never signs links: with it, the link for
+// (12, 3) would be the identity of user "123".
 func (v *Verifier) VerifyChatLink(id, target, timestamp, hash string) (Identity, error) {
-	if err := v.checkHash(hash, id, target, timestamp); err != nil {
+	if v.linkSecret == nil {
+		return Identity{}, ErrAuthFailed
+	}
+	if err := checkSHA1(hash, v.linkSecret, id, target, timestamp); err != nil {
 		return Identity{}, err
 	}
 	if config.ValidUserID(id) != nil || config.ValidUserID(target) != nil {
@@ -168,6 +194,11 @@ func (v *Verifier) VerifyChatLink(id, target, timestamp, hash string) (Identity,
 }
 
 func (v *Verifier) checkHash(hash string, parts ...string) error {
+	return checkSHA1(hash, v.secret, parts...)
+}
+
+// checkSHA1 compares hash with hex SHA1(parts... + key) in constant time.
+func checkSHA1(hash string, key []byte, parts ...string) error {
 	if len(hash) != sha1.Size*2 {
 		return ErrAuthFailed
 	}
@@ -179,7 +210,7 @@ func (v *Verifier) checkHash(hash string, parts ...string) error {
 	for _, p := range parts {
 		h.Write([]byte(p))
 	}
-	h.Write(v.secret)
+	h.Write(key)
 	if !hmac.Equal(got[:], h.Sum(nil)) {
 		return ErrAuthFailed
 	}

@@ -10,11 +10,14 @@ import (
 	"pollchat/config"
 )
 
-const testSecret = "identity-test-secret"
+const (
+	testSecret     = "identity-test-secret"
+	testLinkSecret = "identity-test-link-secret"
+)
 
 func newTestVerifier(t testing.TB, now time.Time, tz string) *Verifier {
 	t.Helper()
-	v, err := NewVerifier(config.Auth{Secret: testSecret, MaxAge: config.Duration{Duration: 24 * time.Hour}, Timezone: tz})
+	v, err := NewVerifier(config.Auth{Secret: testSecret, LinkSecret: testLinkSecret, MaxAge: config.Duration{Duration: 24 * time.Hour}, Timezone: tz})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,9 +71,32 @@ func TestVerifyChatLink(t *testing.T) {
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	v := newTestVerifier(t, now, "")
 	ts := v.Timestamp(now)
-	h := v.Hash("6", "7", ts)
+	h := v.LinkHash("6", "7", ts)
 	if _, err := v.VerifyChatLink("6", "7", ts, h); err != nil {
 		t.Fatalf("VerifyChatLink = %v", err)
+	}
+	// The identity secret never signs links: user 67's identity hash is
+	// not a link for (6, 7), and a link for (6, 7) is not user 67.
+	if _, err := v.VerifyChatLink("6", "7", ts, v.Hash("67", ts)); err != ErrAuthFailed {
+		t.Fatalf("identity hash of 67 as a link for (6, 7) = %v; want ErrAuthFailed", err)
+	}
+	if _, err := v.VerifyHash("67", ts, h); err != ErrAuthFailed {
+		t.Fatalf("link (6, 7) as identity 67 = %v; want ErrAuthFailed", err)
+	}
+	// Without a link secret no link verifies.
+	off, err := NewVerifier(config.Auth{Secret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off.Now = v.Now
+	if _, err := off.VerifyChatLink("6", "7", ts, h); err != ErrAuthFailed {
+		t.Fatalf("VerifyChatLink without link_secret = %v; want ErrAuthFailed", err)
+	}
+	if off.LinkHash("6", "7", ts) != "" {
+		t.Fatal("LinkHash without link_secret is not empty")
+	}
+	if _, err := NewVerifier(config.Auth{Secret: testSecret, LinkSecret: testSecret}); err == nil {
+		t.Fatal("NewVerifier with link_secret == secret: no error")
 	}
 	if _, err := v.VerifyChatLink("6", "8", ts, h); err != ErrAuthFailed {
 		t.Fatalf("VerifyChatLink(other target) = %v", err)

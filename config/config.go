@@ -89,14 +89,15 @@ type Auth struct {
 	MaxAge Duration `toml:"max_age"`
 	// Timezone of legacy-hash timestamps (IANA name); zero means UTC.
 	Timezone string `toml:"timezone"`
-	// ChatLinks serves the eStreamChat popup page /chat; unset means true.
-	// Its link hash has no separator (see docs/security.md): sites that do
-	// not use popup links should set it to false.
-	ChatLinks *bool `toml:"chat_links"`
+	// LinkSecret signs the eStreamChat popup links (/chat): SHA1(id + target
+	// + timestamp + link_secret). It must differ from Secret, since a link
+	// hash signed with the identity secret is also an identity ("12"+"3" is
+	// "123"). Empty means /chat is off (404).
+	LinkSecret string `toml:"link_secret"`
 }
 
 // ChatLinksOn says whether /chat popup links are served.
-func (a Auth) ChatLinksOn() bool { return a.ChatLinks == nil || *a.ChatLinks }
+func (a Auth) ChatLinksOn() bool { return a.LinkSecret != "" }
 
 // API is the host-site backend API (Basic auth).
 type API struct {
@@ -109,6 +110,12 @@ type API struct {
 type Users struct {
 	// Source is "static", "mysql" or "http"; zero means "static".
 	Source string `toml:"source"`
+	// AllowUnknown lets ids the mysql or http source does not know chat as
+	// "User N" (sites that sign guests). False (the default) refuses them:
+	// only the site's members chat, and a deleted or banned member stops at
+	// once. The static source always knows only its list, and allows
+	// unknown ids (the demo signs arbitrary ids).
+	AllowUnknown bool `toml:"allow_unknown"`
 	// CacheTTL is how long a user stays cached; zero means 5m.
 	CacheTTL Duration   `toml:"cache_ttl"`
 	Static   []User     `toml:"static"`
@@ -401,6 +408,13 @@ func (c *Config) validate() []Problem {
 		bad("auth.secret", "missing: set the secret shared with the host site")
 	case len(c.Auth.Secret) < 8:
 		bad("auth.secret", "too short (%d characters); use at least 16 random characters", len(c.Auth.Secret))
+	}
+	switch {
+	case c.Auth.LinkSecret == "":
+	case c.Auth.LinkSecret == c.Auth.Secret:
+		bad("auth.link_secret", "equal to auth.secret: a link signed with the identity secret is also a login for another user; use a different random secret")
+	case len(c.Auth.LinkSecret) < 16:
+		bad("auth.link_secret", "too short (%d characters); use at least 16 random characters", len(c.Auth.LinkSecret))
 	}
 	if c.Auth.Secret == DemoSecret && err == nil && !isLoopback(host) {
 		bad("auth.secret", "the demo secret may only be used on a loopback address, but server.listen is %q: set a secret of your own", c.Server.Listen)

@@ -52,6 +52,8 @@ func TestErrorsNameKeys(t *testing.T) {
 		{"demo secret public", "[server]\nlisten=\"0.0.0.0:80\"\n[auth]\nsecret=\"" + DemoSecret + "\"\n", []string{"auth.secret"}},
 		{"custom identifiers", "[auth]\nsecret=\"0123456789abcdef\"\n[users]\nsource=\"mysql\"\n[users.mysql]\ndsn=\"x\"\npreset=\"custom\"\ntable=\"users; DROP TABLE x\"\nid_column=\"id\"\nname_column=\"na`me\"\n", []string{"users.mysql.table", "users.mysql.name_column"}},
 		{"demo on a public address", "[server]\nlisten=\"0.0.0.0:8080\"\n[auth]\nsecret=\"0123456789abcdef-real\"\n[demo]\nenabled=true\n", []string{"demo.enabled"}},
+		{"link secret equals secret", "[auth]\nsecret=\"0123456789abcdef\"\nlink_secret=\"0123456789abcdef\"\n", []string{"auth.link_secret"}},
+		{"link secret short", "[auth]\nsecret=\"0123456789abcdef\"\nlink_secret=\"short\"\n", []string{"auth.link_secret"}},
 		{"timezone", "[auth]\nsecret=\"0123456789abcdef\"\ntimezone=\"Mars/Olympus\"\n", []string{"auth.timezone"}},
 		{"syntax", "[auth\nsecret=1", []string{"config"}},
 	}

@@ -481,7 +481,7 @@ func TestMessengerCommandAndChatPage(t *testing.T) {
 
 	// The popup chat page: signed link accepted, forged one refused.
 	ts := testsvc.Timestamp(time.Now())
-	link := url.Values{"id": {"4"}, "target": {"3"}, "timestamp": {ts}, "hash": {testsvc.SHA1Hex("4", "3", ts, testsvc.Secret)}}
+	link := url.Values{"id": {"4"}, "target": {"3"}, "timestamp": {ts}, "hash": {testsvc.SHA1Hex("4", "3", ts, testsvc.LinkSecret)}}
 	r = c.Do(t, "GET", "/chat", link)
 	if r.Status != 200 || !strings.Contains(string(r.Body), `"target":"3"`) || strings.Contains(string(r.Body), "/*POLLCHAT_CONFIG*/null") {
 		t.Fatalf("chat page = %d %.300s", r.Status, r.Body)

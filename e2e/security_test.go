@@ -362,24 +362,34 @@ func TestSecurityTokenClaimsShown(t *testing.T) {
 	}
 }
 
-// TestSecurityChatLinkSplit covers a property of the eStreamChat hash
-// formulas that pollchat keeps for compatibility (PROTOCOL.md sections 1
-// and 5): the inputs are concatenated without a separator, so
-// SHA1(id + target + ts + secret) for (1, 2) equals the identity hash of
-// user "12". pollchat therefore gives the popup page a token scoped to the
-// link's conversation, ending with the link: user 12 can reach nothing of
-// user 1's but the 1-2 conversation (docs/security.md), and a site that
-// does not use popup links turns them off with auth.chat_links = false.
-func TestSecurityChatLinkSplit(t *testing.T) {
+// TestSecurityChatLinks: popup links (/chat?id&target&timestamp&hash) are
+// signed with auth.link_secret, never with auth.secret. With the identity
+// secret, the eStreamChat formula SHA1(id + target + ts + secret) made the
+// link for (12, 3) the identity of user "123", and user 12's own identity
+// hash a valid link for (1, 2). The popup's token is scoped to the link's
+// conversation and ends with the link; link_secret unset turns /chat off.
+func TestSecurityChatLinks(t *testing.T) {
 	t.Parallel()
 	_, c := start(t, testsvc.Options{})
 	ts := testsvc.Timestamp(time.Now())
-	// The identity hash a host gives user "12" on every page...
+	// User 12's identity hash is not a link for (1, 2)...
 	h12 := testsvc.SHA1Hex("12", ts, testsvc.Secret)
-	// ...verifies as a popup link for user 1 talking to 2.
-	r := c.Do(t, "GET", "/chat", url.Values{"id": {"1"}, "target": {"2"}, "timestamp": {ts}, "hash": {h12}})
+	if r := c.Do(t, "GET", "/chat", url.Values{"id": {"1"}, "target": {"2"}, "timestamp": {ts}, "hash": {h12}}); r.Status != 403 {
+		t.Fatalf("identity hash of 12 as chat link (1, 2) = %d; want 403", r.Status)
+	}
+	// ...and a link signed the eStreamChat way with auth.secret is refused.
+	if r := c.Do(t, "GET", "/chat", url.Values{"id": {"1"}, "target": {"2"}, "timestamp": {ts}, "hash": {testsvc.SHA1Hex("1", "2", ts, testsvc.Secret)}}); r.Status != 403 {
+		t.Fatalf("chat link signed with auth.secret = %d; want 403", r.Status)
+	}
+	// A link signed with link_secret for (12, 3) is not the identity of 123.
+	link := testsvc.SHA1Hex("12", "3", ts, testsvc.LinkSecret)
+	if r := c.Do(t, "GET", "/v1/hello", url.Values{"id": {"123"}, "timestamp": {ts}, "hash": {link}}); r.ErrorCode() != "AUTH_FAILED" {
+		t.Fatalf("identity 123 from chat link (12, 3) = %d %s; want AUTH_FAILED", r.Status, r.Body)
+	}
+	// The right link opens the popup with a token scoped to (1, 2).
+	r := c.Do(t, "GET", "/chat", url.Values{"id": {"1"}, "target": {"2"}, "timestamp": {ts}, "hash": {testsvc.SHA1Hex("1", "2", ts, testsvc.LinkSecret)}})
 	if r.Status != 200 {
-		t.Fatalf("chat link (1, 2) signed as identity 12 = %d", r.Status)
+		t.Fatalf("chat link (1, 2) signed with link_secret = %d", r.Status)
 	}
 	_, rest, _ := strings.Cut(string(r.Body), `"token":"`)
 	tok, _, _ := strings.Cut(rest, `"`)
@@ -437,16 +447,10 @@ func TestSecurityChatLinkSplit(t *testing.T) {
 	if strings.Contains(string(r.Body), "private") || !strings.Contains(string(r.Body), "second linked") {
 		t.Fatalf("popup poll = %s; want only the 1-2 conversation", r.Body)
 	}
-	// And a popup link for (1 -> 23) is an identity hash of user "123": the
-	// formula's property, kept for eStreamChat compatibility.
-	link := testsvc.SHA1Hex("1", "23", ts, testsvc.Secret)
-	if r := c.Do(t, "GET", "/v1/hello", url.Values{"id": {"123"}, "timestamp": {ts}, "hash": {link}}); r.Status != 200 {
-		t.Fatalf("identity 123 from chat link (1, 23) = %d", r.Status)
-	}
-	// auth.chat_links = false turns the popup page off.
-	_, off := start(t, testsvc.Options{Auth: "chat_links = false"})
-	if r := off.Do(t, "GET", "/chat", url.Values{"id": {"1"}, "target": {"2"}, "timestamp": {ts}, "hash": {h12}}); r.Status != 404 {
-		t.Fatalf("/chat with auth.chat_links = false = %d; want 404", r.Status)
+	// auth.link_secret unset turns the popup page off.
+	_, off := start(t, testsvc.Options{Auth: "link_secret = \"\""})
+	if r := off.Do(t, "GET", "/chat", url.Values{"id": {"1"}, "target": {"2"}, "timestamp": {ts}, "hash": {testsvc.SHA1Hex("1", "2", ts, testsvc.LinkSecret)}}); r.Status != 404 {
+		t.Fatalf("/chat without auth.link_secret = %d; want 404", r.Status)
 	}
 }
 

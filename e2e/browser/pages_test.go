@@ -52,8 +52,8 @@ func TestChatPopupPage(t *testing.T) {
 	ada.open(hostPage{User: "1", JQuery: "3"})
 
 	ts := time.Now().UTC().Format("060102150405")
-	q := url.Values{"id": {"3"}, "target": {"1"}, "timestamp": {ts}, "hash": {sha1hex("3" + "1" + ts + testsvc.Secret)}, "name": {"Linus"}}
-	bad := url.Values{"id": {"3"}, "target": {"1"}, "timestamp": {ts}, "hash": {sha1hex("3" + "2" + ts + testsvc.Secret)}}
+	q := url.Values{"id": {"3"}, "target": {"1"}, "timestamp": {ts}, "hash": {sha1hex("3" + "1" + ts + testsvc.LinkSecret)}, "name": {"Linus"}}
+	bad := url.Values{"id": {"3"}, "target": {"1"}, "timestamp": {ts}, "hash": {sha1hex("3" + "2" + ts + testsvc.LinkSecret)}}
 	resp, err := http.Get(e.pc.URL + "/chat?" + bad.Encode())
 	if err != nil {
 		t.Fatal(err)

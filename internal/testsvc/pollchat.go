@@ -25,6 +25,10 @@ import (
 // Secret is the auth.secret of configs made by PollchatConfig.
 const Secret = "test-secret-0123456789"
 
+// LinkSecret is the auth.link_secret of those configs (popup links), unless
+// the Auth option sets link_secret itself.
+const LinkSecret = "test-link-secret-9876543210"
+
 // APILogin and APIPassword are the backend API credentials of those configs.
 const (
 	APILogin    = "backend"
@@ -96,7 +100,11 @@ func PollchatConfig(addr, dataDir string, o Options) string {
 		origins = ""
 	}
 	fmt.Fprintf(&b, "[server]\nlisten = %q\npoll_timeout = %q\npoll_max = \"60s\"\n%s%s\n", addr, o.pollTimeout(), origins, o.Server)
-	fmt.Fprintf(&b, "[auth]\nsecret = %q\n%s\n", Secret, o.Auth)
+	link := fmt.Sprintf("link_secret = %q\n", LinkSecret)
+	if strings.Contains(o.Auth, "link_secret") {
+		link = ""
+	}
+	fmt.Fprintf(&b, "[auth]\nsecret = %q\n%s%s\n", Secret, link, o.Auth)
 	if o.NoAPI {
 		b.WriteString("[api]\nlogin = \"\"\npassword = \"\"\n\n")
 	} else {
