@@ -21,8 +21,12 @@ const WordPressDir = "/usr/share/wordpress"
 // Dir is a private tree: copies of WordPress's entry scripts (so that
 // their __DIR__ is Dir and they load Dir/wp-config.php, ours, instead of
 // Debian's /etc/wordpress lookup), symlinks to wp-includes and wp-admin's
-// sub-directories, and a real wp-content/ (plugins/, uploads/; themes/
-// links to the package's). Put a plugin under Dir/wp-content/plugins/.
+// sub-directories, and a real wp-content/ (plugins/, uploads/, and themes/
+// with TestTheme, the site's theme). Put a plugin under Dir/wp-content/plugins/.
+//
+// Nothing outside Debian's wordpress package itself is used: no theme
+// package (wordpress-theme-* are only Recommends, left out by
+// --no-install-recommends), no wordpress-l10n.
 type WordPress struct {
 	Dir     string
 	DB      *MariaDB
@@ -76,6 +80,7 @@ func InstallWordPress(t testing.TB, db *MariaDB) *WordPress {
 	out := w.run(t, `define('WP_INSTALLING', true);`, `
 require_once ABSPATH . 'wp-admin/includes/upgrade.php';
 $r = wp_install('pollchat test', `+PHPQuote(w.AdminLogin)+`, `+PHPQuote(w.AdminEmail)+`, true, '', wp_slash(`+PHPQuote(w.AdminPassword)+`));
+if (get_stylesheet() !== `+PHPQuote(TestTheme)+` || !wp_get_theme()->exists()) { fwrite(STDERR, "PHP Fatal error: the test theme is not active: " . get_stylesheet() . "\n"); exit(1); }
 echo "\nPOLLCHAT_ADMIN_ID=", $r['user_id'], "\n";
 `)
 	i := strings.LastIndex(out, "POLLCHAT_ADMIN_ID=")
@@ -120,10 +125,51 @@ func (w *WordPress) buildTree() error {
 			return err
 		}
 	}
-	if err := os.Symlink(filepath.Join(WordPressDir, "wp-content", "themes"), filepath.Join(content, "themes")); err != nil {
+	theme := filepath.Join(content, "themes", TestTheme)
+	if err := os.MkdirAll(theme, 0o755); err != nil {
 		return err
 	}
+	for name, src := range testThemeFiles {
+		if err := os.WriteFile(filepath.Join(theme, name), []byte(src), 0o644); err != nil {
+			return err
+		}
+	}
 	return os.WriteFile(filepath.Join(w.Dir, "wp-config.php"), []byte(w.config()), 0o644)
+}
+
+// TestTheme is the theme of every test site (WP_DEFAULT_THEME, so
+// wp_install activates it): a classic theme written by testsvc, so the
+// tests need no theme package. It prints what plugins hook into (wp_head,
+// wp_body_open, wp_footer) and the loop's titles and contents (shortcodes run).
+const TestTheme = "pollchat-test"
+
+var testThemeFiles = map[string]string{
+	"style.css": `/*
+Theme Name: pollchat test
+Description: The minimal theme of pollchat's test sites.
+Version: 1.0
+*/
+body { font-family: sans-serif; margin: 2em; }
+`,
+	"index.php": `<?php defined( 'ABSPATH' ) || exit; ?><!DOCTYPE html>
+<html <?php language_attributes(); ?>>
+<head>
+<meta charset="<?php bloginfo( 'charset' ); ?>">
+<title><?php echo esc_html( wp_get_document_title() ); ?></title>
+<?php wp_head(); ?>
+</head>
+<body <?php body_class(); ?>>
+<?php wp_body_open(); ?>
+<header><a href="<?php echo esc_url( home_url( '/' ) ); ?>"><?php bloginfo( 'name' ); ?></a></header>
+<main>
+<?php while ( have_posts() ) : the_post(); ?>
+<article id="post-<?php the_ID(); ?>"><h1><?php the_title(); ?></h1><?php the_content(); ?></article>
+<?php endwhile; ?>
+</main>
+<?php wp_footer(); ?>
+</body>
+</html>
+`,
 }
 
 // copyScriptsLinkDirs copies the files of src into dst and links its
@@ -181,6 +227,7 @@ func (w *WordPress) config() string {
 	def("WP_SITEURL", w.SiteURL)
 	b.WriteString("define('WP_CONTENT_DIR', __DIR__ . '/wp-content');\n")
 	def("WP_CONTENT_URL", w.SiteURL+"/wp-content")
+	def("WP_DEFAULT_THEME", TestTheme)
 	b.WriteString("define('WP_DEBUG', false);\n")
 	b.WriteString("define('AUTOMATIC_UPDATER_DISABLED', true);\n")
 	b.WriteString("define('WP_AUTO_UPDATE_CORE', false);\n")
