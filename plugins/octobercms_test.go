@@ -31,7 +31,7 @@ func octoberSetup(serverURL string, extra string) string {
 use RainLab\User\Models\User;
 use RainLab\User\Models\UserGroup;
 Model::$settings = array(
-	'server_url' => %s, 'secret' => %s, 'scheme' => 'hash',
+	'server_url' => %s, 'secret' => %s, 'link_secret' => %s, 'scheme' => 'hash',
 	'api_login' => 'backend', 'api_password' => 'backend-password',
 	'users_login' => 'pollchat', 'users_password' => 'users-pw',
 	'admin_groups' => 'staff', 'mod_groups' => 'helpers, editors',
@@ -44,7 +44,7 @@ Model::$settings = array(
 User::$all[1] = new User(array('id' => 1, 'name' => 'Ada', 'surname' => 'Lovelace', 'groups' => array(new UserGroup('staff')), 'avatar' => 'https://example.com/ada.png'));
 User::$all[2] = new User(array('id' => 2, 'first_name' => 'Grace', 'last_name' => 'Hopper', 'groups' => array(new UserGroup('editors'))));
 User::$all[3] = new User(array('id' => 3, 'username' => 'linus', 'email' => 'linus@example.com'));
-`, q(octoberStandins), q(serverURL), q(octoberSecret), extra)
+`, q(octoberStandins), q(serverURL), q(octoberSecret), q(testsvc.LinkSecret), extra)
 }
 
 type octoberAnswer struct {
@@ -68,7 +68,7 @@ func TestOctoberUsersInfoRoute(t *testing.T) {
 		{"no credentials", ``, "1", 401, `{"error":{"code":"AUTH_FAILED","message":"wrong or missing users-info credentials"}}`},
 		{"wrong password", `'PHP_AUTH_USER' => 'pollchat', 'PHP_AUTH_PW' => 'nope'`, "1", 401, `{"error":{"code":"AUTH_FAILED","message":"wrong or missing users-info credentials"}}`},
 		{"three users in the order asked, unknown left out", auth, "3,1,99,2", 200, `[
-			{"user_id":"3","name":"linus","avatar_url":"","profile_url":"https://example.com/members/3","role":"member"},
+			{"user_id":"3","name":"User 3","avatar_url":"","profile_url":"https://example.com/members/3","role":"member"},
 			{"user_id":"1","name":"Ada Lovelace","avatar_url":"https://example.com/ada.png?s=96","profile_url":"https://example.com/members/1","role":"admin"},
 			{"user_id":"2","name":"Grace Hopper","avatar_url":"","profile_url":"https://example.com/members/2","role":"mod"}]`},
 		{"fastcgi header", `'HTTP_AUTHORIZATION' => 'Basic ' . base64_encode('pollchat:users-pw')`, "2", 200, `[{"user_id":"2","name":"Grace Hopper","avatar_url":"","profile_url":"https://example.com/members/2","role":"mod"}]`},
@@ -125,6 +125,7 @@ func TestOctoberComponent(t *testing.T) {
 	type result struct {
 		InitJSON string
 		JS, CSS  []string
+		Headers  map[string]string
 		Link     string
 		SelfLink string
 		NoLink   string
@@ -135,12 +136,13 @@ func TestOctoberComponent(t *testing.T) {
 		user     string // PHP: who is logged in
 		widget   bool
 		scheme   string
-		wantLink string
+		wantLink string // text of the link to "other"; "" for none
 	}{
-		{"member, hash", ``, `User::$all[2]`, true, "hash", `<a href="#pollchat-1" class="pollchat-link" data-pollchat-user="1">Chat with Ada Lovelace</a>`},
-		{"member, jwt", `Model::$settings['scheme'] = 'jwt';`, `User::$all[1]`, true, "jwt", `<a href="#pollchat-3" class="pollchat-link" data-pollchat-user="3">Chat with linus</a>`},
+		{"member, hash", ``, `User::$all[2]`, true, "hash", "Chat with Ada Lovelace"},
+		// linus has only a username (his login): "User 3".
+		{"member, jwt", `Model::$settings['scheme'] = 'jwt';`, `User::$all[1]`, true, "jwt", "Chat with User 3"},
 		{"guest", ``, `null`, false, "", ``},
-		{"not in the chat groups", `Model::$settings['groups'] = 'staff';`, `User::$all[2]`, false, "", `<a href="#pollchat-1" class="pollchat-link" data-pollchat-user="1">Chat with Ada Lovelace</a>`},
+		{"not in the chat groups", `Model::$settings['groups'] = 'staff';`, `User::$all[2]`, false, "", "Chat with Ada Lovelace"},
 		{"not configured", `Model::$settings['secret'] = '';`, `User::$all[2]`, false, "", ``},
 	}
 	for _, tc := range cases {
@@ -155,12 +157,16 @@ RainLab\User\Facades\Auth::$user = %s;
 $c = new Pollchat\Chat\Components\ChatWidget();
 $c->onRun();
 $me = RainLab\User\Facades\Auth::$user;
-echo json_encode(array('InitJSON' => (string) $c->initJson, 'JS' => $c->addedJs, 'CSS' => $c->addedCss,
+echo json_encode(array('InitJSON' => (string) $c->initJson, 'JS' => $c->addedJs, 'CSS' => $c->addedCss, 'Headers' => (object) $c->controller->headers,
 	'Link' => (string) Pollchat\Chat\Plugin::chatLink(%s),
 	'SelfLink' => $me ? (string) Pollchat\Chat\Plugin::chatLink($me->id) : '',
 	'NoLink' => (string) Pollchat\Chat\Plugin::chatLink(42)));`, tc.user, other), &r)
-			if r.Link != tc.wantLink || r.SelfLink != "" || r.NoLink != "" {
-				t.Errorf("chatLink = %q, to oneself %q, to an unknown member %q; want %q, \"\", \"\"", r.Link, r.SelfLink, r.NoLink, tc.wantLink)
+			m := reChatLink.FindStringSubmatch(r.Link)
+			if tc.wantLink == "" && r.Link != "" || tc.wantLink != "" && (m == nil || m[2] != other || m[3] != tc.wantLink || !strings.HasPrefix(m[1], "https://chat.example.com/chat?")) || r.SelfLink != "" || r.NoLink != "" {
+				t.Errorf("chatLink = %q, to oneself %q, to an unknown member %q; want a popup link to %s %q, \"\", \"\"", r.Link, r.SelfLink, r.NoLink, other, tc.wantLink)
+			}
+			if cc := r.Headers["Cache-Control"]; tc.widget != (strings.Contains(cc, "private") && strings.Contains(cc, "no-store")) {
+				t.Errorf("Cache-Control = %q with widget %v; want private, no-store exactly on pages with a signed identity", cc, tc.widget)
 			}
 			if !tc.widget {
 				if r.InitJSON != "" || len(r.JS) != 0 {
@@ -177,6 +183,9 @@ echo json_encode(array('InitJSON' => (string) $c->initJson, 'JS' => $c->addedJs,
 			var cfg map[string]any
 			if err := json.Unmarshal([]byte(r.InitJSON), &cfg); err != nil {
 				t.Fatalf("init JSON %q: %v", r.InitJSON, err)
+			}
+			if strings.Contains(r.InitJSON, testsvc.LinkSecret) || strings.Contains(r.Link, testsvc.LinkSecret) {
+				t.Errorf("init JSON or link carries the link secret")
 			}
 			if cfg["server"] != "https://chat.example.com" || cfg["position"] != "bottom-left" || cfg["lang"] != "de" {
 				t.Errorf("init = %v; want server https://chat.example.com, position bottom-left, lang de", cfg)
@@ -368,4 +377,108 @@ foreach (json_decode(`+q(string(list))+`, true) as $key => $_) {
 	if !reflect.DeepEqual(fields, reg.Keys) {
 		t.Errorf("fields.yaml fields %v; want the settings the plugin reads %v", fields, reg.Keys)
 	}
+}
+
+// TestOctoberChatLinkOpensPopup renders a chat link with the plugin for a
+// logged-in member and opens it on a running pollchat whose auth.link_secret
+// is the plugin's link secret: the popup opens, and its hash is no identity.
+func TestOctoberChatLinkOpensPopup(t *testing.T) {
+	pc := testsvc.StartPollchat(t, testsvc.Options{})
+	link := runPHP(t, octoberSetup(pc.URL+"/", "")+`
+RainLab\User\Facades\Auth::$user = User::$all[2];
+echo (string) Pollchat\Chat\Plugin::chatLink(1);`)
+	m := reChatLink.FindStringSubmatch(link)
+	if m == nil || m[2] != "1" {
+		t.Fatalf("chatLink(1) = %q; want a popup link to member 1", link)
+	}
+	checkPopupLink(t, pc, m[1], "2", "1")
+}
+
+// TestOctoberSettingsRules saves settings through the Settings model's
+// beforeSave (what October runs before writing the row) and checks what is
+// stored or refused; the form has password fields, not "sensitive" ones.
+func TestOctoberSettingsRules(t *testing.T) {
+	stored := map[string]string{"server_url": "https://chat.example.com", "secret": "stored-secret-0123456789",
+		"api_password": "stored-api-password", "users_password": "stored-users-password", "link_secret": strings.Repeat("L", 40)}
+	storedJSON, _ := json.Marshal(stored)
+	save := func(t *testing.T, fields map[string]string) (map[string]string, map[string]string) {
+		t.Helper()
+		b, _ := json.Marshal(fields)
+		var r struct {
+			Saved  map[string]string
+			Errors map[string]string
+		}
+		phpJSON(t, "require "+q(octoberStandins)+";\n"+`$m = new Pollchat\Chat\Models\Settings();
+$m->original = array('value' => `+q(string(storedJSON))+`);
+foreach (json_decode(`+q(string(b))+`, true) as $k => $v) { $m->$k = $v; }
+$errors = array();
+try { $m->beforeSave(); } catch (ValidationException $e) { $errors = $e->fields; }
+$saved = array();
+foreach (array('server_url', 'secret', 'api_password', 'users_password', 'link_secret') as $k) { $saved[$k] = isset($m->$k) ? (string) $m->$k : ''; }
+echo json_encode(array('Saved' => $saved, 'Errors' => (object) $errors));`, &r)
+		return r.Saved, r.Errors
+	}
+	t.Run("empty password fields keep the stored secrets", func(t *testing.T) {
+		saved, errs := save(t, map[string]string{"server_url": "https://chat2.example.com/", "secret": "", "api_password": "", "users_password": ""})
+		want := map[string]string{"server_url": "https://chat2.example.com", "secret": stored["secret"], "api_password": stored["api_password"], "users_password": stored["users_password"], "link_secret": stored["link_secret"]}
+		if len(errs) != 0 || !reflect.DeepEqual(saved, want) {
+			t.Errorf("saved %v, errors %v; want %v", saved, errs, want)
+		}
+	})
+	for _, tc := range []struct {
+		name, field string
+		fields      map[string]string
+	}{
+		{"script URL", "server_url", map[string]string{"server_url": "javascript:alert(1)"}},
+		{"ftp URL", "server_url", map[string]string{"server_url": "ftp://chat.example.com"}},
+		{"URL with a query", "server_url", map[string]string{"server_url": "https://chat.example.com/?a=1"}},
+		{"short users-info password", "users_password", map[string]string{"users_password": "short-pw"}},
+		{"short link secret", "link_secret", map[string]string{"link_secret": "short-link-secret"}},
+		{"link secret equal to the secret", "link_secret", map[string]string{"secret": strings.Repeat("S", 40), "link_secret": strings.Repeat("S", 40)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, errs := save(t, tc.fields); errs[tc.field] == "" {
+				t.Errorf("saving %v: errors %v; want %s refused", tc.fields, errs, tc.field)
+			}
+		})
+	}
+	t.Run("first use generates the link secret and the users-info password", func(t *testing.T) {
+		var r map[string]string
+		phpJSON(t, "require "+q(octoberStandins)+";\n"+`$m = new Pollchat\Chat\Models\Settings();
+$m->initSettingsData();
+echo json_encode(array('link_secret' => $m->link_secret, 'users_password' => $m->users_password));`, &r)
+		re := regexp.MustCompile(`^[0-9a-f]{32,}$`)
+		if !re.MatchString(r["link_secret"]) || !re.MatchString(r["users_password"]) || r["link_secret"] == r["users_password"] {
+			t.Errorf("initSettingsData = %v; want two different random secrets of 32+ characters", r)
+		}
+	})
+	t.Run("the form has password fields, no sensitive reveal", func(t *testing.T) {
+		yaml, err := os.ReadFile(filepath.Join(octoberPlugin, "models", "settings", "fields.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(yaml), "type: sensitive") {
+			t.Errorf("fields.yaml still uses the sensitive widget")
+		}
+		for _, f := range []string{"secret", "api_password", "users_password"} {
+			if !regexp.MustCompile(`(?m)^        ` + f + `:\n(            .*\n)*?            type: password\n`).Match(yaml) {
+				t.Errorf("fields.yaml: %s is not a password field", f)
+			}
+		}
+	})
+	t.Run("uninstall removes the settings row", func(t *testing.T) {
+		out := runPHP(t, "require "+q(octoberStandins)+";\n"+`(new Pollchat\Chat\Updates\RemoveSettingsOnUninstall())->down();
+echo json_encode(Db::$deleted);`)
+		if out != `[{"table":"system_settings","where":{"item":"pollchat_chat_settings"}}]` {
+			t.Errorf("uninstall deleted %s; want the system_settings row pollchat_chat_settings", out)
+		}
+		v, err := os.ReadFile(filepath.Join(octoberPlugin, "updates", "version.yaml"))
+		if err != nil || !strings.Contains(string(v), "remove_settings_on_uninstall.php") {
+			t.Errorf("updates/version.yaml (%v) does not run remove_settings_on_uninstall.php", err)
+		}
+		code := runPHP(t, "require "+q(octoberStandins)+";\n"+`$r = new ReflectionClass(Pollchat\Chat\Models\Settings::class); echo $r->getDefaultProperties()['settingsCode'];`)
+		if code != "pollchat_chat_settings" {
+			t.Errorf("settings code %q; want the one the uninstall removes", code)
+		}
+	})
 }

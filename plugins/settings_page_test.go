@@ -54,6 +54,15 @@ func testSettingsPage(t *testing.T, s *wpSite) {
 	if m == nil {
 		t.Fatalf("settings page has no _wpnonce field")
 	}
+	// The link secret is shown to the admin (to copy into pollchat's
+	// auth.link_secret) in a password field; plain http gets a warning.
+	if ls := reLinkSecretField.FindStringSubmatch(html); ls == nil || ls[1] != s.linkSecret {
+		t.Errorf("settings page link secret field = %v; want a password field holding %q", ls, s.linkSecret)
+	}
+	if !strings.Contains(html, `id="pollchat_plain_http"`) {
+		t.Errorf("settings page with an http:// server URL has no plain-http warning")
+	}
+	testConnectionButton(t, s, pageURL, adminCookie)
 
 	subCookie, _ := s.cookies(t, s.subscriber)
 	if code, _, _ := httpDo(t, "GET", pageURL, nil, map[string]string{"Cookie": subCookie}); code == 200 {
@@ -112,10 +121,83 @@ func testSettingsPage(t *testing.T, s *wpSite) {
 		t.Errorf("in Chromium: title %q, secret field %q, notice %q; want pollchat, empty, Settings saved", title, secretValue, notice)
 	}
 	saveShot(t, "wordpress-settings.png", shot)
+	// The Test connection button in the browser, against the running pollchat.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("pollchat_test_connection")),
+		chromedp.WaitVisible(chromedp.ID("pollchat_test_result")),
+	); err != nil {
+		t.Fatalf("chromium: Test connection: %v", err)
+	}
+	if st := text(chromedp.Evaluate[string](`document.getElementById("pollchat_test_result").getAttribute("data-status")`)); st != "ok" {
+		t.Errorf("Test connection in Chromium: status %q (%s); want ok", st, text(chromedp.Text(chromedp.ID("pollchat_test_result"))))
+	}
 	got := s.settings(t)
 	if got["position"] != "bottom-right" || got["secret"] != testsvc.Secret || got["users_password"] != usersPassword || got["server_url"] != s.pc.URL {
 		b, _ := json.Marshal(got)
 		t.Errorf("after saving the form in Chromium: %s; want position bottom-right and every secret and the URL kept", b)
+	}
+}
+
+var (
+	reLinkSecretField = regexp.MustCompile(`<input type="password"[^>]*id="pollchat_link_secret"[^>]*value="([^"]*)"`)
+	reTestNonce       = regexp.MustCompile(`(?s)value="pollchat_test_connection" />.*?name="_wpnonce" value="([0-9a-f]+)"`)
+	reTestResult      = regexp.MustCompile(`id="pollchat_test_result" data-status="([a-z_]+)"><p>([^<]*)</p>`)
+)
+
+// testConnectionButton presses Test connection (a POST to admin-post.php
+// with the page's nonce, as the button does) with good settings, a wrong API
+// password, and an address nobody listens on, and reads the result on the
+// settings page. Without the nonce nothing runs.
+func testConnectionButton(t *testing.T, s *wpSite, pageURL, adminCookie string) {
+	t.Helper()
+	press := func(withNonce bool) (int, string, string) {
+		t.Helper()
+		code, _, body := httpDo(t, "GET", pageURL, nil, map[string]string{"Cookie": adminCookie})
+		m := reTestNonce.FindStringSubmatch(string(body))
+		if code != 200 || m == nil {
+			t.Fatalf("settings page = %d, Test connection nonce %v; want 200 and a nonce", code, m)
+		}
+		form := url.Values{"action": {"pollchat_test_connection"}, "_wpnonce": {m[1]}}
+		if !withNonce {
+			form.Set("_wpnonce", "0123456789")
+		}
+		code, hdr, _ := httpDo(t, "POST", s.wp.SiteURL+"/wp-admin/admin-post.php", strings.NewReader(form.Encode()),
+			map[string]string{"Cookie": adminCookie, "Content-Type": "application/x-www-form-urlencoded"})
+		if withNonce && (code != 302 || !strings.HasSuffix(hdr.Get("Location"), "options-general.php?page=pollchat")) {
+			t.Fatalf("Test connection = %d, Location %q; want a redirect to the settings page", code, hdr.Get("Location"))
+		}
+		_, _, body = httpDo(t, "GET", pageURL, nil, map[string]string{"Cookie": adminCookie})
+		r := reTestResult.FindStringSubmatch(string(body))
+		if r == nil {
+			return code, "", ""
+		}
+		return code, r[1], r[2]
+	}
+	if code, status, _ := press(false); code != 403 || status != "" {
+		t.Errorf("Test connection without a valid nonce = %d, result %q; want 403 and no test", code, status)
+	}
+	for _, tc := range []struct {
+		name     string
+		settings map[string]any
+		want     string
+	}{
+		{"good credentials", nil, "ok"},
+		{"wrong API password", map[string]any{"api_password": "wrong-password"}, "credentials"},
+		{"nobody listening", map[string]any{"server_url": fmt.Sprintf("http://127.0.0.1:%d", testsvc.FreePort(t))}, "unreachable"},
+		{"not pollchat", map[string]any{"server_url": s.wp.SiteURL}, "error"},
+	} {
+		if tc.settings != nil {
+			s.saveSettings(t, tc.settings)
+		}
+		_, status, message := press(true)
+		if status != tc.want || message == "" {
+			t.Errorf("%s: Test connection = %q (%q); want %q", tc.name, status, message, tc.want)
+		}
+		s.saveSettings(t, map[string]any{"server_url": s.pc.URL, "api_password": testsvc.APIPassword})
+	}
+	// The result shows once.
+	if _, _, body := httpDo(t, "GET", pageURL, nil, map[string]string{"Cookie": adminCookie}); strings.Contains(string(body), "pollchat_test_result") {
+		t.Errorf("the Test connection result shows again on the next visit")
 	}
 }
 

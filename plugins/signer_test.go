@@ -17,10 +17,14 @@ var signers = []struct {
 	plugin string
 	load   string // PHP that defines the class
 	newS   string // PHP expression: a signer for $secret
+	link   string // PHP expression: a chat link for $id and '7' signed with $linkSecret
 }{
-	{"wordpress", "require " + q(filepath.Join(wordpressPlugin, "includes", "class-pollchat-signer.php")) + ";", "new Pollchat_Signer($secret)"},
-	{"octobercms", "require " + q(filepath.Join(octoberPlugin, "classes", "Signer.php")) + ";", "new \\Pollchat\\Chat\\Classes\\Signer($secret)"},
+	{"wordpress", "require " + q(filepath.Join(wordpressPlugin, "includes", "class-pollchat-signer.php")) + ";", "new Pollchat_Signer($secret)", "Pollchat_Signer::chat_link($linkSecret, $id, '7', $now)"},
+	{"octobercms", "require " + q(filepath.Join(octoberPlugin, "classes", "Signer.php")) + ";", "new \\Pollchat\\Chat\\Classes\\Signer($secret)", "\\Pollchat\\Chat\\Classes\\Signer::chatLink($linkSecret, $id, '7', $now)"},
 }
+
+// linkSecret is auth.link_secret in these tests.
+const linkSecret = "link secret, not the identity one"
 
 type signed struct {
 	Legacy struct {
@@ -29,34 +33,41 @@ type signed struct {
 	Token     string
 	Expired   string
 	ChatLink  string
+	NoLink    bool // no link is signed without a link secret
 	Timestamp string
 }
 
 // sign runs a plugin's signer for user id at unix time now.
-func sign(t *testing.T, load, newS, secret, id string, now int64) signed {
+func sign(t *testing.T, load, newS, link, secret, id string, now int64) signed {
 	t.Helper()
 	var s signed
 	phpJSON(t, fmt.Sprintf(`%s
-$secret = %s; $now = %d; $s = %s;
+$secret = %s; $linkSecret = %s; $id = %s; $now = %d; $s = %s;
+$link = %s;
+$linkSecret = '';
+$noLink = %s;
+if ($link['id'] !== $id || $link['target'] !== '7' || $link['timestamp'] !== $s->timestamp($now)) { fwrite(STDERR, 'bad link ' . json_encode($link)); }
 echo json_encode(array(
-	'Legacy' => array_combine(array('ID', 'Timestamp', 'Hash'), array_values($s->legacy(%s, $now))),
-	'Token' => $s->token(%s, 3600, array('name' => "Zoë \"Z\" </script>", 'avatar_url' => 'https://example.com/a.png'), $now),
-	'Expired' => $s->token(%s, 3600, array(), $now - 7200),
-	'ChatLink' => $s->hash(%s, '7', $s->timestamp($now)),
+	'Legacy' => array_combine(array('ID', 'Timestamp', 'Hash'), array_values($s->legacy($id, $now))),
+	'Token' => $s->token($id, 3600, array('name' => "Zoë \"Z\" </script>", 'avatar_url' => 'https://example.com/a.png'), $now),
+	'Expired' => $s->token($id, 3600, array(), $now - 7200),
+	'ChatLink' => $link['hash'],
+	'NoLink' => null === $noLink,
 	'Timestamp' => $s->timestamp($now),
-));`, load, q(secret), now, newS, q(id), q(id), q(id), q(id)), &s)
+));`, load, q(secret), q(linkSecret), q(id), now, newS, link, link), &s)
 	return s
 }
 
 // TestSignersVerifyWithServer signs identities with each plugin's PHP
 // class and checks them with the server's own verifier (bridge.Verifier):
-// the legacy hash, the HS256 token with its claims, the chat-link hash, and
-// that a wrong secret or an old token is refused.
+// the legacy hash, the HS256 token with its claims, the chat-link hash
+// (signed with the link secret, and no identity), and that a wrong secret
+// or an old token is refused.
 func TestSignersVerifyWithServer(t *testing.T) {
 	const secret = "s3cret with spaces & ünïcode"
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	verifier := func(secret string) *bridge.Verifier {
-		v, err := bridge.NewVerifier(config.Auth{Secret: secret})
+		v, err := bridge.NewVerifier(config.Auth{Secret: secret, LinkSecret: linkSecret})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +78,7 @@ func TestSignersVerifyWithServer(t *testing.T) {
 	for _, sg := range signers {
 		for _, id := range []string{"6", "john82"} {
 			t.Run(sg.plugin+"/"+id, func(t *testing.T) {
-				s := sign(t, sg.load, sg.newS, secret, id, now.Unix())
+				s := sign(t, sg.load, sg.newS, sg.link, secret, id, now.Unix())
 				if s.Timestamp != "261122100000" || s.Legacy.Timestamp != s.Timestamp {
 					t.Errorf("timestamp = %q (legacy %q); want 261122100000", s.Timestamp, s.Legacy.Timestamp)
 				}
@@ -79,6 +90,16 @@ func TestSignersVerifyWithServer(t *testing.T) {
 				}
 				if _, err := good.VerifyChatLink(id, "7", s.Timestamp, s.ChatLink); err != nil {
 					t.Errorf("VerifyChatLink(%q, 7, %q, %q) = %v; want nil", id, s.Timestamp, s.ChatLink, err)
+				}
+				// The link's hash is no identity: not of id+"7" (what a link
+				// signed with auth.secret would be), not of id.
+				for _, as := range []string{id + "7", id} {
+					if _, err := good.VerifyHash(as, s.Timestamp, s.ChatLink); err == nil {
+						t.Errorf("VerifyHash(%q, %q, link hash) = nil; want refused (a link is no login)", as, s.Timestamp)
+					}
+				}
+				if !s.NoLink {
+					t.Errorf("a chat link was signed without a link secret; want none")
 				}
 				idn, err := good.VerifyToken(s.Token)
 				if err != nil || idn.UserID != id || idn.Name != `Zoë "Z" </script>` || idn.AvatarURL != "https://example.com/a.png" {
@@ -97,8 +118,8 @@ func TestSignersVerifyWithServer(t *testing.T) {
 		}
 	}
 	// Both plugins sign alike.
-	a := sign(t, signers[0].load, signers[0].newS, secret, "6", now.Unix())
-	b := sign(t, signers[1].load, signers[1].newS, secret, "6", now.Unix())
+	a := sign(t, signers[0].load, signers[0].newS, signers[0].link, secret, "6", now.Unix())
+	b := sign(t, signers[1].load, signers[1].newS, signers[1].link, secret, "6", now.Unix())
 	if a != b {
 		t.Errorf("wordpress signed %+v, octobercms %+v; want the same", a, b)
 	}

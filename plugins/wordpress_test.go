@@ -3,6 +3,7 @@ package plugins
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -20,7 +21,7 @@ import (
 // Credentials of the users-info route in these tests.
 const (
 	usersLogin    = "pollchat"
-	usersPassword = "users-info-pw"
+	usersPassword = "users-info-password-0123"
 )
 
 // wpSite is a real WordPress (Debian's package, installed by wp_install on
@@ -33,6 +34,7 @@ type wpSite struct {
 	usersURL string
 
 	editor, subscriber int
+	linkSecret         string // generated on activation, pollchat's auth.link_secret
 }
 
 func setupWordPress(t *testing.T) *wpSite {
@@ -62,12 +64,19 @@ echo wp_json_encode(array('active' => is_plugin_active('pollchat/pollchat.php'),
 	if !act.Active || act.Settings["scheme"] != "hash" || act.Settings["users_login"] != "pollchat" || act.Settings["secret"] != "" {
 		t.Fatalf("after activation: active %v, settings %v; want active with the defaults", act.Active, act.Settings)
 	}
+	// Activation generates the link secret and the users-info password.
+	reGenerated := regexp.MustCompile(`^[A-Za-z0-9]{32,}$`)
+	s.linkSecret, _ = act.Settings["link_secret"].(string)
+	if up, _ := act.Settings["users_password"].(string); !reGenerated.MatchString(s.linkSecret) || !reGenerated.MatchString(up) || up == s.linkSecret {
+		t.Fatalf("after activation link_secret %q, users_password %q; want two different random secrets of 32+ letters and digits", s.linkSecret, up)
+	}
 	s.usersURL = lastLine(wp.PHP(t, `echo pollchat_users_info_url();`))
 	if want := wp.SiteURL + "/wp-json/pollchat/v1/users-info"; s.usersURL != want {
 		t.Fatalf("pollchat_users_info_url() = %q; want %q", s.usersURL, want)
 	}
 	s.web = wp.Serve(t)
 	s.pc = testsvc.StartPollchat(t, testsvc.Options{
+		Auth: fmt.Sprintf("link_secret = %q\n", s.linkSecret),
 		// A long cache: a new name can only come from the invalidate call.
 		Users: fmt.Sprintf("[users]\nsource = \"http\"\ncache_ttl = \"1h\"\n[users.http]\nurl = %q\nlogin = %q\npassword = %q\ntimeout = \"30s\"\n",
 			s.usersURL, usersLogin, usersPassword),
@@ -100,16 +109,24 @@ func copyTree(src, dst string) error {
 	})
 }
 
-// saveSettings stores settings with update_option (so the plugin's
-// sanitize_callback runs, as for the form) and returns what was stored.
+// saveSettings stores settings with update_option as the administrator (so
+// the plugin's sanitize_callback runs, as for the form) and returns what was
+// stored.
 func (s *wpSite) saveSettings(t *testing.T, settings map[string]any) map[string]any {
+	t.Helper()
+	return s.saveSettingsAs(t, s.wp.AdminID, settings)
+}
+
+// saveSettingsAs is saveSettings as another user.
+func (s *wpSite) saveSettingsAs(t *testing.T, user int, settings map[string]any) map[string]any {
 	t.Helper()
 	b, err := json.Marshal(settings)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := s.wp.PHP(t, `update_option('pollchat_settings', json_decode(`+q(string(b))+`, true));
-echo wp_json_encode(get_option('pollchat_settings'));`)
+	out := s.wp.PHP(t, fmt.Sprintf(`wp_set_current_user(%d);
+update_option('pollchat_settings', json_decode(`+q(string(b))+`, true));
+echo wp_json_encode(get_option('pollchat_settings'));`, user))
 	var stored map[string]any
 	if err := json.Unmarshal([]byte(lastLine(out)), &stored); err != nil {
 		t.Fatalf("get_option printed %q: %v", out, err)
@@ -314,6 +331,45 @@ func TestWordPress(t *testing.T) {
 			t.Errorf("clearing api_password stored api_password %q, secret %q; want it empty and the secret kept", got["api_password"], got["secret"])
 		}
 		s.saveSettings(t, good)
+
+		// Generated secrets: a short users-info password or link secret is
+		// refused, a link secret equal to the identity secret is replaced,
+		// "clear" on the link secret generates a new one.
+		if got := s.saveSettings(t, map[string]any{"users_password": "short-pw-123"}); got["users_password"] != usersPassword {
+			t.Errorf("saving a 12-character users-info password stored %q; want it refused and %q kept", got["users_password"], usersPassword)
+		}
+		if got := s.saveSettings(t, map[string]any{"link_secret": "too-short"}); got["link_secret"] != s.linkSecret {
+			t.Errorf("saving a short link secret stored %q; want it refused and %q kept", got["link_secret"], s.linkSecret)
+		}
+		got := s.saveSettings(t, map[string]any{"link_secret": testsvc.Secret + "-padding-to-32-chars-and-more"})
+		if got["link_secret"] != testsvc.Secret+"-padding-to-32-chars-and-more" {
+			t.Errorf("saving a 32+ character link secret stored %q; want it", got["link_secret"])
+		}
+		got = s.saveSettings(t, map[string]any{"secret": testsvc.Secret + "-padding-to-32-chars-and-more"})
+		if ls, _ := got["link_secret"].(string); ls == got["secret"] || len(ls) < 32 {
+			t.Errorf("saving a secret equal to the link secret stored link_secret %q, secret %q; want a new link secret of 32+ characters", ls, got["secret"])
+		}
+		if got := s.saveSettings(t, map[string]any{"clear": []string{"link_secret"}, "secret": testsvc.Secret}); got["link_secret"] == s.linkSecret || len(got["link_secret"].(string)) < 32 {
+			t.Errorf("regenerating the link secret stored %q; want a new one of 32+ characters", got["link_secret"])
+		}
+		if got := s.saveSettings(t, map[string]any{"link_secret": s.linkSecret}); got["link_secret"] != s.linkSecret {
+			t.Fatalf("restoring the link secret stored %q; want %q", got["link_secret"], s.linkSecret)
+		}
+
+		// A site administrator without unfiltered_html (a network's site
+		// admins) cannot change the script URL every visitor loads, but can
+		// change the rest.
+		siteAdmin := s.wp.CreateUser(t, "siteadmin", "siteadmin@example.com", "Site Admin", "administrator")
+		s.wp.PHP(t, fmt.Sprintf(`(new WP_User(%d))->add_cap('unfiltered_html', false);`, siteAdmin))
+		got = s.saveSettingsAs(t, siteAdmin, map[string]any{"server_url": "https://evil.example.com", "position": "bottom-right"})
+		if got["server_url"] != s.pc.URL || got["position"] != "bottom-right" {
+			t.Errorf("an administrator without unfiltered_html saved server_url %q, position %q; want the URL kept (%s) and the position changed", got["server_url"], got["position"], s.pc.URL)
+		}
+		html := s.page(t, "/wp-admin/options-general.php?page=pollchat", siteAdmin)
+		if !regexp.MustCompile(`id="pollchat_server_url"[^>]*readonly`).MatchString(html) {
+			t.Errorf("settings page for an administrator without unfiltered_html: want the server URL field read-only\n%s", excerpt(html, "pollchat_server_url"))
+		}
+		s.saveSettings(t, good)
 	})
 
 	t.Run("users-info route", func(t *testing.T) {
@@ -350,10 +406,14 @@ func TestWordPress(t *testing.T) {
 			if err := json.Unmarshal(body, &users); err != nil {
 				t.Fatalf("users-info body %s: %v", body, err)
 			}
+			// The admin's display name and nickname are its login: "User N".
+			// Only the admin has a published post (wp_install's): only the
+			// admin has a profile link.
 			want := []struct {
 				id         int
 				name, role string
-			}{{s.subscriber, "Sam Sübscriber", "member"}, {admin, "admin", "admin"}, {s.editor, "Eve Editor", "mod"}}
+				profile    bool
+			}{{s.subscriber, "Sam Sübscriber", "member", false}, {admin, fmt.Sprintf("User %d", admin), "admin", true}, {s.editor, "Eve Editor", "mod", false}}
 			if len(users) != len(want) {
 				t.Fatalf("users-info = %+v; want %d users (unknown 999 left out)", users, len(want))
 			}
@@ -362,10 +422,27 @@ func TestWordPress(t *testing.T) {
 				if u.UserID != strconv.Itoa(w.id) || u.Name != w.name || u.Role != w.role {
 					t.Errorf("users-info[%d] = %+v; want user_id %d, name %q, role %q", i, u, w.id, w.name, w.role)
 				}
-				if !strings.HasPrefix(u.AvatarURL, "http") || !strings.HasPrefix(u.ProfileURL, s.wp.SiteURL+"/") {
-					t.Errorf("users-info[%d] avatar %q, profile %q; want URLs", i, u.AvatarURL, u.ProfileURL)
+				if !strings.HasPrefix(u.AvatarURL, "http") || strings.HasPrefix(u.ProfileURL, s.wp.SiteURL+"/") != w.profile {
+					t.Errorf("users-info[%d] avatar %q, profile %q; want an avatar URL, and a profile URL = %v", i, u.AvatarURL, u.ProfileURL, w.profile)
 				}
 			}
+			if strings.Contains(string(body), `"name":"admin"`) {
+				t.Errorf("users-info gives away the admin's login: %s", body)
+			}
+		}
+	})
+
+	t.Run("names that would give away a login", func(t *testing.T) {
+		byEmail := s.wp.CreateUser(t, "mailname", "mail.name@example.com", "mail.name@example.com", "subscriber")
+		byLogin := s.wp.CreateUser(t, "loginname", "login.name@example.com", "LoginName", "subscriber")
+		s.wp.PHP(t, fmt.Sprintf(`update_user_meta(%d, 'nickname', 'Lou');`, byLogin))
+		code, _, body := httpDo(t, "GET", s.usersURL+fmt.Sprintf("?user_ids=%d,%d", byEmail, byLogin), nil, map[string]string{"Authorization": "Basic " + b64(usersLogin+":"+usersPassword)})
+		var users []wireUser
+		if err := json.Unmarshal(body, &users); code != 200 || err != nil || len(users) != 2 {
+			t.Fatalf("users-info = %d %s (%v); want two users", code, body, err)
+		}
+		if users[0].Name != fmt.Sprintf("User %d", byEmail) || users[1].Name != "Lou" || users[0].ProfileURL != "" {
+			t.Errorf("users-info names = %q, %q, profile %q; want \"User %d\" (display name is the email, nickname the login), \"Lou\" (display name is the login), no profile link", users[0].Name, users[1].Name, users[0].ProfileURL, byEmail)
 		}
 	})
 
@@ -495,24 +572,32 @@ echo wp_json_encode(array(
 		if err := json.Unmarshal([]byte(lastLine(out)), &tpl); err != nil {
 			t.Fatalf("%q: %v", out, err)
 		}
-		wantTpl := fmt.Sprintf(`<a href="#pollchat-%d" class="pollchat-link" data-pollchat-user="%d">Chat with admin</a>`, admin, admin)
-		if want := fmt.Sprintf(`<a href="#pollchat-%d" class="pollchat-link" data-pollchat-user="%d">Talk to &lt;b&gt;&quot;me&quot;&lt;/b&gt;</a>`, admin, admin); tpl["html"] != want {
-			t.Errorf("pollchat_chat_link with HTML in the text = %q; want %q", tpl["html"], want)
+		// The admin's name is its login: links say "User N".
+		if m := reChatLink.FindStringSubmatch(tpl["html"]); m == nil || m[2] != strconv.Itoa(admin) || m[3] != `Talk to &lt;b&gt;&quot;me&quot;&lt;/b&gt;` {
+			t.Errorf("pollchat_chat_link with HTML in the text = %q; want a chat link to %d with the text escaped", tpl["html"], admin)
 		}
-		if tpl["tpl"] != wantTpl || tpl["self"] != "" || tpl["none"] != "" {
-			t.Errorf("pollchat_chat_link = %q, to oneself %q, to nobody %q; want %q, \"\", \"\"", tpl["tpl"], tpl["self"], tpl["none"], wantTpl)
+		m := reChatLink.FindStringSubmatch(tpl["tpl"])
+		if m == nil || m[2] != strconv.Itoa(admin) || m[3] != fmt.Sprintf("Chat with User %d", admin) || tpl["self"] != "" || tpl["none"] != "" {
+			t.Fatalf("pollchat_chat_link = %q, to oneself %q, to nobody %q; want a link \"Chat with User %d\", \"\", \"\"", tpl["tpl"], tpl["self"], tpl["none"], admin)
 		}
+		// The link opens the popup on pollchat, signed with the link secret,
+		// and is no identity.
+		checkPopupLink(t, s.pc, m[1], strconv.Itoa(s.subscriber), strconv.Itoa(admin))
+
 		html := s.page(t, "/meet-eve/", s.subscriber)
-		for _, want := range []string{
-			fmt.Sprintf(`<a href="#pollchat-%d" class="pollchat-link" data-pollchat-user="%d">Talk to Eve &amp; Co</a>`, s.editor, s.editor),
-			fmt.Sprintf(`<a href="#pollchat-%d" class="pollchat-link" data-pollchat-user="%d">Chat with Eve Editor</a>`, s.editor, s.editor),
-		} {
-			if !strings.Contains(html, want) {
-				t.Errorf("post for a subscriber lacks %s\n%s", want, excerpt(html, "pollchat-link"))
+		var texts []string
+		for _, m := range reChatLink.FindAllStringSubmatch(html, -1) {
+			if m[2] != strconv.Itoa(s.editor) {
+				t.Errorf("post for a subscriber links to user %s; want only %d", m[2], s.editor)
 			}
+			checkPopupLink(t, s.pc, m[1], strconv.Itoa(s.subscriber), strconv.Itoa(s.editor))
+			texts = append(texts, m[3])
+		}
+		if want := []string{"Talk to Eve &amp; Co", "Chat with Eve Editor"}; !reflect.DeepEqual(texts, want) {
+			t.Errorf("post for a subscriber has chat links %q; want %q\n%s", texts, want, excerpt(html, "pollchat-link"))
 		}
 		guest := s.page(t, "/meet-eve/", 0)
-		if !strings.Contains(guest, `class="pollchat-link pollchat-link-login">Talk to Eve &amp; Co</a>`) || strings.Contains(guest, "data-pollchat-user") {
+		if !strings.Contains(guest, `class="pollchat-link pollchat-link-login">Talk to Eve &amp; Co</a>`) || strings.Contains(guest, "data-pollchat-user") || strings.Contains(guest, "/chat?") {
 			t.Errorf("post for a guest: want login links and no chat links\n%s", excerpt(guest, "pollchat-link"))
 		}
 	})
@@ -534,9 +619,9 @@ if (is_wp_error($r)) { fwrite(STDERR, "PHP Fatal error: " . $r->get_error_messag
 			t.Errorf("/v1/users after wp_update_user = %+v; want Eve Renamed (cache_ttl is 1h: only the invalidate call can bring it)\n%s", u, s.pc.Log())
 		}
 		// A deleted user leaves the cache too.
-		doomed := s.wp.CreateUser(t, "doomed", "doomed@example.com", "Doomed", "subscriber")
-		if u := s.user(t, subCfg, doomed); u.Name != "Doomed" {
-			t.Fatalf("/v1/users for a new user = %+v; want Doomed", u)
+		doomed := s.wp.CreateUser(t, "doomed", "doomed@example.com", "Doomed Dora", "subscriber")
+		if u := s.user(t, subCfg, doomed); u.Name != "Doomed Dora" {
+			t.Fatalf("/v1/users for a new user = %+v; want Doomed Dora", u)
 		}
 		s.wp.PHP(t, fmt.Sprintf(`require_once ABSPATH . 'wp-admin/includes/user.php'; wp_delete_user(%d);`, doomed))
 		if got := s.users(t, subCfg, doomed); len(got) != 0 {
@@ -546,6 +631,30 @@ if (is_wp_error($r)) { fwrite(STDERR, "PHP Fatal error: " . $r->get_error_messag
 		s.wp.PHP(t, fmt.Sprintf(`(new WP_User(%d))->set_role('administrator');`, s.editor))
 		if u := s.user(t, subCfg, s.editor); u.Role != "admin" {
 			t.Errorf("/v1/users after set_role(administrator) = %+v; want role admin", u)
+		}
+	})
+
+	t.Run("invalidation does not wait for pollchat", func(t *testing.T) {
+		out := s.wp.PHP(t, `$seen = null;
+add_filter('pre_http_request', function ($pre, $args, $url) use (&$seen) {
+	if (false !== strpos($url, '/api/v1/users/invalidate')) { $seen = array('blocking' => $args['blocking'], 'timeout' => $args['timeout']); }
+	return $pre;
+}, 10, 3);
+pollchat_queue_invalidation(424242);
+pollchat_send_invalidations();
+echo wp_json_encode(array('seen' => $seen, 'priority' => has_action('shutdown', 'pollchat_send_invalidations') === PHP_INT_MAX));`)
+		var r struct {
+			Seen *struct {
+				Blocking bool
+				Timeout  float64
+			}
+			Priority bool
+		}
+		if err := json.Unmarshal([]byte(lastLine(out)), &r); err != nil {
+			t.Fatalf("%q: %v", out, err)
+		}
+		if r.Seen == nil || r.Seen.Blocking || r.Seen.Timeout > 1 || !r.Priority {
+			t.Errorf("invalidate request %+v, last on shutdown %v; want a non-blocking request with at most 1 s, hooked last on shutdown", r.Seen, r.Priority)
 		}
 	})
 
@@ -571,6 +680,39 @@ echo wp_json_encode(array('kept_on_deactivate' => is_array($kept) && $kept['secr
 			t.Errorf("deactivate then uninstall = %s; want settings kept on deactivate and gone after uninstall", got)
 		}
 	})
+}
+
+// reChatLink matches a chat link: popup URL, user id, text.
+var reChatLink = regexp.MustCompile(`<a href="([^"]*)" class="pollchat-link" data-pollchat-user="(\d+)" target="_blank" rel="noopener noreferrer nofollow">(.*?)</a>`)
+
+// checkPopupLink checks a chat link's href (HTML-escaped, as in a page):
+// pollchat's /chat for me and target opens with it (so it is signed with
+// pollchat's auth.link_secret), a tampered one is refused, and its hash is
+// not an identity, neither of me nor of the user whose id is me+target
+// (what a link signed with auth.secret would be).
+func checkPopupLink(t *testing.T, pc *testsvc.Pollchat, href, me, target string) {
+	t.Helper()
+	u, err := url.Parse(html.UnescapeString(href))
+	if err != nil || u.Scheme+"://"+u.Host != pc.URL || u.Path != "/chat" {
+		t.Fatalf("chat link href %q (%v); want %s/chat?...", href, err, pc.URL)
+	}
+	p := u.Query()
+	if p.Get("id") != me || p.Get("target") != target || len(p.Get("hash")) != 40 {
+		t.Fatalf("chat link params %v; want id %s, target %s and a hash", p, me, target)
+	}
+	if code, _, body := httpDo(t, "GET", u.String(), nil, nil); code != 200 {
+		t.Errorf("GET %s = %d; want 200 (the popup page)\n%.300s", u, code, body)
+	}
+	tampered := url.Values{"id": {me}, "target": {"999"}, "timestamp": {p.Get("timestamp")}, "hash": {p.Get("hash")}}
+	if code, _, _ := httpDo(t, "GET", pc.URL+"/chat?"+tampered.Encode(), nil, nil); code != 403 {
+		t.Errorf("the link's hash for another target = %d; want 403", code)
+	}
+	for _, id := range []string{me + target, me} {
+		q := url.Values{"id": {id}, "timestamp": {p.Get("timestamp")}, "hash": {p.Get("hash")}}
+		if code, _, body := httpDo(t, "GET", pc.URL+"/v1/hello?"+q.Encode(), nil, nil); code != 401 {
+			t.Errorf("/v1/hello as %q with the link's hash = %d %s; want 401 (a link is no login)", id, code, body)
+		}
+	}
 }
 
 // excerpt returns the text around the first occurrence of marker in s.

@@ -19,10 +19,27 @@ namespace System\Classes {
 }
 
 namespace Cms\Classes {
+    /** The CMS controller: records response headers (ResponseMaker). */
+    class Controller
+    {
+        public $headers = [];
+
+        public function setResponseHeader($key, $value)
+        {
+            $this->headers[$key] = $value;
+        }
+    }
+
     class ComponentBase
     {
         public $addedJs = [];
         public $addedCss = [];
+        public $controller;
+
+        public function __construct()
+        {
+            $this->controller = new Controller();
+        }
 
         public function addJs($url)
         {
@@ -150,15 +167,75 @@ namespace RainLab\User\Models {
     }
 }
 
+namespace October\Rain\Database\Updates {
+    class Migration
+    {
+    }
+}
+
 namespace {
     /** October's base model; the settings behaviour's static get(). */
+    #[\AllowDynamicProperties]
     class Model
     {
         public static $settings = [];
+        /** @var array raw attributes as loaded (getOriginal) */
+        public $original = [];
+
+        public function getOriginal($key)
+        {
+            return array_key_exists($key, $this->original) ? $this->original[$key] : null;
+        }
 
         public static function get($key, $default = null)
         {
             return array_key_exists($key, static::$settings) ? static::$settings[$key] : $default;
+        }
+    }
+
+    /** October's ValidationException: field => message. */
+    class ValidationException extends \Exception
+    {
+        public $fields;
+
+        public function __construct(array $fields)
+        {
+            $this->fields = $fields;
+            parent::__construct(implode(' ', $fields));
+        }
+    }
+
+    /** The query builder: records deletes. */
+    class Db
+    {
+        public static $deleted = [];
+
+        public static function table($table)
+        {
+            return new DbQuery($table);
+        }
+    }
+
+    class DbQuery
+    {
+        private $table;
+        private $where = [];
+
+        public function __construct($table)
+        {
+            $this->table = $table;
+        }
+
+        public function where($column, $value)
+        {
+            $this->where[$column] = $value;
+            return $this;
+        }
+
+        public function delete()
+        {
+            Db::$deleted[] = ['table' => $this->table, 'where' => $this->where];
+            return 1;
         }
     }
 
@@ -210,7 +287,7 @@ namespace {
     }
 
     $plugin = __DIR__ . '/../../octobercms/pollchat/chat';
-    foreach (['classes/Signer.php', 'classes/BasicAuth.php', 'classes/UsersInfo.php', 'classes/Invalidator.php', 'classes/WidgetConfig.php', 'models/Settings.php', 'components/ChatWidget.php', 'Plugin.php', 'routes.php'] as $f) {
+    foreach (['classes/Signer.php', 'classes/SettingsRules.php', 'updates/remove_settings_on_uninstall.php', 'classes/BasicAuth.php', 'classes/UsersInfo.php', 'classes/Invalidator.php', 'classes/WidgetConfig.php', 'models/Settings.php', 'components/ChatWidget.php', 'Plugin.php', 'routes.php'] as $f) {
         require $plugin . '/' . $f;
     }
 }

@@ -30,11 +30,21 @@ if ( is_admin() ) {
 }
 
 /**
- * Activation: store the defaults once (an existing option is left alone, so
- * deactivating and activating again keeps the settings).
+ * Activation: store the defaults once, with a generated link secret and
+ * users-info password (an existing option is kept, so deactivating and
+ * activating again keeps the settings; only missing generated values are
+ * filled in).
  */
 function pollchat_activate() {
-	add_option( POLLCHAT_OPTION, pollchat_default_settings() );
+	$stored = get_option( POLLCHAT_OPTION );
+	if ( ! is_array( $stored ) ) {
+		add_option( POLLCHAT_OPTION, pollchat_fill_generated( pollchat_default_settings() ) );
+		return;
+	}
+	$filled = pollchat_fill_generated( array_merge( pollchat_default_settings(), $stored ) );
+	if ( $filled !== $stored ) {
+		update_option( POLLCHAT_OPTION, $filled );
+	}
 }
 register_activation_hook( __FILE__, 'pollchat_activate' );
 

@@ -89,7 +89,8 @@ class Plugin extends PluginBase
             }
             $text = trans('pollchat.chat::lang.link.default', ['name' => UsersInfo::displayName($target)]);
         }
-        $html = WidgetConfig::link($userId, $text);
+        $s = Settings::asArray();
+        $html = WidgetConfig::link($userId, $text, WidgetConfig::popupUrl($s, $me->id, $userId));
         return class_exists(\Twig\Markup::class) ? new \Twig\Markup($html, 'UTF-8') : $html;
     }
 
@@ -113,11 +114,11 @@ class Plugin extends PluginBase
     }
 
     /**
-     * One invalidate call (a short timeout; a failure is only logged).
+     * One invalidate call (at most 1 s; a failure is only logged).
      */
     public static function invalidate($userId)
     {
         $s = Settings::asArray();
-        return Invalidator::send($s['server_url'], $s['api_login'], $s['api_password'], [(string) $userId]);
+        return Invalidator::send($s['server_url'], $s['api_login'], $s['api_password'], [(string) $userId], 1);
     }
 }

@@ -43,11 +43,41 @@ if ( ! class_exists( 'Pollchat_Signer' ) ) {
 		/**
 		 * Lowercase hex SHA1 of the parts followed by the secret.
 		 *
-		 * @param string ...$parts Id and timestamp (or id, target, timestamp for a chat link).
+		 * @param string ...$parts Id and timestamp.
 		 * @return string
 		 */
 		public function hash( ...$parts ) {
 			return sha1( implode( '', array_map( 'strval', $parts ) ) . $this->secret );
+		}
+
+		/**
+		 * A signed popup link (/chat, PROTOCOL.md section 5):
+		 * {id, target, timestamp, hash} with hash = SHA1(id . target .
+		 * timestamp . link_secret). Links have a key of their own: signed
+		 * with the identity secret, the link for (12, 3) would be the
+		 * identity of user "123". Static, so no identity signer is ever
+		 * used for a link; null when the link secret is empty.
+		 *
+		 * @param string     $link_secret pollchat's auth.link_secret.
+		 * @param string|int $user_id     The user opening the popup.
+		 * @param string|int $target      The other user.
+		 * @param int|null   $now         Unix time; null means now.
+		 * @return array{id:string,target:string,timestamp:string,hash:string}|null
+		 */
+		public static function chat_link( $link_secret, $user_id, $target, $now = null ) {
+			$link_secret = (string) $link_secret;
+			if ( '' === $link_secret ) {
+				return null;
+			}
+			$id = (string) $user_id;
+			$to = (string) $target;
+			$ts = self::timestamp( $now );
+			return array(
+				'id'        => $id,
+				'target'    => $to,
+				'timestamp' => $ts,
+				'hash'      => sha1( $id . $to . $ts . $link_secret ),
+			);
 		}
 
 		/**

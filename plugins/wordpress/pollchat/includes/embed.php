@@ -53,7 +53,7 @@ function pollchat_identity( WP_User $user, array $s ) {
 				$user->ID,
 				$ttl,
 				array(
-					'name'       => $user->display_name,
+					'name'       => pollchat_public_name( $user ),
 					'avatar_url' => (string) get_avatar_url( $user->ID ),
 				)
 			),

@@ -2,7 +2,10 @@
 /**
  * Tells pollchat to forget cached users whose profile changed or who were
  * deleted (POST /api/v1/users/invalidate), so new names show at once.
- * Ids are collected during the request and sent in one call at shutdown.
+ * Ids are collected during the request and sent in one call at shutdown,
+ * without waiting for the answer: under PHP-FPM after the page was handed
+ * to the visitor (fastcgi_finish_request), and as a non-blocking request
+ * (at most 1 s) everywhere.
  *
  * @package Pollchat
  */
@@ -44,7 +47,9 @@ add_action( 'add_user_role', 'pollchat_queue_invalidation' );
 add_action( 'remove_user_role', 'pollchat_queue_invalidation' );
 
 /**
- * Sends the queued ids. Needs the server URL and the API password.
+ * Sends the queued ids. Needs the server URL and the API password. The
+ * request does not wait for pollchat's answer (the cache entries expire by
+ * themselves after users.cache_ttl if it is lost).
  *
  * @return array|WP_Error|null The wp_remote_post result, null when nothing was sent.
  */
@@ -54,24 +59,29 @@ function pollchat_send_invalidations() {
 	if ( ! $ids || '' === $s['server_url'] || '' === $s['api_password'] ) {
 		return null;
 	}
+	if ( function_exists( 'fastcgi_finish_request' ) && ! headers_sent() && 'cli' !== PHP_SAPI ) {
+		// Hooked last on shutdown, after WordPress flushed its output: the
+		// visitor has the whole page before the call starts.
+		fastcgi_finish_request();
+	}
 	$result = wp_remote_post(
 		$s['server_url'] . '/api/v1/users/invalidate',
 		array(
-			'timeout' => 3,
-			'headers' => array(
+			'blocking'    => false,
+			'timeout'     => 1,
+			'redirection' => 0,
+			'headers'     => array(
 				// phpcs:ignore WordPress.PHP.DiscouragedPHPFunctions.obfuscation_base64_encode -- HTTP Basic.
 				'Authorization' => 'Basic ' . base64_encode( $s['api_login'] . ':' . $s['api_password'] ),
 				'Content-Type'  => 'application/json',
 			),
-			'body'    => wp_json_encode( array( 'user_ids' => $ids ) ),
+			'body'        => wp_json_encode( array( 'user_ids' => $ids ) ),
 		)
 	);
-	$code = is_wp_error( $result ) ? 0 : (int) wp_remote_retrieve_response_code( $result );
-	if ( 200 !== $code ) {
-		// The cache entries expire by themselves (users.cache_ttl); log only.
+	if ( is_wp_error( $result ) ) {
 		// phpcs:ignore WordPress.PHP.DevelopmentFunctions.error_log_error_log
-		error_log( sprintf( 'pollchat: invalidate %s: %s', implode( ',', $ids ), is_wp_error( $result ) ? $result->get_error_message() : 'HTTP ' . $code ) );
+		error_log( sprintf( 'pollchat: invalidate %s: %s', implode( ',', $ids ), $result->get_error_message() ) );
 	}
 	return $result;
 }
-add_action( 'shutdown', 'pollchat_send_invalidations' );
+add_action( 'shutdown', 'pollchat_send_invalidations', PHP_INT_MAX );

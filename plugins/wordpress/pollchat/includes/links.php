@@ -10,8 +10,29 @@
 defined( 'ABSPATH' ) || exit;
 
 /**
+ * The popup chat page for the current user and another
+ * ({server}/chat?id&target&timestamp&hash), signed with the link secret,
+ * never with the identity secret; '' when there is no link secret, no
+ * server or no logged-in user.
+ *
+ * @param int $target_id The other user.
+ * @return string
+ */
+function pollchat_chat_popup_url( $target_id ) {
+	$s    = pollchat_get_settings();
+	$me   = get_current_user_id();
+	$link = Pollchat_Signer::chat_link( $s['link_secret'], $me, absint( $target_id ) );
+	if ( ! $me || ! $link || '' === $s['server_url'] ) {
+		return '';
+	}
+	return $s['server_url'] . '/chat?' . http_build_query( $link, '', '&', PHP_QUERY_RFC3986 );
+}
+
+/**
  * The HTML of a chat link to a user. Guests get a link to the login page;
  * users without the chat, links to themselves and unknown users get ''.
+ * The widget opens the dialog on click; without it (scripts blocked) the
+ * link opens the signed popup page.
  *
  * @param int    $user_id The user to chat with.
  * @param string $text    Link text; '' means "Chat with {display name}".
@@ -25,7 +46,7 @@ function pollchat_chat_link_html( $user_id, $text = '' ) {
 	}
 	if ( '' === (string) $text ) {
 		/* translators: %s: the other user's display name. */
-		$text = sprintf( __( 'Chat with %s', 'pollchat' ), $target->display_name );
+		$text = sprintf( __( 'Chat with %s', 'pollchat' ), pollchat_public_name( $target ) );
 	}
 	if ( ! is_user_logged_in() ) {
 		$back = is_singular() ? get_permalink() : home_url( '/' );
@@ -38,9 +59,12 @@ function pollchat_chat_link_html( $user_id, $text = '' ) {
 	if ( get_current_user_id() === $user_id || ! pollchat_user_can_chat() ) {
 		return '';
 	}
+	$popup = pollchat_chat_popup_url( $user_id );
 	return sprintf(
-		'<a href="#pollchat-%1$s" class="pollchat-link" data-pollchat-user="%1$s">%2$s</a>',
+		'<a href="%1$s" class="pollchat-link" data-pollchat-user="%2$s"%3$s>%4$s</a>',
+		esc_url( '' !== $popup ? $popup : '#pollchat-' . $user_id ),
 		esc_attr( (string) $user_id ),
+		'' !== $popup ? ' target="_blank" rel="noopener noreferrer nofollow"' : '',
 		esc_html( $text )
 	);
 }

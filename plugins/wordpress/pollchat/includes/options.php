@@ -10,8 +10,18 @@ defined( 'ABSPATH' ) || exit;
 /** Option name. */
 const POLLCHAT_OPTION = 'pollchat_settings';
 
-/** Keys of settings that are secrets: stored, never printed back. */
+/**
+ * Keys of settings that are secrets: stored, never printed back. The link
+ * secret is a secret too (uninstall removes it with the option) but is shown
+ * to the admin, who copies it into pollchat's auth.link_secret.
+ */
 const POLLCHAT_SECRET_KEYS = array( 'secret', 'api_password', 'users_password' );
+
+/** Shortest users-info password accepted; generated ones have 32 characters. */
+const POLLCHAT_MIN_PASSWORD = 16;
+
+/** Length of a generated link secret or users-info password. */
+const POLLCHAT_GENERATED_LENGTH = 32;
 
 /** Colour keys, as Pollchat.init's layout option names them. */
 const POLLCHAT_COLOUR_KEYS = array( 'header', 'headerButton', 'body', 'launcher', 'messageSent', 'messageReceived' );
@@ -25,6 +35,7 @@ function pollchat_default_settings() {
 	return array(
 		'server_url'     => '',
 		'secret'         => '',
+		'link_secret'    => '',
 		'scheme'         => 'hash',
 		'api_login'      => '',
 		'api_password'   => '',
@@ -36,6 +47,34 @@ function pollchat_default_settings() {
 		'language'       => '',
 		'roles'          => array(),
 	);
+}
+
+/**
+ * A random secret of letters and digits (wp_generate_password draws from
+ * random_int, a CSPRNG).
+ *
+ * @param int $length Characters.
+ * @return string
+ */
+function pollchat_generate_secret( $length = POLLCHAT_GENERATED_LENGTH ) {
+	return wp_generate_password( max( POLLCHAT_GENERATED_LENGTH, (int) $length ), false, false );
+}
+
+/**
+ * Fills in what is generated rather than typed: the link secret (pollchat's
+ * auth.link_secret) and the users-info password. Run on activation and on
+ * every save, so a site always has both.
+ *
+ * @param array $s Settings.
+ * @return array
+ */
+function pollchat_fill_generated( array $s ) {
+	foreach ( array( 'link_secret', 'users_password' ) as $key ) {
+		if ( ! isset( $s[ $key ] ) || '' === $s[ $key ] ) {
+			$s[ $key ] = pollchat_generate_secret();
+		}
+	}
+	return $s;
 }
 
 /**
@@ -111,7 +150,9 @@ function pollchat_sanitize_settings( $input ) {
 	if ( array_key_exists( 'server_url', $input ) ) {
 		$raw = trim( (string) $input['server_url'] );
 		$url = pollchat_clean_server_url( $raw );
-		if ( '' !== $raw && '' === $url ) {
+		if ( $url !== $old['server_url'] && ! pollchat_can_set_server_url() ) {
+			pollchat_settings_error( 'server_url', __( 'Only a user who may publish unfiltered HTML (or a network administrator) can change the pollchat server URL: it decides which script every visitor runs. The stored URL is kept.', 'pollchat' ) );
+		} elseif ( '' !== $raw && '' === $url ) {
 			pollchat_settings_error( 'server_url', __( 'The pollchat server URL must be an http:// or https:// address without a query.', 'pollchat' ) );
 		} else {
 			$out['server_url'] = $url;
@@ -125,9 +166,34 @@ function pollchat_sanitize_settings( $input ) {
 		} elseif ( isset( $input[ $key ] ) && is_string( $input[ $key ] ) && '' !== trim( $input[ $key ] ) ) {
 			// Secrets are kept byte for byte (no sanitize_text_field: it would
 			// change characters a password may contain), only trimmed.
-			$out[ $key ] = trim( $input[ $key ] );
+			$value = trim( $input[ $key ] );
+			if ( 'users_password' === $key && strlen( $value ) < POLLCHAT_MIN_PASSWORD ) {
+				/* translators: %d: shortest length. */
+				pollchat_settings_error( $key, sprintf( __( 'The users-info password must have at least %d characters; the stored one is kept.', 'pollchat' ), POLLCHAT_MIN_PASSWORD ) );
+				continue;
+			}
+			$out[ $key ] = $value;
 		}
 	}
+	// The link secret: regenerated on request, or replaced by a long enough
+	// one (to match a pollchat already configured), never emptied.
+	if ( in_array( 'link_secret', $clear, true ) ) {
+		$out['link_secret'] = '';
+	} elseif ( isset( $input['link_secret'] ) && is_string( $input['link_secret'] ) && '' !== trim( $input['link_secret'] ) && trim( $input['link_secret'] ) !== $old['link_secret'] ) {
+		$link = trim( $input['link_secret'] );
+		if ( strlen( $link ) < POLLCHAT_GENERATED_LENGTH ) {
+			/* translators: %d: shortest length. */
+			pollchat_settings_error( 'link_secret', sprintf( __( 'The link secret must have at least %d characters; the stored one is kept.', 'pollchat' ), POLLCHAT_GENERATED_LENGTH ) );
+		} else {
+			$out['link_secret'] = $link;
+		}
+	}
+	// pollchat refuses to start when both keys are equal: a link would be a login.
+	if ( '' !== $out['secret'] && $out['secret'] === $out['link_secret'] ) {
+		pollchat_settings_error( 'link_secret', __( 'The link secret must differ from the shared secret; a new one was generated.', 'pollchat' ) );
+		$out['link_secret'] = '';
+	}
+	$out = pollchat_fill_generated( $out );
 
 	if ( isset( $input['scheme'] ) ) {
 		$out['scheme'] = in_array( $input['scheme'], array( 'hash', 'jwt' ), true ) ? $input['scheme'] : 'hash';
@@ -167,6 +233,26 @@ function pollchat_sanitize_settings( $input ) {
 		$out['roles'] = array_values( array_intersect( $roles, $known ) );
 	}
 	return $out;
+}
+
+/**
+ * Whether the current user may change the server URL. The URL decides
+ * which script (widget.js) runs on every page for every logged-in user,
+ * administrators included, so it takes what adding a script takes:
+ * unfiltered_html, or manage_network_options on a network (where site
+ * administrators have manage_options but not unfiltered_html). WP-CLI is
+ * the server's owner. Filter: pollchat_can_set_server_url.
+ *
+ * @return bool
+ */
+function pollchat_can_set_server_url() {
+	$can = ( defined( 'WP_CLI' ) && WP_CLI ) || current_user_can( 'unfiltered_html' ) || current_user_can( 'manage_network_options' );
+	/**
+	 * Filters whether the current user may change the pollchat server URL.
+	 *
+	 * @param bool $can From capabilities.
+	 */
+	return (bool) apply_filters( 'pollchat_can_set_server_url', $can );
 }
 
 /**

@@ -163,6 +163,73 @@ function pollchat_user_role( WP_User $user ) {
 }
 
 /**
+ * Whether a name gives away how the user logs in: empty, the login, the
+ * nicename (the author slug), the email, or any email address.
+ *
+ * @param string  $name Candidate.
+ * @param WP_User $user The user.
+ * @return bool
+ */
+function pollchat_name_leaks_login( $name, WP_User $user ) {
+	$n = strtolower( trim( (string) $name ) );
+	if ( '' === $n || false !== strpos( $n, '@' ) ) {
+		return true;
+	}
+	foreach ( array( $user->user_login, $user->user_nicename, $user->user_email ) as $private ) {
+		if ( '' !== (string) $private && strtolower( trim( (string) $private ) ) === $n ) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/**
+ * The name every chat user sees: the display name, else the nickname, when
+ * it does not give away the login or the email; else "User N". WordPress
+ * sets both to the login for new users, so many sites have such names.
+ * Filter: pollchat_user_name.
+ *
+ * @param WP_User $user The user.
+ * @return string
+ */
+function pollchat_public_name( WP_User $user ) {
+	/* translators: %d: user id. */
+	$name = sprintf( __( 'User %d', 'pollchat' ), $user->ID );
+	foreach ( array( $user->display_name, $user->nickname ) as $candidate ) {
+		if ( ! pollchat_name_leaks_login( $candidate, $user ) ) {
+			$name = trim( (string) $candidate );
+			break;
+		}
+	}
+	/**
+	 * Filters the name a user has in the chat (users-info, tokens, links).
+	 *
+	 * @param string  $name Display name or nickname that does not show the login, or "User N".
+	 * @param WP_User $user The user.
+	 */
+	return (string) apply_filters( 'pollchat_user_name', $name, $user );
+}
+
+/**
+ * The user's author page, only for users with published posts (WordPress
+ * shows those pages anyway); for others the author slug would tell every
+ * chat user their login. Filter: pollchat_user_profile_url ('' for none).
+ *
+ * @param WP_User $user The user.
+ * @return string
+ */
+function pollchat_profile_url( WP_User $user ) {
+	$url = count_user_posts( $user->ID, 'post', true ) > 0 ? get_author_posts_url( $user->ID, $user->user_nicename ) : '';
+	/**
+	 * Filters a user's profile link in the chat; '' for none.
+	 *
+	 * @param string  $url  Author page of users with published posts, else ''.
+	 * @param WP_User $user The user.
+	 */
+	return (string) apply_filters( 'pollchat_user_profile_url', $url, $user );
+}
+
+/**
  * One user in the users-info format.
  *
  * @param WP_User $user The user.
@@ -171,12 +238,15 @@ function pollchat_user_role( WP_User $user ) {
 function pollchat_user_info( WP_User $user ) {
 	$info = array(
 		'user_id'     => (string) $user->ID,
-		'name'        => $user->display_name,
+		'name'       => pollchat_public_name( $user ),
 		// get_avatar_url runs the avatar filters, so avatar plugins are honoured.
-		'avatar_url'  => (string) get_avatar_url( $user->ID, array( 'size' => 96 ) ),
-		'profile_url' => get_author_posts_url( $user->ID, $user->user_nicename ),
-		'role'        => pollchat_user_role( $user ),
+		'avatar_url' => (string) get_avatar_url( $user->ID, array( 'size' => 96 ) ),
+		'role'       => pollchat_user_role( $user ),
 	);
+	$profile = pollchat_profile_url( $user );
+	if ( '' !== $profile ) {
+		$info['profile_url'] = $profile;
+	}
 	/**
 	 * Filters one user's users-info entry (add fields: they are passed through
 	 * to the chat).

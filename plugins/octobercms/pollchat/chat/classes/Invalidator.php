@@ -33,7 +33,7 @@ class Invalidator
      * @param array    $ids      user ids
      * @param int      $timeout  seconds
      */
-    public static function send($server, $login, $password, array $ids, $timeout = 3)
+    public static function send($server, $login, $password, array $ids, $timeout = 1)
     {
         $server = rtrim((string) $server, '/');
         if ($server === '' || (string) $password === '' || !$ids) {

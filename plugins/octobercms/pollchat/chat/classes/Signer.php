@@ -32,6 +32,26 @@ class Signer
     }
 
     /**
+     * A signed popup link (/chat, PROTOCOL.md section 5): {id, target,
+     * timestamp, hash} with hash = SHA1(id . target . timestamp .
+     * link_secret). Links have a key of their own (pollchat's
+     * auth.link_secret): signed with the identity secret, the link for
+     * (12, 3) would be the identity of user "123". Static, so an identity
+     * signer is never used for a link; null without a link secret.
+     */
+    public static function chatLink($linkSecret, $userId, $target, $now = null)
+    {
+        $linkSecret = (string) $linkSecret;
+        if ($linkSecret === '') {
+            return null;
+        }
+        $id = (string) $userId;
+        $to = (string) $target;
+        $ts = self::timestamp($now);
+        return ['id' => $id, 'target' => $to, 'timestamp' => $ts, 'hash' => sha1($id . $to . $ts . $linkSecret)];
+    }
+
+    /**
      * {id, timestamp, hash} for a user.
      */
     public function legacy($userId, $now = null)

@@ -85,22 +85,30 @@ class UsersInfo
     }
 
     /**
-     * "First Last", else the username, else "User {id}" (never the email).
+     * "First Last" unless it is the member's email or username (their login,
+     * which would be shown to every chat user), else "User {id}". The
+     * username alone is never used: it is how the member logs in.
      */
     public static function displayName($user)
     {
-        $parts = [];
-        foreach ([['name', 'surname'], ['first_name', 'last_name']] as $pair) {
-            $parts = array_filter([trim((string) self::attr($user, $pair[0])), trim((string) self::attr($user, $pair[1]))], 'strlen');
-            if ($parts) {
-                break;
+        $private = [];
+        foreach (['email', 'username', 'login'] as $key) {
+            $v = strtolower(trim((string) self::attr($user, $key)));
+            if ($v !== '') {
+                $private[] = $v;
             }
         }
-        if ($parts) {
-            return implode(' ', $parts);
+        foreach ([['name', 'surname'], ['first_name', 'last_name']] as $pair) {
+            $parts = array_filter([trim((string) self::attr($user, $pair[0])), trim((string) self::attr($user, $pair[1]))], 'strlen');
+            if (!$parts) {
+                continue;
+            }
+            $name = implode(' ', $parts);
+            if (strpos($name, '@') === false && !in_array(strtolower($name), $private, true)) {
+                return $name;
+            }
         }
-        $username = trim((string) self::attr($user, 'username'));
-        return $username !== '' && strpos($username, '@') === false ? $username : 'User ' . self::attr($user, 'id');
+        return 'User ' . self::attr($user, 'id');
     }
 
     /**

@@ -83,12 +83,32 @@ class WidgetConfig
     }
 
     /**
-     * A "Chat with" link that opens the dialog through the widget.
+     * The popup chat page ({server}/chat?id&target&timestamp&hash) for me
+     * and target, signed with the link secret (never the identity secret);
+     * '' without a link secret or a server.
      */
-    public static function link($userId, $text)
+    public static function popupUrl(array $s, $me, $target, $now = null)
+    {
+        $server = isset($s['server_url']) ? rtrim((string) $s['server_url'], '/') : '';
+        $link = Signer::chatLink(isset($s['link_secret']) ? $s['link_secret'] : '', $me, $target, $now);
+        if ($server === '' || !$link) {
+            return '';
+        }
+        return $server . '/chat?' . http_build_query($link, '', '&', PHP_QUERY_RFC3986);
+    }
+
+    /**
+     * A "Chat with" link: the widget opens the dialog on click; without it
+     * (scripts blocked) the link opens the signed popup page $href.
+     */
+    public static function link($userId, $text, $href = '')
     {
         $id = htmlspecialchars((string) $userId, ENT_QUOTES, 'UTF-8');
-        return '<a href="#pollchat-' . $id . '" class="pollchat-link" data-pollchat-user="' . $id . '">'
-            . htmlspecialchars((string) $text, ENT_QUOTES, 'UTF-8') . '</a>';
+        $text = htmlspecialchars((string) $text, ENT_QUOTES, 'UTF-8');
+        if ((string) $href === '') {
+            return '<a href="#pollchat-' . $id . '" class="pollchat-link" data-pollchat-user="' . $id . '">' . $text . '</a>';
+        }
+        return '<a href="' . htmlspecialchars((string) $href, ENT_QUOTES, 'UTF-8') . '" class="pollchat-link" data-pollchat-user="' . $id
+            . '" target="_blank" rel="noopener noreferrer nofollow">' . $text . '</a>';
     }
 }

@@ -54,6 +54,11 @@ class ChatWidget extends ComponentBase
         if (!WidgetConfig::allowed($codes, $s)) {
             return;
         }
+        // The page carries the member's signed identity, a bearer
+        // credential: keep it out of shared caches, as the WordPress plugin does.
+        if (isset($this->controller) && is_object($this->controller) && method_exists($this->controller, 'setResponseHeader')) {
+            $this->controller->setResponseHeader('Cache-Control', 'private, no-store, no-cache, must-revalidate, max-age=0');
+        }
         $server = rtrim($s['server_url'], '/');
         $this->addCss($server . '/widget.css');
         $this->addJs($server . '/widget.js');
