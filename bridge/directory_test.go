@@ -278,3 +278,35 @@ func TestDirectoryRefusesInvalidIDsWithoutAsking(t *testing.T) {
 		t.Errorf("largest Lookup = %d ids; want 1 (only the valid id asked)", got)
 	}
 }
+
+func TestSafeURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://cdn.example.com/a.png", "https://cdn.example.com/a.png"},
+		{"http://example.com/u/1?x=1#y", "http://example.com/u/1?x=1#y"},
+		{"HTTPS://Example.com/a.png", "HTTPS://Example.com/a.png"},
+		{"/uploads/a.png", "/uploads/a.png"},
+		{"javascript:alert(1)", ""},
+		{"JavaScript:alert(1)", ""},
+		{"data:text/html,<script>alert(1)</script>", ""},
+		{"vbscript:msgbox(1)", ""},
+		{" javascript:alert(1)", ""},
+		{"java\tscript:alert(1)", ""},
+		{"//evil.example/x.png", ""},
+		{"/\\evil.example/x.png", ""},
+		{"https:\\\\evil.example", ""},
+		{"https:evil.example", ""},
+		{"https://", ""},
+		{"members/3", ""},
+		{"../a.png", ""},
+		{"ftp://example.com/a.png", ""},
+		{"https://example.com/a b.png", ""},
+		{"https://example.com/\x00", ""},
+		{"https://example.com/" + strings.Repeat("a", MaxURLLen), ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := SafeURL(tt.in); got != tt.want {
+			t.Errorf("SafeURL(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}

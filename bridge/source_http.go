@@ -7,17 +7,29 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"pollchat/config"
 )
 
 // MaxUsersInfoBytes bounds a users-info answer.
 const MaxUsersInfoBytes = 4 << 20
+
+// AnswerStartBytes is how much of an unusable users-info answer its error
+// (and so the outage log line) shows, so that an admin sees the PHP notice
+// or the HTML page the script printed.
+const AnswerStartBytes = 160
+
+// maxSkippedLogged bounds the skipped elements named in one log line.
+const maxSkippedLogged = 5
 
 // HTTPSource asks the host site's users-info URL (PROTOCOL.md section 7,
 // the ImbaChat format): GET {url}?user_ids=1,2,3 with Basic auth, answered
@@ -28,6 +40,10 @@ type HTTPSource struct {
 	login    string
 	password string
 	client   *http.Client
+
+	// Log receives a line for each answer with skipped elements; nil
+	// means slog.Default().
+	Log *slog.Logger
 }
 
 var (
@@ -127,16 +143,32 @@ func (s *HTTPSource) call(ctx context.Context, ids []string) (map[string]User, e
 		case http.StatusNotFound:
 			msg = "users.http.url not found"
 		}
-		return nil, &UsersInfoError{Status: resp.StatusCode, Err: errors.New(msg)}
+		return nil, &UsersInfoError{Status: resp.StatusCode, Err: fmt.Errorf("%s; the answer starts: %s", msg, sanitizedStart(body, AnswerStartBytes))}
 	}
 	if len(body) > MaxUsersInfoBytes {
 		return nil, &UsersInfoError{Status: resp.StatusCode, Err: fmt.Errorf("answer over %d bytes", MaxUsersInfoBytes)}
 	}
-	m, err := ParseUsersInfo(body, ids)
+	m, skipped, err := ParseUsersInfo(body, ids)
 	if err != nil {
-		return nil, &UsersInfoError{Status: resp.StatusCode, Err: err}
+		return nil, &UsersInfoError{Status: resp.StatusCode, Err: fmt.Errorf("%w; the answer starts: %s", err, sanitizedStart(body, AnswerStartBytes))}
+	}
+	if len(skipped) > 0 {
+		s.logSkipped(skipped)
 	}
 	return m, nil
+}
+
+func (s *HTTPSource) logSkipped(skipped []SkippedUser) {
+	log := s.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	parts := make([]string, 0, maxSkippedLogged)
+	for _, sk := range skipped[:min(len(skipped), maxSkippedLogged)] {
+		parts = append(parts, sk.String())
+	}
+	log.Warn("bridge: users-info: skipped elements of the answer; the others are used",
+		"count", len(skipped), "skipped", strings.Join(parts, "; "))
 }
 
 // Check asks the URL for one user id and checks the answer's form.
@@ -148,67 +180,76 @@ func (s *HTTPSource) Check(ctx context.Context) error {
 	return err
 }
 
+// SkippedUser is one element of a users-info answer that could not be
+// used (not an object, no valid user_id); the rest of the answer is.
+type SkippedUser struct {
+	Index  int    // position in the answer, from 0
+	UserID string // as far as it could be read; "" if not at all
+	Reason string
+}
+
+func (s SkippedUser) String() string {
+	if s.UserID != "" {
+		return fmt.Sprintf("element %d (user_id %q): %s", s.Index, s.UserID, s.Reason)
+	}
+	return fmt.Sprintf("element %d: %s", s.Index, s.Reason)
+}
+
 // ParseUsersInfo reads a users-info answer: a JSON array of objects, each
-// with user_id (a string or an integer) and name (a string), optionally
-// avatar_url, profile_url and role (strings); other fields go to
-// User.Extra. Users not asked for are ignored. A body that is not such an
-// array (truncated, HTML, an object with an error) is an error, as is an
-// element without a valid user_id or name. A UTF-8 BOM, as PHP files
-// saved by some editors emit, is skipped.
-func ParseUsersInfo(body []byte, asked []string) (map[string]User, error) {
-	body = bytes.TrimPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("\xef\xbb\xbf"))
-	var raw []map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("answer is not a JSON array of users: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("answer has data after the JSON array")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("answer has data after the JSON array")
-	}
-	if raw == nil && !bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("[")) {
-		return nil, errors.New("answer is null, want a JSON array")
+// with user_id (a string or an integer) and name; optionally avatar_url,
+// profile_url and role; other fields go to User.Extra. Users not asked for
+// are ignored.
+//
+// It takes what PHP scripts really write. Optional fields may be false,
+// null or "" (ImbaChat's own script sends "avatar_url": false); a number
+// stands for its digits where a string is expected (name), and role is
+// matched in any case. avatar_url and profile_url that are not http(s)
+// URLs are dropped (SafeURL). An object of objects, which json_encode
+// makes of an array keyed by user id, is read as the list of its values.
+// An element without a usable user_id, or not an object, is skipped and
+// reported in skipped; the others are used.
+//
+// The answer as a whole is an error when it is not such a list:
+// truncated, HTML, a PHP notice printed before the JSON, an object with an
+// error. A UTF-8 BOM, as PHP files saved by some editors emit, is skipped.
+func ParseUsersInfo(body []byte, asked []string) (users map[string]User, skipped []SkippedUser, err error) {
+	elems, err := usersInfoElements(body)
+	if err != nil {
+		return nil, nil, err
 	}
 	want := make(map[string]bool, len(asked))
 	for _, id := range asked {
 		want[id] = true
 	}
-	out := make(map[string]User, len(raw))
-	for i, obj := range raw {
-		if obj == nil {
-			return nil, fmt.Errorf("element %d is not an object", i)
+	out := make(map[string]User, min(len(elems), len(asked)))
+	for i, el := range elems {
+		var obj map[string]json.RawMessage
+		if len(el) == 0 || el[0] != '{' || json.Unmarshal(el, &obj) != nil {
+			skipped = append(skipped, SkippedUser{Index: i, Reason: "not an object"})
+			continue
 		}
 		id, err := usersInfoID(obj["user_id"])
 		if err != nil {
-			return nil, fmt.Errorf("element %d: user_id: %w", i, err)
-		}
-		name, ok := jsonString(obj["name"])
-		if !ok {
-			return nil, fmt.Errorf("element %d (user_id %q): name missing or not a string", i, id)
+			skipped = append(skipped, SkippedUser{Index: i, Reason: "user_id: " + err.Error()})
+			continue
 		}
 		if !want[id] {
 			continue
 		}
-		u := User{ID: id, Name: name, Role: RoleMember}
+		if _, dup := out[id]; dup {
+			skipped = append(skipped, SkippedUser{Index: i, UserID: id, Reason: "user_id repeated; the first one is used"})
+			continue
+		}
+		u := User{ID: id, Name: phpString(obj["name"]), Role: RoleMember}
 		for k, v := range obj {
 			switch k {
 			case "user_id", "name":
-			case "avatar_url", "profile_url", "role":
-				s, ok := jsonString(v)
-				if !ok && string(v) != "null" {
-					return nil, fmt.Errorf("element %d (user_id %q): %s is not a string", i, id, k)
-				}
-				switch k {
-				case "avatar_url":
-					u.AvatarURL = s
-				case "profile_url":
-					u.ProfileURL = s
-				default:
-					u.Role = mapRole(s)
-				}
+			case "avatar_url":
+				u.AvatarURL = SafeURL(phpString(v))
+			case "profile_url":
+				u.ProfileURL = SafeURL(phpString(v))
+			case "role":
+				u.Role = mapRole(phpString(v))
 			default:
 				if u.Extra == nil {
 					u.Extra = make(map[string]json.RawMessage)
@@ -218,7 +259,99 @@ func ParseUsersInfo(body []byte, asked []string) (map[string]User, error) {
 		}
 		out[id] = u
 	}
-	return out, nil
+	return out, skipped, nil
+}
+
+// usersInfoElements splits a users-info answer into its elements: those
+// of a JSON array, or the values of a JSON object whose values are all
+// objects (PHP's json_encode of an array with non-sequential keys).
+func usersInfoElements(body []byte) ([]json.RawMessage, error) {
+	body = bytes.TrimLeft(body, " \t\r\n")
+	body = bytes.TrimLeft(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")), " \t\r\n")
+	if len(body) == 0 {
+		return nil, errors.New("answer is empty, want a JSON array of users")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var elems []json.RawMessage
+	switch body[0] {
+	case '[':
+		if err := dec.Decode(&elems); err != nil {
+			return nil, fmt.Errorf("answer is not a JSON array of users: %w", err)
+		}
+	case '{':
+		var obj map[string]json.RawMessage
+		if err := dec.Decode(&obj); err != nil {
+			return nil, fmt.Errorf("answer is not a JSON array of users: %w", err)
+		}
+		if len(obj) == 0 {
+			return nil, errors.New("answer is an empty object, want a JSON array of users")
+		}
+		keys := make([]string, 0, len(obj))
+		for k, v := range obj {
+			if len(v) == 0 || v[0] != '{' {
+				return nil, fmt.Errorf("answer is an object with %q, not a JSON array of users", sanitizedStart([]byte(k), 40))
+			}
+			keys = append(keys, k)
+		}
+		sort.Strings(keys) // a stable order for the skipped elements' indexes
+		for _, k := range keys {
+			elems = append(elems, obj[k])
+		}
+	default:
+		return nil, errors.New("answer is not a JSON array of users")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("answer has data after the JSON")
+	}
+	return elems, nil
+}
+
+// phpString reads an optional string field as PHP writes it: a string, a
+// number's digits, and "" for false, null, true, arrays and objects.
+func phpString(v json.RawMessage) string {
+	if len(v) == 0 {
+		return ""
+	}
+	switch c := v[0]; {
+	case c == '"':
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return ""
+		}
+		return s
+	case c == '-' || c >= '0' && c <= '9':
+		return string(v)
+	}
+	return ""
+}
+
+// sanitizedStart is the first bytes of b (at most max) made safe for a log
+// line: valid UTF-8, control characters as spaces, runs of spaces as one,
+// and "…" when cut.
+func sanitizedStart(b []byte, max int) string {
+	var sb strings.Builder
+	space := false
+	for len(b) > 0 && sb.Len() < max {
+		r, size := utf8.DecodeRune(b)
+		b = b[size:]
+		if r == utf8.RuneError && size <= 1 {
+			r = '?'
+		}
+		if unicode.IsControl(r) || unicode.IsSpace(r) || r == '\u2028' || r == '\u2029' {
+			if !space && sb.Len() > 0 {
+				sb.WriteByte(' ')
+			}
+			space = true
+			continue
+		}
+		space = false
+		sb.WriteRune(r)
+	}
+	if len(b) > 0 {
+		sb.WriteString("…")
+	}
+	return sb.String()
 }
 
 func usersInfoID(v json.RawMessage) (string, error) {
@@ -233,7 +366,7 @@ func usersInfoID(v json.RawMessage) (string, error) {
 	} else {
 		n := strings.TrimSpace(string(v))
 		if _, err := strconv.ParseInt(n, 10, 64); err != nil {
-			return "", fmt.Errorf("want a string or an integer, got %.40s", n)
+			return "", fmt.Errorf("want a string or an integer, got %s", sanitizedStart([]byte(n), 40))
 		}
 		id = n
 	}
@@ -241,15 +374,4 @@ func usersInfoID(v json.RawMessage) (string, error) {
 		return "", err
 	}
 	return id, nil
-}
-
-func jsonString(v json.RawMessage) (string, bool) {
-	if len(v) == 0 || v[0] != '"' {
-		return "", false
-	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
-		return "", false
-	}
-	return s, true
 }

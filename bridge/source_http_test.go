@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -208,6 +209,146 @@ func TestHTTPStaleWhenEndpointMisbehaves(t *testing.T) {
 			}
 			if got := strings.Count(buf.String(), "user source down"); got != 1 {
 				t.Fatalf("outage logged %d times; want once:\n%s", got, buf)
+			}
+		})
+	}
+}
+
+// phpAnswers is testdata/answers/users-info.php under php -S: the answers
+// PHP scripts on real sites write, picked by a mode file.
+type phpAnswers struct {
+	php  *testsvc.PHP
+	mode string
+}
+
+func startPHPAnswers(t *testing.T) *phpAnswers {
+	t.Helper()
+	docroot, err := filepath.Abs(filepath.Join("testdata", "answers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &phpAnswers{mode: filepath.Join(t.TempDir(), "mode")}
+	a.php = testsvc.StartPHP(t, docroot, "ANSWERS_MODE="+a.mode)
+	return a
+}
+
+func (a *phpAnswers) set(t *testing.T, mode string) {
+	t.Helper()
+	if err := os.WriteFile(a.mode, []byte(mode), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (a *phpAnswers) source(log *slog.Logger) *HTTPSource {
+	src := NewHTTPSource(config.UsersHTTP{URL: a.php.URL + "/users-info.php", Timeout: config.Duration{Duration: 10 * time.Second}})
+	src.Log = log
+	return src
+}
+
+func TestHTTPSourceTakesWhatPHPWrites(t *testing.T) {
+	a := startPHPAnswers(t)
+	ctx := ctxT(t)
+	type want struct{ name, avatar, profile, role string }
+	tests := []struct {
+		mode    string
+		want    map[string]want
+		logWant []string // in the skipped-elements log line
+	}{
+		{"imbachat", map[string]want{
+			"1": {"Member 1", "", "", RoleAdmin},
+			"2": {"Member 2", "https://cdn.example.com/a/2.png", "", RoleMember},
+			"3": {"Member 3", "", "", RoleMember},
+		}, nil},
+		{"loose", map[string]want{
+			"1": {"1000", "", "/members/1", RoleAdmin},
+			"2": {"2000", "", "", RoleMod},
+			"3": {"3000", "", "", RoleMember},
+		}, nil},
+		{"one-bad", map[string]want{
+			"1": {"Member 1", "https://cdn.example.com/a/1.png", "https://site.example.com/u/1", RoleAdmin},
+			"2": {"Member 2", "https://cdn.example.com/a/2.png", "https://site.example.com/u/2", RoleMember},
+			"3": {"Member 3", "https://cdn.example.com/a/3.png", "https://site.example.com/u/3", RoleMember},
+		}, []string{"count=3", "element 0", "element 4: not an object", `element 5: user_id: user id \"a,b\" has a forbidden character`}},
+		{"keyed", map[string]want{
+			"1": {"Member 1", "https://cdn.example.com/a/1.png", "https://site.example.com/u/1", RoleAdmin},
+			"2": {"Member 2", "https://cdn.example.com/a/2.png", "https://site.example.com/u/2", RoleMember},
+			"3": {"Member 3", "https://cdn.example.com/a/3.png", "https://site.example.com/u/3", RoleMember},
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			a.set(t, tt.mode)
+			log, buf := testLogger()
+			got, err := a.source(log).Lookup(ctx, []string{"1", "2", "3"})
+			if err != nil {
+				t.Fatalf("Lookup in mode %s = %v; want the users", tt.mode, err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("Lookup in mode %s = %v; want %d users", tt.mode, got, len(tt.want))
+			}
+			for id, w := range tt.want {
+				u := got[id]
+				if g := (want{u.Name, u.AvatarURL, u.ProfileURL, u.Role}); g != w {
+					t.Errorf("Lookup(%s) in mode %s = %+v; want %+v", id, tt.mode, g, w)
+				}
+			}
+			for _, s := range tt.logWant {
+				if !strings.Contains(buf.String(), s) {
+					t.Errorf("log in mode %s = %q; want it to say %q", tt.mode, buf, s)
+				}
+			}
+			if tt.logWant == nil && buf.String() != "" {
+				t.Errorf("log in mode %s = %q; want nothing", tt.mode, buf)
+			}
+		})
+	}
+}
+
+func TestHTTPUnusableAnswerKeepsStaleAndShowsIt(t *testing.T) {
+	a := startPHPAnswers(t)
+	ctx := ctxT(t)
+	tests := []struct {
+		mode string
+		show string // in the outage log line
+	}{
+		{"notice", `<br /> <b>Warning</b>: Undefined array key \"display_name\" in <b>`},
+		{"html", "<!DOCTYPE html> <html><head><title>Briefly unavailable"},
+		{"500", "HTTP 500"},
+		{"500", "<b>Fatal error</b>: Uncaught PDOException"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			a.set(t, "good")
+			log, buf := testLogger()
+			d := NewDirectory(a.source(log), DirectoryConfig{TTL: 5 * time.Millisecond, Tick: time.Millisecond, RetryAfter: 5 * time.Millisecond, Log: log})
+			if u, err := d.Get(ctx, "1"); err != nil || u.Name != "Member 1" || u.Role != RoleAdmin {
+				t.Fatalf("Get(1) = %+v, %v; want Member 1 (admin)", u, err)
+			}
+			a.set(t, tt.mode)
+			time.Sleep(10 * time.Millisecond) // past the TTL
+			deadline := time.Now().Add(30 * time.Second)
+			for d.Stats().FetchErrors < 2 {
+				u, err := d.Get(ctx, "1")
+				if err != nil || u.Name != "Member 1" || u.Role != RoleAdmin {
+					t.Fatalf("Get(1) in mode %s = %+v, %v; want the stale Member 1 (admin)", tt.mode, u, err)
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no failed refresh in mode %s: %+v", tt.mode, d.Stats())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			out := buf.String()
+			var line string
+			for _, l := range strings.Split(out, "\n") {
+				if strings.Contains(l, "user source down") {
+					line = l
+				}
+			}
+			if !strings.Contains(line, tt.show) {
+				t.Fatalf("outage line in mode %s = %q; want it to show %q", tt.mode, line, tt.show)
+			}
+			if strings.Contains(line, "\x1b") || len(line) > 600 {
+				t.Fatalf("outage line in mode %s = %q; want it sanitised and bounded", tt.mode, line)
 			}
 		})
 	}

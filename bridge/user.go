@@ -7,7 +7,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"sort"
+	"strings"
 )
 
 // Roles, from the least to the most powerful.
@@ -34,6 +36,41 @@ type User struct {
 	// Extra holds other fields of the source (users-info answers) that are
 	// passed through to the widget unchanged.
 	Extra map[string]json.RawMessage
+}
+
+// MaxURLLen bounds avatar_url and profile_url; longer ones are dropped.
+const MaxURLLen = 2048
+
+// SafeURL returns u when it is an absolute http or https URL with a host,
+// or a path on the host site ("/uploads/a.png"), and "" otherwise:
+// javascript:, data:, vbscript:, protocol-relative ("//evil.example") and
+// other relative URLs, and any with spaces, control characters or
+// backslashes, are dropped where users enter the server (every source and
+// token claims), so that no client has to filter them.
+func SafeURL(u string) string {
+	if u == "" || len(u) > MaxURLLen {
+		return ""
+	}
+	for i := 0; i < len(u); i++ {
+		if c := u[i]; c <= ' ' || c == 0x7f || c == '\\' {
+			return ""
+		}
+	}
+	if u[0] == '/' {
+		if len(u) > 1 && u[1] == '/' {
+			return ""
+		}
+		return u
+	}
+	p, err := url.Parse(u)
+	if err != nil || p.Opaque != "" || p.Host == "" {
+		return ""
+	}
+	switch strings.ToLower(p.Scheme) {
+	case "http", "https":
+		return u
+	}
+	return ""
 }
 
 // CanModerate says whether the user's role gives moderation rights.
