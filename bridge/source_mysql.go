@@ -464,10 +464,25 @@ func (s *MySQLSource) wordpressPlan(ctx context.Context) (*mysqlPlan, error) {
 	head := "SELECT u.`ID`, u.`display_name`, u.`user_email`, u.`user_nicename`, m.`meta_value` FROM " +
 		quoteIdent(p+"users") + " u LEFT JOIN " + quoteIdent(p+"usermeta") +
 		" m ON m.`user_id` = u.`ID` AND m.`meta_key` = ? WHERE u.`ID` IN ("
+	cols, err := s.columns(ctx, p+"users")
+	if err != nil {
+		return nil, err
+	}
+	tail := ")"
+	// Members a site has shut out are unknown to the chat: multisite's
+	// spam and deleted flags (Network Admin → Users → Mark as spam), and
+	// user_status, which older multisite releases set to 1 for spam and
+	// plugins use for accounts not yet activated. Columns the read-only
+	// user cannot see are not used (the README's grants include them).
+	for _, c := range []string{"user_status", "spam", "deleted"} {
+		if cols[c] {
+			tail += " AND u." + quoteIdent(c) + " = 0"
+		}
+	}
 	https := strings.HasPrefix(s.siteURL, "https://")
 	return &mysqlPlan{
 		head:   head,
-		tail:   ")",
+		tail:   tail,
 		before: []any{p + "capabilities"},
 		intIDs: true,
 		scan: func(rows *sql.Rows, out map[string]User) error {

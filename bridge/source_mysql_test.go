@@ -122,7 +122,7 @@ func TestWordPressPreset(t *testing.T) {
 		user := "pc_" + strconv.Itoa(site.xs) + "_" + strconv.Itoa(len(name))
 		db.Exec(t, "", "CREATE USER '"+user+"'@'127.0.0.1' IDENTIFIED BY 'ro-password'")
 		t.Cleanup(func() { db.Exec(t, "", "DROP USER '"+user+"'@'127.0.0.1'") })
-		db.Exec(t, "", "GRANT SELECT (ID, display_name, user_email, user_nicename) ON `"+name+"`.wp_users TO '"+user+"'@'127.0.0.1'")
+		db.Exec(t, "", "GRANT SELECT (ID, display_name, user_email, user_nicename, user_status) ON `"+name+"`.wp_users TO '"+user+"'@'127.0.0.1'")
 		db.Exec(t, "", "GRANT SELECT (user_id, meta_key, meta_value) ON `"+name+"`.wp_usermeta TO '"+user+"'@'127.0.0.1'")
 		db.Exec(t, "", "GRANT SELECT (option_name, option_value) ON `"+name+"`.wp_options TO '"+user+"'@'127.0.0.1'")
 		dsn := fmt.Sprintf("%s:ro-password@tcp(127.0.0.1:%d)/%s", user, db.Port(), name)
@@ -552,6 +552,82 @@ func TestOctoberCMSReadOnlyGrants(t *testing.T) {
 			got, err := src.Lookup(ctx, []string{"1", "3"})
 			if err != nil || got["1"].Name != "Olga Petrova" || len(got) != 1 {
 				t.Fatalf("Lookup(1, 3) with read-only grants = %v, %v; want Olga Petrova only (3 is banned)", got, err)
+			}
+		})
+	}
+}
+
+// TestWordPressShutOutMembersAreUnknown: members a WordPress site marked as
+// spam or deleted (multisite's wp_users columns, older releases'
+// user_status) are unknown, so the chat refuses them.
+func TestWordPressShutOutMembersAreUnknown(t *testing.T) {
+	db := testsvc.SharedMariaDB(t)
+	site := newWPSite(t, db)
+	wp := site.wp
+	spammer := wp.CreateUser(t, "spammer", "spam@example.com", "Spammer", "subscriber")
+	gone := wp.CreateUser(t, "gone", "gone@example.com", "Gone", "subscriber")
+	oldSpam := wp.CreateUser(t, "oldspam", "oldspam@example.com", "Old Spam", "subscriber")
+	// The columns a multisite network adds to wp_users, as WordPress's
+	// network install creates them.
+	db.Exec(t, wp.DBName, "ALTER TABLE wp_users ADD spam tinyint(2) NOT NULL DEFAULT 0, ADD deleted tinyint(2) NOT NULL DEFAULT 0")
+	db.Exec(t, wp.DBName, "UPDATE wp_users SET spam = 1 WHERE ID = ?", spammer)
+	db.Exec(t, wp.DBName, "UPDATE wp_users SET deleted = 1 WHERE ID = ?", gone)
+	db.Exec(t, wp.DBName, "UPDATE wp_users SET user_status = 1 WHERE ID = ?", oldSpam)
+	src := wpSource(t, wp.DSN, "https://blog.example.org")
+	ctx := ctxT(t)
+	if err := src.Check(ctx); err != nil {
+		t.Fatalf("Check() on a multisite wp_users = %v; want nil", err)
+	}
+	ids := []string{strconv.Itoa(site.editor), strconv.Itoa(spammer), strconv.Itoa(gone), strconv.Itoa(oldSpam)}
+	got, err := src.Lookup(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[strconv.Itoa(site.editor)].Name != "Eddie Editor" {
+		t.Fatalf("Lookup(editor, spam, deleted, user_status 1) = %v; want the editor only", got)
+	}
+	// Through the directory: the contract the chat relies on.
+	d := NewDirectory(src, DirectoryConfig{Tick: time.Millisecond})
+	for _, id := range ids[1:] {
+		if _, err := d.Get(ctx, id); !errors.Is(err, ErrUnknownUser) {
+			t.Errorf("Directory.Get(%s) of a shut-out member = %v; want ErrUnknownUser", id, err)
+		}
+	}
+	// Unmarked, the member is known again (after the cache is dropped).
+	db.Exec(t, wp.DBName, "UPDATE wp_users SET spam = 0 WHERE ID = ?", spammer)
+	d.Invalidate(strconv.Itoa(spammer))
+	if u, err := d.Get(ctx, strconv.Itoa(spammer)); err != nil || u.Name != "Spammer" {
+		t.Errorf("Get(spammer) after unmarking = %+v, %v; want Spammer", u, err)
+	}
+}
+
+// TestOctoberCMSIsBannedColumn: a RainLab.User table with an is_banned
+// flag (as some versions and forks have) hides banned members.
+func TestOctoberCMSIsBannedColumn(t *testing.T) {
+	db := testsvc.SharedMariaDB(t)
+	ctx := ctxT(t)
+	for _, schema := range []string{"v1", "v3"} {
+		t.Run(schema, func(t *testing.T) {
+			name := db.NewDatabaseName(t)
+			loadSQL(t, db, name, "octobercms_"+schema+".sql")
+			db.ExecAll(t, name,
+				"ALTER TABLE users ADD is_banned tinyint(1) NOT NULL DEFAULT 0",
+				"UPDATE users SET is_banned = 1 WHERE id = 2",
+			)
+			src, err := NewMySQLSource(config.UsersMySQL{DSN: db.DSN(name), Preset: "octobercms", SiteURL: "https://shop.example.com"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { src.Close() })
+			d := NewDirectory(src, DirectoryConfig{Tick: time.Millisecond})
+			for _, tt := range []struct {
+				id    string
+				known bool
+			}{{"1", true}, {"2", false}, {"3", false}, {"4", false}, {"5", true}} {
+				_, err := d.Get(ctx, tt.id)
+				if tt.known && err != nil || !tt.known && !errors.Is(err, ErrUnknownUser) {
+					t.Errorf("Get(%s) = %v; want known %v (2 is_banned, 3 banned, 4 deleted)", tt.id, err, tt.known)
+				}
 			}
 		})
 	}
