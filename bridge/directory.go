@@ -31,7 +31,15 @@ const MaxBatch = 100
 //
 // The cache is two go-cache maps over the same entries: fresh (expiring at
 // the TTL, the only one the hot path reads) and stale (expiring StaleFor
-// later).
+// later). Ids the source does not know live apart, in a negative cache of
+// at most MaxUnknown ids (the oldest evicted), since anyone signed in can
+// ask for made-up ids.
+//
+// What a flood of distinct ids can cost is bounded too: at most
+// LookupsPerSecond Lookups (a batch waiting for its turn goes on
+// gathering ids, up to MaxBatch), and at most MaxPending ids queued or in
+// flight; misses beyond that fail fast with ErrSourceDown (stale entries
+// are still served).
 type Directory struct {
 	src        Source
 	ttl        time.Duration
@@ -39,8 +47,11 @@ type Directory struct {
 	staleFor   time.Duration
 	timeout    time.Duration
 	retry      time.Duration
-	fresh      *cache.Cache // id -> *entry
+	fresh      *cache.Cache // id -> *entry (known users)
 	stale      *cache.Cache // id -> *entry, kept StaleFor longer
+	neg        *negCache    // unknown ids, bounded
+	limit      lookupLimiter
+	maxPending int
 	log        *slog.Logger
 	batch      batcher
 
@@ -78,9 +89,22 @@ type DirectoryConfig struct {
 	// RetryAfter is how long, after a failed Lookup, misses fail fast
 	// without asking the source again; zero means 2s.
 	RetryAfter time.Duration
+	// MaxUnknown bounds the ids remembered as unknown; the oldest is
+	// forgotten first. Zero means 50,000 (a few MB).
+	MaxUnknown int
+	// LookupsPerSecond bounds Source.Lookup calls (users-info requests,
+	// MySQL queries), with a burst of as many; zero means 50.
+	LookupsPerSecond int
+	// MaxPending bounds the ids waiting for a Lookup; misses beyond it fail
+	// fast with ErrSourceDown. Zero means 2,000.
+	MaxPending int
 	// Log receives outage lines; nil means slog.Default().
 	Log *slog.Logger
 }
+
+// ErrOverloaded is wrapped (with ErrSourceDown) by misses refused because
+// MaxPending ids already wait for the source.
+var ErrOverloaded = errors.New("bridge: too many user lookups pending")
 
 // NewDirectory returns a directory over src.
 func NewDirectory(src Source, cfg DirectoryConfig) *Directory {
@@ -102,6 +126,15 @@ func NewDirectory(src Source, cfg DirectoryConfig) *Directory {
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = 2 * time.Second
 	}
+	if cfg.MaxUnknown <= 0 {
+		cfg.MaxUnknown = 50_000
+	}
+	if cfg.LookupsPerSecond <= 0 {
+		cfg.LookupsPerSecond = 50
+	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = 20 * MaxBatch
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
@@ -114,6 +147,9 @@ func NewDirectory(src Source, cfg DirectoryConfig) *Directory {
 		retry:      cfg.RetryAfter,
 		fresh:      cache.New(cfg.TTL, time.Minute),
 		stale:      cache.New(cfg.TTL+cfg.StaleFor, 5*time.Minute),
+		neg:        newNegCache(cfg.MaxUnknown),
+		limit:      lookupLimiter{every: time.Second / time.Duration(cfg.LookupsPerSecond), burst: cfg.LookupsPerSecond},
+		maxPending: cfg.MaxPending,
 		log:        cfg.Log,
 	}
 	d.batch.d = d
@@ -145,21 +181,23 @@ func (d *Directory) Get(ctx context.Context, id string) (User, error) {
 	}
 }
 
-// cached answers from the cache: a fresh entry, or a stale one (known user)
-// whose refresh it queues. An expired "unknown" is not answered (it is
-// asked again, and served only if the source fails).
+var unknownEntry = &entry{unknown: true}
+
+// cached answers from the cache: a fresh entry, a fresh "unknown", or a
+// stale known user whose refresh it queues. An expired "unknown" is not
+// answered (it is asked again, and served only if the source fails).
 func (d *Directory) cached(id string) (*entry, bool) {
 	if v, ok := d.fresh.Get(id); ok {
 		return v.(*entry), true
+	}
+	if d.neg.get(id, false) {
+		return unknownEntry, true
 	}
 	v, ok := d.stale.Get(id)
 	if !ok {
 		return nil, false
 	}
 	e := v.(*entry)
-	if e.unknown {
-		return nil, false
-	}
 	d.stats.stale.Add(1)
 	if time.Now().UnixNano() >= d.retryAt.Load() {
 		var one [1]*batch
@@ -178,12 +216,12 @@ func (d *Directory) answer(id string, b *batch) (User, error) {
 		return User{}, ErrUnknownUser
 	}
 	if v, ok := d.stale.Get(id); ok {
-		e := v.(*entry)
 		d.stats.stale.Add(1)
-		if e.unknown {
-			return User{}, ErrUnknownUser
-		}
-		return e.user, nil
+		return v.(*entry).user, nil
+	}
+	if d.neg.get(id, true) {
+		d.stats.stale.Add(1)
+		return User{}, ErrUnknownUser
 	}
 	if errors.Is(b.err, ErrSourceDown) {
 		return User{}, b.err
@@ -262,6 +300,7 @@ func (d *Directory) Invalidate(ids ...string) {
 	for _, id := range ids {
 		d.fresh.Delete(id)
 		d.stale.Delete(id)
+		d.neg.drop(id)
 	}
 }
 
@@ -273,6 +312,7 @@ type DirectoryStats struct {
 	Fetches     int64 // Source.Lookup calls
 	FetchErrors int64 // failed Lookup calls
 	FetchedIDs  int64 // ids asked of the source in all
+	Unknown     int   // ids remembered as unknown now (at most MaxUnknown)
 }
 
 // Stats returns the counters.
@@ -283,6 +323,7 @@ func (d *Directory) Stats() DirectoryStats {
 		Fetches:     d.stats.fetches.Load(),
 		FetchErrors: d.stats.fetchErrors.Load(),
 		FetchedIDs:  d.stats.fetchedIDs.Load(),
+		Unknown:     d.neg.len(),
 	}
 }
 
@@ -295,16 +336,18 @@ func (d *Directory) Down() bool {
 
 // batch is one Lookup shared by the ids gathered within a tick.
 type batch struct {
-	ids   []string
-	once  sync.Once
-	done  chan struct{}
-	users map[string]User
-	err   error
+	ids      []string
+	reserved bool // has its Lookup token (guarded by batcher.mu)
+	once     sync.Once
+	done     chan struct{}
+	users    map[string]User
+	err      error
 }
 
-// failedBatch answers at once while the source is in its retry pause.
-func failedBatch() *batch {
-	b := &batch{done: make(chan struct{}), err: ErrSourceDown}
+// failedBatch answers at once while the source is in its retry pause, or
+// overloaded.
+func failedBatch(err error) *batch {
+	b := &batch{done: make(chan struct{}), err: err}
 	close(b.done)
 	return b
 }
@@ -324,7 +367,7 @@ type batcher struct {
 // sent at once when full).
 func (d *Directory) enqueue(ids []string, dst []*batch) []*batch {
 	if time.Now().UnixNano() < d.retryAt.Load() {
-		f := failedBatch()
+		f := failedBatch(ErrSourceDown)
 		for range ids {
 			dst = append(dst, f)
 		}
@@ -332,10 +375,18 @@ func (d *Directory) enqueue(ids []string, dst []*batch) []*batch {
 	}
 	b := &d.batch
 	var full []*batch
+	var over *batch
 	b.mu.Lock()
 	for _, id := range ids {
 		if x, ok := b.inflight[id]; ok {
 			dst = append(dst, x)
+			continue
+		}
+		if len(b.inflight) >= d.maxPending {
+			if over == nil {
+				over = failedBatch(fmt.Errorf("%w: %w", ErrSourceDown, ErrOverloaded))
+			}
+			dst = append(dst, over)
 			continue
 		}
 		cur := b.cur
@@ -359,7 +410,25 @@ func (d *Directory) enqueue(ids []string, dst []*batch) []*batch {
 	return dst
 }
 
+// flush sends cur when its tick ends or it is full: at once if the
+// limiter has a token, else when it will (cur goes on gathering ids
+// meanwhile, unless full). Only the first flush of a batch counts.
 func (b *batcher) flush(cur *batch) {
+	b.mu.Lock()
+	if cur.reserved {
+		b.mu.Unlock()
+		return
+	}
+	cur.reserved = true
+	b.mu.Unlock()
+	if wait := b.d.limit.reserve(); wait > 0 {
+		time.AfterFunc(wait, func() { b.start(cur) })
+		return
+	}
+	b.start(cur)
+}
+
+func (b *batcher) start(cur *batch) {
 	b.mu.Lock()
 	if b.cur == cur {
 		b.cur = nil
@@ -400,16 +469,20 @@ func (d *Directory) run(b *batch) {
 			if u.Role == "" {
 				u.Role = RoleMember
 			}
+			// Whatever the source, only http(s) and /path URLs reach a client.
+			u.AvatarURL, u.ProfileURL = SafeURL(u.AvatarURL), SafeURL(u.ProfileURL)
 			m[id] = u
 			e := &entry{user: u}
 			d.fresh.Set(id, e, d.ttl)
 			d.stale.Set(id, e, d.ttl+d.staleFor)
+			d.neg.drop(id)
 		} else {
-			// Unknowns are kept stale only briefly: anyone can ask for
-			// made-up ids, and they must not pile up for StaleFor.
-			e := &entry{unknown: true}
-			d.fresh.Set(id, e, d.unknownTTL)
-			d.stale.Set(id, e, d.unknownTTL+min(d.staleFor, 5*time.Minute))
+			// Unknowns are kept stale only briefly, in the bounded
+			// negative cache: anyone can ask for made-up ids. A user who
+			// was known and is no longer (banned, deleted) is unknown now.
+			d.fresh.Delete(id)
+			d.stale.Delete(id)
+			d.neg.add(id, time.Now(), d.unknownTTL, min(d.staleFor, 5*time.Minute))
 		}
 	}
 	b.users = m
