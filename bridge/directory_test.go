@@ -310,3 +310,30 @@ func TestSafeURL(t *testing.T) {
 		}
 	}
 }
+
+// unsafeSource answers users with any URLs, as a buggy source might.
+type unsafeSource struct{}
+
+func (unsafeSource) Lookup(_ context.Context, ids []string) (map[string]User, error) {
+	m := map[string]User{}
+	for _, id := range ids {
+		m[id] = User{ID: id, Name: "U", AvatarURL: "javascript:alert(" + id + ")", ProfileURL: "data:text/html,x"}
+	}
+	return m, nil
+}
+
+func TestUnsafeURLsNeverLeaveTheDirectory(t *testing.T) {
+	ctx := ctxT(t)
+	d := NewDirectory(unsafeSource{}, DirectoryConfig{Tick: time.Millisecond})
+	if u, err := d.Get(ctx, "1"); err != nil || u.AvatarURL != "" || u.ProfileURL != "" {
+		t.Errorf("Get(1) from a source with javascript:/data: URLs = %+v, %v; want them dropped", u, err)
+	}
+	static := NewStaticSource([]User{
+		{ID: "1", Name: "A", AvatarURL: "javascript:alert(1)", ProfileURL: "https://example.com/u/1"},
+		{ID: "2", Name: "B", AvatarURL: "/a/2.png", ProfileURL: "vbscript:msgbox(1)"},
+	})
+	got, _ := static.Lookup(ctx, []string{"1", "2"})
+	if got["1"].AvatarURL != "" || got["1"].ProfileURL != "https://example.com/u/1" || got["2"].AvatarURL != "/a/2.png" || got["2"].ProfileURL != "" {
+		t.Errorf("static users = %+v; want javascript:/vbscript: dropped, https and /path kept", got)
+	}
+}

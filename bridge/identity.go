@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -276,10 +279,10 @@ func (v *Verifier) VerifyToken(token string) (Identity, error) {
 	}
 	idn := Identity{UserID: id}
 	if s, ok := claims["name"].(string); ok {
-		idn.Name = s
+		idn.Name = ClaimName(s)
 	}
 	if s, ok := claims["avatar_url"].(string); ok {
-		idn.AvatarURL = s
+		idn.AvatarURL = SafeURL(s)
 	}
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
 		idn.Expires = exp.Time
@@ -292,6 +295,26 @@ func (v *Verifier) VerifyToken(token string) (Identity, error) {
 		idn.With = ws
 	}
 	return idn, nil
+}
+
+// MaxClaimName bounds a token's name claim, in characters.
+const MaxClaimName = 100
+
+// ClaimName is a token's name claim as the chat may show it: trimmed, and
+// "" (the user then shows by the directory's name or as "User ID") when
+// it is not valid UTF-8, holds control, line-separator or bidi-override
+// characters, or is longer than MaxClaimName characters.
+func ClaimName(s string) string {
+	s = strings.TrimSpace(s)
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxClaimName {
+		return ""
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') {
+			return ""
+		}
+	}
+	return s
 }
 
 // IssueToken signs an HS256 access token for userID valid for ttl.

@@ -256,3 +256,58 @@ func BenchmarkVerifyHashCached(b *testing.B) {
 		}
 	}
 }
+
+func TestVerifyTokenDropsUnsafeClaims(t *testing.T) {
+	now := time.Now()
+	v := newTestVerifier(t, now, "")
+	exp := now.Add(time.Hour).Unix()
+	tests := []struct {
+		name, avatar         string
+		wantName, wantAvatar string
+	}{
+		{"John", "https://cdn.example.com/j.png", "John", "https://cdn.example.com/j.png"},
+		{" <b>Eve</b> ", "/uploads/e.png", "<b>Eve</b>", "/uploads/e.png"},
+		{"Mallory", "javascript:alert(1)", "Mallory", ""},
+		{"Mallory", "data:text/html,<script>alert(1)</script>", "Mallory", ""},
+		{"Mallory", "vbscript:msgbox(1)", "Mallory", ""},
+		{"Mallory", "//evil.example/x.png", "Mallory", ""},
+		{"Mallory", "x.png", "Mallory", ""},
+		{"\x1b[2Jcleared", "", "", ""},
+		{"line\u2028break", "", "", ""},
+		{"abc\u202etxt.exe", "", "", ""},
+		{strings.Repeat("n", MaxClaimName+1), "", "", ""},
+		{strings.Repeat("ж", MaxClaimName), "", strings.Repeat("ж", MaxClaimName), ""},
+	}
+	for _, tt := range tests {
+		tok := sign(t, jwt.SigningMethodHS256, []byte(testSecret), jwt.MapClaims{"user_id": "6", "exp": exp, "name": tt.name, "avatar_url": tt.avatar})
+		idn, err := v.VerifyToken(tok)
+		if err != nil || idn.Name != tt.wantName || idn.AvatarURL != tt.wantAvatar {
+			t.Errorf("VerifyToken(name %q, avatar_url %q) = %q %q, %v; want %q %q", tt.name, tt.avatar, idn.Name, idn.AvatarURL, err, tt.wantName, tt.wantAvatar)
+		}
+	}
+}
+
+// TestHashCase: PHP's sha1() writes lowercase hex; sites that wrap it in
+// strtoupper() are accepted too (the same 20 bytes), for identities and
+// popup links alike.
+func TestHashCase(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	v := newTestVerifier(t, now, "")
+	ts := "261122100000"
+	h := v.Hash("6", ts)
+	mixed := strings.ToUpper(h[:20]) + h[20:]
+	for _, hash := range []string{h, strings.ToUpper(h), mixed} {
+		if _, err := v.VerifyHash("6", ts, hash); err != nil {
+			t.Errorf("VerifyHash(6, %s, %s) = %v; want nil", ts, hash, err)
+		}
+	}
+	l := v.LinkHash("12", "3", ts)
+	for _, hash := range []string{l, strings.ToUpper(l)} {
+		if _, err := v.VerifyChatLink("12", "3", ts, hash); err != nil {
+			t.Errorf("VerifyChatLink(12, 3, %s, %s) = %v; want nil", ts, hash, err)
+		}
+	}
+	if h != strings.ToLower(h) || l != strings.ToLower(l) {
+		t.Errorf("Hash, LinkHash = %s, %s; want lowercase (as PHP's sha1)", h, l)
+	}
+}

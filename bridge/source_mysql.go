@@ -182,10 +182,14 @@ func (s *MySQLSource) Lookup(ctx context.Context, ids []string) (map[string]User
 		}
 		want = want[n:]
 	}
-	for id := range out {
+	for id, u := range out {
 		if !seen[id] {
 			delete(out, id) // e.g. "1" asked as "01": only exact ids answer
+			continue
 		}
+		// A column or template may hold javascript: or data: URLs.
+		u.AvatarURL, u.ProfileURL = SafeURL(u.AvatarURL), SafeURL(u.ProfileURL)
+		out[id] = u
 	}
 	return out, nil
 }

@@ -281,6 +281,15 @@ func TestCustomPreset(t *testing.T) {
 		"ann-1", "Ann", "Ann@Example.com", "ann.png", "administrator",
 		"bob", "Bob <b>", "bob@example.com", nil, "moderator",
 		"cy", "Cy", nil, nil, "")
+	// An avatar column holding a javascript: URL is dropped, not served.
+	db.Exec(t, name, "CREATE TABLE raw_members (id VARCHAR(64) PRIMARY KEY, nick VARCHAR(100), pic VARCHAR(200))")
+	db.Exec(t, name, "INSERT INTO raw_members VALUES (?, ?, ?), (?, ?, ?), (?, ?, ?)",
+		"js", "JS", "javascript:alert(1)", "data", "Data", "data:image/svg+xml,<svg onload=alert(1)>", "ok", "OK", "https://cdn.example.com/ok.png")
+	raw := customSource(t, db.DSN(name), config.UsersMySQL{Table: "raw_members", IDColumn: "id", NameColumn: "nick", AvatarColumn: "pic"})
+	rawGot, err := raw.Lookup(ctxT(t), []string{"js", "data", "ok"})
+	if err != nil || len(rawGot) != 3 || rawGot["js"].AvatarURL != "" || rawGot["data"].AvatarURL != "" || rawGot["ok"].AvatarURL != "https://cdn.example.com/ok.png" {
+		t.Errorf("Lookup(avatar column with javascript:/data:) = %+v, %v; want those dropped and the https one kept", rawGot, err)
+	}
 	src := customSource(t, db.DSN(name), config.UsersMySQL{
 		TablePrefix: "site_", Table: "members", IDColumn: "member_key", NameColumn: "nick", EmailColumn: "mail",
 		AvatarColumn: "pic", RoleColumn: "level",

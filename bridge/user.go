@@ -154,6 +154,7 @@ func NewStaticSource(users []User) *StaticSource {
 		if u.Role == "" {
 			u.Role = RoleMember
 		}
+		u.AvatarURL, u.ProfileURL = SafeURL(u.AvatarURL), SafeURL(u.ProfileURL)
 		m[u.ID] = u
 	}
 	return &StaticSource{users: m}
