@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,6 +57,10 @@ type Verifier struct {
 	loc        *time.Location
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+	// Log receives LogRefusal's lines; nil means slog.Default().
+	Log *slog.Logger
+
+	refusals refusalLog
 
 	// verified remembers legacy identities that checked out: a browser
 	// sends the same id, timestamp and hash on every poll of its page, and
@@ -148,7 +153,7 @@ func (v *Verifier) VerifyHash(id, timestamp, hash string) (Identity, error) {
 		if now := v.Now(); !now.Before(e.from) && !now.After(e.until) {
 			return Identity{UserID: id}, nil
 		}
-		return Identity{}, ErrTokenExpired
+		return Identity{}, v.expiredTimestamp(e.from.Add(v.maxAge))
 	}
 	idn, err := v.verifyHash(id, timestamp, hash)
 	if err == nil {
@@ -168,8 +173,8 @@ func (v *Verifier) verifyHash(id, timestamp, hash string) (Identity, error) {
 	if err := v.checkHash(hash, id, timestamp); err != nil {
 		return Identity{}, err
 	}
-	if config.ValidUserID(id) != nil {
-		return Identity{}, ErrAuthFailed
+	if err := config.ValidUserID(id); err != nil {
+		return Identity{}, refused(ErrAuthFailed, ReasonMalformed, "%v", err)
 	}
 	if err := v.checkTimestamp(timestamp); err != nil {
 		return Identity{}, err
@@ -188,7 +193,7 @@ func (v *Verifier) VerifyChatLink(id, target, timestamp, hash string) (Identity,
 		return Identity{}, err
 	}
 	if config.ValidUserID(id) != nil || config.ValidUserID(target) != nil {
-		return Identity{}, ErrAuthFailed
+		return Identity{}, refused(ErrAuthFailed, ReasonMalformed, "bad user id in the link")
 	}
 	if err := v.checkTimestamp(timestamp); err != nil {
 		return Identity{}, err
@@ -203,11 +208,11 @@ func (v *Verifier) checkHash(hash string, parts ...string) error {
 // checkSHA1 compares hash with hex SHA1(parts... + key) in constant time.
 func checkSHA1(hash string, key []byte, parts ...string) error {
 	if len(hash) != sha1.Size*2 {
-		return ErrAuthFailed
+		return refused(ErrAuthFailed, ReasonMalformed, "hash is %d characters, want 40 hex digits", len(hash))
 	}
 	var got [sha1.Size]byte
 	if _, err := hex.Decode(got[:], []byte(hash)); err != nil {
-		return ErrAuthFailed
+		return refused(ErrAuthFailed, ReasonMalformed, "hash is not hex")
 	}
 	h := sha1.New()
 	for _, p := range parts {
@@ -215,30 +220,30 @@ func checkSHA1(hash string, key []byte, parts ...string) error {
 	}
 	h.Write(key)
 	if !hmac.Equal(got[:], h.Sum(nil)) {
-		return ErrAuthFailed
+		return refused(ErrAuthFailed, ReasonWrongHash, "hash does not match: signed with another secret, or id and timestamp differ from what was signed")
 	}
 	return nil
 }
 
 func (v *Verifier) checkTimestamp(ts string) error {
 	if len(ts) != 12 {
-		return ErrAuthFailed
+		return refused(ErrAuthFailed, ReasonMalformed, "timestamp is %d characters, want 12 digits yyMMddHHmmss", len(ts))
 	}
 	for i := 0; i < len(ts); i++ {
 		if ts[i] < '0' || ts[i] > '9' {
-			return ErrAuthFailed
+			return refused(ErrAuthFailed, ReasonMalformed, "timestamp is not 12 digits yyMMddHHmmss")
 		}
 	}
 	t, err := time.ParseInLocation(TimestampLayout, ts, v.loc)
 	if err != nil {
-		return ErrAuthFailed
+		return refused(ErrAuthFailed, ReasonMalformed, "timestamp is not a real date (yyMMddHHmmss)")
 	}
 	d := v.Now().Sub(t)
 	if d < 0 {
 		d = -d
 	}
 	if d > v.maxAge {
-		return ErrTokenExpired
+		return v.expiredTimestamp(t)
 	}
 	return nil
 }
@@ -246,7 +251,7 @@ func (v *Verifier) checkTimestamp(ts string) error {
 // VerifyToken checks an HS256 JWT with claims user_id and exp.
 func (v *Verifier) VerifyToken(token string) (Identity, error) {
 	if token == "" || len(token) > MaxTokenLen {
-		return Identity{}, ErrAuthFailed
+		return Identity{}, refused(ErrAuthFailed, ReasonMalformed, "token is empty or over %d bytes", MaxTokenLen)
 	}
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return v.secret, nil },
@@ -257,10 +262,20 @@ func (v *Verifier) VerifyToken(token string) (Identity, error) {
 		jwt.WithTimeFunc(v.Now),
 	)
 	if err != nil {
-		if errors.Is(err, jwt.ErrTokenExpired) && !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
-			return Identity{}, ErrTokenExpired
+		switch {
+		case errors.Is(err, jwt.ErrTokenExpired) && !errors.Is(err, jwt.ErrTokenSignatureInvalid):
+			e := refused(ErrTokenExpired, ReasonExpired, "token expired")
+			if exp, perr := claims.GetExpirationTime(); perr == nil && exp != nil {
+				e.Skew = exp.Time.Sub(v.Now())
+				e.Detail = fmt.Sprintf("token expired %s ago", (-e.Skew).Round(time.Second))
+			}
+			return Identity{}, e
+		case errors.Is(err, jwt.ErrTokenSignatureInvalid) && strings.Contains(err.Error(), "signing method"):
+			return Identity{}, refused(ErrAuthFailed, ReasonMalformed, "token alg is not HS256")
+		case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+			return Identity{}, refused(ErrAuthFailed, ReasonWrongHash, "token signature does not match auth.secret")
 		}
-		return Identity{}, ErrAuthFailed
+		return Identity{}, refused(ErrAuthFailed, ReasonMalformed, "token: %s", sanitizedStart([]byte(err.Error()), 120))
 	}
 	id := ""
 	switch uid := claims["user_id"].(type) {

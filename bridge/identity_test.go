@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func TestVerifyHash(t *testing.T) {
 	}
 	for _, tc := range cases {
 		_, err := v.VerifyHash(tc.id, tc.ts, tc.hash)
-		if err != tc.want {
+		if !errors.Is(err, tc.want) {
 			t.Errorf("VerifyHash(%q, %q, %q) = %v; want %v", tc.id, tc.ts, tc.hash, err, tc.want)
 		}
 	}
@@ -77,10 +78,10 @@ func TestVerifyChatLink(t *testing.T) {
 	}
 	// The identity secret never signs links: user 67's identity hash is
 	// not a link for (6, 7), and a link for (6, 7) is not user 67.
-	if _, err := v.VerifyChatLink("6", "7", ts, v.Hash("67", ts)); err != ErrAuthFailed {
+	if _, err := v.VerifyChatLink("6", "7", ts, v.Hash("67", ts)); !errors.Is(err, ErrAuthFailed) {
 		t.Fatalf("identity hash of 67 as a link for (6, 7) = %v; want ErrAuthFailed", err)
 	}
-	if _, err := v.VerifyHash("67", ts, h); err != ErrAuthFailed {
+	if _, err := v.VerifyHash("67", ts, h); !errors.Is(err, ErrAuthFailed) {
 		t.Fatalf("link (6, 7) as identity 67 = %v; want ErrAuthFailed", err)
 	}
 	// Without a link secret no link verifies.
@@ -89,7 +90,7 @@ func TestVerifyChatLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	off.Now = v.Now
-	if _, err := off.VerifyChatLink("6", "7", ts, h); err != ErrAuthFailed {
+	if _, err := off.VerifyChatLink("6", "7", ts, h); !errors.Is(err, ErrAuthFailed) {
 		t.Fatalf("VerifyChatLink without link_secret = %v; want ErrAuthFailed", err)
 	}
 	if off.LinkHash("6", "7", ts) != "" {
@@ -98,10 +99,10 @@ func TestVerifyChatLink(t *testing.T) {
 	if _, err := NewVerifier(config.Auth{Secret: testSecret, LinkSecret: testSecret}); err == nil {
 		t.Fatal("NewVerifier with link_secret == secret: no error")
 	}
-	if _, err := v.VerifyChatLink("6", "8", ts, h); err != ErrAuthFailed {
+	if _, err := v.VerifyChatLink("6", "8", ts, h); !errors.Is(err, ErrAuthFailed) {
 		t.Fatalf("VerifyChatLink(other target) = %v", err)
 	}
-	if _, err := v.VerifyHash("6", ts, h); err != ErrAuthFailed {
+	if _, err := v.VerifyHash("6", ts, h); !errors.Is(err, ErrAuthFailed) {
 		t.Fatalf("a chat-link hash used as identity = %v; want refused", err)
 	}
 }
@@ -145,14 +146,14 @@ func TestVerifyToken(t *testing.T) {
 	}
 	for _, tc := range cases {
 		idn, err := v.VerifyToken(tc.token)
-		if err != tc.want || idn.UserID != tc.wantID {
+		if !errors.Is(err, tc.want) || idn.UserID != tc.wantID {
 			t.Errorf("VerifyToken(%s) = %q, %v; want %q, %v", tc.name, idn.UserID, err, tc.wantID, tc.want)
 		}
 	}
 	// alg none with the signature stripped, and an HS256 header over a
 	// payload signed by someone else.
 	parts := strings.Split(cases[0].token, ".")
-	if _, err := v.VerifyToken(parts[0] + "." + parts[1] + "."); err != ErrAuthFailed {
+	if _, err := v.VerifyToken(parts[0] + "." + parts[1] + "."); !errors.Is(err, ErrAuthFailed) {
 		t.Errorf("token without signature = %v", err)
 	}
 	// Issued tokens verify and carry their expiry.
@@ -180,7 +181,7 @@ func FuzzLegacyHash(f *testing.F) {
 			if idn.UserID != id || !strings.EqualFold(hash, v.Hash(id, ts)) || config.ValidUserID(id) != nil {
 				t.Fatalf("VerifyHash(%q, %q, %q) accepted wrongly", id, ts, hash)
 			}
-		} else if err != ErrAuthFailed && err != ErrTokenExpired {
+		} else if !errors.Is(err, ErrAuthFailed) && !errors.Is(err, ErrTokenExpired) {
 			t.Fatalf("VerifyHash error %v is not a sentinel", err)
 		}
 	})
@@ -196,7 +197,7 @@ func FuzzToken(f *testing.F) {
 	f.Fuzz(func(t *testing.T, tok string) {
 		idn, err := v.VerifyToken(tok)
 		if err != nil {
-			if err != ErrAuthFailed && err != ErrTokenExpired {
+			if !errors.Is(err, ErrAuthFailed) && !errors.Is(err, ErrTokenExpired) {
 				t.Fatalf("VerifyToken error %v is not a sentinel", err)
 			}
 			return
@@ -224,14 +225,14 @@ func TestVerifyHashCache(t *testing.T) {
 			t.Fatalf("VerifyHash #%d = %v", i, err)
 		}
 	}
-	if _, err := v.VerifyHash("7", ts, h); err != ErrAuthFailed {
+	if _, err := v.VerifyHash("7", ts, h); !errors.Is(err, ErrAuthFailed) {
 		t.Fatalf("cached hash for another id = %v", err)
 	}
 	other := h[:39] + "0"
 	if h[39] == '0' {
 		other = h[:39] + "1"
 	}
-	if _, err := v.VerifyHash("6", ts, other); err != ErrAuthFailed {
+	if _, err := v.VerifyHash("6", ts, other); !errors.Is(err, ErrAuthFailed) {
 		t.Fatalf("another hash for a cached id = %v", err)
 	}
 	v.Now = func() time.Time { return now.Add(24 * time.Hour) }
@@ -239,7 +240,7 @@ func TestVerifyHashCache(t *testing.T) {
 		t.Fatalf("cached identity at the edge of its window = %v", err)
 	}
 	v.Now = func() time.Time { return now.Add(24*time.Hour + time.Second) }
-	if _, err := v.VerifyHash("6", ts, h); err != ErrTokenExpired {
+	if _, err := v.VerifyHash("6", ts, h); !errors.Is(err, ErrTokenExpired) {
 		t.Fatalf("cached identity past its window = %v; want TOKEN_EXPIRED", err)
 	}
 }

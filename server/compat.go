@@ -2,12 +2,14 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"html"
 	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
+	"pollchat/bridge"
 	"pollchat/chat"
 )
 
@@ -77,7 +79,7 @@ func (s *Server) chatPage(ctx *fasthttp.RequestCtx) {
 	idn, err := s.verifier.VerifyChatLink(id, target, string(q.Peek("timestamp")), string(q.Peek("hash")))
 	if err != nil {
 		reason := "This chat link is not valid."
-		if err.Error() == "bridge: identity expired" {
+		if errors.Is(err, bridge.ErrTokenExpired) {
 			reason = "This chat link has expired. Open the chat again from the site."
 		}
 		ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -194,6 +195,7 @@ func (s *Server) identity(p *params) (chat.Caller, *chat.Error) {
 	if tok := p.getBytes("token"); len(tok) > 0 {
 		idn, err := s.verifier.VerifyToken(string(tok))
 		if err != nil {
+			s.verifier.LogRefusal(err, "", "path", string(p.ctx.Path()))
 			return chat.Caller{}, authError(err)
 		}
 		// The claims are signed by the host, but they are shown to other
@@ -206,6 +208,7 @@ func (s *Server) identity(p *params) (chat.Caller, *chat.Error) {
 	}
 	idn, err := s.verifier.VerifyHash(string(id), string(ts), string(hash))
 	if err != nil {
+		s.verifier.LogRefusal(err, string(id), "path", string(p.ctx.Path()))
 		return chat.Caller{}, authError(err)
 	}
 	// eStreamChat pages pass the user's name and picture unsigned; they are
@@ -229,7 +232,7 @@ func callerWith(c chat.Caller, name, avatar string) chat.Caller {
 }
 
 func authError(err error) *chat.Error {
-	if err == bridge.ErrTokenExpired {
+	if errors.Is(err, bridge.ErrTokenExpired) {
 		return chat.Errorf(chat.CodeTokenExpired, "the identity has expired; reload the page to get a fresh one")
 	}
 	return chat.Errorf(chat.CodeAuthFailed, "the identity does not verify")
