@@ -27,8 +27,7 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-# Installed services must not hold the default ports; tests start their own.
-for s in mariadb redis-server nginx; do
-  if command -v systemctl >/dev/null 2>&1; then systemctl stop "$s" >/dev/null 2>&1 || true; fi
-done
+# System services are left alone: the tests start their own MariaDB, Redis
+# and PHP on free loopback ports with temporary data directories, so a
+# running system MariaDB or Redis on the default port does not matter.
 echo "deps: ok"
