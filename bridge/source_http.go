@@ -31,7 +31,7 @@ const AnswerStartBytes = 160
 // maxSkippedLogged bounds the skipped elements named in one log line.
 const maxSkippedLogged = 5
 
-// HTTPSource asks the host site's users-info URL (PROTOCOL.md section 7,
+// HTTPSource asks the host site's users-info URL (docs/protocol.md section 7,
 // the ImbaChat format): GET {url}?user_ids=1,2,3 with Basic auth, answered
 // by a JSON array of objects with user_id and name; other fields are passed
 // through to the widget.

@@ -80,7 +80,7 @@ func (u *User) CanModerate() bool {
 
 var reserved = map[string]bool{"user_id": true, "name": true, "avatar_url": true, "profile_url": true, "role": true}
 
-// MarshalJSON writes the wire form of PROTOCOL.md section 3: user_id, name,
+// MarshalJSON writes the wire form of docs/protocol.md section 3: user_id, name,
 // avatar_url, profile_url, role and the extra fields.
 func (u User) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 128)

@@ -8,7 +8,7 @@ import (
 	"fmt"
 )
 
-// Codes are the client-facing error codes of PROTOCOL.md section 2.
+// Codes are the client-facing error codes of docs/protocol.md section 2.
 const (
 	CodeAuthFailed    = "AUTH_FAILED"
 	CodeTokenExpired  = "TOKEN_EXPIRED"
@@ -23,7 +23,7 @@ const (
 	CodeInvalidExpiry = "INVALID_TOKEN_EXPIRATIONS"
 )
 
-// Error is a client-facing error: a code of PROTOCOL.md and a message for
+// Error is a client-facing error: a code of docs/protocol.md and a message for
 // humans. The HTTP face maps the code to a status once.
 type Error struct {
 	Code    string

@@ -16,7 +16,7 @@ import (
 // TimeFormat is how times are written on the wire.
 const TimeFormat = time.RFC3339
 
-// AppendMessage appends the wire form of m (PROTOCOL.md section 3).
+// AppendMessage appends the wire form of m (docs/protocol.md section 3).
 func AppendMessage(b []byte, m *store.Message) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, m.ID, 10)

@@ -22,7 +22,7 @@ type Directory interface {
 	GetMany(ctx context.Context, ids []string) (map[string]bridge.User, error)
 }
 
-// Config configures a Service. Zero values mean the defaults of PROTOCOL.md.
+// Config configures a Service. Zero values mean the defaults of docs/protocol.md.
 type Config struct {
 	// Rooms everyone may join; nil means ["lobby"].
 	Rooms []string

@@ -1,5 +1,5 @@
 // Package e2e runs the built pollchat binary on 127.0.0.1 and talks HTTP to
-// it as browsers and host sites do, checking PROTOCOL.md.
+// it as browsers and host sites do, checking docs/protocol.md.
 package e2e
 
 import (

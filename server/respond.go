@@ -14,7 +14,7 @@ const MaxCallbackLen = 128
 
 // ValidCallback reports whether name matches
 // ^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$ and is at most
-// MaxCallbackLen bytes (PROTOCOL.md section 2).
+// MaxCallbackLen bytes (docs/protocol.md section 2).
 func ValidCallback(name []byte) bool {
 	if len(name) == 0 || len(name) > MaxCallbackLen {
 		return false

@@ -4,7 +4,7 @@ use Pollchat\Chat\Classes\UsersInfo;
 use Pollchat\Chat\Models\Settings;
 
 /*
- * The users-info route pollchat's [users.http] asks (PROTOCOL.md section 7):
+ * The users-info route pollchat's [users.http] asks (docs/protocol.md section 7):
  * GET /pollchat/users-info?user_ids=1,2,3 with Basic auth.
  */
 Route::get('pollchat/users-info', function () {

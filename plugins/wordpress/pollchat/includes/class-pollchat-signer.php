@@ -1,6 +1,6 @@
 <?php
 /**
- * Signs the logged-in user's identity for pollchat (PROTOCOL.md section 1).
+ * Signs the logged-in user's identity for pollchat (docs/protocol.md section 1).
  *
  * Plain PHP with no WordPress calls, so it can be tested with php-cli alone.
  * The secret never leaves this class: only the id, the timestamp and the

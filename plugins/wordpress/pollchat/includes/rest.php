@@ -1,6 +1,6 @@
 <?php
 /**
- * The users-info route pollchat asks for names and avatars (PROTOCOL.md
+ * The users-info route pollchat asks for names and avatars (docs/protocol.md
  * section 7, the ImbaChat format): GET /wp-json/pollchat/v1/users-info?user_ids=1,2,3
  * with HTTP Basic auth, answering a JSON array of users.
  *

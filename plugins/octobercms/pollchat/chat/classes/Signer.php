@@ -1,7 +1,7 @@
 <?php namespace Pollchat\Chat\Classes;
 
 /**
- * Signs the logged-in user's identity for pollchat (PROTOCOL.md section 1):
+ * Signs the logged-in user's identity for pollchat (docs/protocol.md section 1):
  * the legacy id/timestamp/hash or an HS256 JWT. Plain PHP, no October
  * classes, so php-cli tests it alone. The secret never leaves this class.
  */

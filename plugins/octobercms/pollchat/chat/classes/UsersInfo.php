@@ -1,7 +1,7 @@
 <?php namespace Pollchat\Chat\Classes;
 
 /**
- * The users-info answer pollchat asks for (PROTOCOL.md section 7, the
+ * The users-info answer pollchat asks for (docs/protocol.md section 7, the
  * ImbaChat format): GET ?user_ids=1,2,3 with Basic auth, a JSON array of
  * {user_id, name, avatar_url, profile_url, role}. Plain PHP: the route in
  * routes.php hands it the request and a function that loads RainLab users.
