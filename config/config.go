@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -255,7 +256,23 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(path, b)
+	c, err := Parse(path, b)
+	if err != nil {
+		return nil, err
+	}
+	c.resolvePaths(filepath.Dir(path))
+	return c, nil
+}
+
+// resolvePaths makes store.path absolute, relative to dir (the config
+// file's directory): a service started from any working directory finds
+// the same data.
+func (c *Config) resolvePaths(dir string) {
+	if c.Store.Path != "" && !filepath.IsAbs(c.Store.Path) {
+		if abs, err := filepath.Abs(filepath.Join(dir, c.Store.Path)); err == nil {
+			c.Store.Path = abs
+		}
+	}
 }
 
 // Parse decodes, defaults and validates a config; file names it in errors.
@@ -265,27 +282,67 @@ func Parse(file string, data []byte) (*Config, error) {
 	if err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
-			key := "(syntax)"
-			if perr.LastKey != "" {
-				key = perr.LastKey
-			}
-			return nil, &Error{File: file, Problems: []Problem{{Key: key, Reason: oneLine(perr.Message)}}}
+			return nil, syntaxError(file, data, perr)
 		}
-		return nil, &Error{File: file, Problems: []Problem{{Key: keyOf(err.Error()), Reason: oneLine(err.Error())}}}
+		// A value of the wrong type: the message names the key, never the value.
+		return nil, &Error{File: file, Problems: []Problem{{Key: keyOf(err.Error()), Reason: c.Redact(oneLine(err.Error()))}}}
 	}
 	var probs []Problem
 	if und := md.Undecoded(); len(und) > 0 {
 		for _, k := range und {
-			probs = append(probs, Problem{Key: k.String(), Reason: "unknown key"})
+			reason := "unknown key"
+			if s := suggest(undecodedKey(k)); s != "" {
+				reason += fmt.Sprintf("; did you mean %s?", s)
+			}
+			probs = append(probs, Problem{Key: k.String(), Reason: reason})
 		}
 	}
 	c.setDefaults()
 	probs = append(probs, c.validate()...)
 	if len(probs) > 0 {
 		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Key < probs[j].Key })
+		for i := range probs {
+			probs[i].Reason = c.Redact(probs[i].Reason)
+		}
 		return nil, &Error{File: file, Problems: probs}
 	}
 	return c, nil
+}
+
+// undecodedKey is k without array indexes: users.static.nmae.
+func undecodedKey(k toml.Key) string {
+	var parts []string
+	for _, p := range k {
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, ".")
+}
+
+// secretLine matches a line that sets a secret: its text is never shown.
+var secretLine = regexp.MustCompile(`(?i)^\s*"?(secret|link_secret|password|dsn|redis_url|url)"?\s*=`)
+
+// syntaxError reports a TOML syntax error with its line and column. The
+// parser's message may quote the bad line; when that line sets a secret,
+// only the position is shown.
+func syntaxError(file string, data []byte, perr toml.ParseError) *Error {
+	line, col := perr.Position.Line, perr.Position.Col
+	if line == 0 {
+		line = perr.Line
+	}
+	reason := oneLine(perr.Message)
+	lines := strings.Split(string(data), "\n")
+	if line >= 1 && line <= len(lines) && secretLine.MatchString(lines[line-1]) {
+		reason = "bad value on a line that sets a secret (not shown)"
+	}
+	reason = Redact(reason)
+	key := "(syntax)"
+	if perr.LastKey != "" {
+		key = perr.LastKey
+	}
+	if line > 0 {
+		reason = fmt.Sprintf("line %d, column %d: %s", line, col, reason)
+	}
+	return &Error{File: file, Problems: []Problem{{Key: key, Reason: reason}}}
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
