@@ -1,11 +1,27 @@
 GO ?= go
 BIN := bin/pollchat
 ARTIFACTS ?= artifacts
+DIST ?= dist
+# The version and commit printed by `pollchat -version`: the nearest tag (or
+# "dev") and the commit, from git when there is one.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: build run test unit bench fuzz vet deps clean
+.PHONY: build run test unit bench fuzz vet tidy deps dist clean
 
 build:
-	$(GO) build -o $(BIN) .
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+# Release binaries for linux/amd64 and linux/arm64 (static, no cgo) and
+# their SHA256SUMS, in $(DIST)/.
+dist:
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	for arch in amd64 arm64; do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' \
+	    -o $(DIST)/pollchat-$(VERSION)-linux-$$arch . || exit 1; \
+	done
+	cd $(DIST) && sha256sum pollchat-* > SHA256SUMS && cat SHA256SUMS
 
 run: build
 	./scripts/deps.sh run
@@ -14,9 +30,13 @@ run: build
 deps:
 	./scripts/deps.sh
 
-vet:
+vet: tidy
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1)
+
+# Fails when `go mod tidy` would change go.mod or go.sum.
+tidy:
+	@$(GO) mod tidy -diff || (echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1)
 
 # Every test, with the real servers installed and started by the tests.
 test: deps vet build
@@ -49,4 +69,4 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzAPIBody -fuzztime 30s ./server
 
 clean:
-	rm -rf bin $(ARTIFACTS)
+	rm -rf bin $(ARTIFACTS) $(DIST)

@@ -54,7 +54,7 @@ func start(cfg *config.Config, log *slog.Logger) (*app, error) {
 	// A host that is down at start-up is reported, not fatal: pollchat
 	// serves what it can and the directory recovers by itself.
 	if err := bridge.CheckSource(ctx, src, 10*time.Second); err != nil {
-		log.Warn("users: the user source is not working; starting anyway", "source", cfg.Users.Source, "err", err)
+		log.Warn("users: the user source is not working; starting anyway", "source", cfg.Users.Source, "err", cfg.RedactError(err))
 	}
 	dcfg := bridge.DirectoryConfigFor(cfg.Users)
 	dcfg.Log = log

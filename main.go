@@ -6,9 +6,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -16,9 +19,41 @@ import (
 	"pollchat/config"
 )
 
-func main() { os.Exit(run(os.Args[1:])) }
+// version and commit are set at build time by the Makefile
+// (-ldflags "-X main.version=… -X main.commit=…"); without them the commit
+// comes from the Go toolchain's VCS stamp.
+var (
+	version = "dev"
+	commit  = ""
+)
 
-func run(args []string) int {
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// versionLine is what -version prints: version, commit (with "+dirty" for
+// a build from a modified tree) and the Go version that built it.
+func versionLine() string {
+	c, dirty := commit, false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				if c == "" && len(s.Value) >= 12 {
+					c = s.Value[:12]
+				}
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	if c == "" {
+		c = "unknown"
+	} else if dirty && commit == "" {
+		c += "+dirty"
+	}
+	return fmt.Sprintf("pollchat %s (commit %s, %s, %s/%s)", version, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "export":
@@ -29,22 +64,28 @@ func run(args []string) int {
 	}
 	fs := flag.NewFlagSet("pollchat", flag.ContinueOnError)
 	path := fs.String("config", "config.toml", "the configuration file")
-	check := fs.Bool("check", false, "check the configuration and exit")
+	check := fs.Bool("check", false, "check the configuration, the store's directory and the user source, and exit")
+	showVersion := fs.Bool("version", false, "print the version and commit, and exit")
+	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if *showVersion {
+		fmt.Fprintln(stdout, versionLine())
+		return 0
+	}
 	cfg, err := config.Load(*path)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()}))
 	if *check {
-		return checkConfig(cfg, *path)
+		return checkConfig(cfg, *path, stdout)
 	}
 	a, err := start(cfg, log)
 	if err != nil {
-		log.Error("pollchat: cannot start", "err", err)
+		log.Error("pollchat: cannot start", "err", cfg.RedactError(err))
 		return 1
 	}
 	sig := make(chan os.Signal, 1)
@@ -69,9 +110,13 @@ func logLevel() slog.Level {
 	return slog.LevelInfo
 }
 
-// checkConfig reports whether the user source answers as configured; the
-// config itself was already validated by Load.
-func checkConfig(cfg *config.Config, path string) int {
+// checkConfig checks what Load cannot: that the embedded store's directory
+// is usable and that the user source answers. Every message is redacted.
+func checkConfig(cfg *config.Config, path string, out io.Writer) int {
+	if err := config.CheckStore(cfg); err != nil {
+		fmt.Fprintf(out, "config: %s: %s\n", path, cfg.Redact(err.Error()))
+		return 1
+	}
 	src, err := bridge.NewSource(cfg.Users)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -82,9 +127,16 @@ func checkConfig(cfg *config.Config, path string) int {
 		}
 	}
 	if err != nil {
-		fmt.Printf("config: %s: ok, but users.source %q does not answer: %v\n", path, cfg.Users.Source, err)
+		fmt.Fprintf(out, "config: %s: ok, but users.source %q does not answer: %s\n", path, cfg.Users.Source, cfg.Redact(err.Error()))
 		return 1
 	}
-	fmt.Printf("config: %s: ok (users.source %q answers)\n", path, cfg.Users.Source)
+	fmt.Fprintf(out, "config: %s: ok (store %s, users.source %q answers)\n", path, storeWhere(cfg), cfg.Users.Source)
 	return 0
+}
+
+func storeWhere(cfg *config.Config) string {
+	if cfg.Store.Driver == "embedded" {
+		return "embedded in " + cfg.Store.Path
+	}
+	return cfg.Store.Driver
 }
