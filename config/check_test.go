@@ -1,8 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -198,5 +200,58 @@ func TestRedact(t *testing.T) {
 	}
 	if out := Redact("https://example.com/a?b=c"); out != "https://example.com/a?b=c" {
 		t.Errorf("Redact(url without userinfo) = %q", out)
+	}
+}
+
+// The production example lists every key, each with its default, and is
+// valid once a secret is set.
+func TestProductionConfigIsHonest(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	path := filepath.Join(filepath.Dir(file), "..", "config.production.toml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	for _, k := range knownKeys() {
+		last := k[strings.LastIndex(k, ".")+1:]
+		if !strings.Contains(text, last+" =") && !strings.Contains(text, "["+k+"]") && !strings.Contains(text, "[["+k+"]]") {
+			t.Errorf("config.production.toml does not list %s", k)
+		}
+	}
+	if _, err := Parse(path, b); err == nil || !strings.Contains(err.Error(), "auth.secret: missing") || strings.Contains(err.Error(), "2 problem") {
+		t.Fatalf("config.production.toml without a secret: %v; want only auth.secret missing", err)
+	}
+	withSecret := strings.Replace(text, `secret = ""`, `secret = "0123456789abcdef-prod"`, 1)
+	c, err := Parse(path, []byte(withSecret))
+	if err != nil {
+		t.Fatalf("config.production.toml with a secret: %v", err)
+	}
+	if c.Chat.RateLimit() != 5 {
+		t.Errorf("chat.rate = %v; want the default 5", c.Chat.RateLimit())
+	}
+	d := Default("0123456789abcdef-prod")
+	d.File, c.Chat.Rate = c.File, nil
+	if got, want := fmt.Sprintf("%+v", *c), fmt.Sprintf("%+v", *d); got != want {
+		t.Errorf("config.production.toml differs from the defaults:\n got %s\nwant %s", got, want)
+	}
+}
+
+// The demo config keeps CORS closed and says it is the demo.
+func TestShippedConfigIsTheDemo(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse("config.toml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Server.AllowedOrigins) != 0 {
+		t.Errorf("config.toml opens CORS: %v", c.Server.AllowedOrigins)
+	}
+	if !strings.Contains(string(b), "THE DEMO CONFIG") {
+		t.Errorf("config.toml does not say it is the demo config")
 	}
 }
