@@ -51,7 +51,7 @@ if ( ! class_exists( 'Pollchat_Signer' ) ) {
 		}
 
 		/**
-		 * A signed popup link (/chat, PROTOCOL.md section 5):
+		 * A signed popup link (/chat, docs/protocol.md section 5):
 		 * {id, target, timestamp, hash} with hash = SHA1(id . target .
 		 * timestamp . link_secret). Links have a key of their own: signed
 		 * with the identity secret, the link for (12, 3) would be the

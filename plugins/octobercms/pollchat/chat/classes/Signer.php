@@ -32,7 +32,7 @@ class Signer
     }
 
     /**
-     * A signed popup link (/chat, PROTOCOL.md section 5): {id, target,
+     * A signed popup link (/chat, docs/protocol.md section 5): {id, target,
      * timestamp, hash} with hash = SHA1(id . target . timestamp .
      * link_secret). Links have a key of their own (pollchat's
      * auth.link_secret): signed with the identity secret, the link for
