@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	stddraw "image/draw"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
-	stddraw "image/draw"
 
 	"golang.org/x/image/draw"
 	"golang.org/x/image/webp"
