@@ -171,7 +171,10 @@ func (d *Dir) Delete(id string) error {
 	if err != nil {
 		return err
 	}
-	if err := d.root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := d.root.Remove(name); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		return fmt.Errorf("files: %w", err)
 	}
 	return d.syncDir(dir)
