@@ -255,3 +255,25 @@ func TestExifParserBounds(t *testing.T) {
 		t.Fatalf("jpegOrientation = %d; want 6", o)
 	}
 }
+
+// TestOrientationGray runs the non-YCbCr path: a grey JPEG, orientation 8.
+func TestOrientationGray(t *testing.T) {
+	const w, h = 64, 32
+	src := stored(8, w, h)
+	g := image.NewGray(src.Bounds())
+	for y := 0; y < src.Bounds().Dy(); y++ {
+		for x := 0; x < src.Bounds().Dx(); x++ {
+			if src.NRGBAAt(x, y) == cRed {
+				g.SetGray(x, y, color.Gray{255})
+			}
+		}
+	}
+	u, err := newProc(t, Config{}).Accept(withAPP1(encJPEG(t, g), exifAPP1(8, "")), "g.jpg")
+	if err != nil || u.Width != w || u.Height != h {
+		t.Fatalf("Accept = %+v, %v", u, err)
+	}
+	img, _ := jpeg.Decode(bytes.NewReader(u.Data))
+	if !near(img.At(w/4, h/4), cWhite) || !near(img.At(3*w/4, h/4), color.NRGBA{A: 255}) {
+		t.Fatalf("top-left %v, top-right %v; want white, black", img.At(w/4, h/4), img.At(3*w/4, h/4))
+	}
+}
