@@ -1460,6 +1460,13 @@
     this.$root.find('.pollchat-avatar').filter(function () { return $(this).attr('data-uid') === id; }).each(function () {
       $(this).replaceWith(self.avatar(id, $(this).hasClass('pollchat-avatar-sm')));
     });
+    // The window's header links to the profile once it is known.
+    if (own(this.convs, 'user:' + id) && this.convs['user:' + id].win && this.convs['user:' + id].win.$who) {
+      (function (w) {
+        w.$who.empty().append(self.profileLink(id, self.avatar(id), true));
+        w.$el.find('.pollchat-head-title').first().empty().append(self.profileLink(id, self.uname(id)));
+      }(this.convs['user:' + id].win));
+    }
   };
 
   App.prototype.uname = function (id, cls) {
@@ -2137,7 +2144,7 @@
     if (room || notices) {
       $head.append(el('span', 'pollchat-avatar pollchat-room-avatar').append(icon(room ? 'hash' : 'bell')));
     } else {
-      $head.append(this.profileLink(conv.id, this.avatar(conv.id), true));
+      w.$who = el('span', 'pollchat-who').append(this.profileLink(conv.id, this.avatar(conv.id), true)).appendTo($head);
     }
     $title = el('div', 'pollchat-head-text').appendTo($head);
     $title.append((room ? el('div', 'pollchat-head-title').attr('dir', 'auto').text(conv.id) : notices ? el('div', 'pollchat-head-title').text(this.s('notices')) :
