@@ -106,10 +106,25 @@
 
   function pad2(n) { return (n < 10 ? '0' : '') + n; }
 
+  var locale = ''; // the visitor's language, for times and days
+
   function clock(ts) {
     var d = parseISO(ts) || new Date();
+    if (locale && d.toLocaleTimeString) {
+      try { return d.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' }); } catch (e) { /* old browser */ }
+    }
     return pad2(d.getHours()) + ':' + pad2(d.getMinutes());
   }
+
+  function dayLabel(d) {
+    var o = { weekday: 'long', day: 'numeric', month: 'long' };
+    if (d.getFullYear() !== new Date().getFullYear()) { o.year = 'numeric'; }
+    try { return d.toLocaleDateString(locale || undefined, o); } catch (e) { return d.getFullYear() + '-' + pad2(d.getMonth() + 1) + '-' + pad2(d.getDate()); }
+  }
+
+  function dayOf(d) { return d.getFullYear() * 10000 + d.getMonth() * 100 + d.getDate(); }
+
+  var EMOJI = ['😀', '😂', '😊', '😍', '😉', '😎', '🤔', '😢', '😮', '😡', '👍', '👎', '👏', '🙏', '🙌', '💪', '❤️', '🎉', '🔥', '✨', '☕', '📚', '✅', '❓'];
 
   // base64url decoding for the JWT payload (exp); no atob on old browsers.
   function b64urlDecode(s) {
@@ -141,6 +156,12 @@
   function safeURL(u) {
     u = trim(u);
     return (/^(https?:)?\/\//i.test(u) || /^\/[^\/]/.test(u)) ? u : '';
+  }
+
+  // httpURL is u when it is an absolute http or https URL, else ''.
+  function httpURL(u) {
+    u = trim(u);
+    return /^https?:\/\/[^\s\/?#]+/i.test(u) && !/[\s<>"]/.test(u) ? u : '';
   }
 
   function safeCSS(v, font) {
@@ -191,7 +212,7 @@
       typing: '{name} is typing…',
       seen: 'Seen',
       sending: 'Sending…',
-      failed: 'Not sent. Click to retry.',
+      failed: 'Not sent.',
       connecting: 'Connecting…',
       reconnecting: 'Reconnecting…',
       retryNow: 'Retry now',
@@ -216,6 +237,18 @@
       minimise: 'Minimise',
       close: 'Close',
       openChat: 'Open chat',
+      closeChat: 'Close chat',
+      emoji: 'Emoji',
+      search: 'Search people',
+      noMatch: 'Nobody by that name.',
+      block: 'Block',
+      unblock: 'Unblock',
+      blocked: 'You blocked {name}. You will not get their messages.',
+      unblocked: 'You unblocked {name}.',
+      retry: 'Retry',
+      cancel: 'Cancel',
+      notSent: 'Not sent.',
+      stuck: 'Still sending…',
       you: 'You',
       muted: 'You are muted in this room until {time}.',
       modHint: 'Moderators: /mute NAME MINUTES, /unmute NAME',
@@ -249,7 +282,7 @@
       typing: '{name} schreibt…',
       seen: 'Gelesen',
       sending: 'Wird gesendet…',
-      failed: 'Nicht gesendet. Klicken, um es erneut zu versuchen.',
+      failed: 'Nicht gesendet.',
       connecting: 'Verbinde…',
       reconnecting: 'Verbindung wird wiederhergestellt…',
       retryNow: 'Jetzt versuchen',
@@ -274,6 +307,11 @@
       minimise: 'Minimieren',
       close: 'Schließen',
       openChat: 'Chat öffnen',
+      closeChat: 'Chat schließen',
+      retry: 'Erneut senden',
+      cancel: 'Abbrechen',
+      notSent: 'Nicht gesendet.',
+      stuck: 'Wird noch gesendet…',
       you: 'Du',
       muted: 'Du bist in diesem Raum bis {time} stummgeschaltet.',
       modHint: 'Moderation: /mute NAME MINUTEN, /unmute NAME',
@@ -307,7 +345,7 @@
       typing: '{name} écrit…',
       seen: 'Vu',
       sending: 'Envoi…',
-      failed: 'Non envoyé. Cliquez pour réessayer.',
+      failed: 'Non envoyé.',
       connecting: 'Connexion…',
       reconnecting: 'Reconnexion…',
       retryNow: 'Réessayer',
@@ -332,6 +370,11 @@
       minimise: 'Réduire',
       close: 'Fermer',
       openChat: 'Ouvrir la discussion',
+      closeChat: 'Fermer la discussion',
+      retry: 'Réessayer',
+      cancel: 'Annuler',
+      notSent: 'Non envoyé.',
+      stuck: 'Envoi en cours…',
       you: 'Vous',
       muted: 'Vous êtes réduit au silence dans ce salon jusqu’à {time}.',
       modHint: 'Modération : /mute NOM MINUTES, /unmute NOM',
@@ -344,8 +387,136 @@
       err_FORBIDDEN: 'Vous n’avez pas le droit de faire cela.',
       err_TOO_LONG: 'Ce message est trop long.',
       err_NOT_FOUND: 'Introuvable.'
+    },
+    ar: {
+      title: 'الدردشة',
+      people: 'الأشخاص',
+      rooms: 'الغرف',
+      online: 'متصل',
+      offline: 'غير متصل',
+      away: 'غير متصل الآن',
+      recent: 'المحادثات',
+      onlineNow: 'متصلون الآن',
+      nobody: 'لا أحد غيرك متصل الآن. ستظهر محادثاتك هنا.',
+      noRooms: 'لا توجد غرف في هذا الموقع.',
+      placeholder: 'اكتب رسالة…',
+      roomPlaceholder: 'رسالة إلى #{room}',
+      send: 'إرسال',
+      loadEarlier: 'تحميل الرسائل الأقدم',
+      loading: 'جارٍ التحميل…',
+      start: 'هذه بداية محادثتكما.',
+      typing: '{name} يكتب…',
+      seen: 'تمت القراءة',
+      sending: 'جارٍ الإرسال…',
+      failed: 'لم تُرسل.',
+      connecting: 'جارٍ الاتصال…',
+      reconnecting: 'جارٍ إعادة الاتصال…',
+      retryNow: 'أعد المحاولة الآن',
+      authFailed: 'فشل تسجيل الدخول إلى الدردشة. أعد تحميل الصفحة.',
+      requestTitle: 'طلب دردشة',
+      requestFrom: '{name} يريد الدردشة معك',
+      accept: 'قبول',
+      reject: 'رفض',
+      invite: 'دعوة إلى الدردشة',
+      inviteText: 'مرحبًا! هل لديك دقيقة للدردشة؟',
+      requestSent: 'أُرسل طلب الدردشة إلى {name}.',
+      accepted: 'قبل {name} طلب الدردشة.',
+      rejected: 'رفض {name} طلب الدردشة.',
+      members: 'الأعضاء',
+      memberCount: '{n} أعضاء',
+      memberOne: 'عضو واحد',
+      notices: 'الإشعارات',
+      join: 'انضمام',
+      roleAdmin: 'مدير',
+      roleMod: 'مشرف',
+      roleOwner: 'المالك',
+      minimise: 'تصغير',
+      close: 'إغلاق',
+      openChat: 'افتح الدردشة',
+      closeChat: 'أغلق الدردشة',
+      retry: 'أعد الإرسال',
+      cancel: 'إلغاء',
+      notSent: 'لم تُرسل.',
+      stuck: 'ما زال الإرسال جاريًا…',
+      you: 'أنت',
+      muted: 'أنت مكتوم في هذه الغرفة حتى {time}.',
+      modHint: 'للمشرفين: /mute الاسم الدقائق، /unmute الاسم',
+      newMessage: 'رسالة جديدة من {name}',
+      newMessages: '({n}) {title}',
+      tooLong: 'لا تتجاوز الرسالة {n} حرفًا.',
+      error: 'حدث خطأ: {message}',
+      err_RATE_LIMITED: 'أنت ترسل بسرعة كبيرة. انتظر قليلًا.',
+      err_MUTED: 'أنت مكتوم في هذه الغرفة.',
+      err_FORBIDDEN: 'لا يُسمح لك بذلك.',
+      err_TOO_LONG: 'الرسالة طويلة جدًا.',
+      err_NOT_FOUND: 'غير موجود.'
+    },
+    he: {
+      title: 'צ׳אט',
+      people: 'אנשים',
+      rooms: 'חדרים',
+      online: 'מחובר',
+      offline: 'לא מחובר',
+      away: 'לא מחובר כעת',
+      recent: 'שיחות',
+      onlineNow: 'מחוברים עכשיו',
+      nobody: 'אף אחד אחר לא מחובר כרגע. השיחות שלך יופיעו כאן.',
+      noRooms: 'אין חדרים באתר הזה.',
+      placeholder: 'כתבו הודעה…',
+      roomPlaceholder: 'הודעה ל-#{room}',
+      send: 'שליחה',
+      loadEarlier: 'טעינת הודעות קודמות',
+      loading: 'טוען…',
+      start: 'כאן מתחילה השיחה שלכם.',
+      typing: '{name} מקליד/ה…',
+      seen: 'נקרא',
+      sending: 'שולח…',
+      failed: 'לא נשלח.',
+      connecting: 'מתחבר…',
+      reconnecting: 'מתחבר מחדש…',
+      retryNow: 'נסו שוב עכשיו',
+      authFailed: 'הכניסה לצ׳אט נכשלה. טענו את הדף מחדש.',
+      requestTitle: 'בקשת צ׳אט',
+      requestFrom: '{name} רוצה לשוחח איתך',
+      accept: 'אישור',
+      reject: 'דחייה',
+      invite: 'הזמנה לצ׳אט',
+      inviteText: 'היי! יש לך דקה לשיחה?',
+      requestSent: 'בקשת צ׳אט נשלחה אל {name}.',
+      accepted: '{name} אישר/ה את בקשת הצ׳אט.',
+      rejected: '{name} דחה/תה את בקשת הצ׳אט.',
+      members: 'חברים',
+      memberCount: '{n} חברים',
+      memberOne: 'חבר אחד',
+      notices: 'התראות',
+      join: 'הצטרפות',
+      roleAdmin: 'מנהל',
+      roleMod: 'מפקח',
+      roleOwner: 'בעלים',
+      minimise: 'מזעור',
+      close: 'סגירה',
+      openChat: 'פתיחת הצ׳אט',
+      closeChat: 'סגירת הצ׳אט',
+      retry: 'שליחה חוזרת',
+      cancel: 'ביטול',
+      notSent: 'לא נשלח.',
+      stuck: 'עדיין שולח…',
+      you: 'את/ה',
+      muted: 'הושתקת בחדר הזה עד {time}.',
+      modHint: 'למפקחים: /mute שם דקות, /unmute שם',
+      newMessage: 'הודעה חדשה מ-{name}',
+      newMessages: '({n}) {title}',
+      tooLong: 'הודעה יכולה להכיל עד {n} תווים.',
+      error: 'משהו השתבש: {message}',
+      err_RATE_LIMITED: 'את/ה שולח/ת מהר מדי. המתינו רגע.',
+      err_MUTED: 'הושתקת בחדר הזה.',
+      err_FORBIDDEN: 'אין לך הרשאה לעשות זאת.',
+      err_TOO_LONG: 'ההודעה ארוכה מדי.',
+      err_NOT_FOUND: 'לא נמצא.'
     }
   };
+
+  var RTL_LANGS = { ar: 1, he: 1, fa: 1, ur: 1, yi: 1 };
 
   // ------------------------------------------------------------ icons (static)
 
@@ -357,6 +528,8 @@
     members: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M16 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zm-8 0a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zm0 2c-2.7 0-8 1.3-8 4v2.5h16V17c0-2.7-5.3-4-8-4zm8 0c-.3 0-.7 0-1.1.1 1.3.9 2.1 2.2 2.1 3.9v2.5h7V17c0-2.7-5.3-4-8-4z"/></svg>',
     invite: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M20 2H4a2 2 0 0 0-2 2v18l4-4h14a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2zm-3 9h-4v4h-2v-4H7V9h4V5h2v4h4v2z"/></svg>',
     bell: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-1.7 1.7A1 1 0 0 0 4 19.4h16a1 1 0 0 0 .7-1.7L19 16z"/></svg>',
+    smile: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 18a8 8 0 1 1 0-16 8 8 0 0 1 0 16zm-3.5-9a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zm7 0a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zM12 17.5c2.3 0 4.3-1.4 5.1-3.5H6.9c.8 2.1 2.8 3.5 5.1 3.5z"/></svg>',
+    block: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zM4 12a8 8 0 0 1 12.9-6.3L5.7 16.9A7.96 7.96 0 0 1 4 12zm8 8c-1.8 0-3.5-.6-4.9-1.7L18.3 7.1A8 8 0 0 1 12 20z"/></svg>',
     hash: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M10.6 3.1a1 1 0 0 1 .8 1.2L10.9 8h4l.6-4.2a1 1 0 1 1 2 .3L16.9 8H20a1 1 0 1 1 0 2h-3.4l-.6 4H19a1 1 0 1 1 0 2h-3.3l-.7 4.2a1 1 0 1 1-2-.3l.6-3.9h-4l-.6 4.2a1 1 0 1 1-2-.3l.6-3.9H4a1 1 0 1 1 0-2h3.9l.6-4H5a1 1 0 1 1 0-2h3.8l.6-4.2a1 1 0 0 1 1.2-.7zM10.6 10l-.6 4h4l.6-4h-4z"/></svg>'
   };
 
@@ -511,6 +684,7 @@
     this.sending = false;
     this.sendTimer = null;
     this.shareTabs = o.shareTabs !== false;
+    this.scope = str(o.scope);
     this.bus = null;
     this.stats = { polls: 0, inFlight: 0, maxInFlight: 0, hellos: 0, resets: 0, events: 0, leads: 0 };
   }
@@ -602,7 +776,9 @@
       self.setState('online');
       self.emit('hello', data);
       if (self.shareTabs && !self.bus && data.me && data.me.user_id != null && storageOK()) {
-        self.bus = new TabBus(self, self.server + '|' + data.me.user_id);
+        // Keyed by scope too: two popups for different conversations have
+        // different scoped tokens and must not share one poll.
+        self.bus = new TabBus(self, self.server + '|' + data.me.user_id + (self.scope ? '|' + self.scope : ''));
       }
       if (self.bus) {
         if (self.bus.started) { self.poll(); } else { self.bus.start(); }
@@ -720,6 +896,37 @@
     return item;
   };
 
+  // cancel takes an item out of the outbox; false when it was answered already.
+  Transport.prototype.cancel = function (item) {
+    var i;
+    for (i = 0; i < this.outbox.length; i++) {
+      if (this.outbox[i] === item) {
+        if (i === 0 && this.sending) {
+          item.cancelled = true; // in flight: its answer is dropped
+        } else {
+          this.outbox.splice(i, 1);
+        }
+        return true;
+      }
+    }
+    return false;
+  };
+
+  // retryNow sends the outbox now, skipping the rest of a backoff wait.
+  Transport.prototype.retryNow = function () {
+    this.kickOutbox();
+    this.reconnectNow();
+  };
+
+  // wentOffline: the browser says the network is gone. Say so at once and
+  // wait for the online event rather than a timeout.
+  Transport.prototype.wentOffline = function () {
+    if (!this.running || this.state === 'auth') { return; }
+    this.retryWhat = this.cursor ? 'poll' : 'hello';
+    if (!this.following()) { this.abortPoll(); }
+    this.setState('reconnecting');
+  };
+
   Transport.prototype.kickOutbox = function () {
     if (this.sendTimer && !this.sending) {
       clearTimeout(this.sendTimer);
@@ -735,6 +942,10 @@
     this.request(item.endpoint, item.params, 20000, function (err, data) {
       self.sending = false;
       if (!self.running) { return; }
+      if (item.cancelled) {
+        self.outbox.shift();
+        return self.flush();
+      }
       if (err && isNetworkError(err) && item.tries < 40) {
         item.tries++;
         self.emit('send_retry', item);
@@ -879,6 +1090,7 @@
   // ------------------------------------------------------------ the view
 
   var app = null;          // the running widget
+  var winSeq = 0;          // ids for window titles (aria-labelledby)
   var handlers = {};       // Pollchat.on(...) listeners, kept across init/logout
   var pending = [];        // API calls made before the widget was ready
   var $ = null;            // jQuery, once known
@@ -936,13 +1148,17 @@
     this.tokenTimer = null;
     this.expiryWarned = false;
     this.strings = mix({}, I18N.en, I18N[opts.lang] || I18N[str(opts.lang).split('-')[0]] || {}, opts.strings);
+    this.blocked = {};
+    this.query = '';
+    locale = str(opts.lang);
   }
 
   App.prototype.s = function (key, vars) { return fmt(own(this.strings, key) ? this.strings[key] : key, vars); };
 
   App.prototype.start = function () {
     var self = this, o = this.o;
-    this.t = new Transport({ server: o.server, ident: this.identity(), pollTimeout: o.pollTimeout, shareTabs: o.shareTabs !== false && o.shareTabs !== 'false' });
+    this.t = new Transport({ server: o.server, ident: this.identity(), pollTimeout: o.pollTimeout, shareTabs: o.shareTabs !== false && o.shareTabs !== 'false',
+      scope: o.mode === 'page' ? 'page:' + str(o.target) : '' });
     this.t.on('state', function (s) { self.onState(s); });
     this.t.on('hello', function (d) { self.onHello(d); });
     this.t.on('event', function (ev) { self.onEvent(ev); });
@@ -953,10 +1169,12 @@
     this.t.start();
     this.watchToken();
     this.onVisible = function () { if (!pageHidden()) { self.stopBlink(); self.markActiveRead(); } };
-    this.onOnline = function () { self.t.reconnectNow(); };
+    this.onOnline = function () { self.t.reconnectNow(); self.t.kickOutbox(); };
+    this.onOffline = function () { self.t.wentOffline(); };
     addListener(document, 'visibilitychange', this.onVisible);
     addListener(window, 'focus', this.onVisible);
     addListener(window, 'online', this.onOnline);
+    addListener(window, 'offline', this.onOffline);
   };
 
   App.prototype.identity = function () {
@@ -978,6 +1196,7 @@
     removeListener(document, 'visibilitychange', this.onVisible);
     removeListener(window, 'focus', this.onVisible);
     removeListener(window, 'online', this.onOnline);
+    removeListener(window, 'offline', this.onOffline);
     if (this.$root) { this.$root.remove(); }
     if (this.$style) { this.$style.remove(); }
     if ($) { $(document).off('click.pollchat'); }
@@ -1024,7 +1243,8 @@
     this.loadCSS();
     $root = this.$root = el('div', 'pollchat-root').attr('id', ROOT_ID)
       .addClass(o.position === 'left' || o.position === 'bottom-left' ? 'pollchat-pos-left' : 'pollchat-pos-right')
-      .attr('lang', o.lang || 'en');
+      .attr('lang', o.lang || 'en')
+      .attr('dir', this.dir());
     if (o.zIndex !== undefined && o.zIndex !== '') { $root.css('z-index', +o.zIndex || 0); }
     this.applyLayout();
 
@@ -1033,17 +1253,20 @@
       this.$dock = el('div', 'pollchat-dock').appendTo($root);
       this.$toasts = el('div', 'pollchat-toasts').appendTo($root);
       this.$requests = el('div', 'pollchat-requests').appendTo($root);
+      this.$live = el('div', 'pollchat-sr').attr('aria-live', 'polite').attr('role', 'status').appendTo($root);
+      $root.on('keydown', function (e) { self.onKey(e); });
       $root.appendTo(o.container ? $(o.container) : document.body);
       return;
     }
 
     this.$dock = el('div', 'pollchat-dock').appendTo($root);
 
-    $panel = this.$panel = el('div', 'pollchat-panel').attr('role', 'dialog').appendTo($root);
+    $panel = this.$panel = el('div', 'pollchat-panel').attr('role', 'dialog').attr('id', 'pollchat-panel')
+      .attr('aria-labelledby', 'pollchat-panel-title').appendTo($root);
     $head = el('div', 'pollchat-header').appendTo($panel);
     this.$meAvatar = el('span', 'pollchat-avatar-slot').appendTo($head);
     el('div', 'pollchat-head-text')
-      .append(el('div', 'pollchat-head-title').text(o.title || this.s('title')))
+      .append(el('h2', 'pollchat-head-title').attr('id', 'pollchat-panel-title').text(o.title || this.s('title')))
       .append(this.$status = el('div', 'pollchat-head-sub').text(this.s('connecting')))
       .appendTo($head);
     el('button', 'pollchat-hbtn pollchat-panel-close').attr('title', this.s('minimise')).attr('aria-label', this.s('minimise'))
@@ -1052,27 +1275,54 @@
     this.$conn = el('div', 'pollchat-conn').appendTo($panel);
     this.fillConn(this.$conn);
 
-    $tabs = el('div', 'pollchat-tabs').appendTo($panel);
-    this.$tabPeople = el('button', 'pollchat-tab pollchat-tab-on').text(this.s('people')).appendTo($tabs);
-    this.$tabRooms = el('button', 'pollchat-tab').text(this.s('rooms')).appendTo($tabs);
+    // Real tabs: a tablist, tabs that own their panels, arrow keys between them.
+    $tabs = el('div', 'pollchat-tabs').attr('role', 'tablist').appendTo($panel);
+    this.$tabPeople = el('button', 'pollchat-tab pollchat-tab-on').attr('id', 'pollchat-tab-people').attr('role', 'tab')
+      .attr('aria-selected', 'true').attr('aria-controls', 'pollchat-people').text(this.s('people')).appendTo($tabs);
+    this.$tabRooms = el('button', 'pollchat-tab').attr('id', 'pollchat-tab-rooms').attr('role', 'tab')
+      .attr('aria-selected', 'false').attr('aria-controls', 'pollchat-roomlist').attr('tabindex', '-1').text(this.s('rooms')).appendTo($tabs);
     if (o.rooms === false) { this.$tabRooms.hide(); }
     this.$tabPeople.on('click', function () { self.tab('people'); });
     this.$tabRooms.on('click', function () { self.tab('rooms'); });
+    $tabs.on('keydown', function (e) {
+      var k = e.which, rtl = self.dir() === 'rtl', next;
+      if (k !== 37 && k !== 39 && k !== 36 && k !== 35) { return; }
+      if (o.rooms === false) { return; }
+      next = k === 36 ? 'people' : k === 35 ? 'rooms' : self.$tabPeople.hasClass('pollchat-tab-on') ? 'rooms' : 'people';
+      e.preventDefault();
+      self.tab(next);
+      (next === 'rooms' ? self.$tabRooms : self.$tabPeople).focus();
+      return rtl;
+    });
 
     this.$body = el('div', 'pollchat-panel-body').appendTo($panel);
-    this.$people = el('div', 'pollchat-people').appendTo(this.$body);
-    this.$roomList = el('div', 'pollchat-roomlist').hide().appendTo(this.$body);
+    // The directory: everyone the widget knows, searchable by name.
+    this.$search = $(document.createElement('input')).addClass('pollchat-search').attr('type', 'search')
+      .attr('placeholder', this.s('search')).attr('aria-label', this.s('search')).attr('aria-controls', 'pollchat-people')
+      .on('input keyup', function () {
+        var q = trim($(this).val()).toLowerCase();
+        if (q !== self.query) { self.query = q; self.renderPeople(); }
+      });
+    el('div', 'pollchat-search-wrap').append(this.$search).appendTo(this.$body);
+    this.$people = el('div', 'pollchat-people').attr('id', 'pollchat-people').attr('role', 'tabpanel')
+      .attr('aria-labelledby', 'pollchat-tab-people').appendTo(this.$body);
+    this.$roomList = el('div', 'pollchat-roomlist').attr('id', 'pollchat-roomlist').attr('role', 'tabpanel')
+      .attr('aria-labelledby', 'pollchat-tab-rooms').hide().appendTo(this.$body);
 
     this.$requests = el('div', 'pollchat-requests').appendTo($root);
-    this.$toasts = el('div', 'pollchat-toasts').appendTo($root);
+    this.$toasts = el('div', 'pollchat-toasts').attr('role', 'status').attr('aria-live', 'polite').appendTo($root);
+    // One polite live region for what has no place of its own: typing, requests.
+    this.$live = el('div', 'pollchat-sr').attr('aria-live', 'polite').attr('role', 'status').appendTo($root);
 
     $launcher = this.$launcher = el('button', 'pollchat-launcher').attr('title', this.s('openChat')).attr('aria-label', this.s('openChat'))
+      .attr('aria-expanded', 'false').attr('aria-controls', 'pollchat-panel')
       .append(icon('chat'))
       .append(icon('close').addClass('pollchat-launcher-close'))
       .append(this.$badge = el('span', 'pollchat-badge').hide())
       .append(el('span', 'pollchat-launcher-dot'))
       .appendTo($root);
-    $launcher.on('click', function () { self.toggle(); });
+    $launcher.on('click', function () { self.toggle(true); });
+    $root.on('keydown', function (e) { self.onKey(e); });
 
     $root.appendTo(o.container ? $(o.container) : document.body);
     if (o.hidden) { $root.addClass('pollchat-hidden'); }
@@ -1145,9 +1395,10 @@
 
   App.prototype.tab = function (which) {
     var rooms = which === 'rooms';
-    this.$tabPeople.toggleClass('pollchat-tab-on', !rooms);
-    this.$tabRooms.toggleClass('pollchat-tab-on', rooms);
+    this.$tabPeople.toggleClass('pollchat-tab-on', !rooms).attr('aria-selected', rooms ? 'false' : 'true').attr('tabindex', rooms ? '-1' : '0');
+    this.$tabRooms.toggleClass('pollchat-tab-on', rooms).attr('aria-selected', rooms ? 'true' : 'false').attr('tabindex', rooms ? '0' : '-1');
     this.$people.toggle(!rooms);
+    this.$search.parent().toggle(!rooms);
     this.$roomList.toggle(rooms);
   };
 
@@ -1209,6 +1460,13 @@
     this.$root.find('.pollchat-avatar').filter(function () { return $(this).attr('data-uid') === id; }).each(function () {
       $(this).replaceWith(self.avatar(id, $(this).hasClass('pollchat-avatar-sm')));
     });
+    // The window's header links to the profile once it is known.
+    if (own(this.convs, 'user:' + id) && this.convs['user:' + id].win && this.convs['user:' + id].win.$who) {
+      (function (w) {
+        w.$who.empty().append(self.profileLink(id, self.avatar(id), true));
+        w.$el.find('.pollchat-head-title').first().empty().append(self.profileLink(id, self.uname(id)));
+      }(this.convs['user:' + id].win));
+    }
   };
 
   App.prototype.uname = function (id, cls) {
@@ -1286,6 +1544,8 @@
     }
     if (!this.readyFired) {
       this.readyFired = true;
+      this.resendUnsent();
+      this.loadBlocked();
       emit('ready', { me: this.me ? this.users[this.me] : null });
       runPending();
     }
@@ -1399,7 +1659,8 @@
     }
     if (m.from != null) { this.onPresence(str(m.from), true, true); }
     emit('message_received', m);
-    if (conv.kind === 'user' && !conv.win && this.o.autoOpen !== false) {
+    // On a phone a window is the whole screen: the badge says it instead.
+    if (conv.kind === 'user' && !conv.win && this.o.autoOpen !== false && !this.phone()) {
       this.openWindow(conv, false);
     }
     if (conv.kind === 'system' && !this.isActive(conv)) { this.toast(str(m.text)); }
@@ -1451,16 +1712,18 @@
     var mine = str(m.from) === this.me, system = (m.system || m.from == null) && conv.kind !== 'system', $m, $body;
     $m = el('div', 'pollchat-msg ' + (system ? 'pollchat-sys' : mine ? 'pollchat-out' : 'pollchat-in'))
       .attr('data-id', m.id != null ? str(m.id) : '')
-      .attr('data-from', str(m.from));
+      .attr('data-from', str(m.from))
+      .attr('data-ts', str(m.ts));
     if (system) {
       $m.append(el('div', 'pollchat-sys-text').text(str(m.text)));
       return $m;
     }
     if (!mine && conv.kind === 'room') {
-      $m.append(this.avatar(m.from, true));
-      $m.append(el('div', 'pollchat-author').append(this.uname(m.from)).append(this.roleBadge(m.from, conv)));
+      $m.append(this.profileLink(m.from, this.avatar(m.from, true), true));
+      $m.append(el('div', 'pollchat-author').append(this.profileLink(m.from, this.uname(m.from))).append(this.roleBadge(m.from, conv)));
     }
-    $body = el('div', 'pollchat-bubble').text(str(m.text)).attr('title', clock(m.ts));
+    $body = el('div', 'pollchat-bubble').attr('dir', 'auto').attr('title', clock(m.ts));
+    this.fillText($body, str(m.text));
     $m.append($body);
     $m.append(el('div', 'pollchat-meta').append(el('span', 'pollchat-time').text(clock(m.ts))).append(el('span', 'pollchat-state')));
     return $m;
@@ -1472,13 +1735,24 @@
     return el('span', 'pollchat-role pollchat-role-' + role).text(this.s('role' + role.charAt(0).toUpperCase() + role.slice(1)));
   };
 
-  // group hides repeated author lines and times inside a run of messages.
+  // group hides repeated author lines and times inside a run of messages,
+  // and puts a day line where the visitor's calendar day changes.
   App.prototype.group = function (conv) {
-    var prev = null;
+    var prev = null, day = 0;
+    conv.win.$msgs.children('.pollchat-day').remove();
+    conv.win.$msgs.children('.pollchat-msg').each(function () {
+      var d = parseISO($(this).attr('data-ts')), k;
+      if (!d) { return; }
+      k = dayOf(d);
+      if (k !== day) {
+        day = k;
+        $(this).before(el('div', 'pollchat-day').attr('role', 'separator').append(el('span').text(dayLabel(d))));
+      }
+    });
     conv.win.$msgs.children('.pollchat-msg').each(function () {
       var $m = $(this), from = $m.attr('data-from'), sys = $m.hasClass('pollchat-sys');
       $m.removeClass('pollchat-cont pollchat-grouped');
-      if (prev && !sys && !prev.sys && prev.from === from) {
+      if (prev && !sys && !prev.sys && prev.from === from && !$m.prev().hasClass('pollchat-day')) {
         $m.addClass('pollchat-cont');
         prev.$m.addClass('pollchat-grouped');
       }
@@ -1588,9 +1862,19 @@
   // ---- notifications while the tab is hidden
 
   App.prototype.notify = function (conv, m) {
-    var self = this, title;
+    var self = this, title, N = window.Notification, n;
     if (!pageHidden()) { return; }
     if (this.o.sound !== false) { this.beep(); }
+    if (N && N.permission === 'granted' && this.o.notifications !== false) {
+      try {
+        n = new N(this.s('newMessage', { name: this.nameOf(m.from) }), { body: str(m.text).slice(0, 140), tag: 'pollchat-' + (conv ? conv.key : 'request') });
+        n.onclick = function () {
+          try { window.focus(); } catch (e) { /* ignore */ }
+          if (conv) { self.openWindow(conv, true); }
+          n.close();
+        };
+      } catch (e) { /* not allowed from a page (Android) */ }
+    }
     if (this.o.titleBlink === false) { return; }
     // The name is looked up at each blink: it may still be on its way.
     if (this.blink) { this.blink.from = m.from; return; }
@@ -1603,6 +1887,15 @@
       title = self.s('newMessage', { name: self.nameOf(b.from) });
       document.title = b.on ? self.s('newMessages', { n: Math.max(1, self.unreadTotal), title: title }) : b.orig;
     }, 1000);
+  };
+
+  // askNotify asks for desktop notifications once, and only inside a user
+  // action (browsers ignore or punish a request on page load).
+  App.prototype.askNotify = function () {
+    var N = window.Notification;
+    if (this.asked || this.o.notifications === false || !N || N.permission !== 'default' || !N.requestPermission) { return; }
+    this.asked = true;
+    try { N.requestPermission(); } catch (e) { /* old signature */ }
   };
 
   App.prototype.stopBlink = function () {
@@ -1672,9 +1965,18 @@
   };
 
   App.prototype.renderPeople = function () {
-    var self = this, $p = this.$people, convs = [], onlineOnly = [], seen = {};
+    var self = this, $p = this.$people, convs = [], onlineOnly = [], seen = {}, q = this.query, found = [];
     if (!$p) { return; }
     $p.empty();
+    if (q) {
+      each(this.users, function (id, u) {
+        if (id !== self.me && self.nameOf(id).toLowerCase().indexOf(q) >= 0) { found.push(id); }
+      });
+      found.sort(function (a, b) { return self.nameOf(a).toLowerCase() < self.nameOf(b).toLowerCase() ? -1 : 1; });
+      $.each(found.slice(0, 100), function (i, id) { $p.append(self.personRow(id, own(self.convs, 'user:' + id) ? self.convs['user:' + id] : null)); });
+      if (!found.length) { $p.append(el('div', 'pollchat-empty').text(this.s('noMatch'))); }
+      return;
+    }
     each(this.convs, function (k, c) {
       if (c.kind !== 'room' && c.id !== self.me && (c.last || c.msgs.length)) {
         convs.push(c);
@@ -1711,20 +2013,22 @@
   };
 
   App.prototype.personRow = function (id, conv) {
-    var self = this, last = conv && (conv.msgs.length ? conv.msgs[conv.msgs.length - 1] : conv.last), $row, $text, preview;
-    $row = el('div', 'pollchat-row').attr('data-uid', id).attr('role', 'button').attr('tabindex', '0');
-    $row.append(this.avatar(id));
-    $text = el('div', 'pollchat-row-text').appendTo($row);
-    $text.append(el('div', 'pollchat-row-name').append(this.uname(id)).append(this.roleBadge(id)));
+    var self = this, last = conv && (conv.msgs.length ? conv.msgs[conv.msgs.length - 1] : conv.last), $row, $main, $text, preview;
+    // A row is two sibling buttons (open, invite), never a button in a button.
+    $row = el('div', 'pollchat-row').attr('data-uid', id);
+    $main = el('button', 'pollchat-row-main').appendTo($row);
+    $main.append(this.avatar(id));
+    $text = el('span', 'pollchat-row-text').appendTo($main);
+    $text.append(el('span', 'pollchat-row-name').append(this.uname(id)).append(this.roleBadge(id)));
     if (last) {
       preview = (str(last.from) === this.me ? this.s('you') + ': ' : '') + str(last.text);
-      $text.append(el('div', 'pollchat-row-sub').text(preview));
+      $text.append(el('span', 'pollchat-row-sub').attr('dir', 'auto').text(preview));
     } else {
-      $text.append(el('div', 'pollchat-row-sub').text(this.online[id] ? this.s('online') : this.s('away')));
+      $text.append(el('span', 'pollchat-row-sub').text(this.online[id] ? this.s('online') : this.s('away')));
     }
     if (conv && conv.unread) {
       $row.addClass('pollchat-row-unread');
-      $row.append(el('span', 'pollchat-count').text(str(conv.unread)));
+      $main.append(el('span', 'pollchat-count').text(str(conv.unread)));
     } else {
       $row.append(el('button', 'pollchat-row-invite').attr('title', this.s('invite')).attr('aria-label', this.s('invite'))
         .append(icon('invite')).on('click', function (e) {
@@ -1732,23 +2036,23 @@
           self.sendRequest(id, self.s('inviteText'));
         }));
     }
-    $row.on('click', function () { self.openDialog(id, true); });
-    $row.on('keydown', function (e) { if (e.which === 13) { self.openDialog(id, true); } });
+    $main.on('click', function () { self.openDialog(id, true); });
     return $row;
   };
 
   App.prototype.noticesRow = function (conv) {
-    var self = this, last = conv.msgs.length ? conv.msgs[conv.msgs.length - 1] : conv.last, $row;
-    $row = el('div', 'pollchat-row pollchat-notices-row').attr('data-notices', '1').attr('role', 'button').attr('tabindex', '0');
-    $row.append(el('span', 'pollchat-avatar pollchat-room-avatar').append(icon('bell')));
-    $row.append(el('div', 'pollchat-row-text')
-      .append(el('div', 'pollchat-row-name').text(this.s('notices')))
-      .append(el('div', 'pollchat-row-sub').text(last ? str(last.text) : '')));
+    var self = this, last = conv.msgs.length ? conv.msgs[conv.msgs.length - 1] : conv.last, $row, $main;
+    $row = el('div', 'pollchat-row pollchat-notices-row').attr('data-notices', '1');
+    $main = el('button', 'pollchat-row-main').appendTo($row);
+    $main.append(el('span', 'pollchat-avatar pollchat-room-avatar').append(icon('bell')));
+    $main.append(el('span', 'pollchat-row-text')
+      .append(el('span', 'pollchat-row-name').text(this.s('notices')))
+      .append(el('span', 'pollchat-row-sub').attr('dir', 'auto').text(last ? str(last.text) : '')));
     if (conv.unread) {
       $row.addClass('pollchat-row-unread');
-      $row.append(el('span', 'pollchat-count').text(str(conv.unread)));
+      $main.append(el('span', 'pollchat-count').text(str(conv.unread)));
     }
-    $row.on('click', function () { self.openWindow(conv, true); });
+    $main.on('click', function () { self.openWindow(conv, true); });
     return $row;
   };
 
@@ -1768,14 +2072,15 @@
       return;
     }
     $.each(this.rooms, function (i, name) {
-      var conv = self.conv('room:' + name), $row;
-      $row = el('div', 'pollchat-row pollchat-room-row').attr('data-room', str(name)).attr('role', 'button').attr('tabindex', '0');
-      $row.append(el('span', 'pollchat-avatar pollchat-room-avatar').append(icon('hash')));
-      $row.append(el('div', 'pollchat-row-text')
-        .append(el('div', 'pollchat-row-name').text(str(name)))
-        .append(el('div', 'pollchat-row-sub').text(conv.memberCount && conv.win ? self.members(conv.memberCount) : self.s('join'))));
-      if (conv.unread && conv.win) { $row.append(el('span', 'pollchat-count').text(str(conv.unread))); }
-      $row.on('click', function () { self.openRoom(name, true); });
+      var conv = self.conv('room:' + name), $row, $main;
+      $row = el('div', 'pollchat-row pollchat-room-row').attr('data-room', str(name));
+      $main = el('button', 'pollchat-row-main').appendTo($row);
+      $main.append(el('span', 'pollchat-avatar pollchat-room-avatar').append(icon('hash')));
+      $main.append(el('span', 'pollchat-row-text')
+        .append(el('span', 'pollchat-row-name').attr('dir', 'auto').text(str(name)))
+        .append(el('span', 'pollchat-row-sub').text(conv.memberCount && conv.win ? self.members(conv.memberCount) : self.s('join'))));
+      if (conv.unread && conv.win) { $main.append(el('span', 'pollchat-count').text(str(conv.unread))); }
+      $main.on('click', function () { self.openRoom(name, true); });
       $l.append($row);
     });
   };
@@ -1802,10 +2107,13 @@
       this.windows.push(conv);
       max = this.o.mode === 'page' ? 1 : Math.max(1, +this.o.maxWindows || 3);
       while (this.windows.length > max) { this.closeWindow(this.windows[0]); }
+      // Counted only now: on a phone the launcher must leave with the first window.
+      this.refreshWindowDock();
       if (conv.kind === 'room') { this.joinRoom(conv, false); } else { this.loadHistory(conv, false); }
     }
     if (conv.minimised) { this.minimise(conv, false); }
     if (focus) {
+      if (!conv.win.returnTo) { conv.win.returnTo = this.focusOutside(conv.win.$el); }
       this.activate(conv);
       conv.win.$input.focus();
     }
@@ -1828,28 +2136,37 @@
 
   App.prototype.buildWindow = function (conv) {
     var self = this, w = {}, $w, $head, $title, $form, room = conv.kind === 'room', notices = conv.kind === 'system', i;
+    w.id = 'pollchat-w' + (++winSeq);
     $w = w.$el = el('div', 'pollchat-window' + (room ? ' pollchat-window-room' : '') + (notices ? ' pollchat-window-notices' : '')).attr('data-key', conv.key)
-      .attr(room ? 'data-room' : notices ? 'data-notices' : 'data-uid', notices ? '1' : conv.id);
+      .attr(room ? 'data-room' : notices ? 'data-notices' : 'data-uid', notices ? '1' : conv.id)
+      .attr('role', 'dialog').attr('aria-labelledby', w.id + '-title');
     $head = el('div', 'pollchat-header pollchat-win-head').appendTo($w);
     if (room || notices) {
       $head.append(el('span', 'pollchat-avatar pollchat-room-avatar').append(icon(room ? 'hash' : 'bell')));
     } else {
-      $head.append(this.avatar(conv.id));
+      w.$who = el('span', 'pollchat-who').append(this.profileLink(conv.id, this.avatar(conv.id), true)).appendTo($head);
     }
     $title = el('div', 'pollchat-head-text').appendTo($head);
-    $title.append(room ? el('div', 'pollchat-head-title').text(conv.id) : notices ? el('div', 'pollchat-head-title').text(this.s('notices')) :
-      el('div', 'pollchat-head-title').append(this.uname(conv.id)));
+    $title.append((room ? el('div', 'pollchat-head-title').attr('dir', 'auto').text(conv.id) : notices ? el('div', 'pollchat-head-title').text(this.s('notices')) :
+      el('div', 'pollchat-head-title').append(this.profileLink(conv.id, this.uname(conv.id)))).attr('id', w.id + '-title'));
     w.$sub = el('div', 'pollchat-head-sub').appendTo($title);
     w.$badge = el('span', 'pollchat-badge pollchat-win-badge').hide().appendTo($head);
     if (room) {
       w.$sub.text(this.s('members'));
       el('button', 'pollchat-hbtn pollchat-members-btn').attr('title', this.s('members')).attr('aria-label', this.s('members'))
+        .attr('aria-expanded', 'false')
         .append(icon('members')).appendTo($head).on('click', function (e) {
           e.stopPropagation();
           $w.toggleClass('pollchat-show-members');
+          $(this).attr('aria-expanded', $w.hasClass('pollchat-show-members') ? 'true' : 'false');
         });
     } else if (!notices) {
       w.$sub.text(this.online[conv.id] ? this.s('online') : this.s('away'));
+      w.$block = el('button', 'pollchat-hbtn pollchat-block-btn').attr('aria-pressed', 'false').attr('title', this.s('block'))
+        .attr('aria-label', this.s('block')).append(icon('block')).appendTo($head).on('click', function (e) {
+        e.stopPropagation();
+        self.block(conv.id, !own(self.blocked, conv.id));
+      });
     }
     if (this.o.mode !== 'page') {
       el('button', 'pollchat-hbtn pollchat-min-btn').attr('title', this.s('minimise')).attr('aria-label', this.s('minimise'))
@@ -1869,11 +2186,13 @@
     this.fillConn(w.$conn);
 
     w.$main = el('div', 'pollchat-win-main').appendTo($w);
-    w.$msgs = el('div', 'pollchat-msgs').appendTo(w.$main);
+    // A log per conversation: screen readers read new messages as they come.
+    w.$msgs = el('div', 'pollchat-msgs').attr('role', 'log').attr('aria-live', 'polite').attr('aria-labelledby', w.id + '-title')
+      .attr('tabindex', '0').appendTo(w.$main);
     w.$earlier = el('button', 'pollchat-earlier').text(this.s('loadEarlier')).on('click', function () { self.loadHistory(conv, true); });
     w.$start = el('div', 'pollchat-start').text(this.s('start')).hide();
     el('div', 'pollchat-earlier-wrap').append(w.$earlier.hide()).append(w.$start).appendTo(w.$msgs);
-    w.$typing = el('div', 'pollchat-typing').append(el('span', 'pollchat-dots').append(el('i')).append(el('i')).append(el('i')))
+    w.$typing = el('div', 'pollchat-typing').attr('aria-hidden', 'true').append(el('span', 'pollchat-dots').append(el('i')).append(el('i')).append(el('i')))
       .append(w.$typingText = el('span', 'pollchat-typing-text')).appendTo(w.$msgs);
     if (room) {
       w.$members = el('div', 'pollchat-members').appendTo(w.$main);
@@ -1886,6 +2205,22 @@
       .attr('placeholder', room ? this.s('roomPlaceholder', { room: conv.id }) : this.s('placeholder'))
       .attr('aria-label', this.s('placeholder'))
       .appendTo($form);
+    w.$emoji = el('button', 'pollchat-emoji-btn').attr('title', this.s('emoji')).attr('aria-label', this.s('emoji'))
+      .attr('aria-expanded', 'false').append(icon('smile')).insertBefore(w.$input);
+    w.$picker = el('div', 'pollchat-emoji-picker').attr('role', 'group').attr('aria-label', this.s('emoji')).hide().appendTo($form);
+    $.each(EMOJI, function (i, ch) {
+      el('button', 'pollchat-emoji').attr('aria-label', ch).text(ch).appendTo(w.$picker).on('click', function () {
+        self.insertText(conv, ch);
+        w.$picker.hide();
+        w.$emoji.attr('aria-expanded', 'false');
+      });
+    });
+    w.$emoji.on('click', function () {
+      var on = !w.$picker.is(':visible');
+      w.$picker.toggle(on);
+      w.$emoji.attr('aria-expanded', on ? 'true' : 'false');
+      if (on) { w.$picker.children().first().focus(); }
+    });
     w.$send = el('button', 'pollchat-sendbtn').attr('title', this.s('send')).attr('aria-label', this.s('send')).append(icon('send')).appendTo($form);
     w.$send.on('click', function () { self.submit(conv); });
     w.$input.on('keydown', function (e) {
@@ -1908,7 +2243,18 @@
     if (this.o.mode === 'page') { $w.addClass('pollchat-window-page'); }
     $w.appendTo(this.$dock);
     for (i = 0; i < conv.msgs.length; i++) { this.drawMessage(conv, conv.msgs[i]); }
+    this.drawBlock(conv);
     this.refreshWindowDock();
+  };
+
+  // insertText puts text at the caret of a window's input.
+  App.prototype.insertText = function (conv, text) {
+    var e = conv.win.$input[0], v = e.value, a = typeof e.selectionStart === 'number' ? e.selectionStart : v.length,
+      b = typeof e.selectionEnd === 'number' ? e.selectionEnd : v.length;
+    e.value = v.slice(0, a) + text + v.slice(b);
+    e.focus();
+    if (e.setSelectionRange) { e.setSelectionRange(a + text.length, a + text.length); }
+    this.grow(conv);
   };
 
   App.prototype.grow = function (conv) {
@@ -1931,8 +2277,9 @@
   };
 
   App.prototype.closeWindow = function (conv) {
-    var i;
+    var i, back = null;
     if (!conv.win) { return; }
+    if ($.contains(conv.win.$el[0], document.activeElement)) { back = conv.win.returnTo || this.$launcher || null; }
     conv.win.$el.remove();
     conv.win = null;
     conv.minimised = false;
@@ -1940,6 +2287,7 @@
       if (this.windows[i] === conv) { this.windows.splice(i, 1); break; }
     }
     if (this.activeKey === conv.key) { this.activeKey = null; }
+    if (conv.win === null && back) { this.restoreFocus(back); }
     if (conv.kind === 'room') {
       this.t.call('leave', { room: conv.id }, null, 1);
       conv.msgs = []; conv.byId = {}; conv.byClient = {}; conv.members = {}; conv.loaded = false; conv.hasMore = true;
@@ -2018,6 +2366,42 @@
     });
   };
 
+  // ---- blocking
+
+  App.prototype.loadBlocked = function () {
+    var self = this;
+    this.t.call('block', {}, function (err, data) {
+      var i, list = (!err && data && data.blocked) || [];
+      if (err) { return; }
+      self.blocked = {};
+      for (i = 0; i < list.length; i++) { self.blocked[str(list[i])] = true; }
+      each(self.convs, function (k, c) { self.drawBlock(c); });
+    }, 1);
+  };
+
+  App.prototype.block = function (id, on) {
+    var self = this;
+    this.t.call('block', { user_id: id, block: on ? 1 : 0 }, function (err, data) {
+      var i, list, conv = self.conv('user:' + id);
+      if (err) { return self.showError(conv, err); }
+      list = (data && data.blocked) || [];
+      self.blocked = {};
+      for (i = 0; i < list.length; i++) { self.blocked[str(list[i])] = true; }
+      self.drawBlock(conv);
+      self.systemLine(conv, self.s(on ? 'blocked' : 'unblocked', { name: self.nameOf(id) }));
+      emit(on ? 'user_blocked' : 'user_unblocked', { user_id: id });
+    }, 1);
+  };
+
+  App.prototype.drawBlock = function (conv) {
+    var on;
+    if (!conv.win || !conv.win.$block) { return; }
+    on = own(this.blocked, conv.id);
+    conv.win.$block.attr('aria-pressed', on ? 'true' : 'false').attr('title', this.s(on ? 'unblock' : 'block'))
+      .attr('aria-label', this.s(on ? 'unblock' : 'block'));
+    conv.win.$el.toggleClass('pollchat-blocked', on);
+  };
+
   App.prototype.canModerate = function (conv) {
     var u = conv.members[this.me] || this.users[this.me] || {};
     return u.role === 'admin' || u.role === 'mod' || u.role === 'owner';
@@ -2035,11 +2419,11 @@
       return self.nameOf(a).toLowerCase() < self.nameOf(b).toLowerCase() ? -1 : 1;
     });
     $.each(ids, function (i, id) {
-      var $row = el('div', 'pollchat-member').attr('data-uid', id);
+      var $row = el(id !== self.me ? 'button' : 'div', 'pollchat-member').attr('data-uid', id);
       $row.append(self.avatar(id, true)).append(self.uname(id)).append(self.roleBadge(id, conv));
       if (own(conv.mutes, id)) { $row.addClass('pollchat-member-muted').append(el('span', 'pollchat-muted-tag').text('muted')); }
       if (id !== self.me) {
-        $row.attr('role', 'button').on('click', function () { self.openDialog(id, true); });
+        $row.on('click', function () { self.openDialog(id, true); });
       }
       $m.append($row);
     });
@@ -2061,6 +2445,7 @@
   App.prototype.submit = function (conv) {
     var text = trim(conv.win.$input.val());
     if (!text) { return; }
+    this.askNotify();
     if (this.send(conv, text)) {
       conv.win.$input.val('');
       this.grow(conv);
@@ -2096,20 +2481,28 @@
     return true;
   };
 
+  // transmit queues a send. Until the server answers, the send is kept in
+  // localStorage (a reload sends it again, with the same client_id); after
+  // 10 s it can be retried now or cancelled.
   App.prototype.transmit = function (conv, params, $m) {
-    var self = this;
-    this.t.queue('send', params, function (err, data) {
+    var self = this, item, stuck;
+    this.keepUnsent(conv, params);
+    item = this.t.queue('send', params, function (err, data) {
+      clearTimeout(stuck);
+      self.dropUnsent(params.client_id);
       if (err) {
         if ($m) {
-          $m.addClass('pollchat-failed').find('.pollchat-state').text(self.s('failed'));
-          $m.off('click.retry').on('click.retry', function () {
-            $m.off('click.retry').removeClass('pollchat-failed').find('.pollchat-state').text(self.s('sending'));
+          self.sendState($m, self.s('failed'), [[self.s('retry'), 'pollchat-retry', function () {
+            $m.removeClass('pollchat-failed');
+            self.sendState($m, self.s('sending'), []);
             self.transmit(conv, params, $m);
-          });
+          }]]);
+          $m.addClass('pollchat-failed');
         }
         self.showError(conv, err);
         return;
       }
+      if ($m) { $m.removeClass('pollchat-stuck'); }
       if (data && data.message) {
         self.confirm(conv, $m, data.message);
       } else {
@@ -2118,6 +2511,86 @@
         delete conv.byClient[params.client_id];
       }
     });
+    if ($m) {
+      stuck = setTimeout(function () {
+        if (!$m.hasClass('pollchat-pending') || $m.hasClass('pollchat-failed')) { return; }
+        $m.addClass('pollchat-stuck');
+        self.sendState($m, self.s('stuck'), [
+          [self.s('retry'), 'pollchat-retry', function () { self.t.retryNow(); }],
+          [self.s('cancel'), 'pollchat-cancel', function () {
+            if (!self.t.cancel(item)) { return; }
+            clearTimeout(stuck);
+            self.dropUnsent(params.client_id);
+            delete conv.byClient[params.client_id];
+            $m.remove();
+            if (conv.win) { conv.win.$input.focus(); }
+          }]
+        ]);
+      }, +this.o.stuckAfter || 10000);
+    }
+  };
+
+  // sendState writes a pending bubble's state line with real buttons.
+  App.prototype.sendState = function ($m, text, buttons) {
+    var $s = $m.find('.pollchat-state').empty().text(text), i;
+    for (i = 0; i < buttons.length; i++) {
+      (function (b) {
+        $s.append(document.createTextNode(' '));
+        el('button', 'pollchat-state-btn ' + b[1]).text(b[0]).on('click', function (e) { e.stopPropagation(); b[2](); }).appendTo($s);
+      }(buttons[i]));
+    }
+  };
+
+  // The unsent queue, per server and user, in localStorage.
+  App.prototype.unsentKey = function () { return 'pollchat:unsent:' + this.o.server + '|' + this.me; };
+
+  App.prototype.readUnsent = function () {
+    var v;
+    if (!this.me || !storageOK()) { return []; }
+    try { v = window.JSON.parse(window.localStorage.getItem(this.unsentKey()) || '[]'); } catch (e) { v = []; }
+    return v && v.length ? v : [];
+  };
+
+  App.prototype.writeUnsent = function (list) {
+    if (!this.me || !storageOK()) { return; }
+    try {
+      if (list.length) { window.localStorage.setItem(this.unsentKey(), window.JSON.stringify(list)); } else { window.localStorage.removeItem(this.unsentKey()); }
+    } catch (e) { /* full or blocked */ }
+  };
+
+  App.prototype.keepUnsent = function (conv, params) {
+    var list = this.readUnsent(), i;
+    for (i = 0; i < list.length; i++) { if (list[i].params.client_id === params.client_id) { return; } }
+    list.push({ key: conv.key, params: params, ts: now() });
+    this.writeUnsent(list.slice(-50));
+  };
+
+  App.prototype.dropUnsent = function (cid) {
+    var list = this.readUnsent(), out = [], i;
+    for (i = 0; i < list.length; i++) { if (list[i].params.client_id !== cid) { out.push(list[i]); } }
+    if (out.length !== list.length) { this.writeUnsent(out); }
+  };
+
+  // resendUnsent sends again what a previous page left unsent (a day at most):
+  // the server drops repeats by client_id.
+  App.prototype.resendUnsent = function () {
+    var list = this.readUnsent(), i, u, conv, m, $m;
+    for (i = 0; i < list.length; i++) {
+      u = list[i];
+      if (!u || !u.params || !u.params.client_id || now() - (+u.ts || 0) > 86400000 || !/^(user|room):/.test(str(u.key))) { this.dropUnsent(u && u.params && u.params.client_id); continue; }
+      conv = this.conv(u.key);
+      if (own(conv.byClient, u.params.client_id)) { continue; }
+      if (!conv.win && conv.kind === 'user') { this.openWindow(conv, false); }
+      $m = null;
+      if (conv.win) {
+        m = { id: null, from: this.me, text: str(u.params.text), ts: new Date(+u.ts).toISOString ? new Date(+u.ts).toISOString() : '', client_id: u.params.client_id };
+        $m = this.messageEl(conv, m).addClass('pollchat-pending');
+        $m.find('.pollchat-state').text(this.s('sending'));
+        conv.win.$typing.before($m);
+      }
+      conv.byClient[u.params.client_id] = $m;
+      this.transmit(conv, u.params, $m);
+    }
   };
 
   // confirm turns a pending bubble into the stored message (once, whichever
@@ -2168,6 +2641,7 @@
     emit('typing_started', { from: from, to: ev.to, room: ev.room });
     if (!conv.win) { return; }
     conv.win.$typingText.text(this.s('typing', { name: this.nameOf(from) }));
+    if (!conv.win.$typing.hasClass('pollchat-typing-on')) { this.announce(this.s('typing', { name: this.nameOf(from) })); }
     conv.win.$typing.addClass('pollchat-typing-on');
     if (this.nearBottom(conv)) { this.scrollDown(conv); }
     clearTimeout(conv.typingTimer);
@@ -2192,17 +2666,19 @@
   };
 
   App.prototype.showRequest = function (r, quiet) {
-    var self = this, from = r.from, id, $card, $actions;
+    var self = this, from = r.from, id, $card, $actions, rid;
     if (!from) { return; }
     if (typeof from === 'object') { this.learn(from); id = str(from.user_id); } else { id = str(from); }
     if (own(this.requests, id)) { this.requests[id].$card.find('.pollchat-request-text').text(str(r.text)); return; }
-    $card = el('div', 'pollchat-request').attr('data-uid', id).attr('role', 'alertdialog');
+    rid = 'pollchat-r' + (++winSeq);
+    $card = el('div', 'pollchat-request').attr('data-uid', id).attr('role', 'alertdialog').attr('tabindex', '-1')
+      .attr('aria-labelledby', rid + '-t').attr('aria-describedby', rid + '-f ' + rid + '-x');
     $card.append(el('div', 'pollchat-request-head')
       .append(this.avatar(id))
       .append(el('div', 'pollchat-request-who')
-        .append(el('div', 'pollchat-request-title').text(this.s('requestTitle')))
-        .append(el('div', 'pollchat-request-from').append(this.uname(id)))));
-    if (r.text) { $card.append(el('div', 'pollchat-request-text').text(str(r.text))); }
+        .append(el('div', 'pollchat-request-title').attr('id', rid + '-t').text(this.s('requestTitle')))
+        .append(el('div', 'pollchat-request-from').attr('id', rid + '-f').append(this.uname(id)))));
+    $card.append(el('div', 'pollchat-request-text').attr('id', rid + '-x').attr('dir', 'auto').text(str(r.text)).toggle(!!r.text));
     $actions = el('div', 'pollchat-request-actions').appendTo($card);
     el('button', 'pollchat-btn pollchat-btn-secondary pollchat-reject').text(this.s('reject')).appendTo($actions)
       .on('click', function () { self.answer(id, false); });
@@ -2211,6 +2687,8 @@
     this.requests[id] = { request: r, $card: $card };
     this.$requests.append($card);
     if (!quiet) {
+      this.requestReturn = this.requestReturn || this.focusOutside(this.$requests);
+      $card.focus();
       emit('chat_request', { from: id, user: this.users[id] || null, text: str(r.text), ts: r.ts });
       if (pageHidden()) { this.notify(null, { from: id }); }
     }
@@ -2225,8 +2703,10 @@
         req.$card.removeClass('pollchat-request-done');
         return self.toast(self.s('error', { message: err.message || err.code }));
       }
+      if ($.contains(req.$card[0], document.activeElement) && !accept) { self.restoreFocus(self.requestReturn); }
       req.$card.remove();
       delete self.requests[id];
+      self.requestReturn = null;
       if (accept) { self.openDialog(id, true); }
       emit('chat_request_answered', { from: id, accepted: !!accept });
     });
@@ -2251,21 +2731,128 @@
 
   // ---- panel
 
-  App.prototype.open = function () {
+  // open shows the panel; byUser (a click or a key) also moves the focus
+  // into it, remembering where it was.
+  App.prototype.open = function (byUser) {
     if (!this.$panel) { return; }
     this.$root.addClass('pollchat-open').removeClass('pollchat-hidden');
+    this.$launcher.attr('aria-expanded', 'true').attr('aria-label', this.s('closeChat')).attr('title', this.s('closeChat'));
     this.renderPeople();
+    if (byUser) {
+      this.panelReturn = this.focusOutside(this.$panel);
+      (this.$tabRooms.hasClass('pollchat-tab-on') ? this.$tabRooms : this.$tabPeople).focus();
+    }
     emit('open');
   };
 
   App.prototype.close = function () {
+    var back;
     if (!this.$panel) { return; }
+    back = $.contains(this.$panel[0], document.activeElement) ? (this.panelReturn || this.$launcher) : null;
     this.$root.removeClass('pollchat-open');
+    this.$launcher.attr('aria-expanded', 'false').attr('aria-label', this.s('openChat')).attr('title', this.s('openChat'));
+    this.panelReturn = null;
+    if (back) { this.restoreFocus(back); }
     emit('close');
   };
 
-  App.prototype.toggle = function () {
-    if (this.$root.hasClass('pollchat-open')) { this.close(); } else { this.open(); }
+  App.prototype.toggle = function (byUser) {
+    if (this.$root.hasClass('pollchat-open')) { this.close(); } else { this.open(byUser); }
+  };
+
+  // focusOutside is the focused element when it is not inside $box.
+  App.prototype.focusOutside = function ($box) {
+    var a = document.activeElement;
+    if (!a || a === document.body || $.contains($box[0], a)) { return null; }
+    return a;
+  };
+
+  App.prototype.restoreFocus = function (elem) {
+    var e = elem && elem.jquery ? elem[0] : elem, $row, sel;
+    // The lists are redrawn as messages come: find the same row again.
+    if (e && !$.contains(document.documentElement, e) && $(e).hasClass('pollchat-row-main') && this.$root) {
+      $row = $(e).parent();
+      sel = [str($row.attr('data-uid')), str($row.attr('data-room')), str($row.attr('data-notices'))];
+      e = this.$root.find('.pollchat-row').filter(function () {
+        var $r = $(this);
+        return str($r.attr('data-uid')) === sel[0] && str($r.attr('data-room')) === sel[1] && str($r.attr('data-notices')) === sel[2];
+      }).children('.pollchat-row-main')[0] || e;
+    }
+    if (!e || !e.focus || !$.contains(document.documentElement, e) || !$(e).is(':visible')) { e = this.$launcher && this.$launcher[0]; }
+    try { if (e) { e.focus(); } } catch (x) { /* gone */ }
+  };
+
+  // onKey: Escape closes the window or the panel it is pressed in and gives
+  // the focus back to where it was.
+  App.prototype.onKey = function (e) {
+    var self = this, t = e.target, done = false;
+    if (e.which !== 27) { return; }
+    each(this.convs, function (k, c) {
+      if (!done && c.win && $.contains(c.win.$el[0], t) && self.o.mode !== 'page') {
+        done = true;
+        self.closeWindow(c);
+      }
+    });
+    if (!done && this.$panel && ($.contains(this.$panel[0], t) || (t === this.$launcher[0] && this.$root.hasClass('pollchat-open')))) {
+      done = true;
+      this.close();
+      this.$launcher.focus();
+    }
+    if (done) { e.preventDefault(); }
+  };
+
+  // announce says text through the polite live region.
+  App.prototype.announce = function (text) {
+    var $l = this.$live;
+    if (!$l) { return; }
+    $l.text('');
+    setTimeout(function () { $l.text(text); }, 50);
+  };
+
+  // dir is the widget's writing direction: the dir option, the page's, or
+  // the language's.
+  App.prototype.dir = function () {
+    var d = str(this.o.dir || document.documentElement.getAttribute('dir') || (document.body && document.body.getAttribute('dir'))).toLowerCase();
+    if (d === 'rtl' || d === 'ltr') { return d; }
+    return own(RTL_LANGS, str(this.o.lang).split('-')[0]) ? 'rtl' : 'ltr';
+  };
+
+  // phone: the screen holds one thing at a time.
+  App.prototype.phone = function () {
+    return this.o.mode !== 'page' && $(window).width() <= 600;
+  };
+
+  // profileLink wraps $inner in a link to the user's profile page (http and
+  // https only, a new tab, no opener), or returns it as it is.
+  App.prototype.profileLink = function (id, $inner, decorative) {
+    var u = this.users[str(id)] || {}, url = httpURL(u.profile_url), $a;
+    if (!url) { return $inner; }
+    $a = $(document.createElement('a')).addClass('pollchat-profile-link').attr('href', url)
+      .attr('target', '_blank').attr('rel', 'noopener').append($inner);
+    if (decorative) { $a.attr('tabindex', '-1').attr('aria-hidden', 'true'); }
+    return $a;
+  };
+
+  // fillText puts message text in a bubble: plain text, with http(s) links
+  // made clickable (as links built here, never as HTML from the server).
+  App.prototype.fillText = function ($b, text) {
+    var re = /\bhttps?:\/\/[^\s<>"]+/gi, last = 0, m, url, tail;
+    $b.empty();
+    while ((m = re.exec(text))) {
+      url = m[0];
+      tail = /[.,;:!?)\]}'"]+$/.exec(url);
+      if (tail) { url = url.slice(0, url.length - tail[0].length); }
+      if (m.index > last) { $b.append(document.createTextNode(text.slice(last, m.index))); }
+      if (httpURL(url)) {
+        $b.append($(document.createElement('a')).addClass('pollchat-link').attr('href', url).attr('target', '_blank')
+          .attr('rel', 'noopener nofollow ugc').text(url));
+      } else {
+        $b.append(document.createTextNode(url));
+      }
+      last = m.index + url.length;
+      re.lastIndex = last;
+    }
+    if (last < text.length) { $b.append(document.createTextNode(text.slice(last))); }
   };
 
   // -------------------------------------------------------------- public API

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the npm packages the browser tests use (jQuery 1.12 and 3, acorn)
+# Installs the npm packages the browser tests use (jQuery 1.12 and 3, acorn, axe-core)
 # into e2e/browser/node_modules, which git ignores. Needs node and npm
 # (Debian: nodejs, npm); installs them when missing.
 set -euo pipefail
@@ -11,7 +11,7 @@ if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
-if [ -f node_modules/jquery1/dist/jquery.min.js ] && [ -f node_modules/jquery3/dist/jquery.min.js ] && [ -f node_modules/acorn/dist/acorn.js ]; then
+if [ -f node_modules/jquery1/dist/jquery.min.js ] && [ -f node_modules/jquery3/dist/jquery.min.js ] && [ -f node_modules/acorn/dist/acorn.js ] && [ -f node_modules/axe-core/axe.min.js ]; then
   echo "npm.sh: ok (already installed)"
   exit 0
 fi

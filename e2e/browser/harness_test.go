@@ -46,7 +46,7 @@ func nodeModules(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(testsvc.RepoRoot(), "e2e", "browser", "node_modules")
 	npmOnce.Do(func() {
-		need := []string{"jquery1/dist/jquery.min.js", "jquery3/dist/jquery.min.js", "acorn/dist/acorn.js"}
+		need := []string{"jquery1/dist/jquery.min.js", "jquery3/dist/jquery.min.js", "acorn/dist/acorn.js", "axe-core/axe.min.js"}
 		for _, f := range need {
 			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 				cmd := exec.Command("bash", filepath.Join(testsvc.RepoRoot(), "scripts", "npm.sh"))
@@ -152,6 +152,7 @@ type hostPage struct {
 	Opts      map[string]any // more Pollchat.init options
 	Messenger bool           // embed /messenger.js with Messenger.initialize instead
 	DataAttrs bool           // put identity and Opts (strings) on the script tag as data- attributes, no init call
+	Lang, Dir string         // the page's <html lang> (default en) and dir
 }
 
 func (e *env) pageURL(p hostPage) string {
@@ -223,13 +224,22 @@ Messenger.on('ready', function () { recordEvents(Pollchat); });
 </script>`, e.pc.URL, e.pc.URL+"/", id, ts, hash)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprintf(w, hostHTML, jq, embed)
+	lang := p.Lang
+	if lang == "" {
+		lang = "en"
+	}
+	htmlAttrs := fmt.Sprintf(`lang="%s"`, html.EscapeString(lang))
+	if p.Dir != "" {
+		htmlAttrs += fmt.Sprintf(` dir="%s"`, html.EscapeString(p.Dir))
+	}
+	fmt.Fprintf(w, hostHTML, htmlAttrs, jq, embed)
 }
 
 const hostHTML = `<!DOCTYPE html>
-<html lang="en">
+<html %s>
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Riverside Book Club</title>
 <script>
   // This site's visitors have no WebSocket and no EventSource.
