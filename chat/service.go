@@ -460,12 +460,18 @@ func (s *Service) userMap(ctx context.Context, ids []string) map[string]bridge.U
 // Park is Poll without a goroutine while it waits: see Hub.Park.
 func (s *Service) Park(c Caller, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
 	s.remember(c)
+	if c.With != "" {
+		return s.hub.ParkScoped(c.ID, cursor, jitter(timeout), fn)
+	}
 	return s.hub.Park(c.ID, cursor, jitter(timeout), fn)
 }
 
 // Poll answers the caller's events after cursor, parking up to timeout.
 func (s *Service) Poll(c Caller, cursor string, timeout time.Duration, done <-chan struct{}) PollResult {
 	s.remember(c)
+	if c.With != "" {
+		return s.hub.PollScoped(c.ID, cursor, jitter(timeout), done)
+	}
 	return s.hub.Poll(c.ID, cursor, jitter(timeout), done)
 }
 

@@ -37,6 +37,10 @@ func (s *Server) poll(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	res := s.svc.Poll(c, cursor, timeout, ctx.Done())
+	if res.Evicted {
+		s.fail(rp, errEvicted)
+		return
+	}
 	if c.With != "" {
 		res.Events = scopeEvents(res.Events, c)
 	}
@@ -59,6 +63,14 @@ func (s *Server) poll(ctx *fasthttp.RequestCtx) {
 	rp.close()
 	s.metrics.polled(len(res.Events))
 }
+
+// EvictedRetry is the retry_after of a poll evicted by a newer one of the
+// same user: the widget backs off at least this long instead of polling
+// again at once.
+const EvictedRetry = 2
+
+var errEvicted = &chat.Error{Code: chat.CodeRateLimited, RetryAfter: EvictedRetry,
+	Message: "too many polls at once for this user: a newer poll took this one's place; wait before polling again"}
 
 func (s *Server) hello(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
 	res, err := s.svc.Hello(ctx, c)
