@@ -137,6 +137,12 @@ func (s *Service) Join(ctx context.Context, c Caller, name string) (*RoomState, 
 	if err != nil {
 		return nil, err
 	}
+	if err := s.mutedErr(r, c.ID); err != nil {
+		return nil, err
+	}
+	if err := s.limits.take(c.ID, CostSend, s.now()); err != nil {
+		return nil, err
+	}
 	if r.add(c.ID) {
 		s.roomUserEventUser("user_joined", r, me)
 	}
@@ -163,6 +169,9 @@ func (s *Service) Leave(ctx context.Context, c Caller, name string) (*RoomState,
 	}
 	r, err := s.room(name)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.limits.take(c.ID, CostSend, s.now()); err != nil {
 		return nil, err
 	}
 	if r.remove(c.ID) {

@@ -12,7 +12,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/patrickmn/go-cache"
+
 	"pollchat/bridge"
+	"pollchat/config"
 	"pollchat/store"
 )
 
@@ -110,6 +113,7 @@ type Service struct {
 	once    sync.Once
 
 	limits  limiter
+	typing  *cache.Cache // sender + conversation -> nil: a typing event went out this second
 	mutes   mutes
 	blocks  blocks
 	callers sync.Map // id -> *callerEntry: what identities said, the fallback
@@ -169,6 +173,7 @@ func New(cfg Config, st store.Store, dir Directory) (*Service, error) {
 	s.limits.init(cfg.Rate, cfg.Burst)
 	s.limits.remote, _ = cfg.Remote.(RateLimiter)
 	s.blocks.init()
+	s.typing = cache.New(time.Second, 10*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.StoreTimeout)
 	defer cancel()
 	if err := s.mutes.load(ctx, st); err != nil {
@@ -356,6 +361,42 @@ func (s *Service) Users(ctx context.Context, ids []string) []bridge.User {
 		}
 	}
 	return out
+}
+
+// UsersFor is Users for a browser caller: each id that nobody knows costs
+// CostUnknownID from the caller's bucket (each is a lookup at the host
+// site), charged after the answer; a caller in debt gets RATE_LIMITED.
+func (s *Service) UsersFor(ctx context.Context, c Caller, ids []string) ([]bridge.User, error) {
+	if err := s.limits.take(c.ID, 0, s.now()); err != nil {
+		return nil, err
+	}
+	out := s.Users(ctx, ids)
+	if unknown := len(ids) - len(out); unknown > 0 {
+		s.limits.charge(c.ID, float64(unknown)*CostUnknownID, s.now())
+	}
+	return out, nil
+}
+
+// checkUserID applies the one rule for user ids (config.ValidUserID) to a
+// parameter; empty ones are left to the caller's "is required" checks.
+func checkUserID(param, id string) error {
+	if id == "" {
+		return nil
+	}
+	if err := config.ValidUserID(id); err != nil {
+		return Errorf(CodeBadRequest, "%s is not a valid user id: %v", param, err)
+	}
+	return nil
+}
+
+// mutedErr is MUTED when user is muted in r, else nil.
+func (s *Service) mutedErr(r *room, user string) error {
+	if m, ok := s.mutes.get(r.name, user, s.now()); ok {
+		left := int(m.ExpiresAt.Sub(s.now()).Seconds() + 0.999)
+		return &Error{Code: CodeMuted, RetryAfter: left,
+			Message: "you are muted in " + r.name + " for " + humanSeconds(left)}
+	}
+	return nil
 }
 
 func (s *Service) me(ctx context.Context, c Caller) bridge.User {
@@ -558,12 +599,13 @@ func (s *Service) Send(ctx context.Context, c Caller, p SendParams) (SendResult,
 			}
 			return SendResult{Command: true}, s.command(ctx, c, r, text)
 		}
-		if m, ok := s.mutes.get(r.name, c.ID, s.now()); ok {
-			left := int(m.ExpiresAt.Sub(s.now()).Seconds() + 0.999)
-			return SendResult{}, &Error{Code: CodeMuted, RetryAfter: left,
-				Message: "you are muted in " + r.name + " for " + humanSeconds(left)}
+		if err := s.mutedErr(r, c.ID); err != nil {
+			return SendResult{}, err
 		}
 	} else {
+		if err := checkUserID("to", p.To); err != nil {
+			return SendResult{}, err
+		}
 		if p.To == c.ID {
 			return SendResult{}, Errorf(CodeBadRequest, "cannot send a message to yourself")
 		}
@@ -592,6 +634,12 @@ func (s *Service) Send(ctx context.Context, c Caller, p SendParams) (SendResult,
 func (s *Service) Inject(ctx context.Context, m *store.Message) error {
 	if (m.To == "") == (m.Room == "") {
 		return Errorf(CodeBadRequest, "give exactly one of to and room")
+	}
+	if err := checkUserID("to", m.To); err != nil {
+		return err
+	}
+	if err := checkUserID("from", m.From); err != nil {
+		return err
 	}
 	text, err := CleanText(m.Text, 10000)
 	if err != nil {
@@ -823,6 +871,8 @@ func (s *Service) conv(c Caller, with, room string) (store.Conv, error) {
 			return "", err
 		}
 		return store.RoomConv(room), nil
+	case checkUserID("with", with) != nil:
+		return "", checkUserID("with", with)
 	case with == c.ID:
 		return "", Errorf(CodeBadRequest, "with must be another user")
 	default:
@@ -847,8 +897,29 @@ func (s *Service) Read(ctx context.Context, c Caller, with, room string, system 
 	if upto <= 0 {
 		return Errorf(CodeBadRequest, "upto must be a message id")
 	}
+	if err := s.limits.take(c.ID, CostRead, s.now()); err != nil {
+		return err
+	}
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()
+	// The mark goes no further than the conversation's newest message, and
+	// a conversation without messages has nothing to mark: a direct one
+	// does not exist (NOT_FOUND), an empty room is answered with nothing
+	// stored.
+	newest, _, err := s.store.History(sctx, conv, 0, 1)
+	if err != nil {
+		return storeErr(err)
+	}
+	if len(newest) == 0 {
+		if room != "" {
+			return nil
+		}
+		if with == "" {
+			return Errorf(CodeNotFound, "no system messages to mark read")
+		}
+		return Errorf(CodeNotFound, "no conversation with %q", with)
+	}
+	upto = min(upto, newest[len(newest)-1].ID)
 	if err := s.store.MarkRead(sctx, c.ID, conv, upto); err != nil {
 		return storeErr(err)
 	}
@@ -871,7 +942,13 @@ func (s *Service) Typing(ctx context.Context, c Caller, to, room string) error {
 		if err != nil {
 			return err
 		}
-		if r.size() > s.cfg.RoomEventsLimit {
+		if err := s.mutedErr(r, c.ID); err != nil {
+			return err
+		}
+		if err := s.limits.take(c.ID, CostTyping, s.now()); err != nil {
+			return err
+		}
+		if r.size() > s.cfg.RoomEventsLimit || !s.typingFresh(c.ID, "#"+room) {
 			return nil
 		}
 		ev := typingEvent(c.ID, "", room)
@@ -881,14 +958,30 @@ func (s *Service) Typing(ctx context.Context, c Caller, to, room string) error {
 			}
 		}
 	default:
+		if err := checkUserID("to", to); err != nil {
+			return err
+		}
 		if to == c.ID {
 			return Errorf(CodeBadRequest, "to must be another user")
+		}
+		if err := s.limits.take(c.ID, CostTyping, s.now()); err != nil {
+			return err
+		}
+		if !s.typingFresh(c.ID, to) {
+			return nil
 		}
 		if !s.blocks.blocks(to, c.ID) {
 			s.hub.Publish(to, typingEvent(c.ID, to, ""))
 		}
 	}
 	return nil
+}
+
+// typingFresh says whether a typing event from sender in conv may go out
+// now: at most one a second per sender and conversation reaches anyone.
+// The call is answered {ok:true} either way.
+func (s *Service) typingFresh(sender, conv string) bool {
+	return s.typing.Add(sender+"\x00"+conv, nil, time.Second) == nil
 }
 
 // ---- chat requests ----
@@ -898,6 +991,9 @@ func (s *Service) Request(ctx context.Context, c Caller, to, text string) error 
 	me := s.me(ctx, c)
 	if to == "" {
 		return Errorf(CodeBadRequest, "to is required")
+	}
+	if err := checkUserID("to", to); err != nil {
+		return err
 	}
 	if to == c.ID {
 		return Errorf(CodeBadRequest, "cannot invite yourself")
@@ -935,6 +1031,9 @@ func (s *Service) Answer(ctx context.Context, c Caller, from string, accept bool
 	s.remember(c)
 	if from == "" {
 		return Errorf(CodeBadRequest, "from is required")
+	}
+	if err := checkUserID("from", from); err != nil {
+		return err
 	}
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()
@@ -984,6 +1083,9 @@ const MaxBlocks = 1000
 func (s *Service) Block(ctx context.Context, c Caller, other string, block bool) error {
 	if other == "" || other == c.ID {
 		return Errorf(CodeBadRequest, "user_id must be another user")
+	}
+	if err := checkUserID("user_id", other); err != nil {
+		return err
 	}
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()

@@ -5,7 +5,11 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -133,4 +137,166 @@ func TestAbuseScopedPolls(t *testing.T) {
 		t.Fatalf("the real widget polled %d times; want 1 (never evicted by the popup's polls)", n)
 	}
 	t.Logf("real polls %d, scoped polls %d", realPolls.Load(), scopedPolls.Load())
+}
+
+// rss is the resident set of pid in kB.
+func rss(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// pollFrom polls uid once from cursor without waiting.
+func pollFrom(t *testing.T, c *testsvc.Client, uid, cursor string) pollAnswer {
+	t.Helper()
+	a, err := pollOnce(c, with(c.Ident(uid), "cursor", cursor, "timeout", "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestAbuseTypingAndReadFlood: one user floods typing and read marks at
+// another between two of their polls. Every call draws from one bucket per
+// user, and typing is coalesced (one event a second per sender and
+// conversation), so the victim's next poll has no reset and carries the
+// message sent meanwhile (old code: reset:true, the message lost from the
+// stream). Read marks are clamped to the newest message.
+func TestAbuseTypingAndReadFlood(t *testing.T) {
+	t.Parallel()
+	_, c := start(t, testsvc.Options{Grace: longGrace})
+	victim := c.NewPoller(t, "3")
+	limited := 0
+	for i := 0; i < 300; i++ {
+		r := c.Call(t, "4", "typing", "to", "3")
+		switch r.ErrorCode() {
+		case "":
+		case "RATE_LIMITED":
+			limited++
+		default:
+			t.Fatalf("typing %d = %s", i, r.Body)
+		}
+	}
+	c.MustCall(t, "5", "send", "to", "3", "text", "after the typing flood")
+	a := pollFrom(t, c, "3", victim.Cursor)
+	typing := 0
+	got := false
+	for _, ev := range a.Events {
+		typing += strings.Count(string(ev), `"type":"typing"`)
+		got = got || strings.Contains(string(ev), "after the typing flood")
+	}
+	if a.Reset || !got || typing > 10 {
+		t.Fatalf("after 300 typing calls: reset %v, message %v, %d typing events; want no reset, the message, a few typing events", a.Reset, got, typing)
+	}
+	if limited == 0 {
+		t.Fatalf("300 typing calls at once: none RATE_LIMITED")
+	}
+	t.Logf("typing flood: %d of 300 refused, %d typing events reached the victim", limited, typing)
+
+	// A read flood at user 5, who wrote to 3.
+	peer := c.NewPoller(t, "5")
+	msg := c.MustCall(t, "3", "send", "to", "5", "text", "hi 5")["message"].(map[string]any)
+	id := int64(msg["id"].(float64))
+	limited = 0
+	for i := 0; i < 300; i++ {
+		r := c.Call(t, "3", "read", "with", "5", "upto", "999999999999")
+		switch r.ErrorCode() {
+		case "":
+		case "RATE_LIMITED":
+			limited++
+		default:
+			t.Fatalf("read %d = %s", i, r.Body)
+		}
+	}
+	c.MustCall(t, "1", "send", "to", "5", "text", "after the read flood")
+	a = pollFrom(t, c, "5", peer.Cursor)
+	got = false
+	reads := 0
+	for _, ev := range a.Events {
+		var e map[string]any
+		json.Unmarshal(ev, &e)
+		if e["type"] == "read" {
+			reads++
+			if up, _ := e["upto"].(float64); int64(up) != id {
+				t.Fatalf("read event %s: upto not clamped to the newest message %d", ev, id)
+			}
+		}
+		got = got || strings.Contains(string(ev), "after the read flood")
+	}
+	if a.Reset || !got || limited == 0 {
+		t.Fatalf("after 300 read marks: reset %v, message %v, %d refused; want no reset, the message, some RATE_LIMITED", a.Reset, got, limited)
+	}
+	t.Logf("read flood: %d of 300 refused, %d read events reached the peer", limited, reads)
+}
+
+// TestAbuseMutedTypingJoin: a user muted in a room can neither type there
+// nor join it (MUTED), as they cannot send.
+func TestAbuseMutedTypingJoin(t *testing.T) {
+	t.Parallel()
+	_, c := start(t, testsvc.Options{Grace: longGrace})
+	roomCall(t, c, "1", "join", "lobby")
+	roomCall(t, c, "3", "join", "lobby")
+	c.MustCall(t, "1", "send", "room", "lobby", "text", "/mute Linus 5")
+	for _, call := range [][]string{{"typing", "room", "lobby"}, {"join", "room", "lobby"}, {"send", "room", "lobby", "text", "hi"}} {
+		if r := c.Call(t, "3", call[0], call[1:]...); r.ErrorCode() != "MUTED" {
+			t.Fatalf("%s by a muted user = %s; want MUTED", call[0], r.Body)
+		}
+	}
+	if r := c.Call(t, "3", "typing", "room", "help"); r.ErrorCode() != "" {
+		t.Fatalf("typing in a room where the user is not muted = %s", r.Body)
+	}
+}
+
+// TestAbuseUnknownUsers: users calls with 100 fresh unknown ids each. Every
+// unknown id costs from the caller's bucket, so the host site's users-info
+// URL is asked a bounded number of times (old code: once per call) and the
+// server's memory does not grow with the flood.
+func TestAbuseUnknownUsers(t *testing.T) {
+	t.Parallel()
+	docroot := t.TempDir()
+	users, _ := json.Marshal(map[string]map[string]string{"3": {"user_id": "3", "name": "Linus"}, "4": {"user_id": "4", "name": "Margaret"}})
+	os.WriteFile(filepath.Join(docroot, "users.json"), users, 0o644)
+	os.WriteFile(filepath.Join(docroot, "users-info.php"), []byte(usersInfoPHP), 0o644)
+	site := testsvc.StartPHP(t, docroot)
+	p, c := start(t, testsvc.Options{Users: fmt.Sprintf(
+		"[users]\nsource = \"http\"\nallow_unknown = true\n[users.http]\nurl = %q\nlogin = \"site\"\npassword = \"site-pass\"\n", site.URL+"/users-info.php")})
+	c.MustCall(t, "3", "hello")
+	before := strings.Count(site.Log(), "users-info.php")
+	rss0 := rss(t, p.Pid())
+	const calls = 200
+	limited := 0
+	for i := 0; i < calls; i++ {
+		ids := make([]string, 100)
+		for k := range ids {
+			ids[k] = fmt.Sprintf("ghost-%d-%d", i, k)
+		}
+		r := c.Call(t, "3", "users", "ids", strings.Join(ids, ","))
+		switch r.ErrorCode() {
+		case "":
+		case "RATE_LIMITED":
+			limited++
+		default:
+			t.Fatalf("users %d = %s", i, r.Body)
+		}
+	}
+	asked := strings.Count(site.Log(), "users-info.php") - before
+	t.Logf("%d users calls of 100 unknown ids: %d refused, %d users-info requests, RSS %d -> %d kB", calls, limited, asked, rss0, rss(t, p.Pid()))
+	if asked > calls/4 || limited == 0 {
+		t.Fatalf("%d users calls of 100 unknown ids made %d users-info requests (%d refused); want a bounded number", calls, asked, limited)
+	}
+	// Known ids still answer once the bucket has refilled a little.
+	r := c.Call(t, "4", "users", "ids", "3,4")
+	if m := r.Map(t); len(m["users"].([]any)) != 2 {
+		t.Fatalf("users 3,4 as another user = %s", r.Body)
+	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"pollchat/bridge"
 	"pollchat/chat"
+	"pollchat/config"
 	"pollchat/store"
 )
 
@@ -209,10 +210,19 @@ func (s *Server) users(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Cal
 	}
 	for i := range ids {
 		ids[i] = strings.TrimSpace(ids[i])
+		if err := config.ValidUserID(ids[i]); err != nil {
+			s.fail(rp, chat.Errorf(chat.CodeBadRequest, "ids: %v", err))
+			return
+		}
+	}
+	users, err := s.svc.UsersFor(ctx, c, ids)
+	if err != nil {
+		s.fail(rp, err)
+		return
 	}
 	rp.json(fasthttp.StatusOK, struct {
 		Users []bridge.User `json:"users"`
-	}{s.svc.Users(ctx, ids)})
+	}{users})
 }
 
 func (s *Server) join(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
