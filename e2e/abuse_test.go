@@ -300,3 +300,41 @@ func TestAbuseUnknownUsers(t *testing.T) {
 		t.Fatalf("users 3,4 as another user = %s", r.Body)
 	}
 }
+
+// TestAbuseUnvalidatedIDs: every user-id parameter meets the one rule of
+// config.ValidUserID (1..64 bytes, printable, no comma or space), and read
+// marks need a conversation that exists. Old code stored a read mark for
+// any `with` (1,000 of 32 kB grew the store to 84 MB).
+func TestAbuseUnvalidatedIDs(t *testing.T) {
+	t.Parallel()
+	_, c := start(t, testsvc.Options{Chat: "rate = 0"})
+	long := strings.Repeat("x", 32<<10)
+	for _, tc := range []struct{ endpoint, param, value string }{
+		{"read", "with", long},
+		{"read", "with", strings.Repeat("y", 65)},
+		{"history", "with", long},
+		{"send", "to", "3,4"},
+		{"typing", "to", long},
+		{"request", "to", "a b"},
+		{"answer", "from", long},
+		{"block", "user_id", long},
+		{"users", "ids", "3," + long},
+	} {
+		v := with(c.Ident("3"), tc.param, tc.value, "upto", "1", "text", "hi", "accept", "1", "block", "1")
+		if r := c.Do(t, "POST", "/v1/"+tc.endpoint, v); r.ErrorCode() != "BAD_REQUEST" {
+			t.Errorf("%s with %s of %d bytes = %.200s; want BAD_REQUEST", tc.endpoint, tc.param, len(tc.value), r.Body)
+		}
+	}
+	if r := c.Call(t, "3", "read", "with", "4", "upto", "5"); r.ErrorCode() != "NOT_FOUND" {
+		t.Fatalf("read of a conversation without messages = %s; want NOT_FOUND", r.Body)
+	}
+	if r := c.Call(t, "3", "read", "with", "ghost", "upto", "5"); r.ErrorCode() != "NOT_FOUND" {
+		t.Fatalf("read with an unknown user = %s; want NOT_FOUND", r.Body)
+	}
+	c.MustCall(t, "4", "send", "to", "3", "text", "now it exists")
+	c.MustCall(t, "3", "read", "with", "4", "upto", "999999")
+	conv := c.MustCall(t, "3", "hello")["conversations"].([]any)[0].(map[string]any)
+	if conv["unread"].(float64) != 0 {
+		t.Fatalf("after read: %v", conv)
+	}
+}
