@@ -4,8 +4,11 @@ package e2e
 // binary. Each test is a row of the abuse table in docs/security.md.
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -336,5 +339,74 @@ func TestAbuseUnvalidatedIDs(t *testing.T) {
 	conv := c.MustCall(t, "3", "hello")["conversations"].([]any)[0].(map[string]any)
 	if conv["unread"].(float64) != 0 {
 		t.Fatalf("after read: %v", conv)
+	}
+}
+
+// TestAbuseOutputHygiene: the backend API's pass-through data and users'
+// extra fields come back with <, >, &, U+2028 and U+2029 escaped in every
+// JSON and JSONP answer (old code echoed data raw: a </script> and a
+// U+2028 inside JSONP); a key given twice anywhere in a backend API body is
+// 400 (old code: the last one won); a folded header line is 400.
+func TestAbuseOutputHygiene(t *testing.T) {
+	t.Parallel()
+	p, c := start(t, testsvc.Options{Grace: longGrace})
+	pl := c.NewPoller(t, "3")
+	hostile := "</script><img src=x onerror=alert(1)>&amp;\u2028\u2029"
+	data, _ := json.Marshal(map[string]any{"html": hostile, "list": []string{hostile}})
+	body := fmt.Sprintf(`{"from":"4","to":"3","text":"with data","data":%s}`, data)
+	// encoding/json escapes on its own; make the body carry them raw.
+	body = strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&", `\u2028`, "\u2028", `\u2029`, "\u2029").Replace(body)
+	r := api(t, p.URL, "POST", "/api/v1/messages", body, authGood)
+	if r.Status != 201 {
+		t.Fatalf("POST messages = %d %s", r.Status, r.Body)
+	}
+	check := func(what string, b []byte) {
+		t.Helper()
+		for _, bad := range []string{"<", ">", "&", "\u2028", "\u2029"} {
+			if strings.Contains(string(b), bad) {
+				t.Errorf("%s carries a raw %q: %.300s", what, bad, b)
+			}
+		}
+		if !strings.Contains(string(b), `\u003c/script\u003e`) {
+			t.Errorf("%s lost the data: %.300s", what, b)
+		}
+	}
+	check("API answer", r.Body)
+	v := with(c.Ident("3"), "cursor", pl.Cursor, "timeout", "0", "callback", "cb")
+	check("JSONP poll", c.Do(t, "GET", "/v1/poll", v).Body)
+	check("JSON poll", c.Do(t, "GET", "/v1/poll", with(c.Ident("3"), "cursor", pl.Cursor, "timeout", "0")).Body)
+	check("JSONP history", c.Do(t, "GET", "/v1/history", with(c.Ident("3"), "with", "4", "callback", "cb")).Body)
+	check("JSONP hello", c.Do(t, "GET", "/v1/hello", with(c.Ident("3"), "callback", "cb")).Body)
+
+	// Duplicate keys, at the top and nested.
+	for _, b := range []string{
+		`{"to":"3","to":"5","text":"dup"}`,
+		`{"to":"3","text":"dup","data":{"a":1,"a":2}}`,
+	} {
+		if r := api(t, p.URL, "POST", "/api/v1/messages", b, authGood); r.Status != 400 {
+			t.Errorf("POST messages %s = %d %s; want 400", b, r.Status, r.Body)
+		}
+	}
+	if r := api(t, p.URL, "POST", "/api/v1/tokens", `{"user_id":"3","user_id":"1"}`, authGood); r.Status != 400 {
+		t.Errorf("POST tokens with user_id twice = %d %s; want 400", r.Status, r.Body)
+	}
+	if h := c.MustCall(t, "3", "history", "with", "5"); len(h["messages"].([]any)) != 0 {
+		t.Errorf("a refused body was stored: %v", h)
+	}
+
+	// obs-fold.
+	conn, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: one\r\n two\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("a folded header line = %d; want 400", resp.StatusCode)
 	}
 }

@@ -208,13 +208,18 @@ func (s *Server) users(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Cal
 		s.fail(rp, chat.Errorf(chat.CodeBadRequest, "ids lists %d users; the limit is %d", len(ids), MaxIDs))
 		return
 	}
-	for i := range ids {
-		ids[i] = strings.TrimSpace(ids[i])
-		if err := config.ValidUserID(ids[i]); err != nil {
+	kept := ids[:0]
+	for _, id := range ids {
+		if id = strings.TrimSpace(id); id == "" {
+			continue // "3,,4" and a trailing comma: nothing asked
+		}
+		if err := config.ValidUserID(id); err != nil {
 			s.fail(rp, chat.Errorf(chat.CodeBadRequest, "ids: %v", err))
 			return
 		}
+		kept = append(kept, id)
 	}
+	ids = kept
 	users, err := s.svc.UsersFor(ctx, c, ids)
 	if err != nil {
 		s.fail(rp, err)
