@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -408,5 +409,61 @@ func TestAbuseOutputHygiene(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 400 {
 		t.Fatalf("a folded header line = %d; want 400", resp.StatusCode)
+	}
+}
+
+// TestAbuseDemoBehindProxy: the README's nginx example on the same host
+// forwards public requests from 127.0.0.1. The demo signs anyone in as any
+// static user, so it answers only loopback peers that forward for nobody
+// and ask for server.public_url's host; and start-up is refused with the
+// demo on (or the demo secret) when public_url is not a loopback URL.
+func TestAbuseDemoBehindProxy(t *testing.T) {
+	t.Parallel()
+	p, c := start(t, testsvc.Options{Demo: true})
+	get := func(path string, hdr map[string]string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", p.URL+path, nil)
+		for k, v := range hdr {
+			if k == "Host" {
+				req.Host = v
+			} else {
+				req.Header.Set(k, v)
+			}
+		}
+		resp, err := c.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := get("/demo/user?id=1", nil); st != 200 {
+		t.Fatalf("demo user from loopback = %d; want 200", st)
+	}
+	for _, hdr := range []map[string]string{
+		{"X-Forwarded-For": "203.0.113.7"},
+		{"Forwarded": "for=203.0.113.7"},
+		{"X-Real-IP": "203.0.113.7"},
+		{"Host": "chat.example.com"},
+	} {
+		for _, path := range []string{"/demo/user?id=1", "/demo"} {
+			if st := get(path, hdr); st != 404 {
+				t.Errorf("%s with %v = %d; want 404", path, hdr, st)
+			}
+		}
+	}
+
+	bin := testsvc.Binary(t)
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, cfg, want string }{
+		{"demo on", "[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \"https://chat.example.com\"\n[auth]\nsecret = \"0123456789abcdef-x\"\n[demo]\nenabled = true\n", "demo.enabled"},
+		{"demo secret", "[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \"https://chat.example.com\"\n[auth]\nsecret = \"demo-secret-change-me\"\n", "auth.secret"},
+	} {
+		f := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".toml")
+		os.WriteFile(f, []byte(tc.cfg), 0o600)
+		out, err := exec.Command(bin, "-check", "-config", f).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.want) || !strings.Contains(string(out), "public_url") {
+			t.Errorf("%s behind a public URL: err %v, output %q; want a refusal naming %s and public_url", tc.name, err, out, tc.want)
+		}
 	}
 }
