@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sort"
@@ -46,6 +47,11 @@ type Config struct {
 	Grace time.Duration
 	// BannedWords are masked with asterisks in messages.
 	BannedWords []string
+	// RequireKnown refuses users the directory does not know
+	// (bridge.ErrUnknownUser) on every call: the mysql and http sources
+	// without users.allow_unknown. False lets an identity alone make a
+	// user ("User N").
+	RequireKnown bool
 	// StoreTimeout bounds one store call; zero means 5s.
 	StoreTimeout time.Duration
 	// Now is the clock; nil means time.Now.
@@ -217,6 +223,11 @@ func (s *Service) Control(msg string) {
 		if err := s.mutes.load(ctx, s.store); err != nil {
 			s.log.Warn("chat: reload mutes", "err", err)
 		}
+	case "caller":
+		var w callerWire
+		if json.Unmarshal([]byte(arg), &w) == nil && config.ValidUserID(w.ID) == nil {
+			s.storeCaller(bridge.User{ID: w.ID, Name: w.Name, AvatarURL: w.AvatarURL, Role: bridge.RoleMember}, false)
+		}
 	case "blocks":
 		s.blocks.forget(arg)
 		ctx, cancel := s.storeCtx(context.Background())
@@ -299,9 +310,55 @@ func (s *Service) remember(c Caller) {
 	if name == "" {
 		name = "User " + c.ID
 	}
-	e := &callerEntry{user: bridge.User{ID: c.ID, Name: name, AvatarURL: c.AvatarURL, Role: bridge.RoleMember}}
-	e.seen.Store(now)
-	s.callers.Store(c.ID, e)
+	s.storeCaller(bridge.User{ID: c.ID, Name: name, AvatarURL: c.AvatarURL, Role: bridge.RoleMember}, true)
+}
+
+// callerWire is a "caller:" control message: what an identity said.
+type callerWire struct {
+	ID        string `json:"user_id"`
+	Name      string `json:"name"`
+	AvatarURL string `json:"avatar_url,omitempty"`
+}
+
+// storeCaller keeps what an identity said of a user. In a cluster a new
+// or changed entry is told to the other processes (tell), so that a user
+// known from their identity alone is known on every process: a send to
+// them through another process finds them.
+func (s *Service) storeCaller(u bridge.User, tell bool) {
+	e := &callerEntry{user: u}
+	e.seen.Store(s.now().Unix())
+	s.callers.Store(u.ID, e)
+	if tell && !s.cfg.RequireKnown {
+		if _, ok := s.cfg.Remote.(Controller); ok {
+			b, _ := json.Marshal(callerWire{u.ID, u.Name, u.AvatarURL})
+			go s.broadcast("caller:" + string(b))
+		}
+	}
+}
+
+// Forget drops what identities said of ids and ends their parked polls
+// (answered with no events), so that a user the site no longer knows is
+// refused on their next call at once: the backend API's users/invalidate.
+func (s *Service) Forget(ids ...string) {
+	for _, id := range ids {
+		s.callers.Delete(id)
+		s.hub.Wake(id)
+	}
+}
+
+// Admit refuses a caller the site does not know when RequireKnown is set:
+// FORBIDDEN, on hello and every call. A host site that cannot be asked
+// (ErrSourceDown) does not lock its members out.
+func (s *Service) Admit(ctx context.Context, c Caller) error {
+	if !s.cfg.RequireKnown {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DirectoryTimeout)
+	defer cancel()
+	if _, err := s.dir.Get(ctx, c.ID); errors.Is(err, bridge.ErrUnknownUser) {
+		return Errorf(CodeForbidden, "user %s is unknown to the site (not a member, banned or deleted)", c.ID)
+	}
+	return nil
 }
 
 // forgetCallers drops identity data not used for callerTTL.
@@ -339,6 +396,9 @@ func (s *Service) User(ctx context.Context, id string) (bridge.User, bool) {
 		}
 		return u, true
 	}
+	if s.cfg.RequireKnown && errors.Is(err, bridge.ErrUnknownUser) {
+		return bridge.User{}, false
+	}
 	return s.caller(id)
 }
 
@@ -346,7 +406,10 @@ func (s *Service) User(ctx context.Context, id string) (bridge.User, bool) {
 func (s *Service) Users(ctx context.Context, ids []string) []bridge.User {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DirectoryTimeout)
 	defer cancel()
-	m, _ := s.dir.GetMany(ctx, ids)
+	m, derr := s.dir.GetMany(ctx, ids)
+	// With RequireKnown an identity alone makes nobody known, unless the
+	// site cannot be asked.
+	fallback := !s.cfg.RequireKnown || derr != nil
 	out := make([]bridge.User, 0, len(ids))
 	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
@@ -356,7 +419,7 @@ func (s *Service) Users(ctx context.Context, ids []string) []bridge.User {
 		seen[id] = true
 		if u, ok := m[id]; ok {
 			out = append(out, u)
-		} else if f, ok := s.caller(id); ok {
+		} else if f, ok := s.caller(id); ok && fallback {
 			out = append(out, f)
 		}
 	}
