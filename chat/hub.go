@@ -655,6 +655,18 @@ func (h *Hub) SetContacts(user string, contacts []string) {
 	s.mu.Unlock()
 }
 
+// ContactsLoaded says whether user's stream exists with its contacts set
+// (by hello or the service's first poll); a new stream has none yet.
+func (h *Hub) ContactsLoaded(user string) bool {
+	s := h.get(user, false)
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.contacts != nil
+}
+
 // Contacts returns user's known contacts.
 func (h *Hub) Contacts(user string) []string {
 	s := h.get(user, false)

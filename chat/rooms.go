@@ -106,20 +106,27 @@ type RoomState struct {
 	// Mutes is nil for members (no "mutes" key) and a map, empty when
 	// nobody is muted, for mod/admin/owner.
 	Mutes map[string]MuteInfo `json:"-"`
+	// NoHistory leaves "history" out (leave's answer).
+	NoHistory bool `json:"-"`
 }
 
-// MarshalJSON writes the room state: "history" is always a list and
+// MarshalJSON writes the room state: "history" is always a list (absent
+// with NoHistory) and
 // "mutes" is there (maybe {}) exactly when Mutes is not nil, so a
 // moderator can tell "nobody is muted" from "you may not see mutes".
 func (st *RoomState) MarshalJSON() ([]byte, error) {
 	type plain RoomState
 	w := struct {
 		*plain
-		History []*WireMessage       `json:"history"`
+		History *[]*WireMessage      `json:"history,omitempty"`
 		Mutes   *map[string]MuteInfo `json:"mutes,omitempty"`
-	}{plain: (*plain)(st), History: st.History}
-	if w.History == nil {
-		w.History = []*WireMessage{}
+	}{plain: (*plain)(st)}
+	if !st.NoHistory {
+		h := st.History
+		if h == nil {
+			h = []*WireMessage{}
+		}
+		w.History = &h
 	}
 	if st.Mutes != nil {
 		w.Mutes = &st.Mutes

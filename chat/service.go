@@ -561,9 +561,46 @@ func (s *Service) userMap(ctx context.Context, ids []string) map[string]bridge.U
 	return m
 }
 
+// Remember keeps what an identity (or a popup link's name and thumbUrl)
+// says of its user, the fallback when the directory knows nothing better.
+func (s *Service) Remember(c Caller) { s.remember(c) }
+
+// loadContacts gives a user who polls without a hello (the eStreamChat
+// Messenger script never says hello) their contacts before they come
+// online, so that the contacts hear it. One store read per stream: a
+// stream that has contacts (hello, or an earlier poll) is left alone.
+func (s *Service) loadContacts(user string) {
+	if s.hub.ContactsLoaded(user) {
+		return
+	}
+	ctx, cancel := s.storeCtx(context.Background())
+	defer cancel()
+	convs, err := s.store.Conversations(ctx, user, nil, 200)
+	if err != nil {
+		return
+	}
+	contacts := make([]string, 0, len(convs))
+	for _, cv := range convs {
+		if cv.With != "" {
+			contacts = append(contacts, cv.With)
+		}
+	}
+	s.hub.SetContacts(user, contacts)
+}
+
+// Seen marks the caller online (with the usual grace) as a poll would,
+// telling their contacts when they come online: the eStreamChat
+// MessengerCommand.ashx polls, which are not long polls.
+func (s *Service) Seen(c Caller) {
+	s.remember(c)
+	s.loadContacts(c.ID)
+	s.hub.Touch(c.ID)
+}
+
 // Park is Poll without a goroutine while it waits: see Hub.Park.
 func (s *Service) Park(c Caller, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
 	s.remember(c)
+	s.loadContacts(c.ID)
 	if c.With != "" {
 		return s.hub.ParkScoped(c.ID, cursor, jitter(timeout), fn)
 	}
@@ -573,6 +610,7 @@ func (s *Service) Park(c Caller, cursor string, timeout time.Duration, fn func(P
 // Poll answers the caller's events after cursor, parking up to timeout.
 func (s *Service) Poll(c Caller, cursor string, timeout time.Duration, done <-chan struct{}) PollResult {
 	s.remember(c)
+	s.loadContacts(c.ID)
 	if c.With != "" {
 		return s.hub.PollScoped(c.ID, cursor, jitter(timeout), done)
 	}

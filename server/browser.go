@@ -247,7 +247,7 @@ func (s *Server) leave(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Cal
 		s.fail(rp, err)
 		return
 	}
-	st.History = nil
+	st.History, st.NoHistory = nil, true // docs/protocol.md: leave answers without history
 	rp.json(fasthttp.StatusOK, struct {
 		Room *chat.RoomState `json:"room"`
 	}{st})
