@@ -144,8 +144,12 @@ func (s *Service) Join(ctx context.Context, c Caller, name string) (*RoomState, 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.mutedErr(r, c.ID); err != nil {
-		return nil, err
+	// A muted user may not (re)join: a join is a user_joined event to
+	// every member. One who is a member still (a reload) gets the state.
+	if !r.has(c.ID) {
+		if err := s.mutedErr(r, c.ID); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.limits.take(c.ID, CostSend, s.now()); err != nil {
 		return nil, err

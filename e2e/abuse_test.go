@@ -244,13 +244,17 @@ func TestAbuseTypingAndReadFlood(t *testing.T) {
 }
 
 // TestAbuseMutedTypingJoin: a user muted in a room can neither type there
-// nor join it (MUTED), as they cannot send.
+// nor join it again once out of it (MUTED), as they cannot send.
 func TestAbuseMutedTypingJoin(t *testing.T) {
 	t.Parallel()
 	_, c := start(t, testsvc.Options{Grace: longGrace})
 	roomCall(t, c, "1", "join", "lobby")
 	roomCall(t, c, "3", "join", "lobby")
 	c.MustCall(t, "1", "send", "room", "lobby", "text", "/mute Linus 5")
+	// A member still in the room gets its state back (a reload)...
+	roomCall(t, c, "3", "join", "lobby")
+	roomCall(t, c, "3", "leave", "lobby")
+	// ...but once out, a muted user cannot join (a user_joined to everyone).
 	for _, call := range [][]string{{"typing", "room", "lobby"}, {"join", "room", "lobby"}, {"send", "room", "lobby", "text", "hi"}} {
 		if r := c.Call(t, "3", call[0], call[1:]...); r.ErrorCode() != "MUTED" {
 			t.Fatalf("%s by a muted user = %s; want MUTED", call[0], r.Body)
