@@ -331,7 +331,16 @@ func (s *Service) storeCaller(u bridge.User, tell bool) {
 	if tell && !s.cfg.RequireKnown {
 		if _, ok := s.cfg.Remote.(Controller); ok {
 			b, _ := json.Marshal(callerWire{u.ID, u.Name, u.AvatarURL})
-			go s.broadcast("caller:" + string(b))
+			go func() {
+				// Only users the directory does not know need it (the
+				// others are known everywhere); asked off the request path.
+				ctx, cancel := context.WithTimeout(context.Background(), DirectoryTimeout)
+				_, err := s.dir.Get(ctx, u.ID)
+				cancel()
+				if errors.Is(err, bridge.ErrUnknownUser) {
+					s.broadcast("caller:" + string(b))
+				}
+			}()
 		}
 	}
 }
