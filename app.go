@@ -88,6 +88,7 @@ func start(cfg *config.Config, log *slog.Logger) (*app, error) {
 		RoomEventsLimit: cfg.Chat.RoomEventsLimit,
 		Grace:           cfg.Presence.Grace.Duration,
 		BannedWords:     cfg.Chat.BannedWords,
+		RequireKnown:    cfg.Users.Source != "static" && !cfg.Users.AllowUnknown,
 		Log:             log,
 	}, st, dir)
 	if err != nil {
@@ -98,6 +99,7 @@ func start(cfg *config.Config, log *slog.Logger) (*app, error) {
 		broker.Listen(svc.Hub().Wake, func(msg string) {
 			if ids, ok := strings.CutPrefix(msg, "invalidate:"); ok {
 				dir.Invalidate(strings.Split(ids, ",")...)
+				svc.Forget(strings.Split(ids, ",")...)
 				return
 			}
 			svc.Control(msg)

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -47,7 +48,7 @@ func AppendMessage(b []byte, m *store.Message) []byte {
 	}
 	if len(m.Data) > 0 && json.Valid(m.Data) {
 		b = append(b, `,"data":`...)
-		b = append(b, m.Data...)
+		b = AppendSafeJSON(b, m.Data)
 	}
 	return append(b, '}')
 }
@@ -61,6 +62,19 @@ func (m *WireMessage) MarshalJSON() ([]byte, error) {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// AppendSafeJSON appends the valid JSON value v with <, >, &, U+2028 and
+// U+2029 inside its strings escaped, as AppendString does: pass-through
+// values (the backend API's data) are safe in a JSONP answer too. Outside
+// strings those characters cannot occur in valid JSON.
+func AppendSafeJSON(b []byte, v []byte) []byte {
+	if bytes.IndexAny(v, "<>&\u2028\u2029") < 0 {
+		return append(b, v...)
+	}
+	var buf bytes.Buffer
+	json.HTMLEscape(&buf, v)
+	return append(b, buf.Bytes()...)
+}
 
 // AppendString appends s as a JSON string. Besides what JSON requires it
 // escapes <, >, &, U+2028 and U+2029, so that a JSONP answer is safe inside

@@ -22,7 +22,11 @@ const numShards = 64
 
 // MaxParkedPerUser bounds the polls one user may have parked at once (tabs,
 // reconnects whose old connection the server cannot see closing). A new
-// poll beyond it answers the oldest parked one at once with no events.
+// poll beyond it answers the oldest parked one at once with Evicted set,
+// which the HTTP face turns into an error the widget backs off from (an
+// empty answer would be re-polled at once, and two sets of polls would
+// evict each other in a tight loop). Polls on a scoped token (the popup's)
+// have a quota of their own: they never evict the user's real polls.
 const MaxParkedPerUser = 6
 
 // HubConfig configures a Hub.
@@ -111,10 +115,12 @@ type stream struct {
 // exactly once (from a publish, its timer or Close) in a goroutine of its
 // own, so that a parked poll holds no goroutine and no stack.
 type waiter struct {
-	ch    chan struct{} // buffered 1: a non-blocking send wakes it
-	fn    func()
-	timer *time.Timer // Park's timeout; guarded by the stream's mutex
-	fired atomic.Bool
+	ch      chan struct{} // buffered 1: a non-blocking send wakes it
+	fn      func()
+	timer   *time.Timer // Park's timeout; guarded by the stream's mutex
+	fired   atomic.Bool
+	scoped  bool // a scoped token's poll: counted in its own quota
+	evicted bool // replaced by a newer poll; guarded by the stream's mutex
 }
 
 func (w *waiter) wake() {
@@ -247,14 +253,27 @@ type PollResult struct {
 	Cursor string
 	Events [][]byte // pre-encoded JSON objects, oldest first
 	Reset  bool
+	// Evicted: a newer poll of the same user (and quota) took this one's
+	// place; Cursor is the one it was given.
+	Evicted bool
 }
 
 // Poll returns the events of user newer than cursor, waiting up to timeout
 // for one when there are none. It returns early when done or the hub
 // closes. An empty cursor answers at once with the current cursor.
 func (h *Hub) Poll(user, cursor string, timeout time.Duration, done <-chan struct{}) PollResult {
+	return h.poll(user, cursor, timeout, false, done)
+}
+
+// PollScoped is Poll for a scoped token: its parked polls count in a quota
+// of their own.
+func (h *Hub) PollScoped(user, cursor string, timeout time.Duration, done <-chan struct{}) PollResult {
+	return h.poll(user, cursor, timeout, true, done)
+}
+
+func (h *Hub) poll(user, cursor string, timeout time.Duration, scoped bool, done <-chan struct{}) PollResult {
 	if h.remote != nil {
-		return h.pollRemote(user, cursor, timeout, done)
+		return h.pollRemote(user, cursor, timeout, scoped, done)
 	}
 	s := h.get(user, true)
 	nowNano := h.now().UnixNano()
@@ -293,7 +312,7 @@ func (h *Hub) Poll(user, cursor string, timeout time.Duration, done <-chan struc
 		res.Cursor = h.cursor(res.seq)
 		return res.PollResult
 	}
-	w := &waiter{ch: make(chan struct{}, 1)}
+	w := &waiter{ch: make(chan struct{}, 1), scoped: scoped}
 	s.addWaiter(w)
 	s.mu.Unlock()
 	if wentOnline {
@@ -318,13 +337,24 @@ func (h *Hub) Poll(user, cursor string, timeout time.Duration, done <-chan struc
 	return res.PollResult
 }
 
-// addWaiter parks w, answering the oldest parked poll first when the user
-// already has MaxParkedPerUser. Caller holds s.mu.
+// addWaiter parks w, evicting the oldest parked poll of w's quota (scoped
+// or not) first when the user already has MaxParkedPerUser of it. Caller
+// holds s.mu.
 func (s *stream) addWaiter(w *waiter) {
-	if len(s.waiters) >= MaxParkedPerUser {
-		s.waiters[0].wake()
-		copy(s.waiters, s.waiters[1:])
-		s.waiters = s.waiters[:len(s.waiters)-1]
+	n, oldest := 0, -1
+	for i, x := range s.waiters {
+		if x.scoped == w.scoped {
+			if n == 0 {
+				oldest = i
+			}
+			n++
+		}
+	}
+	if n >= MaxParkedPerUser {
+		old := s.waiters[oldest]
+		old.evicted = true
+		old.wake()
+		s.waiters = append(s.waiters[:oldest], s.waiters[oldest+1:]...)
 	}
 	s.waiters = append(s.waiters, w)
 	s.parked++
@@ -341,6 +371,9 @@ func (s *stream) unpark(w *waiter, seq uint64, now int64) sinceResult {
 	}
 	s.parked--
 	s.lastSeen = now
+	if w.evicted {
+		return sinceResult{PollResult: PollResult{Evicted: true}, seq: seq}
+	}
 	if !s.valid(seq) {
 		return sinceResult{PollResult: PollResult{Reset: true}, seq: s.last}
 	}
@@ -354,12 +387,22 @@ func (s *stream) unpark(w *waiter, seq uint64, now int64) sinceResult {
 // the result, when an event arrives, timeout passes or the hub closes. A
 // parked poll costs a waiter and a runtime timer, no stack.
 func (h *Hub) Park(user, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
+	return h.park(user, cursor, timeout, false, fn)
+}
+
+// ParkScoped is Park for a scoped token: its parked polls count in a quota
+// of their own.
+func (h *Hub) ParkScoped(user, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
+	return h.park(user, cursor, timeout, true, fn)
+}
+
+func (h *Hub) park(user, cursor string, timeout time.Duration, scoped bool, fn func(PollResult)) (PollResult, bool) {
 	if h.remote != nil || cursor == "" {
 		if h.remote != nil && cursor != "" && timeout > 0 {
-			go func() { fn(h.Poll(user, cursor, timeout, nil)) }()
+			go func() { fn(h.poll(user, cursor, timeout, scoped, nil)) }()
 			return PollResult{}, true
 		}
-		return h.Poll(user, cursor, 0, nil), false
+		return h.poll(user, cursor, 0, scoped, nil), false
 	}
 	s := h.get(user, true)
 	seq, ok := h.parseCursor(cursor)
@@ -391,7 +434,7 @@ func (h *Hub) Park(user, cursor string, timeout time.Duration, fn func(PollResul
 		}
 		return res, false
 	}
-	w := &waiter{}
+	w := &waiter{scoped: scoped}
 	w.fn = func() {
 		s.mu.Lock()
 		if w.timer != nil {
@@ -610,6 +653,18 @@ func (h *Hub) SetContacts(user string, contacts []string) {
 		s.contacts[c] = struct{}{}
 	}
 	s.mu.Unlock()
+}
+
+// ContactsLoaded says whether user's stream exists with its contacts set
+// (by hello or the service's first poll); a new stream has none yet.
+func (h *Hub) ContactsLoaded(user string) bool {
+	s := h.get(user, false)
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.contacts != nil
 }
 
 // Contacts returns user's known contacts.

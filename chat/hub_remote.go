@@ -12,7 +12,7 @@ import (
 // remoteReadMax bounds the events one poll answer carries.
 const remoteReadMax = 256
 
-func (h *Hub) pollRemote(user, cursor string, timeout time.Duration, done <-chan struct{}) PollResult {
+func (h *Hub) pollRemote(user, cursor string, timeout time.Duration, scoped bool, done <-chan struct{}) PollResult {
 	s := h.get(user, true)
 	s.mu.Lock()
 	s.lastSeen = h.now().UnixNano()
@@ -40,7 +40,7 @@ func (h *Hub) pollRemote(user, cursor string, timeout time.Duration, done <-chan
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	for {
-		w := &waiter{ch: make(chan struct{}, 1)}
+		w := &waiter{ch: make(chan struct{}, 1), scoped: scoped}
 		s.mu.Lock()
 		s.addWaiter(w)
 		s.parked-- // counted once for the whole poll, above
@@ -68,6 +68,12 @@ func (h *Hub) pollRemote(user, cursor string, timeout time.Duration, done <-chan
 		}
 		select {
 		case <-w.ch:
+			s.mu.Lock()
+			evicted := w.evicted
+			s.mu.Unlock()
+			if evicted {
+				return PollResult{Cursor: cursor, Evicted: true}
+			}
 			continue // woken: read again
 		case <-t.C:
 		case <-done:

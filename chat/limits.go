@@ -16,8 +16,9 @@ import (
 	"pollchat/store"
 )
 
-// limiter is a token bucket per user for sends and chat requests: rate
-// tokens a second, up to burst. Enough for a fast typist, not for a flood.
+// limiter is one token bucket per user that every writing or fanning-out
+// call draws from (see the Cost constants): rate tokens a second, up to
+// burst. Enough for a fast typist, not for a flood.
 type limiter struct {
 	remote RateLimiter // shared by every process in cluster mode; nil for one
 	rate   float64
@@ -44,12 +45,36 @@ func (l *limiter) init(rate float64, burst int) {
 	}
 }
 
+// What each kind of call costs, in tokens of the caller's bucket
+// (chat.rate tokens a second, chat.burst at most).
+const (
+	// CostSend is a message, a room command, a chat request, a block, a
+	// join or a leave: each writes to the store or fans out to a room.
+	CostSend = 1.0
+	// CostRead is a read mark: a store write and an event to the peer.
+	CostRead = 1.0
+	// CostTyping is a typing call; on top of it, one typing event per
+	// second per sender and conversation reaches a recipient.
+	CostTyping = 0.5
+	// CostUnknownID is charged per id a users call asked for that nobody
+	// knows (each is a lookup at the host site and a negative cache entry).
+	// A caller in debt gets RATE_LIMITED until the bucket refills.
+	CostUnknownID = 0.1
+)
+
 // allow takes a token for user or answers RATE_LIMITED.
 func (l *limiter) allow(user string, now time.Time) error {
+	return l.take(user, CostSend, now)
+}
+
+// take takes cost tokens for user or answers RATE_LIMITED. A cost of 1
+// uses the cluster's shared bucket when there is one; cheaper kinds are
+// counted in this process's bucket (their events stay bounded per process).
+func (l *limiter) take(user string, cost float64, now time.Time) error {
 	if l.rate <= 0 {
 		return nil
 	}
-	if l.remote != nil {
+	if l.remote != nil && cost == 1 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		ok, wait, err := l.remote.Allow(ctx, user, l.rate, int(l.burst))
@@ -58,7 +83,7 @@ func (l *limiter) allow(user string, now time.Time) error {
 				return nil
 			}
 			secs := max(int(wait.Seconds()+0.999), 1)
-			return &Error{Code: CodeRateLimited, RetryAfter: secs, Message: "too many messages; wait " + humanSeconds(secs)}
+			return &Error{Code: CodeRateLimited, RetryAfter: secs, Message: "too many requests; wait " + humanSeconds(secs)}
 		}
 		// Broker down: fall back to this process's own bucket.
 	}
@@ -74,13 +99,34 @@ func (l *limiter) allow(user string, now time.Time) error {
 		b.tokens = min(l.burst, b.tokens+el*l.rate)
 		b.last = now
 	}
-	if b.tokens < 1 {
-		wait := int((1-b.tokens)/l.rate + 0.999)
+	if b.tokens < cost {
+		wait := int((cost-b.tokens)/l.rate + 0.999)
 		return &Error{Code: CodeRateLimited, RetryAfter: max(wait, 1),
-			Message: "too many messages; wait " + humanSeconds(max(wait, 1))}
+			Message: "too many requests; wait " + humanSeconds(max(wait, 1))}
 	}
-	b.tokens--
+	b.tokens -= cost
 	return nil
+}
+
+// charge takes cost tokens from user after the fact, into debt down to
+// -burst: the next calls are refused until the bucket refills.
+func (l *limiter) charge(user string, cost float64, now time.Time) {
+	if l.rate <= 0 || cost <= 0 {
+		return
+	}
+	sh := &l.shards[maphash.String(l.seed, user)%uint64(len(l.shards))]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	b := sh.m[user]
+	if b == nil {
+		b = &bucket{tokens: l.burst, last: now}
+		sh.m[user] = b
+	}
+	if el := now.Sub(b.last).Seconds(); el > 0 {
+		b.tokens = min(l.burst, b.tokens+el*l.rate)
+		b.last = now
+	}
+	b.tokens = max(b.tokens-cost, -l.burst)
 }
 
 // sweep forgets buckets that have refilled.
@@ -88,7 +134,7 @@ func (l *limiter) sweep(now time.Time) {
 	if l.rate <= 0 {
 		return
 	}
-	full := time.Duration(l.burst / l.rate * float64(time.Second))
+	full := time.Duration(2 * l.burst / l.rate * float64(time.Second)) // from -burst
 	for i := range l.shards {
 		sh := &l.shards[i]
 		sh.mu.Lock()

@@ -106,20 +106,27 @@ type RoomState struct {
 	// Mutes is nil for members (no "mutes" key) and a map, empty when
 	// nobody is muted, for mod/admin/owner.
 	Mutes map[string]MuteInfo `json:"-"`
+	// NoHistory leaves "history" out (leave's answer).
+	NoHistory bool `json:"-"`
 }
 
-// MarshalJSON writes the room state: "history" is always a list and
+// MarshalJSON writes the room state: "history" is always a list (absent
+// with NoHistory) and
 // "mutes" is there (maybe {}) exactly when Mutes is not nil, so a
 // moderator can tell "nobody is muted" from "you may not see mutes".
 func (st *RoomState) MarshalJSON() ([]byte, error) {
 	type plain RoomState
 	w := struct {
 		*plain
-		History []*WireMessage       `json:"history"`
+		History *[]*WireMessage      `json:"history,omitempty"`
 		Mutes   *map[string]MuteInfo `json:"mutes,omitempty"`
-	}{plain: (*plain)(st), History: st.History}
-	if w.History == nil {
-		w.History = []*WireMessage{}
+	}{plain: (*plain)(st)}
+	if !st.NoHistory {
+		h := st.History
+		if h == nil {
+			h = []*WireMessage{}
+		}
+		w.History = &h
 	}
 	if st.Mutes != nil {
 		w.Mutes = &st.Mutes
@@ -135,6 +142,16 @@ func (s *Service) Join(ctx context.Context, c Caller, name string) (*RoomState, 
 	}
 	r, err := s.room(name)
 	if err != nil {
+		return nil, err
+	}
+	// A muted user may not (re)join: a join is a user_joined event to
+	// every member. One who is a member still (a reload) gets the state.
+	if !r.has(c.ID) {
+		if err := s.mutedErr(r, c.ID); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.limits.take(c.ID, CostSend, s.now()); err != nil {
 		return nil, err
 	}
 	if r.add(c.ID) {
@@ -163,6 +180,9 @@ func (s *Service) Leave(ctx context.Context, c Caller, name string) (*RoomState,
 	}
 	r, err := s.room(name)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.limits.take(c.ID, CostSend, s.now()); err != nil {
 		return nil, err
 	}
 	if r.remove(c.ID) {

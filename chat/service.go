@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sort"
@@ -12,7 +13,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/patrickmn/go-cache"
+
 	"pollchat/bridge"
+	"pollchat/config"
 	"pollchat/store"
 )
 
@@ -43,6 +47,11 @@ type Config struct {
 	Grace time.Duration
 	// BannedWords are masked with asterisks in messages.
 	BannedWords []string
+	// RequireKnown refuses users the directory does not know
+	// (bridge.ErrUnknownUser) on every call: the mysql and http sources
+	// without users.allow_unknown. False lets an identity alone make a
+	// user ("User N").
+	RequireKnown bool
 	// StoreTimeout bounds one store call; zero means 5s.
 	StoreTimeout time.Duration
 	// Now is the clock; nil means time.Now.
@@ -110,6 +119,7 @@ type Service struct {
 	once    sync.Once
 
 	limits  limiter
+	typing  *cache.Cache // sender + conversation -> nil: a typing event went out this second
 	mutes   mutes
 	blocks  blocks
 	callers sync.Map // id -> *callerEntry: what identities said, the fallback
@@ -169,6 +179,7 @@ func New(cfg Config, st store.Store, dir Directory) (*Service, error) {
 	s.limits.init(cfg.Rate, cfg.Burst)
 	s.limits.remote, _ = cfg.Remote.(RateLimiter)
 	s.blocks.init()
+	s.typing = cache.New(time.Second, 10*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.StoreTimeout)
 	defer cancel()
 	if err := s.mutes.load(ctx, st); err != nil {
@@ -211,6 +222,11 @@ func (s *Service) Control(msg string) {
 		defer cancel()
 		if err := s.mutes.load(ctx, s.store); err != nil {
 			s.log.Warn("chat: reload mutes", "err", err)
+		}
+	case "caller":
+		var w callerWire
+		if json.Unmarshal([]byte(arg), &w) == nil && config.ValidUserID(w.ID) == nil {
+			s.storeCaller(bridge.User{ID: w.ID, Name: w.Name, AvatarURL: w.AvatarURL, Role: bridge.RoleMember}, false)
 		}
 	case "blocks":
 		s.blocks.forget(arg)
@@ -294,9 +310,64 @@ func (s *Service) remember(c Caller) {
 	if name == "" {
 		name = "User " + c.ID
 	}
-	e := &callerEntry{user: bridge.User{ID: c.ID, Name: name, AvatarURL: c.AvatarURL, Role: bridge.RoleMember}}
-	e.seen.Store(now)
-	s.callers.Store(c.ID, e)
+	s.storeCaller(bridge.User{ID: c.ID, Name: name, AvatarURL: c.AvatarURL, Role: bridge.RoleMember}, true)
+}
+
+// callerWire is a "caller:" control message: what an identity said.
+type callerWire struct {
+	ID        string `json:"user_id"`
+	Name      string `json:"name"`
+	AvatarURL string `json:"avatar_url,omitempty"`
+}
+
+// storeCaller keeps what an identity said of a user. In a cluster a new
+// or changed entry is told to the other processes (tell), so that a user
+// known from their identity alone is known on every process: a send to
+// them through another process finds them.
+func (s *Service) storeCaller(u bridge.User, tell bool) {
+	e := &callerEntry{user: u}
+	e.seen.Store(s.now().Unix())
+	s.callers.Store(u.ID, e)
+	if tell && !s.cfg.RequireKnown {
+		if _, ok := s.cfg.Remote.(Controller); ok {
+			b, _ := json.Marshal(callerWire{u.ID, u.Name, u.AvatarURL})
+			go func() {
+				// Only users the directory does not know need it (the
+				// others are known everywhere); asked off the request path.
+				ctx, cancel := context.WithTimeout(context.Background(), DirectoryTimeout)
+				_, err := s.dir.Get(ctx, u.ID)
+				cancel()
+				if errors.Is(err, bridge.ErrUnknownUser) {
+					s.broadcast("caller:" + string(b))
+				}
+			}()
+		}
+	}
+}
+
+// Forget drops what identities said of ids and ends their parked polls
+// (answered with no events), so that a user the site no longer knows is
+// refused on their next call at once: the backend API's users/invalidate.
+func (s *Service) Forget(ids ...string) {
+	for _, id := range ids {
+		s.callers.Delete(id)
+		s.hub.Wake(id)
+	}
+}
+
+// Admit refuses a caller the site does not know when RequireKnown is set:
+// FORBIDDEN, on hello and every call. A host site that cannot be asked
+// (ErrSourceDown) does not lock its members out.
+func (s *Service) Admit(ctx context.Context, c Caller) error {
+	if !s.cfg.RequireKnown {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DirectoryTimeout)
+	defer cancel()
+	if _, err := s.dir.Get(ctx, c.ID); errors.Is(err, bridge.ErrUnknownUser) {
+		return Errorf(CodeForbidden, "user %s is unknown to the site (not a member, banned or deleted)", c.ID)
+	}
+	return nil
 }
 
 // forgetCallers drops identity data not used for callerTTL.
@@ -334,6 +405,9 @@ func (s *Service) User(ctx context.Context, id string) (bridge.User, bool) {
 		}
 		return u, true
 	}
+	if s.cfg.RequireKnown && errors.Is(err, bridge.ErrUnknownUser) {
+		return bridge.User{}, false
+	}
 	return s.caller(id)
 }
 
@@ -341,7 +415,10 @@ func (s *Service) User(ctx context.Context, id string) (bridge.User, bool) {
 func (s *Service) Users(ctx context.Context, ids []string) []bridge.User {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DirectoryTimeout)
 	defer cancel()
-	m, _ := s.dir.GetMany(ctx, ids)
+	m, derr := s.dir.GetMany(ctx, ids)
+	// With RequireKnown an identity alone makes nobody known, unless the
+	// site cannot be asked.
+	fallback := !s.cfg.RequireKnown || derr != nil
 	out := make([]bridge.User, 0, len(ids))
 	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
@@ -351,11 +428,47 @@ func (s *Service) Users(ctx context.Context, ids []string) []bridge.User {
 		seen[id] = true
 		if u, ok := m[id]; ok {
 			out = append(out, u)
-		} else if f, ok := s.caller(id); ok {
+		} else if f, ok := s.caller(id); ok && fallback {
 			out = append(out, f)
 		}
 	}
 	return out
+}
+
+// UsersFor is Users for a browser caller: each id that nobody knows costs
+// CostUnknownID from the caller's bucket (each is a lookup at the host
+// site), charged after the answer; a caller in debt gets RATE_LIMITED.
+func (s *Service) UsersFor(ctx context.Context, c Caller, ids []string) ([]bridge.User, error) {
+	if err := s.limits.take(c.ID, 0, s.now()); err != nil {
+		return nil, err
+	}
+	out := s.Users(ctx, ids)
+	if unknown := len(ids) - len(out); unknown > 0 {
+		s.limits.charge(c.ID, float64(unknown)*CostUnknownID, s.now())
+	}
+	return out, nil
+}
+
+// checkUserID applies the one rule for user ids (config.ValidUserID) to a
+// parameter; empty ones are left to the caller's "is required" checks.
+func checkUserID(param, id string) error {
+	if id == "" {
+		return nil
+	}
+	if err := config.ValidUserID(id); err != nil {
+		return Errorf(CodeBadRequest, "%s is not a valid user id: %v", param, err)
+	}
+	return nil
+}
+
+// mutedErr is MUTED when user is muted in r, else nil.
+func (s *Service) mutedErr(r *room, user string) error {
+	if m, ok := s.mutes.get(r.name, user, s.now()); ok {
+		left := int(m.ExpiresAt.Sub(s.now()).Seconds() + 0.999)
+		return &Error{Code: CodeMuted, RetryAfter: left,
+			Message: "you are muted in " + r.name + " for " + humanSeconds(left)}
+	}
+	return nil
 }
 
 func (s *Service) me(ctx context.Context, c Caller) bridge.User {
@@ -457,15 +570,59 @@ func (s *Service) userMap(ctx context.Context, ids []string) map[string]bridge.U
 	return m
 }
 
+// Remember keeps what an identity (or a popup link's name and thumbUrl)
+// says of its user, the fallback when the directory knows nothing better.
+func (s *Service) Remember(c Caller) { s.remember(c) }
+
+// loadContacts gives a user who polls without a hello (the eStreamChat
+// Messenger script never says hello) their contacts before they come
+// online, so that the contacts hear it. One store read per stream: a
+// stream that has contacts (hello, or an earlier poll) is left alone.
+func (s *Service) loadContacts(user string) {
+	if s.hub.ContactsLoaded(user) {
+		return
+	}
+	ctx, cancel := s.storeCtx(context.Background())
+	defer cancel()
+	convs, err := s.store.Conversations(ctx, user, nil, 200)
+	if err != nil {
+		return
+	}
+	contacts := make([]string, 0, len(convs))
+	for _, cv := range convs {
+		if cv.With != "" {
+			contacts = append(contacts, cv.With)
+		}
+	}
+	s.hub.SetContacts(user, contacts)
+}
+
+// Seen marks the caller online (with the usual grace) as a poll would,
+// telling their contacts when they come online: the eStreamChat
+// MessengerCommand.ashx polls, which are not long polls.
+func (s *Service) Seen(c Caller) {
+	s.remember(c)
+	s.loadContacts(c.ID)
+	s.hub.Touch(c.ID)
+}
+
 // Park is Poll without a goroutine while it waits: see Hub.Park.
 func (s *Service) Park(c Caller, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
 	s.remember(c)
+	s.loadContacts(c.ID)
+	if c.With != "" {
+		return s.hub.ParkScoped(c.ID, cursor, jitter(timeout), fn)
+	}
 	return s.hub.Park(c.ID, cursor, jitter(timeout), fn)
 }
 
 // Poll answers the caller's events after cursor, parking up to timeout.
 func (s *Service) Poll(c Caller, cursor string, timeout time.Duration, done <-chan struct{}) PollResult {
 	s.remember(c)
+	s.loadContacts(c.ID)
+	if c.With != "" {
+		return s.hub.PollScoped(c.ID, cursor, jitter(timeout), done)
+	}
 	return s.hub.Poll(c.ID, cursor, jitter(timeout), done)
 }
 
@@ -552,12 +709,13 @@ func (s *Service) Send(ctx context.Context, c Caller, p SendParams) (SendResult,
 			}
 			return SendResult{Command: true}, s.command(ctx, c, r, text)
 		}
-		if m, ok := s.mutes.get(r.name, c.ID, s.now()); ok {
-			left := int(m.ExpiresAt.Sub(s.now()).Seconds() + 0.999)
-			return SendResult{}, &Error{Code: CodeMuted, RetryAfter: left,
-				Message: "you are muted in " + r.name + " for " + humanSeconds(left)}
+		if err := s.mutedErr(r, c.ID); err != nil {
+			return SendResult{}, err
 		}
 	} else {
+		if err := checkUserID("to", p.To); err != nil {
+			return SendResult{}, err
+		}
 		if p.To == c.ID {
 			return SendResult{}, Errorf(CodeBadRequest, "cannot send a message to yourself")
 		}
@@ -586,6 +744,12 @@ func (s *Service) Send(ctx context.Context, c Caller, p SendParams) (SendResult,
 func (s *Service) Inject(ctx context.Context, m *store.Message) error {
 	if (m.To == "") == (m.Room == "") {
 		return Errorf(CodeBadRequest, "give exactly one of to and room")
+	}
+	if err := checkUserID("to", m.To); err != nil {
+		return err
+	}
+	if err := checkUserID("from", m.From); err != nil {
+		return err
 	}
 	text, err := CleanText(m.Text, 10000)
 	if err != nil {
@@ -817,6 +981,8 @@ func (s *Service) conv(c Caller, with, room string) (store.Conv, error) {
 			return "", err
 		}
 		return store.RoomConv(room), nil
+	case checkUserID("with", with) != nil:
+		return "", checkUserID("with", with)
 	case with == c.ID:
 		return "", Errorf(CodeBadRequest, "with must be another user")
 	default:
@@ -841,8 +1007,29 @@ func (s *Service) Read(ctx context.Context, c Caller, with, room string, system 
 	if upto <= 0 {
 		return Errorf(CodeBadRequest, "upto must be a message id")
 	}
+	if err := s.limits.take(c.ID, CostRead, s.now()); err != nil {
+		return err
+	}
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()
+	// The mark goes no further than the conversation's newest message, and
+	// a conversation without messages has nothing to mark: a direct one
+	// does not exist (NOT_FOUND), an empty room is answered with nothing
+	// stored.
+	newest, _, err := s.store.History(sctx, conv, 0, 1)
+	if err != nil {
+		return storeErr(err)
+	}
+	if len(newest) == 0 {
+		if room != "" {
+			return nil
+		}
+		if with == "" {
+			return Errorf(CodeNotFound, "no system messages to mark read")
+		}
+		return Errorf(CodeNotFound, "no conversation with %q", with)
+	}
+	upto = min(upto, newest[len(newest)-1].ID)
 	if err := s.store.MarkRead(sctx, c.ID, conv, upto); err != nil {
 		return storeErr(err)
 	}
@@ -865,7 +1052,13 @@ func (s *Service) Typing(ctx context.Context, c Caller, to, room string) error {
 		if err != nil {
 			return err
 		}
-		if r.size() > s.cfg.RoomEventsLimit {
+		if err := s.mutedErr(r, c.ID); err != nil {
+			return err
+		}
+		if err := s.limits.take(c.ID, CostTyping, s.now()); err != nil {
+			return err
+		}
+		if r.size() > s.cfg.RoomEventsLimit || !s.typingFresh(c.ID, "#"+room) {
 			return nil
 		}
 		ev := typingEvent(c.ID, "", room)
@@ -875,14 +1068,30 @@ func (s *Service) Typing(ctx context.Context, c Caller, to, room string) error {
 			}
 		}
 	default:
+		if err := checkUserID("to", to); err != nil {
+			return err
+		}
 		if to == c.ID {
 			return Errorf(CodeBadRequest, "to must be another user")
+		}
+		if err := s.limits.take(c.ID, CostTyping, s.now()); err != nil {
+			return err
+		}
+		if !s.typingFresh(c.ID, to) {
+			return nil
 		}
 		if !s.blocks.blocks(to, c.ID) {
 			s.hub.Publish(to, typingEvent(c.ID, to, ""))
 		}
 	}
 	return nil
+}
+
+// typingFresh says whether a typing event from sender in conv may go out
+// now: at most one a second per sender and conversation reaches anyone.
+// The call is answered {ok:true} either way.
+func (s *Service) typingFresh(sender, conv string) bool {
+	return s.typing.Add(sender+"\x00"+conv, nil, time.Second) == nil
 }
 
 // ---- chat requests ----
@@ -892,6 +1101,9 @@ func (s *Service) Request(ctx context.Context, c Caller, to, text string) error 
 	me := s.me(ctx, c)
 	if to == "" {
 		return Errorf(CodeBadRequest, "to is required")
+	}
+	if err := checkUserID("to", to); err != nil {
+		return err
 	}
 	if to == c.ID {
 		return Errorf(CodeBadRequest, "cannot invite yourself")
@@ -929,6 +1141,9 @@ func (s *Service) Answer(ctx context.Context, c Caller, from string, accept bool
 	s.remember(c)
 	if from == "" {
 		return Errorf(CodeBadRequest, "from is required")
+	}
+	if err := checkUserID("from", from); err != nil {
+		return err
 	}
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()
@@ -978,6 +1193,9 @@ const MaxBlocks = 1000
 func (s *Service) Block(ctx context.Context, c Caller, other string, block bool) error {
 	if other == "" || other == c.ID {
 		return Errorf(CodeBadRequest, "user_id must be another user")
+	}
+	if err := checkUserID("user_id", other); err != nil {
+		return err
 	}
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()

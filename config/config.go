@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -478,6 +479,16 @@ func (c *Config) validate() []Problem {
 	}
 	if c.Demo.Enabled && err == nil && !isLoopback(host) {
 		bad("demo.enabled", "the demo page signs anyone in as any static user; it may only run on a loopback address, but server.listen is %q", c.Server.Listen)
+	}
+	// Behind a proxy the listen address is loopback but the public one is
+	// not: the demo (and its secret) need a loopback public_url too.
+	if pu, perr := url.Parse(c.Server.PublicURL); perr == nil && !isLoopback(pu.Hostname()) {
+		if c.Auth.Secret == DemoSecret {
+			bad("auth.secret", "the demo secret may only be used when server.public_url is a loopback URL, but it is %q: set a secret of your own", c.Server.PublicURL)
+		}
+		if c.Demo.Enabled {
+			bad("demo.enabled", "the demo page signs anyone in as any static user; it may only run when server.public_url is a loopback URL, but it is %q", c.Server.PublicURL)
+		}
 	}
 	if c.Auth.Timezone != "" {
 		if _, err := time.LoadLocation(c.Auth.Timezone); err != nil {

@@ -87,6 +87,9 @@ func decode(ctx *fasthttp.RequestCtx, v any) *chat.Error {
 	if t := bytes.TrimSpace(body); t[0] != '{' {
 		return chat.Errorf(chat.CodeBadRequest, "the body must be a JSON object")
 	}
+	if k, dup := repeatedKeyDeep(body); dup {
+		return chat.Errorf(chat.CodeBadRequest, "key %q is given more than once in an object of the body", k)
+	}
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	if err := d.Decode(v); err != nil {
@@ -314,5 +317,6 @@ func (s *Server) apiInvalidate(ctx *fasthttp.RequestCtx, rp reply) {
 		ids = append(ids, id)
 	}
 	s.dir.Invalidate(ids...)
+	s.svc.Forget(ids...) // a banned member is refused from their next call
 	rp.ok()
 }

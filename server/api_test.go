@@ -157,3 +157,26 @@ func FuzzAPIBody(f *testing.F) {
 		}
 	})
 }
+
+func TestRepeatedKeyDeep(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"a":1,"b":2}`: "", `{"a":1,"a":2}`: "a", `{"d":{"x":1,"x":2}}`: "x", `{"d":[{"x":1},{"x":2}]}`: "",
+		`{"d":[{"x":1,"x":[1,2]}]}`: "x", `{"a":{"b":1},"b":2}`: "", `{"a":{"b":{}},"a":1}`: "a", `[1,{"q":1,"q":1}]`: "q",
+		`{"a":`: "", `{"a":1,"a"`: "a",
+	} {
+		if k, _ := repeatedKeyDeep([]byte(in)); k != want {
+			t.Errorf("repeatedKeyDeep(%s) = %q; want %q", in, k, want)
+		}
+	}
+}
+
+func FuzzRepeatedKeyDeep(f *testing.F) {
+	for _, s := range []string{`{"a":1,"a":2}`, `{"d":{"x":[1,{"y":2,"y":3}]}}`, `[[[`, `{"a":"\u0041","A":1}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if k, dup := repeatedKeyDeep(b); dup && !strings.Contains(string(b), k) && !strings.Contains(string(b), `\`) {
+			t.Fatalf("repeatedKeyDeep(%q) = %q, a key not in the body", b, k)
+		}
+	})
+}

@@ -9,6 +9,7 @@ import (
 
 	"pollchat/bridge"
 	"pollchat/chat"
+	"pollchat/config"
 	"pollchat/store"
 )
 
@@ -37,6 +38,10 @@ func (s *Server) poll(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	res := s.svc.Poll(c, cursor, timeout, ctx.Done())
+	if res.Evicted {
+		s.fail(rp, errEvicted)
+		return
+	}
 	if c.With != "" {
 		res.Events = scopeEvents(res.Events, c)
 	}
@@ -59,6 +64,14 @@ func (s *Server) poll(ctx *fasthttp.RequestCtx) {
 	rp.close()
 	s.metrics.polled(len(res.Events))
 }
+
+// EvictedRetry is the retry_after of a poll evicted by a newer one of the
+// same user: the widget backs off at least this long instead of polling
+// again at once.
+const EvictedRetry = 2
+
+var errEvicted = &chat.Error{Code: chat.CodeRateLimited, RetryAfter: EvictedRetry,
+	Message: "too many polls at once for this user: a newer poll took this one's place; wait before polling again"}
 
 func (s *Server) hello(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
 	res, err := s.svc.Hello(ctx, c)
@@ -195,12 +208,26 @@ func (s *Server) users(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Cal
 		s.fail(rp, chat.Errorf(chat.CodeBadRequest, "ids lists %d users; the limit is %d", len(ids), MaxIDs))
 		return
 	}
-	for i := range ids {
-		ids[i] = strings.TrimSpace(ids[i])
+	kept := ids[:0]
+	for _, id := range ids {
+		if id = strings.TrimSpace(id); id == "" {
+			continue // "3,,4" and a trailing comma: nothing asked
+		}
+		if err := config.ValidUserID(id); err != nil {
+			s.fail(rp, chat.Errorf(chat.CodeBadRequest, "ids: %v", err))
+			return
+		}
+		kept = append(kept, id)
+	}
+	ids = kept
+	users, err := s.svc.UsersFor(ctx, c, ids)
+	if err != nil {
+		s.fail(rp, err)
+		return
 	}
 	rp.json(fasthttp.StatusOK, struct {
 		Users []bridge.User `json:"users"`
-	}{s.svc.Users(ctx, ids)})
+	}{users})
 }
 
 func (s *Server) join(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
@@ -220,7 +247,7 @@ func (s *Server) leave(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Cal
 		s.fail(rp, err)
 		return
 	}
-	st.History = nil
+	st.History, st.NoHistory = nil, true // docs/protocol.md: leave answers without history
 	rp.json(fasthttp.StatusOK, struct {
 		Room *chat.RoomState `json:"room"`
 	}{st})

@@ -18,11 +18,42 @@ import (
 // reqInitiator=ID&reject=true|false it answers that request. The
 // eStreamChat Messenger script inserts ChatRequestMessage and FromUserName
 // as HTML, so this endpoint, and only this one, sends them HTML-escaped.
+//
+// The script shows any answer but null as an incoming chat request, so a
+// refused identity (wrong, expired, unknown to the site) answers null too,
+// with the error code in the X-Pollchat-Error header and the log. Each
+// call marks the caller online, as a poll does: the script never says
+// hello, and polls this every few seconds.
 func (s *Server) messengerCommand(ctx *fasthttp.RequestCtx) {
-	p, rp, c, ok := s.verified(ctx)
+	p := newParams(ctx)
+	rp, ok := s.begin(ctx, p)
 	if !ok {
 		return
 	}
+	c, ierr := s.identity(p)
+	var err error
+	if ierr != nil {
+		err = ierr
+	} else if p.err != nil {
+		err = p.err
+	} else if c.With != "" {
+		err = chat.Errorf(chat.CodeForbidden, "a scoped token cannot use the messenger")
+	} else {
+		err = s.svc.Admit(ctx, c)
+	}
+	if err != nil {
+		e := chat.AsError(err)
+		s.metrics.errors(e.Code)
+		s.log.Info("server: MessengerCommand.ashx refused; answered null", "code", e.Code, "reason", e.Message, "id", string(p.getBytes("id")))
+		ctx.Response.Header.Set("X-Pollchat-Error", e.Code)
+		status := fasthttp.StatusOK
+		if rp.callback == nil {
+			status = Status(e.Code)
+		}
+		rp.raw(status, []byte("null"))
+		return
+	}
+	s.svc.Seen(c)
 	if from := p.get("reqInitiator"); from != "" {
 		reject := false
 		switch strings.ToLower(p.get("reject")) {
@@ -104,10 +135,12 @@ func (s *Server) chatPage(ctx *fasthttp.RequestCtx) {
 		ctx.Error("internal error", fasthttp.StatusInternalServerError)
 		return
 	}
-	name, thumb := string(q.Peek("name")), string(q.Peek("thumbUrl"))
-	if !safeURL(thumb) {
-		thumb = ""
-	}
+	// name and thumbUrl are the caller's own (eStreamChat passes them
+	// unsigned): the fallback the directory's data overrides, with the
+	// limits of the identity's name and thumbUrl.
+	me := callerWith(chat.Caller{ID: idn.UserID}, string(q.Peek("name")), string(q.Peek("thumbUrl")))
+	s.svc.Remember(me)
+	name, thumb := me.Name, me.AvatarURL
 	cfg, _ := json.Marshal(map[string]any{
 		"server": s.cfg.Server.PublicURL, "token": tok, "expires_at": exp.UTC().Format(chat.TimeFormat),
 		"me": idn.UserID, "target": target, "name": name, "thumbUrl": thumb,

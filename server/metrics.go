@@ -51,6 +51,16 @@ func (m *metrics) polled(events int) {
 func (s *Server) withMetrics(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		s.metrics.requests.Add(1)
+		if folded(ctx.Request.Header.RawHeaders()) {
+			// obs-fold (a header line continued on the next one, RFC 9112
+			// section 5.2): proxies unfold it differently or not at all, so
+			// what pollchat reads may not be what the proxy checked.
+			ctx.SetConnectionClose()
+			ctx.Error("malformed request: a folded header line (obs-fold)\n", fasthttp.StatusBadRequest)
+			ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+			s.metrics.errors(chat.CodeBadRequest)
+			return
+		}
 		if ambiguousLength(&ctx.Request.Header) {
 			// Content-Length and Transfer-Encoding together: a proxy in front
 			// may have framed this request differently (request smuggling).
@@ -102,6 +112,17 @@ func residentBytes() int64 {
 	}
 	n, _ := strconv.ParseInt(f[1], 10, 64)
 	return n * pageSize
+}
+
+// folded says whether a raw header block has a line that starts with a
+// space or a tab (obs-fold).
+func folded(raw []byte) bool {
+	for i := 1; i < len(raw); i++ {
+		if raw[i-1] == '\n' && (raw[i] == ' ' || raw[i] == '\t') {
+			return true
+		}
+	}
+	return false
 }
 
 // ambiguousLength says whether a request carried both Content-Length and

@@ -120,6 +120,52 @@ func repeatedKey(body []byte) (string, bool) {
 	return "", false
 }
 
+// repeatedKeyDeep finds a key given twice in any object of a JSON value
+// (the backend API's bodies nest: data). Malformed JSON is left to the
+// decoder, which says what is wrong.
+func repeatedKeyDeep(body []byte) (string, bool) {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	type frame struct {
+		keys  map[string]bool // nil for an array
+		inKey bool            // an object expecting a key next
+	}
+	var stack []frame
+	for {
+		t, err := d.Token()
+		if err != nil {
+			return "", false
+		}
+		if n := len(stack); n > 0 && stack[n-1].keys != nil && stack[n-1].inKey {
+			if k, ok := t.(string); ok {
+				if stack[n-1].keys[k] {
+					return k, true
+				}
+				stack[n-1].keys[k] = true
+				stack[n-1].inKey = false
+				continue
+			}
+		}
+		switch t {
+		case json.Delim('{'):
+			stack = append(stack, frame{keys: map[string]bool{}, inKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended: the object around it expects a key next.
+		if n := len(stack); n > 0 && stack[n-1].keys != nil {
+			stack[n-1].inKey = true
+		}
+		if len(stack) == 0 {
+			return "", false
+		}
+	}
+}
+
 // checkBoth refuses a query parameter that the body gives too: which one
 // counts would be a guess, as with a repeated one.
 func (p *params) checkBoth(inBody func(string) bool) {

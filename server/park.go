@@ -160,7 +160,13 @@ func (pk *parkedPoll) finish(c net.Conn, res chat.PollResult) {
 		closing = true
 	default:
 	}
-	out := pk.answer(res, closing)
+	var out []byte
+	if res.Evicted {
+		s.metrics.errors(errEvicted.Code)
+		out = pk.evicted(closing)
+	} else {
+		out = pk.answer(res, closing)
+	}
 	c.SetWriteDeadline(time.Now().Add(s.http.WriteTimeout))
 	_, err := c.Write(out)
 	s.metrics.polled(len(res.Events))
@@ -199,6 +205,32 @@ func holdsBuffer(c net.Conn) bool {
 	return r.Elem().Type() != reflect.TypeOf(u.UnsafeConn())
 }
 
+// evicted is the whole HTTP response to a parked poll that a newer one
+// replaced: errEvicted, as reply.fail would write it.
+func (pk *parkedPoll) evicted(closing bool) []byte {
+	e := errEvicted
+	body := make([]byte, 0, 256)
+	if pk.callback != nil {
+		body = append(body, "/**/"...)
+		body = append(body, pk.callback...)
+		body = append(body, '(')
+	}
+	body = append(body, `{"error":{"code":`...)
+	body = chat.AppendString(body, e.Code)
+	body = append(body, `,"message":`...)
+	body = chat.AppendString(body, e.Message)
+	body = append(body, `,"retry_after":`...)
+	body = strconv.AppendInt(body, int64(e.RetryAfter), 10)
+	body = append(body, "}}"...)
+	status, extra := "200 OK", ""
+	if pk.callback != nil {
+		body = append(body, ");"...)
+	} else {
+		status, extra = "429 Too Many Requests", "Retry-After: "+strconv.Itoa(e.RetryAfter)+"\r\n"
+	}
+	return pk.frame(status, extra, body, closing)
+}
+
 // answer is the whole HTTP response to a parked poll.
 func (pk *parkedPoll) answer(res chat.PollResult, closing bool) []byte {
 	n := 96 + len(res.Cursor) + len(pk.callback)
@@ -228,8 +260,15 @@ func (pk *parkedPoll) answer(res chat.PollResult, closing bool) []byte {
 	if pk.callback != nil {
 		body = append(body, ");"...)
 	}
-	out := make([]byte, 0, 160+len(pk.hdr)+len(body))
-	out = append(out, "HTTP/1.1 200 OK\r\nServer: "...)
+	return pk.frame("200 OK", "", body, closing)
+}
+
+// frame puts the status line and the headers before body.
+func (pk *parkedPoll) frame(status, extra string, body []byte, closing bool) []byte {
+	out := make([]byte, 0, 160+len(pk.hdr)+len(extra)+len(body))
+	out = append(out, "HTTP/1.1 "...)
+	out = append(out, status...)
+	out = append(out, "\r\nServer: "...)
 	out = append(out, serverName(pk.s.http.Name)...)
 	out = append(out, "\r\nContent-Type: "...)
 	if pk.callback != nil {
@@ -243,6 +282,7 @@ func (pk *parkedPoll) answer(res chat.PollResult, closing bool) []byte {
 	if closing {
 		out = append(out, "Connection: close\r\n"...)
 	}
+	out = append(out, extra...)
 	out = append(out, pk.hdr...)
 	out = append(out, "\r\n"...)
 	return append(out, body...)

@@ -176,6 +176,10 @@ func (s *Server) verified(ctx *fasthttp.RequestCtx) (*params, reply, chat.Caller
 		s.fail(rp, err)
 		return nil, rp, chat.Caller{}, false
 	}
+	if aerr := s.svc.Admit(ctx, c); aerr != nil {
+		s.fail(rp, aerr)
+		return nil, rp, chat.Caller{}, false
+	}
 	return p, rp, c, true
 }
 

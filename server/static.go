@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"mime"
+	"net/url"
 	"os"
 	"path"
 	"strings"
@@ -150,8 +151,22 @@ func (s *Server) jquery(ctx *fasthttp.RequestCtx) {
 	s.asset("jquery.js")(ctx)
 }
 
+// demoAllowed says whether this request may see the demo, which signs
+// anyone in as any static user: the demo is on, the peer is loopback and
+// forwards for nobody (the check /metrics makes: a reverse proxy on the
+// same host is not a local user), and Host is server.public_url's (a
+// proxy that rewrites neither header is still refused by Host). Otherwise
+// it answers 404, as if the demo were off.
+func (s *Server) demoAllowed(ctx *fasthttp.RequestCtx) bool {
+	if !s.cfg.Demo.Enabled || !ctx.RemoteIP().IsLoopback() || forwarded(ctx) {
+		return false
+	}
+	u, err := url.Parse(s.cfg.Server.PublicURL)
+	return err == nil && strings.EqualFold(string(ctx.Host()), u.Host)
+}
+
 func (s *Server) index(ctx *fasthttp.RequestCtx) {
-	if s.cfg.Demo.Enabled {
+	if s.demoAllowed(ctx) {
 		ctx.Redirect("/demo", fasthttp.StatusFound)
 		return
 	}
@@ -178,7 +193,7 @@ func (s *Server) demoUsers() []demoUser {
 }
 
 func (s *Server) demo(ctx *fasthttp.RequestCtx) {
-	if !s.cfg.Demo.Enabled {
+	if !s.demoAllowed(ctx) {
 		s.notFound(ctx)
 		return
 	}
@@ -188,7 +203,7 @@ func (s *Server) demo(ctx *fasthttp.RequestCtx) {
 
 // demoUser is a fake host page for one demo user, signed as a site would.
 func (s *Server) demoUser(ctx *fasthttp.RequestCtx) {
-	if !s.cfg.Demo.Enabled {
+	if !s.demoAllowed(ctx) {
 		s.notFound(ctx)
 		return
 	}
