@@ -65,6 +65,10 @@ func (b *tab) axe(what string) {
 	if err != nil {
 		b.t.Fatal(err)
 	}
+	// Contrast is judged on what the visitor reads, not on a frame of a
+	// fade-in: wait until every finite animation has finished.
+	b.waitTrue("animations settled before auditing "+what, `!document.getAnimations || document.getAnimations().filter(function (a) {
+		return a.playState === 'running' && isFinite(a.effect.getComputedTiming().endTime); }).length === 0`)
 	b.do(`if (!window.axe) { (0, eval)(` + js(string(src)) + `); } window.__axe = null;
 		axe.run(document.getElementById('pollchat-root'), {resultTypes: ['violations']}).then(function (r) {
 			window.__axe = r.violations.filter(function (v) { return v.impact === 'serious' || v.impact === 'critical'; }).map(function (v) {
