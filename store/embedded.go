@@ -86,6 +86,16 @@ type writeOp struct {
 // parent of dir must exist. Only one process may hold the store: a second
 // one gets an error after a second instead of waiting forever.
 func OpenEmbedded(dir string) (*Embedded, error) {
+	return openEmbedded(dir, embeddedOptions{})
+}
+
+// embeddedOptions are the knobs the store benchmarks compare.
+type embeddedOptions struct {
+	linger         time.Duration // groupCommit.linger
+	noFreelistSync bool          // bbolt's NoFreelistSync
+}
+
+func openEmbedded(dir string, o embeddedOptions) (*Embedded, error) {
 	if dir == "" {
 		return nil, &Error{Op: "open", Err: errors.New("empty path")}
 	}
@@ -101,8 +111,9 @@ func OpenEmbedded(dir string) (*Embedded, error) {
 	}
 	file := filepath.Join(dir, EmbeddedFile)
 	db, err := bolt.Open(file, 0o600, &bolt.Options{
-		Timeout:      time.Second,
-		FreelistType: bolt.FreelistMapType,
+		Timeout:        time.Second,
+		FreelistType:   bolt.FreelistMapType,
+		NoFreelistSync: o.noFreelistSync,
 	})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
@@ -134,6 +145,7 @@ func OpenEmbedded(dir string) (*Embedded, error) {
 		now: func() time.Time { return time.Now().UTC() },
 	}
 	e.writes = newGroupCommit(maxBatch, nil, e.commit)
+	e.writes.linger = o.linger
 	e.writes.start(1)
 	return e, nil
 }
