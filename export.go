@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"pollchat/config"
 	"pollchat/store"
@@ -136,10 +138,11 @@ func exportMessages(ctx context.Context, st store.Store, conv store.Conv, w io.W
 // runImport is `pollchat import -config FILE [-i FILE]`: it reads JSON lines
 // written by export and stores them in the configured store, keeping their
 // ids; messages whose id is stored already are skipped, so importing the
-// same file twice is harmless.
+// same file twice is harmless. Every record is checked before anything is
+// written: one bad record refuses the whole file, naming its line.
 func runImport(args []string) int {
 	fs := flag.NewFlagSet("pollchat import", flag.ContinueOnError)
-	path := fs.String("config", "config.toml", "the configuration file (its [store] is written)")
+	path := fs.String("config", "config.toml", "the configuration file (its [store] is written, its chat.rooms are the rooms accepted)")
 	in := fs.String("i", "-", "input file of JSON lines from pollchat export; - is standard input")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: pollchat import -config FILE [-i FILE]")
@@ -157,7 +160,7 @@ func runImport(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	var r io.Reader = os.Stdin
+	var r io.ReadSeeker
 	if *in != "-" && *in != "" {
 		f, err := os.Open(*in)
 		if err != nil {
@@ -166,6 +169,33 @@ func runImport(args []string) int {
 		}
 		defer f.Close()
 		r = f
+	} else {
+		// Standard input is read twice (check, then write): keep a copy.
+		tmp, err := os.CreateTemp("", "pollchat-import-*.jsonl")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "import:", err)
+			return 1
+		}
+		defer os.Remove(tmp.Name())
+		defer tmp.Close()
+		if _, err := io.Copy(tmp, os.Stdin); err != nil {
+			fmt.Fprintln(os.Stderr, "import: reading standard input:", err)
+			return 1
+		}
+		r = tmp
+	}
+	rule := importRuleFor(cfg, time.Now())
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		fmt.Fprintln(os.Stderr, "import:", err)
+		return 1
+	}
+	if _, err := readImport(r, rule, nil); err != nil {
+		fmt.Fprintf(os.Stderr, "import: %v; nothing was stored\n", err)
+		return 1
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		fmt.Fprintln(os.Stderr, "import:", err)
+		return 1
 	}
 	ctx := context.Background()
 	st, err := openStoreForTool(ctx, cfg)
@@ -174,7 +204,7 @@ func runImport(args []string) int {
 		return 1
 	}
 	defer st.Close()
-	read, created, err := importMessages(ctx, st, r)
+	read, created, err := importMessages(ctx, st, r, rule)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "import: %v (%d messages stored before the error)\n", err, created)
 		return 1
@@ -183,44 +213,156 @@ func runImport(args []string) int {
 	return 0
 }
 
-// importMessages reads JSON lines from r into st; it says how many messages
-// it read and how many it stored.
-func importMessages(ctx context.Context, st store.Store, r io.Reader) (read, created int, err error) {
-	im, ok := st.(store.Importer)
-	if !ok {
-		return 0, 0, fmt.Errorf("the %T store cannot import", st)
+// Bounds of an imported record. Ids stay far below 2^53, the largest
+// integer a browser's JSON parser keeps exact, so that the ids later sends
+// get (above every imported one) stay exact in the widget too.
+const (
+	maxImportID       = 1 << 50
+	maxImportText     = 10000   // characters: the backend API's limit, the largest any send accepts
+	maxImportData     = 8 << 10 // bytes: the backend API's limit
+	maxImportClientID = 128     // bytes, as a send's client_id
+)
+
+// importRule says which records an import accepts: the configured rooms,
+// and timestamps from minTS up to maxTS.
+type importRule struct {
+	rooms        map[string]bool
+	minTS, maxTS time.Time
+}
+
+func importRuleFor(cfg *config.Config, now time.Time) importRule {
+	r := importRule{
+		rooms: map[string]bool{},
+		minTS: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
+		// A day of clock skew between the exporting and importing machines.
+		maxTS: now.Add(24 * time.Hour),
 	}
-	br := bufio.NewReaderSize(r, 64<<10)
-	batch := make([]store.Message, 0, exportPage)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+	for _, name := range cfg.Chat.Rooms {
+		r.rooms[name] = true
+	}
+	return r
+}
+
+// check says why m cannot be imported, or nil. prev is the previous
+// record's id: export writes ids in increasing order, so a file whose ids do
+// not increase was edited or spliced.
+func (r importRule) check(m *store.Message, prev int64) error {
+	if m.ID <= 0 || m.ID > maxImportID {
+		return fmt.Errorf("id %d: want 1..%d", m.ID, int64(maxImportID))
+	}
+	if m.ID <= prev {
+		return fmt.Errorf("id %d: not above the previous record's id %d (export writes ids in increasing order)", m.ID, prev)
+	}
+	if m.TS.IsZero() {
+		return errors.New("no ts")
+	}
+	if m.TS.Before(r.minTS) || m.TS.After(r.maxTS) {
+		return fmt.Errorf("ts %s: want between %s and a day from now", m.TS.Format(time.RFC3339), r.minTS.Format("2006-01-02"))
+	}
+	if m.From != "" {
+		if err := config.ValidUserID(m.From); err != nil {
+			return fmt.Errorf("from: %v", err)
 		}
-		n, err := im.ImportMessages(ctx, batch)
-		created += n
-		batch = batch[:0]
+		if m.System {
+			return errors.New("a message with a sender cannot be a system message")
+		}
+	} else if !m.System {
+		return errors.New("a message without from must be a system message (system: true)")
+	}
+	switch {
+	case m.To != "" && m.Room != "":
+		return errors.New("both to and room are set; want one")
+	case m.To == "" && m.Room == "":
+		return errors.New("neither to nor room is set; want one")
+	case m.Room != "":
+		if !r.rooms[m.Room] {
+			return fmt.Errorf("room %q is not in chat.rooms of this config (add it there to import its messages)", m.Room)
+		}
+	default:
+		if err := config.ValidUserID(m.To); err != nil {
+			return fmt.Errorf("to: %v", err)
+		}
+		if m.To == m.From {
+			return errors.New("from and to are the same user")
+		}
+	}
+	if err := checkImportText(m.Text); err != nil {
 		return err
 	}
-	for line := 1; ; line++ {
+	if len(m.ClientID) > maxImportClientID || strings.IndexFunc(m.ClientID, func(c rune) bool { return c < 0x20 || c == 0x7f }) >= 0 {
+		return fmt.Errorf("client_id: want at most %d bytes without control characters", maxImportClientID)
+	}
+	if string(m.Data) == "null" {
+		m.Data = nil
+	}
+	if len(m.Data) > maxImportData {
+		return fmt.Errorf("data is %d bytes; the limit is %d", len(m.Data), maxImportData)
+	}
+	return nil
+}
+
+// checkImportText applies a send's text rule: valid UTF-8, no control
+// characters but tab and newlines, not blank, at most maxImportText
+// characters.
+func checkImportText(t string) error {
+	if !utf8.ValidString(t) {
+		return errors.New("text is not valid UTF-8")
+	}
+	for _, c := range t {
+		if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') || c == 0x7f || (c >= 0x80 && c < 0xa0) {
+			return fmt.Errorf("text contains a control character (U+%04X)", c)
+		}
+	}
+	if strings.TrimFunc(t, unicode.IsSpace) == "" {
+		return errors.New("text is empty")
+	}
+	if n := utf8.RuneCountInString(t); n > maxImportText {
+		return fmt.Errorf("text is %d characters; the limit is %d", n, maxImportText)
+	}
+	return nil
+}
+
+// readImport reads JSON lines from r, checks each record with rule, and
+// hands them to page in pages of exportPage (page nil: check only). It
+// stops at the first bad record with an error naming its line, and says
+// how many records it read.
+func readImport(r io.Reader, rule importRule, page func(line int, msgs []store.Message) error) (int, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	batch := make([]store.Message, 0, exportPage)
+	read := 0
+	var prev int64
+	line := 1
+	for ; ; line++ {
 		b, rerr := br.ReadBytes('\n')
 		if rerr != nil && rerr != io.EOF {
-			return read, created, rerr
+			return read, rerr
 		}
 		if b = bytes.TrimSpace(b); len(b) > 0 {
+			if !utf8.Valid(b) {
+				// encoding/json would quietly turn the bad bytes into U+FFFD.
+				return read, fmt.Errorf("line %d: not valid UTF-8", line)
+			}
 			var m store.Message
 			dec := json.NewDecoder(bytes.NewReader(b))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&m); err != nil {
-				return read, created, fmt.Errorf("line %d: %v", line, err)
+				return read, fmt.Errorf("line %d: %v", line, err)
 			}
-			if m.ID <= 0 || m.TS.IsZero() {
-				return read, created, fmt.Errorf("line %d: a message needs an id and a ts", line)
+			if dec.More() {
+				return read, fmt.Errorf("line %d: more than one JSON value", line)
 			}
+			if err := rule.check(&m, prev); err != nil {
+				return read, fmt.Errorf("line %d: %v", line, err)
+			}
+			prev = m.ID
 			read++
-			batch = append(batch, m)
-			if len(batch) == exportPage {
-				if err := flush(); err != nil {
-					return read, created, fmt.Errorf("line %d: %w", line, err)
+			if page != nil {
+				batch = append(batch, m)
+				if len(batch) == exportPage {
+					if err := page(line, batch); err != nil {
+						return read, err
+					}
+					batch = batch[:0]
 				}
 			}
 		}
@@ -228,10 +370,31 @@ func importMessages(ctx context.Context, st store.Store, r io.Reader) (read, cre
 			break
 		}
 	}
-	if err := flush(); err != nil {
-		return read, created, err
+	if page != nil && len(batch) > 0 {
+		if err := page(line, batch); err != nil {
+			return read, err
+		}
 	}
-	return read, created, nil
+	return read, nil
+}
+
+// importMessages reads JSON lines from r into st; it says how many messages
+// it read and how many it stored. Callers check the whole file with
+// readImport first, so that a bad record stores nothing.
+func importMessages(ctx context.Context, st store.Store, r io.Reader, rule importRule) (read, created int, err error) {
+	im, ok := st.(store.Importer)
+	if !ok {
+		return 0, 0, fmt.Errorf("the %T store cannot import", st)
+	}
+	read, err = readImport(r, rule, func(line int, msgs []store.Message) error {
+		n, err := im.ImportMessages(ctx, msgs)
+		created += n
+		if err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		return nil
+	})
+	return read, created, err
 }
 
 // openStoreForTool opens the configured store for export or import, with a

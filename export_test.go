@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"pollchat/internal/testsvc"
 	"pollchat/store"
@@ -215,4 +217,116 @@ func TestExportImportToMySQL(t *testing.T) {
 		}
 	}
 	checkSame(t, dst, saved)
+}
+
+// A hostile import file is refused whole, before anything is written, with
+// the line of the first bad record.
+func TestImportRefusesHostileRecords(t *testing.T) {
+	good := `{"id":1,"from":"a","to":"b","text":"fine","ts":"2026-01-01T00:00:00Z"}`
+	long := strings.Repeat("x", 10001)
+	tests := []struct {
+		name, record, want string
+	}{
+		{"id near 2^63", `{"id":9223372036854775807,"from":"a","to":"b","text":"x","ts":"2026-01-01T00:00:00Z"}`, "id 9223372036854775807"},
+		{"id above 2^50", `{"id":1125899906842625,"from":"a","to":"b","text":"x","ts":"2026-01-01T00:00:00Z"}`, "want 1.."},
+		{"negative id", `{"id":-5,"from":"a","to":"b","text":"x","ts":"2026-01-01T00:00:00Z"}`, "id -5"},
+		{"id out of order", `{"id":1,"from":"a","to":"b","text":"x","ts":"2026-01-01T00:00:00Z"}`, "not above the previous"},
+		{"id overflows int64", `{"id":9223372036854775808,"from":"a","to":"b","text":"x","ts":"2026-01-01T00:00:00Z"}`, "cannot unmarshal"},
+		{"to is a list", `{"id":2,"from":"a","to":"3,4","text":"x","ts":"2026-01-01T00:00:00Z"}`, "to: user id"},
+		{"from has a comma", `{"id":2,"from":"1,2","to":"b","text":"x","ts":"2026-01-01T00:00:00Z"}`, "from: user id"},
+		{"to too long", `{"id":2,"from":"a","to":"` + strings.Repeat("b", 65) + `","text":"x","ts":"2026-01-01T00:00:00Z"}`, "longer than 64"},
+		{"unknown room", `{"id":2,"from":"a","room":"secret-room","text":"x","ts":"2026-01-01T00:00:00Z"}`, `room "secret-room" is not in chat.rooms`},
+		{"to and room", `{"id":2,"from":"a","to":"b","room":"lobby","text":"x","ts":"2026-01-01T00:00:00Z"}`, "both to and room"},
+		{"neither to nor room", `{"id":2,"from":"a","text":"x","ts":"2026-01-01T00:00:00Z"}`, "neither to nor room"},
+		{"to self", `{"id":2,"from":"a","to":"a","text":"x","ts":"2026-01-01T00:00:00Z"}`, "same user"},
+		{"no sender, not system", `{"id":2,"to":"b","text":"x","ts":"2026-01-01T00:00:00Z"}`, "must be a system message"},
+		{"sender and system", `{"id":2,"from":"a","to":"b","system":true,"text":"x","ts":"2026-01-01T00:00:00Z"}`, "cannot be a system message"},
+		{"text too long", `{"id":2,"from":"a","to":"b","text":"` + long + `","ts":"2026-01-01T00:00:00Z"}`, "10001 characters"},
+		{"blank text", `{"id":2,"from":"a","to":"b","text":" \n ","ts":"2026-01-01T00:00:00Z"}`, "text is empty"},
+		{"control character", `{"id":2,"from":"a","to":"b","text":"a\u0000b","ts":"2026-01-01T00:00:00Z"}`, "control character"},
+		{"invalid UTF-8", "{\"id\":2,\"from\":\"a\",\"to\":\"b\",\"text\":\"a\xffb\",\"ts\":\"2026-01-01T00:00:00Z\"}", "not valid UTF-8"},
+		{"no ts", `{"id":2,"from":"a","to":"b","text":"x"}`, "no ts"},
+		{"ts in 1970", `{"id":2,"from":"a","to":"b","text":"x","ts":"1970-01-01T00:00:01Z"}`, "ts 1970"},
+		{"ts in the far future", `{"id":2,"from":"a","to":"b","text":"x","ts":"9999-12-31T23:59:59Z"}`, "ts 9999"},
+		{"client_id too long", `{"id":2,"from":"a","to":"b","text":"x","client_id":"` + strings.Repeat("c", 129) + `","ts":"2026-01-01T00:00:00Z"}`, "client_id"},
+		{"data too large", `{"id":2,"from":"a","to":"b","text":"x","data":"` + strings.Repeat("d", 9000) + `","ts":"2026-01-01T00:00:00Z"}`, "data is"},
+		{"unknown field", `{"id":2,"from":"a","to":"b","text":"x","ts":"2026-01-01T00:00:00Z","admin":true}`, "unknown field"},
+		{"two values on a line", `{"id":2,"from":"a","to":"b","text":"x","ts":"2026-01-01T00:00:00Z"} {"id":3}`, "more than one JSON value"},
+	}
+	cfgPath, dataDir := embeddedConfig(t)
+	dir := t.TempDir()
+	rule := importRule{rooms: map[string]bool{"lobby": true}, minTS: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), maxTS: time.Now().Add(24 * time.Hour)}
+	for i, tt := range tests {
+		// The bad record comes on line 3, after a good one and a blank line.
+		body := good + "\n\n" + tt.record + "\n" + `{"id":99,"from":"a","to":"b","text":"after","ts":"2026-01-01T00:00:00Z"}` + "\n"
+		_, err := readImport(strings.NewReader(body), rule, nil)
+		if err == nil || !strings.Contains(err.Error(), "line 3: ") || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: readImport = %v; want an error naming line 3 and %q", tt.name, err, tt.want)
+		}
+		file := filepath.Join(dir, fmt.Sprint(i, ".jsonl"))
+		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if code := runImport([]string{"-config", cfgPath, "-i", file}); code != 1 {
+			t.Errorf("%s: runImport = %d; want 1", tt.name, code)
+		}
+	}
+	// Nothing was stored, not even the good first line of each file.
+	st, err := store.OpenEmbedded(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if all, err := st.Export(context.Background(), "", 0, 100); err != nil || len(all) != 0 {
+		t.Fatalf("store after refused imports holds %d messages (%v); want 0", len(all), err)
+	}
+}
+
+// The largest id an import accepts still leaves later sends positive,
+// increasing and exact in a browser.
+func TestImportLargestID(t *testing.T) {
+	cfgPath, dataDir := embeddedConfig(t)
+	file := filepath.Join(t.TempDir(), "max.jsonl")
+	body := fmt.Sprintf(`{"id":%d,"from":"a","to":"b","text":"big","ts":"2026-01-01T00:00:00Z"}`+"\n"+
+		`{"id":%d,"room":"lobby","system":true,"text":"notice","ts":"2026-01-01T00:00:01Z"}`+"\n", int64(maxImportID)-1, int64(maxImportID))
+	os.WriteFile(file, []byte(body), 0o600)
+	if code := runImport([]string{"-config", cfgPath, "-i", file}); code != 0 {
+		t.Fatalf("runImport(id %d) = %d; want 0", int64(maxImportID), code)
+	}
+	st, err := store.OpenEmbedded(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	m := store.Message{From: "a", To: "b", Text: "next"}
+	if _, err := st.SaveMessage(ctx, &m); err != nil || m.ID != maxImportID+1 {
+		t.Fatalf("SaveMessage after import: id %d, %v; want %d", m.ID, err, int64(maxImportID)+1)
+	}
+	h, _, err := st.History(ctx, store.DirectConv("a", "b"), 0, 10)
+	if err != nil || len(h) != 2 || h[1].Text != "next" {
+		t.Fatalf("History after import = %v, %v; want the imported and the new message", h, err)
+	}
+}
+
+// Whatever the input, readImport either refuses it or hands over records
+// that a store can take: ids increasing and in range, one of to and room.
+func FuzzReadImport(f *testing.F) {
+	f.Add([]byte(`{"id":1,"from":"a","to":"b","text":"fine","ts":"2026-01-01T00:00:00Z"}` + "\n"))
+	f.Add([]byte(`{"id":9223372036854775807,"from":"a","to":"3,4","text":"x","ts":"2026-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"id":2,"room":"lobby","system":true,"text":"n","ts":"2026-01-01T00:00:00Z","data":{"k":[1]}}`))
+	rule := importRule{rooms: map[string]bool{"lobby": true}, minTS: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), maxTS: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var prev int64
+		_, err := readImport(bytes.NewReader(b), rule, func(_ int, msgs []store.Message) error {
+			for _, m := range msgs {
+				if m.ID <= prev || m.ID > maxImportID || (m.To == "") == (m.Room == "") || m.TS.IsZero() {
+					t.Fatalf("readImport accepted %+v after id %d", m, prev)
+				}
+				prev = m.ID
+			}
+			return nil
+		})
+		_ = err
+	})
 }

@@ -60,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runExport(args[1:])
 		case "import":
 			return runImport(args[1:])
+		case "backup":
+			return runBackup(args[1:])
 		}
 	}
 	fs := flag.NewFlagSet("pollchat", flag.ContinueOnError)

@@ -35,6 +35,7 @@ func (s *Server) routeAPI(r *router.Router) {
 	r.GET("/api/v1/unread", s.api(s.apiUnread))
 	r.GET("/api/v1/online", s.api(s.apiOnline))
 	r.POST("/api/v1/users/invalidate", s.api(s.apiInvalidate))
+	r.GET("/api/v1/backup", s.api(s.apiBackup))
 }
 
 // api wraps a backend handler: off (404) without a password, Basic auth.

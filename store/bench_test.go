@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"pollchat/internal/testsvc"
 	"pollchat/store"
@@ -35,6 +36,20 @@ func BenchmarkSaveMessage(b *testing.B) {
 	}{
 		{"embedded", func(b *testing.B) store.Store {
 			s, err := store.OpenEmbedded(filepath.Join(b.TempDir(), "data"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s
+		}},
+		{"embedded-linger1ms", func(b *testing.B) store.Store {
+			s, err := store.OpenEmbeddedTuned(filepath.Join(b.TempDir(), "data"), time.Millisecond, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s
+		}},
+		{"embedded-nofreelistsync", func(b *testing.B) store.Store {
+			s, err := store.OpenEmbeddedTuned(filepath.Join(b.TempDir(), "data"), 0, true)
 			if err != nil {
 				b.Fatal(err)
 			}

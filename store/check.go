@@ -12,6 +12,9 @@ const (
 	maxClientIDLen = 255     // characters
 	maxTextLen     = 65535   // bytes
 	maxDataLen     = 1 << 24 // bytes
+	// maxID bounds imported ids: browsers parse ids as JSON numbers, exact
+	// only below 2^53, and later ids must stay above every imported one.
+	maxID = 1 << 53
 )
 
 // checkMessage says why m cannot be saved, or nil.
@@ -38,8 +41,8 @@ func checkMessage(m *Message) error {
 
 // checkImport is checkMessage for a message that keeps its id and ts.
 func checkImport(m *Message) error {
-	if m.ID <= 0 {
-		return fmt.Errorf("message id %d: must be positive", m.ID)
+	if m.ID <= 0 || m.ID >= maxID {
+		return fmt.Errorf("message id %d: want 1..2^53-1", m.ID)
 	}
 	if m.TS.IsZero() {
 		return fmt.Errorf("message %d: no ts", m.ID)

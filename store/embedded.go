@@ -53,15 +53,13 @@ var (
 const embeddedSchema = 1
 
 // Embedded is the default store: one bbolt file in a directory, needing
-// nothing else. Writes from concurrent callers are committed together (group
-// commit: one transaction and one fsync for every write that arrived while
-// the previous commit ran), so throughput grows with concurrency while each
-// write is durable before its call returns.
+// nothing else. Writes from concurrent callers are committed together
+// (groupCommit: one transaction and one fsync for every write that arrived
+// while the previous commit ran), so throughput grows with concurrency while
+// each write is durable before its call returns.
 type Embedded struct {
 	db     *bolt.DB
-	ops    chan *writeOp // unbuffered: a send succeeds only while the writer runs
-	quit   chan struct{}
-	done   chan struct{}
+	writes *groupCommit[*writeOp]
 	closed atomic.Bool
 	once   sync.Once
 	now    func() time.Time
@@ -88,6 +86,16 @@ type writeOp struct {
 // parent of dir must exist. Only one process may hold the store: a second
 // one gets an error after a second instead of waiting forever.
 func OpenEmbedded(dir string) (*Embedded, error) {
+	return openEmbedded(dir, embeddedOptions{})
+}
+
+// embeddedOptions are the knobs the store benchmarks compare.
+type embeddedOptions struct {
+	linger         time.Duration // groupCommit.linger
+	noFreelistSync bool          // bbolt's NoFreelistSync
+}
+
+func openEmbedded(dir string, o embeddedOptions) (*Embedded, error) {
 	if dir == "" {
 		return nil, &Error{Op: "open", Err: errors.New("empty path")}
 	}
@@ -103,8 +111,9 @@ func OpenEmbedded(dir string) (*Embedded, error) {
 	}
 	file := filepath.Join(dir, EmbeddedFile)
 	db, err := bolt.Open(file, 0o600, &bolt.Options{
-		Timeout:      time.Second,
-		FreelistType: bolt.FreelistMapType,
+		Timeout:        time.Second,
+		FreelistType:   bolt.FreelistMapType,
+		NoFreelistSync: o.noFreelistSync,
 	})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
@@ -132,46 +141,17 @@ func OpenEmbedded(dir string) (*Embedded, error) {
 		return nil, &Error{Op: "open", Err: err}
 	}
 	e := &Embedded{
-		db:   db,
-		ops:  make(chan *writeOp),
-		quit: make(chan struct{}),
-		done: make(chan struct{}),
-		now:  func() time.Time { return time.Now().UTC() },
+		db:  db,
+		now: func() time.Time { return time.Now().UTC() },
 	}
-	go e.writer()
+	e.writes = newGroupCommit(maxBatch, nil, e.commit)
+	e.writes.linger = o.linger
+	e.writes.start(1)
 	return e, nil
 }
 
 // Path returns the database file.
 func (e *Embedded) Path() string { return e.db.Path() }
-
-// writer owns every write transaction: it takes one op, gathers whatever
-// else is waiting, and commits them together.
-func (e *Embedded) writer() {
-	defer close(e.done)
-	batch := make([]*writeOp, 0, maxBatch)
-	for {
-		select {
-		case op := <-e.ops:
-			batch = append(batch[:0], op)
-		gather:
-			for len(batch) < maxBatch {
-				select {
-				case op := <-e.ops:
-					batch = append(batch, op)
-				default:
-					break gather
-				}
-			}
-			e.commit(batch)
-			for i := range batch {
-				batch[i] = nil
-			}
-		case <-e.quit:
-			return
-		}
-	}
-}
 
 // errOpFailed aborts a shared transaction when one op fails, so the batch is
 // retried one op per transaction and only the failing op sees its error.
@@ -211,12 +191,8 @@ func (e *Embedded) update(ctx context.Context, op string, fn func(tx *bolt.Tx) e
 		return &Error{Op: op, Err: ErrClosed}
 	}
 	w := &writeOp{fn: fn, done: make(chan struct{})}
-	select {
-	case e.ops <- w:
-	case <-e.quit:
-		return &Error{Op: op, Err: ErrClosed}
-	case <-ctx.Done():
-		return &Error{Op: op, Err: ctx.Err()}
+	if err := e.writes.submit(ctx, w); err != nil {
+		return &Error{Op: op, Err: err}
 	}
 	select {
 	case <-w.done:
@@ -671,8 +647,7 @@ func (e *Embedded) Close() error {
 	var err error
 	e.once.Do(func() {
 		e.closed.Store(true)
-		close(e.quit)
-		<-e.done
+		e.writes.stop()
 		if cerr := e.db.Close(); cerr != nil {
 			err = &Error{Op: "close", Err: cerr}
 		}
