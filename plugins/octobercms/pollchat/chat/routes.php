@@ -27,7 +27,7 @@ Route::get('pollchat/users-info', function () {
 Route::post('pollchat/notice', function () {
     list($status, $headers, $body) = \Pollchat\Chat\Classes\Notice::respond(
         $_SERVER,
-        file_get_contents('php://input'),
+        \Request::getContent(),
         Settings::asArray() + ['home' => url('/')],
         [
             'user' => function ($id) {

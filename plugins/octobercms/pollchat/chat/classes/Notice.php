@@ -45,13 +45,15 @@ class Notice
         if (!is_string($text)) {
             return '';
         }
+        // json_decode gives valid UTF-8 only; anything else is dropped.
         if (!preg_match('//u', $text)) {
-            $text = mb_convert_encoding($text, 'UTF-8', 'UTF-8');
+            return '';
         }
         $text = (string) preg_replace('/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+/u', ' ', $text);
         $text = trim((string) preg_replace('/\s+/u', ' ', $text));
-        if (mb_strlen($text, 'UTF-8') > $max) {
-            $text = rtrim(mb_substr($text, 0, $max - 1, 'UTF-8')) . "\u{2026}";
+        // Characters counted with PCRE, not mbstring (which may be missing).
+        if (preg_match_all('/./us', $text) > $max && preg_match('/^.{' . ($max - 1) . '}/us', $text, $m)) {
+            $text = rtrim($m[0]) . "\u{2026}";
         }
         return $text;
     }
