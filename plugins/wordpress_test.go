@@ -35,9 +35,26 @@ type wpSite struct {
 
 	editor, subscriber int
 	linkSecret         string // generated on activation, pollchat's auth.link_secret
+	notifySecret       string // generated on activation, pollchat's notify.secret
 }
 
 func setupWordPress(t *testing.T) *wpSite {
+	t.Helper()
+	s := installWordPressPlugin(t)
+	s.web = s.wp.Serve(t)
+	s.pc = testsvc.StartPollchat(t, testsvc.Options{
+		Auth: fmt.Sprintf("link_secret = %q\n", s.linkSecret),
+		// A long cache: a new name can only come from the invalidate call.
+		Users: fmt.Sprintf("[users]\nsource = \"http\"\ncache_ttl = \"1h\"\n[users.http]\nurl = %q\nlogin = %q\npassword = %q\ntimeout = \"30s\"\n",
+			s.usersURL, usersLogin, usersPassword),
+	})
+	return s
+}
+
+// installWordPressPlugin installs WordPress with two members (Eve, an
+// editor, and Sam, a subscriber), copies the plugin in and activates it,
+// and checks the generated secrets. Nothing is served yet.
+func installWordPressPlugin(t *testing.T) *wpSite {
 	t.Helper()
 	wp := testsvc.InstallWordPress(t, testsvc.SharedMariaDB(t))
 	if err := copyTree(wordpressPlugin, filepath.Join(wp.Dir, "wp-content", "plugins", "pollchat")); err != nil {
@@ -64,23 +81,19 @@ echo wp_json_encode(array('active' => is_plugin_active('pollchat/pollchat.php'),
 	if !act.Active || act.Settings["scheme"] != "hash" || act.Settings["users_login"] != "pollchat" || act.Settings["secret"] != "" {
 		t.Fatalf("after activation: active %v, settings %v; want active with the defaults", act.Active, act.Settings)
 	}
-	// Activation generates the link secret and the users-info password.
+	// Activation generates the link secret, the notify secret and the
+	// users-info password.
 	reGenerated := regexp.MustCompile(`^[A-Za-z0-9]{32,}$`)
 	s.linkSecret, _ = act.Settings["link_secret"].(string)
-	if up, _ := act.Settings["users_password"].(string); !reGenerated.MatchString(s.linkSecret) || !reGenerated.MatchString(up) || up == s.linkSecret {
-		t.Fatalf("after activation link_secret %q, users_password %q; want two different random secrets of 32+ letters and digits", s.linkSecret, up)
+	s.notifySecret, _ = act.Settings["notify_secret"].(string)
+	if up, _ := act.Settings["users_password"].(string); !reGenerated.MatchString(s.linkSecret) || !reGenerated.MatchString(up) || !reGenerated.MatchString(s.notifySecret) ||
+		up == s.linkSecret || up == s.notifySecret || s.linkSecret == s.notifySecret {
+		t.Fatalf("after activation link_secret %q, notify_secret %q, users_password %q; want three different random secrets of 32+ letters and digits", s.linkSecret, s.notifySecret, up)
 	}
 	s.usersURL = lastLine(wp.PHP(t, `echo pollchat_users_info_url();`))
 	if want := wp.SiteURL + "/wp-json/pollchat/v1/users-info"; s.usersURL != want {
 		t.Fatalf("pollchat_users_info_url() = %q; want %q", s.usersURL, want)
 	}
-	s.web = wp.Serve(t)
-	s.pc = testsvc.StartPollchat(t, testsvc.Options{
-		Auth: fmt.Sprintf("link_secret = %q\n", s.linkSecret),
-		// A long cache: a new name can only come from the invalidate call.
-		Users: fmt.Sprintf("[users]\nsource = \"http\"\ncache_ttl = \"1h\"\n[users.http]\nurl = %q\nlogin = %q\npassword = %q\ntimeout = \"30s\"\n",
-			s.usersURL, usersLogin, usersPassword),
-	})
 	return s
 }
 

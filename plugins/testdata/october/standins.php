@@ -205,10 +205,12 @@ namespace {
         }
     }
 
-    /** The query builder: records deletes. */
+    /** The query builder: rows in memory; records deletes. */
     class Db
     {
         public static $deleted = [];
+        /** @var array table => list of rows */
+        public static $rows = [];
 
         public static function table($table)
         {
@@ -235,18 +237,151 @@ namespace {
         public function delete()
         {
             Db::$deleted[] = ['table' => $this->table, 'where' => $this->where];
-            return 1;
+            $n = 0;
+            foreach (isset(Db::$rows[$this->table]) ? Db::$rows[$this->table] : [] as $i => $row) {
+                if ($this->matches($row)) {
+                    unset(Db::$rows[$this->table][$i]);
+                    $n++;
+                }
+            }
+            return $n;
+        }
+
+        public function exists()
+        {
+            foreach (isset(Db::$rows[$this->table]) ? Db::$rows[$this->table] : [] as $row) {
+                if ($this->matches($row)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        public function insert(array $row)
+        {
+            Db::$rows[$this->table][] = $row;
+            return true;
+        }
+
+        private function matches(array $row)
+        {
+            foreach ($this->where as $k => $v) {
+                if (!isset($row[$k]) || $row[$k] != $v) {
+                    return false;
+                }
+            }
+            return true;
         }
     }
 
     class Route
     {
         public static $get = [];
+        public static $post = [];
 
         public static function get($path, \Closure $fn)
         {
             self::$get[$path] = $fn;
         }
+
+        public static function post($path, \Closure $fn)
+        {
+            self::$post[$path] = $fn;
+        }
+    }
+
+    /** The request: its raw body. */
+    class Request
+    {
+        public static $content = '';
+
+        public static function getContent()
+        {
+            return self::$content;
+        }
+    }
+
+    /** The cache: add() stores only a missing (or expired) key. */
+    class Cache
+    {
+        /** @var array key => expiry (unix seconds) */
+        public static $store = [];
+
+        public static function add($key, $value, \DateTimeInterface $until)
+        {
+            if (isset(self::$store[$key]) && self::$store[$key] > time()) {
+                return false;
+            }
+            self::$store[$key] = $until->getTimestamp();
+            return true;
+        }
+
+        public static function forget($key)
+        {
+            unset(self::$store[$key]);
+        }
+    }
+
+    /** The mailer: records what the plugin sends; throws while $fail. */
+    class Mail
+    {
+        public static $sent = [];
+        public static $fail = false;
+
+        public static function send($view, array $vars, \Closure $build)
+        {
+            if (self::$fail) {
+                throw new \RuntimeException('mailer down');
+            }
+            $m = new MailMessage();
+            $build($m);
+            self::$sent[] = ['view' => $view, 'vars' => $vars, 'to' => $m->to, 'name' => $m->name, 'subject' => $m->subject];
+        }
+    }
+
+    class MailMessage
+    {
+        public $to;
+        public $name;
+        public $subject;
+
+        public function to($address, $name = null)
+        {
+            $this->to = $address;
+            $this->name = $name;
+            return $this;
+        }
+
+        public function subject($subject)
+        {
+            $this->subject = $subject;
+            return $this;
+        }
+    }
+
+    class ApplicationException extends \Exception
+    {
+    }
+
+    function url($path = '/')
+    {
+        return 'https://site.example/' . ltrim($path, '/');
+    }
+
+    function post($key)
+    {
+        return isset($_POST[$key]) ? $_POST[$key] : null;
+    }
+
+    /** Laravel's choice: "one|many" by the number. */
+    function trans_choice($key, $number, array $replace = [])
+    {
+        $parts = explode('|', trans($key));
+        $line = $number == 1 ? $parts[0] : $parts[count($parts) - 1];
+        foreach ($replace as $k => $v) {
+            $line = str_replace(':' . $k, $v, $line);
+        }
+        return $line;
     }
 
     class Input
@@ -287,7 +422,7 @@ namespace {
     }
 
     $plugin = __DIR__ . '/../../octobercms/pollchat/chat';
-    foreach (['classes/Signer.php', 'classes/SettingsRules.php', 'updates/remove_settings_on_uninstall.php', 'classes/BasicAuth.php', 'classes/UsersInfo.php', 'classes/Invalidator.php', 'classes/WidgetConfig.php', 'models/Settings.php', 'components/ChatWidget.php', 'Plugin.php', 'routes.php'] as $f) {
+    foreach (['classes/Signer.php', 'classes/SettingsRules.php', 'updates/remove_settings_on_uninstall.php', 'classes/BasicAuth.php', 'classes/UsersInfo.php', 'classes/Invalidator.php', 'classes/WidgetConfig.php', 'classes/Notice.php', 'models/Settings.php', 'components/ChatWidget.php', 'components/NoticeSettings.php', 'Plugin.php', 'routes.php'] as $f) {
         require $plugin . '/' . $f;
     }
 }

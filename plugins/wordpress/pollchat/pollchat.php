@@ -24,14 +24,15 @@ require_once __DIR__ . '/includes/options.php';
 require_once __DIR__ . '/includes/embed.php';
 require_once __DIR__ . '/includes/links.php';
 require_once __DIR__ . '/includes/rest.php';
+require_once __DIR__ . '/includes/notices.php';
 require_once __DIR__ . '/includes/invalidate.php';
 if ( is_admin() ) {
 	require_once __DIR__ . '/includes/admin.php';
 }
 
 /**
- * Activation: store the defaults once, with a generated link secret and
- * users-info password (an existing option is kept, so deactivating and
+ * Activation: store the defaults once, with a generated link secret, notify
+ * secret and users-info password (an existing option is kept, so deactivating and
  * activating again keeps the settings; only missing generated values are
  * filled in).
  */

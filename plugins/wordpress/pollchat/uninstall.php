@@ -1,10 +1,11 @@
 <?php
 /**
- * Uninstall (Plugins → Delete): removes the plugin's option, with every
- * secret in it (shared secret, link secret, API and users-info passwords),
- * on every site of a network (all of them: get_sites() returns 100 unless
- * told otherwise, so the sites are read page by page), and the transients
- * of the connection test.
+ * Uninstall (Plugins → Delete): removes, on every site of a network (all of
+ * them: get_sites() returns 100 unless told otherwise, so the sites are read
+ * page by page), the plugin's option with every secret in it (shared
+ * secret, link and notify secrets, API and users-info passwords), the
+ * transients of the connection test and the notice route's claims; then the
+ * members' notice opt-outs (user meta, which a network's sites share).
  *
  * @package Pollchat
  */
@@ -17,8 +18,9 @@ defined( 'WP_UNINSTALL_PLUGIN' ) || exit;
 function pollchat_uninstall_site() {
 	global $wpdb;
 	delete_option( 'pollchat_settings' );
-	// Connection-test results (per user, short-lived).
-	$wpdb->query( $wpdb->prepare( "DELETE FROM {$wpdb->options} WHERE option_name LIKE %s OR option_name LIKE %s", $wpdb->esc_like( '_transient_pollchat_' ) . '%', $wpdb->esc_like( '_transient_timeout_pollchat_' ) . '%' ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+	// Connection-test results (per user, short-lived) and the notice route's
+	// claims (handled notice ids, last mail per member).
+	$wpdb->query( $wpdb->prepare( "DELETE FROM {$wpdb->options} WHERE option_name LIKE %s OR option_name LIKE %s OR option_name LIKE %s", $wpdb->esc_like( '_transient_pollchat_' ) . '%', $wpdb->esc_like( '_transient_timeout_pollchat_' ) . '%', $wpdb->esc_like( 'pollchat_claim_' ) . '%' ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
 }
 
 if ( is_multisite() ) {
@@ -45,3 +47,4 @@ if ( is_multisite() ) {
 } else {
 	pollchat_uninstall_site();
 }
+delete_metadata( 'user', 0, 'pollchat_notice_optout', '', true );

@@ -9,8 +9,9 @@ use System\Classes\SettingsManager;
 
 /**
  * pollchat for RainLab.User sites: the settings page, the chat widget
- * component, a "Chat with" Twig function, the users-info route
- * (routes.php) and cache invalidation when a member changes.
+ * component, a "Chat with" Twig function, the users-info route and the
+ * missed-message notice route (routes.php) with its mail and the members'
+ * switch for it, and cache invalidation when a member changes.
  */
 class Plugin extends PluginBase
 {
@@ -31,6 +32,7 @@ class Plugin extends PluginBase
     {
         return [
             \Pollchat\Chat\Components\ChatWidget::class => 'pollchatWidget',
+            \Pollchat\Chat\Components\NoticeSettings::class => 'pollchatNotices',
         ];
     }
 
@@ -57,6 +59,17 @@ class Plugin extends PluginBase
                 'keywords' => 'chat messenger pollchat',
                 'permissions' => ['pollchat.chat.access_settings'],
             ],
+        ];
+    }
+
+    /**
+     * The missed-message mail (views/mail/notice.htm), sent by the notice
+     * route in routes.php.
+     */
+    public function registerMailTemplates()
+    {
+        return [
+            'pollchat.chat::mail.notice',
         ];
     }
 

@@ -36,6 +36,8 @@ function pollchat_default_settings() {
 		'server_url'     => '',
 		'secret'         => '',
 		'link_secret'    => '',
+		'notify_secret'  => '',
+		'notify_link'    => '',
 		'scheme'         => 'hash',
 		'api_login'      => '',
 		'api_password'   => '',
@@ -62,14 +64,15 @@ function pollchat_generate_secret( $length = POLLCHAT_GENERATED_LENGTH ) {
 
 /**
  * Fills in what is generated rather than typed: the link secret (pollchat's
- * auth.link_secret) and the users-info password. Run on activation and on
- * every save, so a site always has both.
+ * auth.link_secret), the notify secret (pollchat's notify.secret) and the
+ * users-info password. Run on activation and on every save, so a site
+ * always has all three.
  *
  * @param array $s Settings.
  * @return array
  */
 function pollchat_fill_generated( array $s ) {
-	foreach ( array( 'link_secret', 'users_password' ) as $key ) {
+	foreach ( array( 'link_secret', 'notify_secret', 'users_password' ) as $key ) {
 		if ( ! isset( $s[ $key ] ) || '' === $s[ $key ] ) {
 			$s[ $key ] = pollchat_generate_secret();
 		}
@@ -186,6 +189,27 @@ function pollchat_sanitize_settings( $input ) {
 			pollchat_settings_error( 'link_secret', sprintf( __( 'The link secret must have at least %d characters; the stored one is kept.', 'pollchat' ), POLLCHAT_GENERATED_LENGTH ) );
 		} else {
 			$out['link_secret'] = $link;
+		}
+	}
+	// The notify secret: the same rules (pollchat's notify.secret).
+	if ( in_array( 'notify_secret', $clear, true ) ) {
+		$out['notify_secret'] = '';
+	} elseif ( isset( $input['notify_secret'] ) && is_string( $input['notify_secret'] ) && '' !== trim( $input['notify_secret'] ) && trim( $input['notify_secret'] ) !== $old['notify_secret'] ) {
+		$notify = trim( $input['notify_secret'] );
+		if ( strlen( $notify ) < POLLCHAT_GENERATED_LENGTH ) {
+			/* translators: %d: shortest length. */
+			pollchat_settings_error( 'notify_secret', sprintf( __( 'The notify secret must have at least %d characters; the stored one is kept.', 'pollchat' ), POLLCHAT_GENERATED_LENGTH ) );
+		} else {
+			$out['notify_secret'] = $notify;
+		}
+	}
+	if ( array_key_exists( 'notify_link', $input ) ) {
+		$raw  = trim( (string) $input['notify_link'] );
+		$link = '' === $raw ? '' : esc_url_raw( $raw, array( 'http', 'https' ) );
+		if ( '' !== $raw && '' === $link ) {
+			pollchat_settings_error( 'notify_link', __( 'The chat page in notice mails must be an http:// or https:// address.', 'pollchat' ) );
+		} else {
+			$out['notify_link'] = $link;
 		}
 	}
 	// pollchat refuses to start when both keys are equal: a link would be a login.

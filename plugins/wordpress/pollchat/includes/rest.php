@@ -91,7 +91,8 @@ function pollchat_rest_users_permission() {
 }
 
 /**
- * Adds WWW-Authenticate to this route's 401 answers, as Basic auth asks.
+ * Adds WWW-Authenticate to the users-info route's 401 answers, as Basic
+ * auth asks (the notice route is signed, not Basic).
  *
  * @param WP_HTTP_Response $response Response.
  * @param WP_REST_Server   $server   Server.
@@ -99,7 +100,7 @@ function pollchat_rest_users_permission() {
  * @return WP_HTTP_Response
  */
 function pollchat_rest_challenge( $response, $server, $request ) {
-	if ( 401 === $response->get_status() && 0 === strpos( $request->get_route(), '/pollchat/v1/' ) ) {
+	if ( 401 === $response->get_status() && '/pollchat/v1/users-info' === $request->get_route() ) {
 		$response->header( 'WWW-Authenticate', 'Basic realm="pollchat users-info"' );
 	}
 	return $response;

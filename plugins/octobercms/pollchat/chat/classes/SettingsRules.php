@@ -9,7 +9,9 @@
  * - server_url must be an http(s) address without query or fragment.
  * - The users-info password has at least 16 characters; the link secret at
  *   least 32 and differs from the identity secret (pollchat refuses to
- *   start otherwise). Both are generated when missing.
+ *   start otherwise). Both are generated when missing, as is the notify
+ *   secret (at least 32 characters too).
+ * - notify_link (the chat page in notice mails) is empty or http(s).
  */
 class SettingsRules
 {
@@ -84,6 +86,22 @@ class SettingsRules
             $errors['link_secret'] = 'The link secret must differ from the shared secret: a link would be a login.';
         }
         $new['link_secret'] = $link;
+        $notify = isset($new['notify_secret']) ? trim((string) $new['notify_secret']) : '';
+        if ($notify === '') {
+            $notify = isset($stored['notify_secret']) && (string) $stored['notify_secret'] !== '' ? (string) $stored['notify_secret'] : self::generate();
+        }
+        if (strlen($notify) < self::GENERATED) {
+            $errors['notify_secret'] = 'The notify secret must have at least ' . self::GENERATED . ' characters.';
+        }
+        $new['notify_secret'] = $notify;
+        $notifyLink = isset($new['notify_link']) ? trim((string) $new['notify_link']) : '';
+        if ($notifyLink !== '') {
+            $p = parse_url($notifyLink);
+            if (!is_array($p) || !isset($p['scheme'], $p['host']) || !in_array(strtolower($p['scheme']), ['http', 'https'], true) || preg_match('/[\s<>"\'\\\\]/', $notifyLink)) {
+                $errors['notify_link'] = 'The chat page must be an http:// or https:// address.';
+            }
+        }
+        $new['notify_link'] = $notifyLink;
         return [$new, $errors];
     }
 }

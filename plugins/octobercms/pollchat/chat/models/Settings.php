@@ -30,6 +30,7 @@ class Settings extends Model
         $this->users_login = 'pollchat';
         $this->position = 'bottom-right';
         $this->link_secret = SettingsRules::generate();
+        $this->notify_secret = SettingsRules::generate();
         $this->users_password = SettingsRules::generate();
     }
 
@@ -47,7 +48,7 @@ class Settings extends Model
         if ($errors) {
             throw new \ValidationException($errors);
         }
-        foreach (['server_url', 'secret', 'api_password', 'users_password', 'link_secret'] as $key) {
+        foreach (['server_url', 'secret', 'api_password', 'users_password', 'link_secret', 'notify_secret', 'notify_link'] as $key) {
             $this->$key = $clean[$key];
         }
     }
@@ -70,7 +71,7 @@ class Settings extends Model
     public static function asArray()
     {
         $keys = [
-            'server_url', 'secret', 'link_secret', 'scheme', 'api_login', 'api_password', 'users_login', 'users_password',
+            'server_url', 'secret', 'link_secret', 'notify_secret', 'notify_link', 'scheme', 'api_login', 'api_password', 'users_login', 'users_password',
             'position', 'font_family', 'language', 'groups', 'admin_groups', 'mod_groups', 'profile_url',
         ];
         foreach (['header', 'headerButton', 'body', 'launcher', 'messageSent', 'messageReceived'] as $c) {
