@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"slices"
+	"time"
 )
 
 // startCluster starts procs pollchat processes on a fresh database of the
@@ -65,6 +66,7 @@ func clusterScale(o *options, run int) ([]result, error) {
 	co.directRate = o.clusterRate
 	co.members = o.clusterMembers
 	co.fanMsgs = min(o.fanMsgs, 100)
+	co.baseline = 4 * time.Second
 	var out []result
 	for _, procs := range order {
 		rs, err := clusterOnce(&co, procs)

@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,6 +62,7 @@ type options struct {
 	clusterRate    float64
 	clusterMembers int
 	mdOut, commit  string
+	baseline       time.Duration // direct: measure the idle processes this long first (cluster)
 	cmdline        string
 }
 
@@ -104,6 +106,12 @@ func main() {
 	flag.IntVar(&o.setupConc, "setup-conc", 128, "connections opened at once while setting up")
 	flag.Parse()
 	o.cmdline = strings.Join(os.Args[1:], " ")
+	// Servers run in their own directories: a relative path would not be found.
+	for _, p := range []*string{&o.pollchat, &o.nchanConf} {
+		if a, err := filepath.Abs(*p); err == nil {
+			*p = a
+		}
+	}
 	o.targets = strings.Split(targets, ",")
 	o.scenarios = strings.Split(scenarios, ",")
 	for _, f := range strings.Split(durable, ",") {
@@ -822,6 +830,15 @@ func direct(o *options, t *target) ([]result, error) {
 			jobs[i].to = "u" + jobs[i].to
 		}
 	}
+	var idle cpuUse
+	if o.baseline > 0 {
+		// What the processes use with the users parked and nothing sent
+		// (re-polls, presence, Redis housekeeping), to tell the marginal
+		// cost of a delivery from the gross one.
+		bw := startWindow(t.srv)
+		time.Sleep(o.baseline)
+		idle = bw.end()
+	}
 	w := startWindow(t.srv)
 	start := time.Now()
 	st, sendTime := pace(t, o.senders, o.directRate, jobs, 910000)
@@ -866,6 +883,12 @@ func direct(o *options, t *target) ([]result, error) {
 		m["deliveries"] = float64(delivered)
 		m["deliveries_per_s"] = float64(delivered) / span.Seconds()
 		addAux(m, cpu, "per_delivery", float64(delivered))
+		if idle.Seconds > 0 {
+			m["us_per_msg_marginal"] = max(cpu.ServerS-idle.ServerS*cpu.Seconds/idle.Seconds, 0) * 1e6 / float64(delivered)
+			for name, s := range cpu.Aux {
+				m[name+"_us_per_delivery_marginal"] = max(s-idle.Aux[name]*cpu.Seconds/idle.Seconds, 0) * 1e6 / float64(delivered)
+			}
+		}
 	}
 	addSendLatency(m, st)
 	return []result{{Scenario: "direct", Target: t.kind, Metrics: m, CPU: cpu, Notes: append(firstErr(f), sendNotes(st)...)}}, nil

@@ -100,6 +100,24 @@ func (t *target) open(s *sub, room string) error {
 	if s.cursor == "" {
 		return fmt.Errorf("hello: no cursor in %s", r.body)
 	}
+	// Users known only by their signed identity are known per process
+	// (a site's directory would know them everywhere): say hello to the
+	// other processes of a cluster too, so sends through any of them find
+	// the user. The cursor is the one from the user's own process.
+	for _, a := range t.addrs {
+		if a == s.c.addr {
+			continue
+		}
+		c := newClient(a)
+		r, err := c.get("/v1/hello?"+s.q, nil, time.Now().Add(60*time.Second))
+		c.Close()
+		if err != nil {
+			return err
+		}
+		if r.status != 200 {
+			return fmt.Errorf("hello on %s: %w %d: %s", a, errStatus, r.status, r.body)
+		}
+	}
 	if room != "" {
 		r, err = s.c.get("/v1/join?room="+room+"&"+s.q, nil, time.Now().Add(60*time.Second))
 		if err != nil {
