@@ -38,8 +38,11 @@ done
 if [ ${#need[@]} -gt 0 ]; then
 	SUDO=""
 	[ "$(id -u)" = 0 ] || SUDO=sudo
-	apt-cache policy "${need[@]}" 2>/dev/null | grep -q 'Candidate: [0-9]' || $SUDO apt-get update -qq
-	apt-cache policy "${need[@]}" | grep -q 'Candidate: [0-9]' || {
+	# How many of them apt can install (grep -c reads all: grep -q would
+	# end the pipe early and pipefail would call that a failure).
+	candidates() { apt-cache policy "${need[@]}" 2>/dev/null | grep -c 'Candidate: [0-9]' || true; }
+	[ "$(candidates)" = ${#need[@]} ] || $SUDO apt-get update -qq
+	[ "$(candidates)" = ${#need[@]} ] || {
 		echo "bench: ${need[*]} not available from apt" >&2
 		exit 1
 	}

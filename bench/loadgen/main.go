@@ -178,7 +178,7 @@ func run(o *options) error {
 			}
 		case "nchan":
 			if _, err := exec.LookPath(o.nginx); err != nil {
-				return fmt.Errorf("nginx: %w (apt-get install nginx-light libnginx-mod-nchan)", err)
+				return fmt.Errorf("nginx: %w (apt-get install nginx libnginx-mod-nchan)", err)
 			}
 		default:
 			return fmt.Errorf("unknown target %q", t)
