@@ -143,3 +143,28 @@ func TestPollchatConfig(t *testing.T) {
 		t.Errorf("pollchatConfig(one process) = %s; want no [cluster]", c)
 	}
 }
+
+// fanoutCheck tells members who saw message ids go down from members who
+// disagree on the order, and passes a room where all agree.
+func TestFanoutCheck(t *testing.T) {
+	member := func(seqs []int32, ids []int64) *sub {
+		return &sub{seqs: seqs, ids: ids, lats: make([]int64, len(seqs))}
+	}
+	tests := []struct {
+		name                     string
+		subs                     []*sub
+		ok, idDisorder, disagree float64
+	}{
+		{"in order", []*sub{member([]int32{0, 1}, []int64{5, 6}), member([]int32{0, 1}, []int64{5, 6})}, 1, 0, 0},
+		{"ids down, all agree", []*sub{member([]int32{0, 1}, []int64{6, 5}), member([]int32{0, 1}, []int64{6, 5})}, 0, 2, 0},
+		{"disagree", []*sub{member([]int32{0, 1}, []int64{5, 6}), member([]int32{1, 0}, []int64{6, 5})}, 0, 1, 1},
+		{"missing", []*sub{member([]int32{0, 1}, []int64{5, 6}), member([]int32{0}, []int64{5})}, 0, 0, 1},
+	}
+	for _, tc := range tests {
+		m, _ := fanoutCheck(&fleet{subs: tc.subs}, 0, 2)
+		if m["all_once_in_order"] != tc.ok || m["members_ids_disorder"] != tc.idDisorder || m["members_order_disagree"] != tc.disagree {
+			t.Errorf("fanoutCheck(%s) = ok %v, ids down %v, disagree %v; want %v, %v, %v", tc.name,
+				m["all_once_in_order"], m["members_ids_disorder"], m["members_order_disagree"], tc.ok, tc.idDisorder, tc.disagree)
+		}
+	}
+}

@@ -702,6 +702,7 @@ func fanout(o *options, t *target) ([]result, error) {
 func fanoutCheck(f *fleet, from, n int) (map[string]float64, []string) {
 	var lats []int64
 	var missing, dups, disorder, resets, badMembers int
+	var idDisorder, disagree int // members who saw ids go down; members whose order differs from the first member's
 	var ref []int32
 	var notes []string
 	for _, s := range f.subs {
@@ -709,7 +710,7 @@ func fanoutCheck(f *fleet, from, n int) (map[string]float64, []string) {
 		seen := make([]int, n)
 		var order []int32
 		var lastID int64
-		bad := false
+		bad, idBad := false, false
 		for i, q := range s.seqs {
 			k := int(q) - from
 			if k < 0 || k >= n {
@@ -721,7 +722,7 @@ func fanoutCheck(f *fleet, from, n int) (map[string]float64, []string) {
 			if s.ids[i] != 0 {
 				if s.ids[i] <= lastID {
 					disorder++
-					bad = true
+					bad, idBad = true, true
 				}
 				lastID = s.ids[i]
 			}
@@ -741,10 +742,14 @@ func fanoutCheck(f *fleet, from, n int) (map[string]float64, []string) {
 			ref = order
 		} else if !equal(ref, order) {
 			disorder++
+			disagree++
 			bad = true
 		}
 		if bad {
 			badMembers++
+		}
+		if idBad {
+			idDisorder++
 		}
 	}
 	if ref != nil {
@@ -759,6 +764,8 @@ func fanoutCheck(f *fleet, from, n int) (map[string]float64, []string) {
 	m["out_of_order"] = float64(disorder)
 	m["resets"] = float64(resets)
 	m["members_wrong"] = float64(badMembers)
+	m["members_ids_disorder"] = float64(idDisorder)
+	m["members_order_disagree"] = float64(disagree)
 	ok := 0.0
 	if badMembers == 0 && resets == 0 {
 		ok = 1
