@@ -88,12 +88,83 @@ func TestMedianAndTable(t *testing.T) {
 		t.Errorf("median(4,1,3,2) = %v; want 2.5", got)
 	}
 	var b strings.Builder
-	printTable(&b, &options{runs: 2}, []result{
-		{Scenario: "parked", Target: "pollchat", Metrics: map[string]float64{"kb_per_poll": 5}},
-		{Scenario: "parked", Target: "pollchat", Metrics: map[string]float64{"kb_per_poll": 7}},
-		{Scenario: "parked", Target: "nchan", Metrics: map[string]float64{"kb_per_poll": 12}},
+	printTable(&b, &options{runs: 2, clusterProcs: 3}, []result{
+		{Scenario: "parked", Target: "pollchat", Metrics: map[string]float64{"kb_per_poll": 3, "idle_cpu_pct": 2}},
+		{Scenario: "parked", Target: "pollchat", Metrics: map[string]float64{"kb_per_poll": 5, "idle_cpu_pct": 4}},
+		{Scenario: "parked", Target: "nchan", Metrics: map[string]float64{"kb_per_poll": 12, "idle_cpu_pct": 2}},
+		{Scenario: "cluster_p3_direct", Target: "pollchat", Metrics: map[string]float64{"redis_us_per_delivery": 7}},
 	})
-	if want := "| parked: RSS per parked poll (KB) | 6.00 | 12.00 | 0.50 | ≤ 6.00 | yes |"; !strings.Contains(b.String(), want) {
-		t.Errorf("printTable = %s; want a line %q", b.String(), want)
+	for _, want := range []string{
+		"| memory per parked poll (KB RSS) | 4.00 | 12.00 | 0.33 | ≤ Nchan, ≤ 4.00 | met |",
+		// under 3% but not below Nchan's 2%: missed
+		"| idle cycling: server CPU, % of one core | 3.00 | 2.00 | 1.50 | ≤ Nchan, ≤ 3.00 | missed |",
+		"| scale, 3 processes on Redis: direct, Redis CPU per delivery (µs) | 7.00 | – | – |  |  |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("printTable = %s; want a line %q", b.String(), want)
+		}
+	}
+}
+
+func TestRowMet(t *testing.T) {
+	tests := []struct {
+		r        row
+		p, n     float64
+		okP, okN bool
+		want     string
+	}{
+		{atMost("s", "m", "l", 3, true), 2, 2.5, true, true, "met"},
+		{atMost("s", "m", "l", 3, true), 2.6, 2.5, true, true, "missed"}, // worse than Nchan
+		{atMost("s", "m", "l", 3, true), 3.1, 9, true, true, "missed"},   // over the goal
+		{atMost("s", "m", "l", 3, true), 2, 0, true, false, "met"},       // Nchan not run: the goal alone
+		{notWorse("s", "m", "l", true), 2, 0, true, false, "–"},          // nothing to compare with
+		{atLeast("s", "m", "l", 13000), 12999, 0, true, false, "missed"},
+		{atLeast("s", "m", "l", 13000), 13000, 0, true, false, "met"},
+		{atMost("s", "m", "l", 0, false), 1, 0, true, false, "missed"}, // one message lost
+		{info("s", "m", "l", true), 1, 2, true, true, ""},
+		{atMost("s", "m", "l", 5, false), 0, 0, false, true, "–"},
+	}
+	for i, tc := range tests {
+		if got := tc.r.met(tc.p, tc.okP, tc.n, tc.okN); got != tc.want {
+			t.Errorf("%d: %+v.met(%v, %v, %v, %v) = %q; want %q", i, tc.r, tc.p, tc.okP, tc.n, tc.okN, got, tc.want)
+		}
+	}
+}
+
+// The cluster config adds cluster.redis_url to the MySQL store.
+func TestPollchatConfig(t *testing.T) {
+	c := pollchatConfig("127.0.0.1:1", "/tmp/d", "root@tcp(127.0.0.1:2)/b", "redis://127.0.0.1:3/0")
+	for _, want := range []string{"driver = \"mysql\"", "[cluster]\nredis_url = \"redis://127.0.0.1:3/0\"", "listen = \"127.0.0.1:1\""} {
+		if !strings.Contains(c, want) {
+			t.Errorf("pollchatConfig = %s; want %q", c, want)
+		}
+	}
+	if c := pollchatConfig("127.0.0.1:1", "/tmp/d", "", ""); strings.Contains(c, "[cluster]") {
+		t.Errorf("pollchatConfig(one process) = %s; want no [cluster]", c)
+	}
+}
+
+// fanoutCheck tells members who saw message ids go down from members who
+// disagree on the order, and passes a room where all agree.
+func TestFanoutCheck(t *testing.T) {
+	member := func(seqs []int32, ids []int64) *sub {
+		return &sub{seqs: seqs, ids: ids, lats: make([]int64, len(seqs))}
+	}
+	tests := []struct {
+		name                     string
+		subs                     []*sub
+		ok, idDisorder, disagree float64
+	}{
+		{"in order", []*sub{member([]int32{0, 1}, []int64{5, 6}), member([]int32{0, 1}, []int64{5, 6})}, 1, 0, 0},
+		{"ids down, all agree", []*sub{member([]int32{0, 1}, []int64{6, 5}), member([]int32{0, 1}, []int64{6, 5})}, 0, 2, 0},
+		{"disagree", []*sub{member([]int32{0, 1}, []int64{5, 6}), member([]int32{1, 0}, []int64{6, 5})}, 0, 1, 1},
+		{"missing", []*sub{member([]int32{0, 1}, []int64{5, 6}), member([]int32{0}, []int64{5})}, 0, 0, 1},
+	}
+	for _, tc := range tests {
+		m, _ := fanoutCheck(&fleet{subs: tc.subs}, 0, 2)
+		if m["all_once_in_order"] != tc.ok || m["members_ids_disorder"] != tc.idDisorder || m["members_order_disagree"] != tc.disagree {
+			t.Errorf("fanoutCheck(%s) = ok %v, ids down %v, disagree %v; want %v, %v, %v", tc.name,
+				m["all_once_in_order"], m["members_ids_disorder"], m["members_order_disagree"], tc.ok, tc.idDisorder, tc.disagree)
+		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,6 +56,14 @@ type options struct {
 	quietWait   time.Duration
 	retries     int
 	maria       *mariadb
+
+	clusterProcs   int
+	clusterUsers   int
+	clusterRate    float64
+	clusterMembers int
+	mdOut, commit  string
+	baseline       time.Duration // direct: measure the idle processes this long first (cluster)
+	cmdline        string
 }
 
 func main() {
@@ -64,10 +73,16 @@ func main() {
 	flag.StringVar(&o.nginx, "nginx", "/usr/sbin/nginx", "nginx with the Nchan module (libnginx-mod-nchan)")
 	flag.StringVar(&o.nchanConf, "nchan-conf", "bench/nchan.conf", "Nchan's nginx.conf template (@PREFIX@, @LISTEN@)")
 	flag.StringVar(&targets, "targets", "pollchat,nchan", "servers to measure")
-	flag.StringVar(&scenarios, "scenarios", "parked,fanout,direct,durable,durable-mysql", "scenarios to run (durable-mysql needs Debian's mariadb-server)")
+	flag.StringVar(&scenarios, "scenarios", "parked,fanout,direct,durable,durable-mysql,parked-cluster,cluster", "scenarios to run (durable-mysql, parked-cluster and cluster need Debian's mariadb-server; the cluster ones redis-server)")
 	flag.IntVar(&o.runs, "runs", 3, "runs of each scenario (medians are reported)")
 	flag.IntVar(&o.srcAddrs, "src-addrs", 16, "loopback source addresses 127.0.0.2… to spread connections over")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the JSON lines to this file")
+	flag.StringVar(&o.mdOut, "md", "", "also write the table (markdown, with the commit and the machine) to this file")
+	flag.StringVar(&o.commit, "commit", "", "the commit measured, for the table's heading")
+	flag.IntVar(&o.clusterProcs, "cluster-procs", 3, "cluster: processes on Redis, compared with 1 process on the same load")
+	flag.IntVar(&o.clusterUsers, "cluster-users", 3000, "cluster: parked users for direct messages, spread over the processes")
+	flag.Float64Var(&o.clusterRate, "cluster-rate", 1000, "cluster: direct messages per second (durable in MySQL)")
+	flag.IntVar(&o.clusterMembers, "cluster-members", 1000, "cluster: room members, spread over the processes")
 	flag.IntVar(&o.parked, "parked", 15000, "parked: concurrent parked polls")
 	flag.DurationVar(&o.idleWindow, "idle-window", 50*time.Second, "parked: how long to measure idle cycling (best a multiple of -park)")
 	flag.IntVar(&o.members, "members", 2000, "fanout: room members")
@@ -90,6 +105,13 @@ func main() {
 	flag.BoolVar(&profSignals, "prof", false, "signal pollchat to write profiles (a bench/profile build): CPU during each measurement, heap while parked")
 	flag.IntVar(&o.setupConc, "setup-conc", 128, "connections opened at once while setting up")
 	flag.Parse()
+	o.cmdline = strings.Join(os.Args[1:], " ")
+	// Servers run in their own directories: a relative path would not be found.
+	for _, p := range []*string{&o.pollchat, &o.nchanConf} {
+		if a, err := filepath.Abs(*p); err == nil {
+			*p = a
+		}
+	}
 	o.targets = strings.Split(targets, ",")
 	o.scenarios = strings.Split(scenarios, ",")
 	for _, f := range strings.Split(durable, ",") {
@@ -156,7 +178,7 @@ func run(o *options) error {
 			}
 		case "nchan":
 			if _, err := exec.LookPath(o.nginx); err != nil {
-				return fmt.Errorf("nginx: %w (apt-get install nginx-light libnginx-mod-nchan)", err)
+				return fmt.Errorf("nginx: %w (apt-get install nginx libnginx-mod-nchan)", err)
 			}
 		default:
 			return fmt.Errorf("unknown target %q", t)
@@ -181,18 +203,22 @@ func run(o *options) error {
 				}
 			}
 			for _, tk := range order {
-				if strings.HasPrefix(sc, "durable") && tk != "pollchat" {
-					continue // Nchan keeps messages in memory only
+				if pollchatOnly(sc) && tk != "pollchat" {
+					continue // Nchan keeps messages in memory only and has no cluster
 				}
-				if sc == "durable-mysql" && !haveMariaDB() {
-					logf("durable-mysql: %s is missing (Debian mariadb-server); skipped", mariadbd)
+				if needsMariaDB(sc) && !haveMariaDB() {
+					logf("%s: %s is missing (Debian mariadb-server); skipped", sc, mariadbd)
+					continue
+				}
+				if strings.Contains(sc, "cluster") && !haveRedis() {
+					logf("%s: %s is missing (Debian redis-server); skipped", sc, redisBin)
 					continue
 				}
 				var rs []result
 				for try := 0; try <= o.retries; try++ {
 					waitQuiet(o)
 					logf("run %d: %s against %s", run, sc, tk)
-					got, err := runScenario(o, sc, tk)
+					got, err := runScenario(o, sc, tk, run)
 					if err != nil {
 						return fmt.Errorf("run %d, %s against %s: %w", run, sc, tk, err)
 					}
@@ -213,7 +239,37 @@ func run(o *options) error {
 	}
 	o.maria.stop()
 	printTable(os.Stdout, o, all)
+	if o.mdOut != "" {
+		f, err := os.Create(o.mdOut)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		printHeading(f, o, all)
+		printTable(f, o, all)
+	}
 	return nil
+}
+
+// pollchatOnly scenarios have no Nchan counterpart.
+func pollchatOnly(sc string) bool {
+	return strings.HasPrefix(sc, "durable") || strings.Contains(sc, "cluster")
+}
+
+func needsMariaDB(sc string) bool {
+	return sc == "durable-mysql" || strings.Contains(sc, "cluster")
+}
+
+// mysqlDSN starts the private MariaDB once and makes a fresh database.
+func (o *options) mysqlDSN() (string, error) {
+	if o.maria == nil {
+		m, err := startMariaDB()
+		if err != nil {
+			return "", err
+		}
+		o.maria = m
+	}
+	return o.maria.newDatabase()
 }
 
 // noise is the most CPU other processes used during any of rs.
@@ -242,33 +298,42 @@ func waitQuiet(o *options) {
 	}
 }
 
-func runScenario(o *options, sc, tk string) ([]result, error) {
+func runScenario(o *options, sc, tk string, run int) ([]result, error) {
 	var s *server
 	var err error
-	if sc == "durable-mysql" {
-		if o.maria == nil {
-			if o.maria, err = startMariaDB(); err != nil {
-				return nil, err
-			}
-		}
-		dsn, err := o.maria.newDatabase()
+	switch {
+	case sc == "cluster":
+		return clusterScale(o, run)
+	case sc == "parked-cluster":
+		s, stop, err := startCluster(o, 1, true)
 		if err != nil {
 			return nil, err
 		}
-		if s, err = startPollchat(o.pollchat, dsn); err != nil {
+		defer stop()
+		rs, err := parked(o, &target{kind: tk, srv: s, park: o.park, addrs: s.addrs()})
+		for i := range rs {
+			rs[i].Scenario = "parked_cluster"
+		}
+		return rs, err
+	case sc == "durable-mysql":
+		dsn, err := o.mysqlDSN()
+		if err != nil {
+			return nil, err
+		}
+		if s, err = startPollchat(o.pollchat, dsn, ""); err != nil {
 			return nil, err
 		}
 		s.also = []int{o.maria.cmd.Process.Pid}
-	} else if tk == "pollchat" {
-		s, err = startPollchat(o.pollchat, "")
-	} else {
+	case tk == "pollchat":
+		s, err = startPollchat(o.pollchat, "", "")
+	default:
 		s, err = startNchan(o.nginx, o.nchanConf, o.park)
 	}
 	if err != nil {
 		return nil, err
 	}
 	defer s.stop()
-	t := &target{kind: tk, srv: s, park: o.park}
+	t := &target{kind: tk, srv: s, park: o.park, addrs: s.addrs()}
 	switch sc {
 	case "parked":
 		return parked(o, t)
@@ -308,7 +373,7 @@ func openFleet(o *options, t *target, n, base int, room string, spread time.Dura
 		if room != "" {
 			ch = room
 		}
-		f.subs[i] = t.newSub(id, ch)
+		f.subs[i] = t.newSub(i, id, ch)
 	}
 	sem := make(chan struct{}, o.setupConc)
 	var firstErr atomic.Value
@@ -405,12 +470,10 @@ func (f *fleet) wait() {
 
 // waitParked waits until the server counts at least n parked subscribers.
 func waitParked(t *target, n int, limit time.Duration) (int, error) {
-	c := newClient(t.srv.addr)
-	defer c.Close()
 	deadline := time.Now().Add(limit)
 	got := 0
 	for time.Now().Before(deadline) {
-		g, err := t.gauge(c)
+		g, err := t.gauge()
 		if err == nil {
 			got = g
 			if g >= n {
@@ -427,6 +490,7 @@ func waitParked(t *target, n int, limit time.Duration) (int, error) {
 func parked(o *options, t *target) ([]result, error) {
 	time.Sleep(500 * time.Millisecond)
 	rss0 := t.srv.rssKB()
+	g0, gErr := t.goroutines()
 	setup := time.Now()
 	spread := time.Duration(0)
 	if o.spread {
@@ -444,6 +508,7 @@ func parked(o *options, t *target) ([]result, error) {
 	setupS := time.Since(setup).Seconds()
 	time.Sleep(2 * time.Second)
 	rss1 := t.srv.rssKB()
+	g1, gErr1 := t.goroutines()
 	if profSignals {
 		t.srv.signal(syscall.SIGUSR1)
 		time.Sleep(time.Second)
@@ -463,6 +528,13 @@ func parked(o *options, t *target) ([]result, error) {
 		"idle_cpu_pct":  cpu.ServerPct,
 		"errors":        float64(f.errs.Load()),
 	}
+	if gErr == nil && gErr1 == nil {
+		// Goroutines the server holds per parked poll (0 when a park
+		// holds none; background goroutines are there before and after).
+		m["goroutines_parked"] = float64(g1)
+		m["goroutines_per_poll"] = float64(g1-g0) / float64(o.parked)
+	}
+	addAux(m, cpu, "per_repoll", float64(repolls))
 	if repolls > 0 {
 		us := cpu.ServerS * 1e6 / float64(repolls)
 		m["us_per_repoll"] = us
@@ -514,7 +586,7 @@ func pace(t *target, k int, rate float64, jobs []job, senderBase int) (*sendStat
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			c := newClient(t.srv.addr)
+			c := newClient(t.addr(i))
 			defer c.Close()
 			q := auth(strconv.Itoa(senderBase + i))
 			var lats []int64
@@ -619,6 +691,7 @@ func fanout(o *options, t *target) ([]result, error) {
 	if got > 0 {
 		m["us_per_delivery"] = cpu.ServerS * 1e6 / float64(got)
 	}
+	addAux(m, cpu, "per_delivery", float64(got))
 	out = append(out, result{Scenario: "fanout_saturated", Target: t.kind, Metrics: m, CPU: cpu, Notes: append(notes, sendNotes(st)...)})
 	return out, nil
 }
@@ -629,6 +702,7 @@ func fanout(o *options, t *target) ([]result, error) {
 func fanoutCheck(f *fleet, from, n int) (map[string]float64, []string) {
 	var lats []int64
 	var missing, dups, disorder, resets, badMembers int
+	var idDisorder, disagree int // members who saw ids go down; members whose order differs from the first member's
 	var ref []int32
 	var notes []string
 	for _, s := range f.subs {
@@ -636,7 +710,7 @@ func fanoutCheck(f *fleet, from, n int) (map[string]float64, []string) {
 		seen := make([]int, n)
 		var order []int32
 		var lastID int64
-		bad := false
+		bad, idBad := false, false
 		for i, q := range s.seqs {
 			k := int(q) - from
 			if k < 0 || k >= n {
@@ -648,7 +722,7 @@ func fanoutCheck(f *fleet, from, n int) (map[string]float64, []string) {
 			if s.ids[i] != 0 {
 				if s.ids[i] <= lastID {
 					disorder++
-					bad = true
+					bad, idBad = true, true
 				}
 				lastID = s.ids[i]
 			}
@@ -668,10 +742,14 @@ func fanoutCheck(f *fleet, from, n int) (map[string]float64, []string) {
 			ref = order
 		} else if !equal(ref, order) {
 			disorder++
+			disagree++
 			bad = true
 		}
 		if bad {
 			badMembers++
+		}
+		if idBad {
+			idDisorder++
 		}
 	}
 	if ref != nil {
@@ -686,6 +764,8 @@ func fanoutCheck(f *fleet, from, n int) (map[string]float64, []string) {
 	m["out_of_order"] = float64(disorder)
 	m["resets"] = float64(resets)
 	m["members_wrong"] = float64(badMembers)
+	m["members_ids_disorder"] = float64(idDisorder)
+	m["members_order_disagree"] = float64(disagree)
 	ok := 0.0
 	if badMembers == 0 && resets == 0 {
 		ok = 1
@@ -757,10 +837,21 @@ func direct(o *options, t *target) ([]result, error) {
 			jobs[i].to = "u" + jobs[i].to
 		}
 	}
+	var idle cpuUse
+	if o.baseline > 0 {
+		// What the processes use with the users parked and nothing sent
+		// (re-polls, presence, Redis housekeeping), to tell the marginal
+		// cost of a delivery from the gross one.
+		bw := startWindow(t.srv)
+		time.Sleep(o.baseline)
+		idle = bw.end()
+	}
 	w := startWindow(t.srv)
+	start := time.Now()
 	st, sendTime := pace(t, o.senders, o.directRate, jobs, 910000)
 	waitTotal(f, st.ok.Load(), 10*time.Second)
 	cpu := w.end()
+	span := time.Duration(f.last.Load() - start.UnixNano())
 	var lats []int64
 	seen := make([]int, n)
 	resets := 0
@@ -794,6 +885,17 @@ func direct(o *options, t *target) ([]result, error) {
 	m["rate_achieved"] = float64(sent) / sendTime.Seconds()
 	if sent > 0 {
 		m["us_per_msg"] = cpu.ServerS * 1e6 / float64(sent)
+	}
+	if delivered := len(lats); delivered > 0 && span > 0 {
+		m["deliveries"] = float64(delivered)
+		m["deliveries_per_s"] = float64(delivered) / span.Seconds()
+		addAux(m, cpu, "per_delivery", float64(delivered))
+		if idle.Seconds > 0 {
+			m["us_per_msg_marginal"] = max(cpu.ServerS-idle.ServerS*cpu.Seconds/idle.Seconds, 0) * 1e6 / float64(delivered)
+			for name, s := range cpu.Aux {
+				m[name+"_us_per_delivery_marginal"] = max(s-idle.Aux[name]*cpu.Seconds/idle.Seconds, 0) * 1e6 / float64(delivered)
+			}
+		}
 	}
 	addSendLatency(m, st)
 	return []result{{Scenario: "direct", Target: t.kind, Metrics: m, CPU: cpu, Notes: append(firstErr(f), sendNotes(st)...)}}, nil

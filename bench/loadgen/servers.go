@@ -24,6 +24,21 @@ type server struct {
 	log  *os.File
 	done chan struct{}
 	also []int // other processes whose CPU counts as the server's (mariadbd)
+	// peers are the other pollchat processes of a cluster: their CPU and
+	// RSS count as the server's, and they stop with it.
+	peers []*server
+	// aux are processes measured apart from the server (redis-server,
+	// mariadbd behind a cluster), by name.
+	aux map[string]int
+}
+
+// addrs are the addresses of the server and its peers.
+func (s *server) addrs() []string {
+	out := []string{s.addr}
+	for _, p := range s.peers {
+		out = append(out, p.addr)
+	}
+	return out
 }
 
 const secret = "bench-secret-0123456789abcdef"
@@ -43,10 +58,15 @@ func freePort() (int, error) {
 
 // pollchatConfig is the server's config for a run: one room, rate limits
 // off (the load is many users through one generator), the embedded store.
-func pollchatConfig(addr, data, mysqlDSN string) string {
+// With redisURL set it is one process of a cluster (which needs the
+// MySQL store).
+func pollchatConfig(addr, data, mysqlDSN, redisURL string) string {
 	st := fmt.Sprintf("driver = \"embedded\"\npath = %q", data)
 	if mysqlDSN != "" {
 		st = fmt.Sprintf("driver = \"mysql\"\ndsn = %q", mysqlDSN)
+	}
+	if redisURL != "" {
+		st += fmt.Sprintf("\n\n[cluster]\nredis_url = %q", redisURL)
 	}
 	return fmt.Sprintf(`[server]
 listen = %q
@@ -80,7 +100,7 @@ grace = "40s"
 `, addr, secret, st)
 }
 
-func startPollchat(bin, mysqlDSN string) (*server, error) {
+func startPollchat(bin, mysqlDSN, redisURL string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -91,7 +111,7 @@ func startPollchat(bin, mysqlDSN string) (*server, error) {
 	}
 	s := &server{kind: "pollchat", addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir}
 	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte(pollchatConfig(s.addr, filepath.Join(dir, "data"), mysqlDSN)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(pollchatConfig(s.addr, filepath.Join(dir, "data"), mysqlDSN, redisURL)), 0o600); err != nil {
 		return nil, err
 	}
 	s.cmd = exec.Command(bin, "-config", cfg)
@@ -173,6 +193,9 @@ func (s *server) start(health string) error {
 func (s *server) pids() []int {
 	pid := s.cmd.Process.Pid
 	out := append([]int{pid}, s.also...)
+	for _, p := range s.peers {
+		out = append(out, p.pids()...)
+	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
 	if err == nil {
 		for _, f := range strings.Fields(string(b)) {
@@ -187,6 +210,9 @@ func (s *server) pids() []int {
 // stop ends the server by its pid (SIGTERM, then SIGKILL after 10 s) and
 // removes its directory.
 func (s *server) stop() {
+	for _, p := range s.peers {
+		p.stop()
+	}
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
@@ -291,6 +317,7 @@ type cpuWindow struct {
 	s                 *server
 	t0                time.Time
 	srv0, self0, all0 int64
+	aux0              map[string]int64
 }
 
 // profSignals makes each measurement window send SIGUSR2 to pollchat at
@@ -305,7 +332,14 @@ func (s *server) signal(sig syscall.Signal) {
 
 func startWindow(s *server) *cpuWindow {
 	s.signal(syscall.SIGUSR2)
-	return &cpuWindow{s: s, t0: time.Now(), srv0: s.cpuTicks(), self0: procCPU("self"), all0: machineBusy()}
+	w := &cpuWindow{s: s, t0: time.Now(), srv0: s.cpuTicks(), self0: procCPU("self"), all0: machineBusy()}
+	if len(s.aux) > 0 {
+		w.aux0 = map[string]int64{}
+		for name, pid := range s.aux {
+			w.aux0[name] = procCPU(strconv.Itoa(pid))
+		}
+	}
+	return w
 }
 
 type cpuUse struct {
@@ -315,6 +349,9 @@ type cpuUse struct {
 	OtherS    float64 `json:"other_cpu_s"`
 	OtherPct  float64 `json:"other_cpu_pct"`  // of one core, averaged over the window
 	ServerPct float64 `json:"server_cpu_pct"` // of one core
+	// Aux is the CPU seconds of the processes measured apart (redis,
+	// mariadb), not counted in OtherS.
+	Aux map[string]float64 `json:"aux_cpu_s,omitempty"`
 }
 
 func (w *cpuWindow) end() cpuUse {
@@ -323,8 +360,17 @@ func (w *cpuWindow) end() cpuUse {
 	srv := float64(w.s.cpuTicks()-w.srv0) / clkTck
 	self := float64(procCPU("self")-w.self0) / clkTck
 	all := float64(machineBusy()-w.all0) / clkTck
-	other := max(all-srv-self, 0)
-	return cpuUse{Seconds: d, ServerS: srv, LoadgenS: self, OtherS: other, OtherPct: 100 * other / d, ServerPct: 100 * srv / d}
+	var aux map[string]float64
+	auxSum := 0.0
+	for name, t0 := range w.aux0 {
+		if aux == nil {
+			aux = map[string]float64{}
+		}
+		aux[name] = float64(procCPU(strconv.Itoa(w.s.aux[name]))-t0) / clkTck
+		auxSum += aux[name]
+	}
+	other := max(all-srv-self-auxSum, 0)
+	return cpuUse{Seconds: d, ServerS: srv, LoadgenS: self, OtherS: other, OtherPct: 100 * other / d, ServerPct: 100 * srv / d, Aux: aux}
 }
 
 // auth is the legacy-hash identity of a user: id, timestamp, SHA1(id+ts+secret).

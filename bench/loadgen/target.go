@@ -55,13 +55,24 @@ func (s *sub) record(now int64, ms []msg) {
 
 // target is the server under test, spoken to in its own protocol.
 type target struct {
-	kind string
-	srv  *server
-	park time.Duration
+	kind  string
+	srv   *server
+	park  time.Duration
+	addrs []string // the server's processes (several in a cluster)
 }
 
-func (t *target) newSub(user, channel string) *sub {
-	s := &sub{user: user, c: newClient(t.srv.addr)}
+// addr is the process the i-th connection talks to: connections are spread
+// round-robin over a cluster's processes, as a balancer with keep-alive
+// connections would spread browsers.
+func (t *target) addr(i int) string {
+	if len(t.addrs) == 0 {
+		return t.srv.addr
+	}
+	return t.addrs[i%len(t.addrs)]
+}
+
+func (t *target) newSub(i int, user, channel string) *sub {
+	s := &sub{user: user, c: newClient(t.addr(i))}
 	if t.kind == "pollchat" {
 		s.q = auth(user)
 	} else {
@@ -88,6 +99,24 @@ func (t *target) open(s *sub, room string) error {
 	s.cursor = jsonField(r.body, `"cursor":"`)
 	if s.cursor == "" {
 		return fmt.Errorf("hello: no cursor in %s", r.body)
+	}
+	// Users known only by their signed identity are known per process
+	// (a site's directory would know them everywhere): say hello to the
+	// other processes of a cluster too, so sends through any of them find
+	// the user. The cursor is the one from the user's own process.
+	for _, a := range t.addrs {
+		if a == s.c.addr {
+			continue
+		}
+		c := newClient(a)
+		r, err := c.get("/v1/hello?"+s.q, nil, time.Now().Add(60*time.Second))
+		c.Close()
+		if err != nil {
+			return err
+		}
+		if r.status != 200 {
+			return fmt.Errorf("hello on %s: %w %d: %s", a, errStatus, r.status, r.body)
+		}
 	}
 	if room != "" {
 		r, err = s.c.get("/v1/join?room="+room+"&"+s.q, nil, time.Now().Add(60*time.Second))
@@ -188,12 +217,45 @@ func (t *target) send(c *client, senderQ, to, room string, seq int) error {
 	return nil
 }
 
-// gauge is the server's own count of parked subscribers.
-func (t *target) gauge(c *client) (int, error) {
-	path, key := "/metrics", "\npollchat_parked_polls "
+// gauge is the server's own count of parked subscribers, summed over its
+// processes.
+func (t *target) gauge() (int, error) {
 	if t.kind != "pollchat" {
-		path, key = "/nchan_status", "\nsubscribers: "
+		return t.metric("/nchan_status", "subscribers: ")
 	}
+	return t.metric("/metrics", "pollchat_parked_polls ")
+}
+
+// goroutines is pollchat's go_goroutines from /metrics, summed over its
+// processes.
+func (t *target) goroutines() (int, error) {
+	if t.kind != "pollchat" {
+		return 0, errors.New("no goroutines in Nchan")
+	}
+	return t.metric("/metrics", "go_goroutines ")
+}
+
+// metric sums a line "key VALUE" of path over the server's processes.
+func (t *target) metric(path, key string) (int, error) {
+	addrs := t.addrs
+	if len(addrs) == 0 {
+		addrs = []string{t.srv.addr}
+	}
+	sum := 0
+	for _, a := range addrs {
+		c := newClient(a)
+		n, err := readMetric(c, path, key)
+		c.Close()
+		if err != nil {
+			return 0, err
+		}
+		sum += n
+	}
+	return sum, nil
+}
+
+func readMetric(c *client, path, key string) (int, error) {
+	key = "\n" + key
 	r, err := c.get(path, nil, time.Now().Add(10*time.Second))
 	if err != nil {
 		return 0, err
