@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: build run test unit bench fuzz vet tidy deps dist clean
+.PHONY: build run test unit bench fuzz vet tidy deps dist clean widget
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -22,6 +22,13 @@ dist:
 	    -o $(DIST)/pollchat-$(VERSION)-linux-$$arch . || exit 1; \
 	done
 	cd $(DIST) && sha256sum pollchat-* > SHA256SUMS && cat SHA256SUMS
+
+# The served widget: minifies assets/widget.js, widget.css and messenger.js
+# (terser and clean-css from npm) into assets/dist/, which is committed so
+# that `go build` needs no npm. Run it after editing those files; the browser
+# tests fail while assets/dist/ is stale.
+widget:
+	./scripts/widget.sh
 
 run: build
 	./scripts/deps.sh run

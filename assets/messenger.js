@@ -44,7 +44,9 @@
     if (loading) { return; }
     loading = true;
     s = document.createElement('script');
-    s.src = server + '/widget.js';
+    // The built messenger.js knows the content hash of the built widget.js
+    // (scripts/widget.sh writes it), and asks for the URL browsers may keep.
+    s.src = server + '/widget.js' + (typeof POLLCHAT_WIDGET_HASH === 'string' ? '?v=' + POLLCHAT_WIDGET_HASH : '');
     s.async = true;
     s.onload = s.onreadystatechange = function () {
       var w = waiting, i;

@@ -17,6 +17,11 @@
   }
 
   var VERSION = '1.0.0';
+  // CSS_VERSION goes into the stylesheet's URL. scripts/widget.sh writes the
+  // content hash of the built widget.css in here, so the served widget asks
+  // for /widget.css?v=<hash>, which browsers may keep for a year; the
+  // readable source asks by the widget's version.
+  var CSS_VERSION = typeof POLLCHAT_CSS_HASH === 'string' ? POLLCHAT_CSS_HASH : VERSION;
   var MIN_JQUERY = [1, 7];
   var DEFAULT_JQUERY = 'https://code.jquery.com/jquery-3.7.1.min.js';
   var OLD_JQUERY = 'https://code.jquery.com/jquery-1.12.4.min.js';
@@ -1337,7 +1342,7 @@
   App.prototype.loadCSS = function () {
     var href = this.o.css, link, i, links = document.getElementsByTagName('link');
     if (href === false || href === 'false') { return; }
-    href = href && href !== true ? str(href) : this.o.server + '/widget.css?v=' + VERSION;
+    href = href && href !== true ? str(href) : this.o.server + '/widget.css?v=' + CSS_VERSION;
     for (i = 0; i < links.length; i++) {
       if (links[i].getAttribute('data-pollchat') === 'css' || /\/widget\.css(\?|$)/.test(links[i].href || '')) { return; }
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the npm packages the browser tests use (jQuery 1.12 and 3, acorn, axe-core)
-# into e2e/browser/node_modules, which git ignores. Needs node and npm
-# (Debian: nodejs, npm); installs them when missing.
+# Installs the npm packages the browser tests and the widget build use
+# (jQuery 1.12 and 3, acorn, axe-core; terser and clean-css for
+# scripts/widget.sh) into e2e/browser/node_modules, which git ignores. Needs
+# node and npm (Debian: nodejs, npm); installs them when missing.
 set -euo pipefail
 cd "$(dirname "$0")/../e2e/browser"
 if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
@@ -11,7 +12,8 @@ if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
-if [ -f node_modules/jquery1/dist/jquery.min.js ] && [ -f node_modules/jquery3/dist/jquery.min.js ] && [ -f node_modules/acorn/dist/acorn.js ] && [ -f node_modules/axe-core/axe.min.js ]; then
+if [ -f node_modules/jquery1/dist/jquery.min.js ] && [ -f node_modules/jquery3/dist/jquery.min.js ] && [ -f node_modules/acorn/dist/acorn.js ] && [ -f node_modules/axe-core/axe.min.js ] \
+  && [ -f node_modules/terser/package.json ] && [ -f node_modules/clean-css/package.json ]; then
   echo "npm.sh: ok (already installed)"
   exit 0
 fi
