@@ -41,7 +41,9 @@ process.exit(failed ? 1 : 0);
 `
 
 // TestServedScriptsAreES5 fetches every script the server serves to
-// browsers and parses it as ES5; a sample with newer syntax must fail.
+// browsers (the minified build) and parses it as ES5, with the readable
+// sources and the committed build beside them; a sample with newer syntax
+// must fail.
 func TestServedScriptsAreES5(t *testing.T) {
 	modules := nodeModules(t)
 	pc := testsvc.StartPollchat(t, testsvc.Options{})
@@ -71,6 +73,9 @@ func TestServedScriptsAreES5(t *testing.T) {
 			t.Fatal(err)
 		}
 		served = append(served, p)
+	}
+	for _, name := range []string{"widget.js", "messenger.js", "dist/widget.min.js", "dist/messenger.min.js"} {
+		served = append(served, filepath.Join(testsvc.RepoRoot(), "assets", name))
 	}
 	if out, err := run(served...); err != nil {
 		t.Fatalf("served scripts are not ES5: %v\n%s", err, out)

@@ -46,7 +46,8 @@ func nodeModules(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(testsvc.RepoRoot(), "e2e", "browser", "node_modules")
 	npmOnce.Do(func() {
-		need := []string{"jquery1/dist/jquery.min.js", "jquery3/dist/jquery.min.js", "acorn/dist/acorn.js", "axe-core/axe.min.js"}
+		need := []string{"jquery1/dist/jquery.min.js", "jquery3/dist/jquery.min.js", "acorn/dist/acorn.js", "axe-core/axe.min.js",
+			"terser/package.json", "clean-css/package.json"}
 		for _, f := range need {
 			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 				cmd := exec.Command("bash", filepath.Join(testsvc.RepoRoot(), "scripts", "npm.sh"))
