@@ -71,6 +71,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCommand -fuzztime 30s ./chat
 	$(GO) test -run '^$$' -fuzz FuzzWordMask -fuzztime 30s ./chat
 	$(GO) test -run '^$$' -fuzz FuzzAPIBody -fuzztime 30s ./server
+	$(GO) test -run '^$$' -fuzz FuzzAcceptEncoding -fuzztime 30s ./server
 
 clean:
 	rm -rf bin $(ARTIFACTS) $(DIST)
