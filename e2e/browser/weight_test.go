@@ -2,12 +2,17 @@ package browser
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 
 	"pollchat/assets"
 	"pollchat/internal/testsvc"
@@ -130,4 +135,125 @@ func TestMinifiedWidgetWorks(t *testing.T) {
 	if n := eval[int](grace, `document.querySelectorAll('script[src="`+wantJS+`"]').length`); n != 1 {
 		grace.fatalf("scripts loading %s = %d; want 1 (messenger.js asks for the versioned widget)", wantJS, n)
 	}
+}
+
+// TestWidgetWeightAndCaching measures what a visitor downloads (source,
+// minified, gzip, brotli) and checks the headers that make each encoding
+// and URL cache correctly: Content-Encoding and Content-Length per
+// encoding, Vary, an ETag per encoding that revalidates to 304, a year
+// and immutable on the versioned URL, five minutes on the bare name.
+func TestWidgetWeightAndCaching(t *testing.T) {
+	pc := testsvc.StartPollchat(t, testsvc.Options{})
+	var report strings.Builder
+	fmt.Fprintf(&report, "%-13s %8s %8s %8s %8s\n", "file", "source", "minified", "gzip", "brotli")
+	for _, c := range []struct {
+		name   string
+		margin float64 // the build is at most this share of the source
+	}{
+		{"widget.js", 0.75},
+		{"widget.css", 0.90},
+		{"messenger.js", 0.60},
+	} {
+		src, err := os.ReadFile(filepath.Join(testsvc.RepoRoot(), "assets", c.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes := map[string]int{}
+		etags := map[string]string{}
+		var version string
+		for _, enc := range []string{"identity", "gzip", "br"} {
+			resp, body := get(t, pc.URL+"/"+c.name, enc)
+			h := resp.Header
+			if resp.StatusCode != 200 {
+				t.Fatalf("GET /%s (%s) = %d", c.name, enc, resp.StatusCode)
+			}
+			wantEnc := enc
+			if enc == "identity" {
+				wantEnc = ""
+			}
+			if got := h.Get("Content-Encoding"); got != wantEnc {
+				t.Errorf("GET /%s Accept-Encoding %s: Content-Encoding = %q; want %q", c.name, enc, got, wantEnc)
+			}
+			if got := h.Get("Content-Length"); got != strconv.Itoa(len(body)) {
+				t.Errorf("GET /%s (%s): Content-Length = %q; body has %d bytes", c.name, enc, got, len(body))
+			}
+			if got := h.Get("Vary"); got != "Accept-Encoding" {
+				t.Errorf("GET /%s (%s): Vary = %q; want Accept-Encoding", c.name, enc, got)
+			}
+			if got := h.Get("Cache-Control"); got != "public, max-age=300" {
+				t.Errorf("GET /%s (%s): Cache-Control = %q; want public, max-age=300 on the bare name", c.name, enc, got)
+			}
+			plain := decode(t, enc, body)
+			if enc == "identity" {
+				version = assets.Version(plain)
+			} else if assets.Version(plain) != version {
+				t.Errorf("GET /%s (%s) decodes to other bytes than the identity", c.name, enc)
+			}
+			sizes[enc] = len(body)
+			etag := h.Get("ETag")
+			for e, other := range etags {
+				if other == etag {
+					t.Errorf("/%s: %s and %s share ETag %s", c.name, e, enc, etag)
+				}
+			}
+			etags[enc] = etag
+
+			// Revalidation: the ETag of this encoding answers 304.
+			req, _ := http.NewRequest("GET", pc.URL+"/"+c.name, nil)
+			req.Header.Set("Accept-Encoding", enc)
+			req.Header.Set("If-None-Match", etag)
+			r304, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r304.Body.Close()
+			if r304.StatusCode != 304 || r304.Header.Get("ETag") != etag {
+				t.Errorf("GET /%s (%s) If-None-Match %s = %d ETag %q; want 304 with the same ETag", c.name, enc, etag, r304.StatusCode, r304.Header.Get("ETag"))
+			}
+		}
+
+		// The versioned URL is kept a year; an old version, briefly.
+		for _, v := range []struct{ q, want string }{
+			{"?v=" + version, "public, max-age=31536000, immutable"},
+			{"?v=0000000000000000", "public, max-age=300"},
+			{"?v=", "public, max-age=300"},
+		} {
+			resp, body := get(t, pc.URL+"/"+c.name+v.q, "br")
+			if got := resp.Header.Get("Cache-Control"); resp.StatusCode != 200 || got != v.want {
+				t.Errorf("GET /%s%s = %d, Cache-Control %q; want 200, %q", c.name, v.q, resp.StatusCode, got, v.want)
+			}
+			if assets.Version(decode(t, "br", body)) != version {
+				t.Errorf("GET /%s%s is not the current build", c.name, v.q)
+			}
+		}
+
+		src0, mini, gz, br := len(src), sizes["identity"], sizes["gzip"], sizes["br"]
+		fmt.Fprintf(&report, "%-13s %8d %8d %8d %8d\n", c.name, src0, mini, gz, br)
+		if float64(mini) > c.margin*float64(src0) {
+			t.Errorf("/%s minified is %d bytes, %.0f%% of the %d-byte source; want at most %.0f%%", c.name, mini, 100*float64(mini)/float64(src0), src0, 100*c.margin)
+		}
+		if gz >= mini || br >= gz {
+			t.Errorf("/%s: minified %d, gzip %d, brotli %d; want each smaller than the one before", c.name, mini, gz, br)
+		}
+	}
+	t.Logf("bytes sent for each file:\n%s", report.String())
+}
+
+// decode undoes a Content-Encoding (with fasthttp's decoders).
+func decode(t *testing.T, enc string, body []byte) []byte {
+	t.Helper()
+	var out []byte
+	var err error
+	switch enc {
+	case "gzip":
+		out, err = fasthttp.AppendGunzipBytes(nil, body)
+	case "br":
+		out, err = fasthttp.AppendUnbrotliBytes(nil, body)
+	default:
+		return body
+	}
+	if err != nil {
+		t.Fatalf("decoding %s: %v", enc, err)
+	}
+	return out
 }
