@@ -449,15 +449,19 @@ func TestSoak(t *testing.T) {
 		if m["pollchat_streams"] > float64(plan.users+5) {
 			t.Fatalf("round %d: %v streams for %d users", round, m["pollchat_streams"], plan.users)
 		}
-		rss = append(rss, m["process_resident_memory_bytes"])
+		rss = append(rss, m["go_memstats_heap_inuse_bytes"])
 		t.Logf("after round %d: %d polls, %d events, %d sends, %d other actions in all; goroutines %v (before %v); RSS %.1f MB (before %.1f MB)",
 			round, r.polls.Load(), r.events.Load(), r.sends.Load(), r.other.Load(), m["go_goroutines"], base["go_goroutines"],
 			m["process_resident_memory_bytes"]/1e6, base["process_resident_memory_bytes"]/1e6)
 	}
 	// A leak grows with the load; a working set does not. The second round
-	// does as much as the first: its RSS must not grow by half again.
-	if len(rss) >= 2 && rss[len(rss)-1] > rss[0]*1.5+16e6 {
-		t.Fatalf("RSS grew from %.1f MB after round 1 to %.1f MB after round %d", rss[0]/1e6, rss[len(rss)-1]/1e6, len(rss))
+	// does about as much as the first (up to twice as much on a busy
+	// machine), so its heap must not double. The heap in use, not RSS: RSS
+	// keeps freed pages until the runtime returns them, which made this
+	// check depend on the scavenger's timing. The goroutine, stream and
+	// parked-poll counts above catch structural leaks exactly.
+	if len(rss) >= 2 && rss[len(rss)-1] > rss[0]*2+32e6 {
+		t.Fatalf("heap in use grew from %.1f MB after round 1 to %.1f MB after round %d", rss[0]/1e6, rss[len(rss)-1]/1e6, len(rss))
 	}
 	if r.sends.Load() == 0 || r.polls.Load() == 0 {
 		t.Fatalf("the soak did nothing: %d sends, %d polls", r.sends.Load(), r.polls.Load())
