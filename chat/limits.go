@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -16,33 +17,15 @@ import (
 	"pollchat/store"
 )
 
-// limiter is one token bucket per user that every writing or fanning-out
-// call draws from (see the Cost constants): rate tokens a second, up to
-// burst. Enough for a fast typist, not for a flood.
+// limiter draws every writing or fanning-out call from the caller's token
+// bucket (see the Cost constants): rate tokens a second, up to burst.
+// Enough for a fast typist, not for a flood. The buckets are the engine's:
+// shared by every process in a cluster.
 type limiter struct {
-	remote RateLimiter // shared by every process in cluster mode; nil for one
+	engine Engine
+	errs   *engineErrors
 	rate   float64
-	burst  float64
-	seed   maphash.Seed
-	shards [16]limitShard
-}
-
-type limitShard struct {
-	mu sync.Mutex
-	m  map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func (l *limiter) init(rate float64, burst int) {
-	l.rate, l.burst = rate, float64(burst)
-	l.seed = maphash.MakeSeed()
-	for i := range l.shards {
-		l.shards[i].m = make(map[string]*bucket)
-	}
+	burst  int
 }
 
 // What each kind of call costs, in tokens of the caller's bucket
@@ -63,88 +46,127 @@ const (
 )
 
 // allow takes a token for user or answers RATE_LIMITED.
-func (l *limiter) allow(user string, now time.Time) error {
-	return l.take(user, CostSend, now)
-}
+func (l *limiter) allow(user string) error { return l.take(user, CostSend) }
 
-// take takes cost tokens for user or answers RATE_LIMITED. A cost of 1
-// uses the cluster's shared bucket when there is one; cheaper kinds are
-// counted in this process's bucket (their events stay bounded per process).
-func (l *limiter) take(user string, cost float64, now time.Time) error {
+// take takes cost tokens for user or answers RATE_LIMITED.
+func (l *limiter) take(user string, cost float64) error {
 	if l.rate <= 0 {
 		return nil
 	}
-	if l.remote != nil && cost == 1 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		ok, wait, err := l.remote.Allow(ctx, user, l.rate, int(l.burst))
-		if err == nil {
-			if ok {
-				return nil
-			}
-			secs := max(int(wait.Seconds()+0.999), 1)
-			return &Error{Code: CodeRateLimited, RetryAfter: secs, Message: "too many requests; wait " + humanSeconds(secs)}
-		}
-		// Broker down: fall back to this process's own bucket.
+	ctx, cancel := engineCtx()
+	defer cancel()
+	wait, err := l.engine.Allow(ctx, user, cost, l.rate, l.burst)
+	l.errs.count(err) // answered from this process's bucket meanwhile
+	if wait <= 0 {
+		return nil
 	}
-	sh := &l.shards[maphash.String(l.seed, user)%uint64(len(l.shards))]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	b := sh.m[user]
-	if b == nil {
-		b = &bucket{tokens: l.burst, last: now}
-		sh.m[user] = b
-	}
-	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(l.burst, b.tokens+el*l.rate)
-		b.last = now
-	}
-	if b.tokens < cost {
-		wait := int((cost-b.tokens)/l.rate + 0.999)
-		return &Error{Code: CodeRateLimited, RetryAfter: max(wait, 1),
-			Message: "too many requests; wait " + humanSeconds(max(wait, 1))}
-	}
-	b.tokens -= cost
-	return nil
+	secs := max(int(wait.Seconds()+0.999), 1)
+	return &Error{Code: CodeRateLimited, RetryAfter: secs, Message: "too many requests; wait " + humanSeconds(secs)}
 }
 
-// charge takes cost tokens from user after the fact, into debt down to
-// -burst: the next calls are refused until the bucket refills.
-func (l *limiter) charge(user string, cost float64, now time.Time) {
+// charge takes cost tokens from user after the fact (see Engine.Charge).
+func (l *limiter) charge(user string, cost float64) {
 	if l.rate <= 0 || cost <= 0 {
 		return
 	}
-	sh := &l.shards[maphash.String(l.seed, user)%uint64(len(l.shards))]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	b := sh.m[user]
-	if b == nil {
-		b = &bucket{tokens: l.burst, last: now}
-		sh.m[user] = b
-	}
-	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(l.burst, b.tokens+el*l.rate)
-		b.last = now
-	}
-	b.tokens = max(b.tokens-cost, -l.burst)
+	l.engine.Charge(user, cost, l.rate, l.burst)
 }
 
-// sweep forgets buckets that have refilled.
-func (l *limiter) sweep(now time.Time) {
-	if l.rate <= 0 {
+// Buckets are token buckets, one per user, in this process: the memory
+// engine's rate limits, and the Redis engine's for what it keeps local.
+// The zero value is ready to use.
+type Buckets struct {
+	init   sync.Once
+	seed   maphash.Seed
+	shards [16]limitShard
+	full   atomic.Int64 // the longest refill from -burst seen, in ns
+}
+
+type limitShard struct {
+	mu sync.Mutex
+	m  map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// get returns user's bucket refilled to now, its shard locked.
+func (b *Buckets) get(user string, rate, burst float64, now time.Time) (*bucket, *limitShard) {
+	b.init.Do(func() {
+		b.seed = maphash.MakeSeed()
+		for i := range b.shards {
+			b.shards[i].m = make(map[string]*bucket)
+		}
+	})
+	if full := int64(2 * burst / rate * float64(time.Second)); full > b.full.Load() {
+		b.full.Store(full)
+	}
+	sh := &b.shards[maphash.String(b.seed, user)%uint64(len(b.shards))]
+	sh.mu.Lock()
+	k := sh.m[user]
+	if k == nil {
+		k = &bucket{tokens: burst, last: now}
+		sh.m[user] = k
+	}
+	if el := now.Sub(k.last).Seconds(); el > 0 {
+		k.tokens = min(burst, k.tokens+el*rate)
+		k.last = now
+	}
+	return k, sh
+}
+
+// Take takes cost tokens from user's bucket and returns 0, or how long
+// until there are enough.
+func (b *Buckets) Take(user string, cost, rate, burst float64, now time.Time) time.Duration {
+	if rate <= 0 {
+		return 0
+	}
+	k, sh := b.get(user, rate, burst, now)
+	defer sh.mu.Unlock()
+	if k.tokens < cost {
+		return time.Duration((cost - k.tokens) / rate * float64(time.Second))
+	}
+	k.tokens -= cost
+	return 0
+}
+
+// Charge takes cost tokens after the fact, into debt down to -burst.
+func (b *Buckets) Charge(user string, cost, rate, burst float64, now time.Time) {
+	if rate <= 0 || cost <= 0 {
 		return
 	}
-	full := time.Duration(2 * l.burst / l.rate * float64(time.Second)) // from -burst
-	for i := range l.shards {
-		sh := &l.shards[i]
+	k, sh := b.get(user, rate, burst, now)
+	k.tokens = max(k.tokens-cost, -burst)
+	sh.mu.Unlock()
+}
+
+// Sweep forgets buckets that have refilled.
+func (b *Buckets) Sweep(now time.Time) {
+	full := time.Duration(b.full.Load())
+	for i := range b.shards {
+		sh := &b.shards[i]
 		sh.mu.Lock()
-		for u, b := range sh.m {
-			if now.Sub(b.last) > full {
+		for u, k := range sh.m {
+			if now.Sub(k.last) > full {
 				delete(sh.m, u)
 			}
 		}
 		sh.mu.Unlock()
 	}
+}
+
+// size is how many buckets there are (for tests).
+func (b *Buckets) size() int {
+	n := 0
+	for i := range b.shards {
+		sh := &b.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // blocks caches each user's block list (who they block).

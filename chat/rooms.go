@@ -6,85 +6,54 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"pollchat/bridge"
 	"pollchat/store"
 )
 
-// room is the live membership of a room. Fan-out reads an immutable
-// snapshot of the member list, so a send never holds the room's lock while
-// it publishes.
+// room is a configured room; its membership is the engine's (every
+// process sees the same members in a cluster). When the engine fails, the
+// room behaves as empty for fan-out (messages stay stored and show in
+// history) rather than blocking a send; the failure is counted.
 type room struct {
-	name    string
-	mu      sync.Mutex
-	members map[string]struct{}
-	list    atomic.Pointer[[]string]
-	// remote keeps the membership in the cluster (every process sees the
-	// same members); nil for one process. See rooms_cluster.go.
-	remote RoomStore
-}
-
-func newRoom(name string) *room {
-	r := &room{name: name, members: make(map[string]struct{})}
-	r.list.Store(&[]string{})
-	return r
-}
-
-func (r *room) rebuild() {
-	l := make([]string, 0, len(r.members))
-	for u := range r.members {
-		l = append(l, u)
-	}
-	r.list.Store(&l)
+	name   string
+	engine Engine
+	errs   *engineErrors
 }
 
 // add reports whether user was not a member before.
 func (r *room) add(user string) bool {
-	if r.remote != nil {
-		return r.remoteAdd(user)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.members[user]; ok {
-		return false
-	}
-	r.members[user] = struct{}{}
-	r.rebuild()
-	return true
+	ctx, cancel := engineCtx()
+	defer cancel()
+	added, err := r.engine.RoomAdd(ctx, r.name, user)
+	return r.errs.count(err) == nil && added
 }
 
 // remove reports whether user was a member.
 func (r *room) remove(user string) bool {
-	if r.remote != nil {
-		return r.remoteRemove(user)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.members[user]; !ok {
-		return false
-	}
-	delete(r.members, user)
-	r.rebuild()
-	return true
+	ctx, cancel := engineCtx()
+	defer cancel()
+	removed, err := r.engine.RoomRemove(ctx, r.name, user)
+	return r.errs.count(err) == nil && removed
 }
 
 func (r *room) has(user string) bool {
-	if r.remote != nil {
-		return r.remoteHas(user)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.members[user]
-	return ok
+	ctx, cancel := engineCtx()
+	defer cancel()
+	ok, err := r.engine.RoomHas(ctx, r.name, user)
+	return r.errs.count(err) == nil && ok
 }
 
+// snapshot returns the members; the slice must not be changed.
 func (r *room) snapshot() []string {
-	if r.remote != nil {
-		return r.remoteMembers()
+	ctx, cancel := engineCtx()
+	defer cancel()
+	m, err := r.engine.RoomMembers(ctx, r.name)
+	if r.errs.count(err) != nil {
+		return nil
 	}
-	return *r.list.Load()
+	return m
 }
 
 func (r *room) size() int { return len(r.snapshot()) }
@@ -151,7 +120,7 @@ func (s *Service) Join(ctx context.Context, c Caller, name string) (*RoomState, 
 			return nil, err
 		}
 	}
-	if err := s.limits.take(c.ID, CostSend, s.now()); err != nil {
+	if err := s.limits.take(c.ID, CostSend); err != nil {
 		return nil, err
 	}
 	if r.add(c.ID) {
@@ -166,7 +135,7 @@ func (s *Service) Join(ctx context.Context, c Caller, name string) (*RoomState, 
 	// this room's messages.
 	sctx, cancel := s.storeCtx(ctx)
 	if len(s.blocks.get(sctx, s.store, c.ID)) > 0 {
-		s.broadcast("blocks:" + c.ID)
+		s.broadcast(Control{Kind: ControlBlocks, Users: []string{c.ID}})
 	}
 	cancel()
 	return s.roomState(ctx, me, r, true)
@@ -182,7 +151,7 @@ func (s *Service) Leave(ctx context.Context, c Caller, name string) (*RoomState,
 	if err != nil {
 		return nil, err
 	}
-	if err := s.limits.take(c.ID, CostSend, s.now()); err != nil {
+	if err := s.limits.take(c.ID, CostSend); err != nil {
 		return nil, err
 	}
 	if r.remove(c.ID) {
@@ -360,7 +329,7 @@ func (s *Service) expireMutes() {
 		// In a cluster every process expires its copy; the one whose delete
 		// found the row tells the room, so members hear it once.
 		if r := s.rooms[m.Room]; r != nil && found {
-			s.hub.PublishMany(r.snapshot(), unmutedEvent(m.Room, m.UserID))
+			s.publish(r.snapshot(), unmutedEvent(m.Room, m.UserID))
 		}
 	}
 }

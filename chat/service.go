@@ -2,7 +2,6 @@ package chat
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"sort"
@@ -24,6 +23,8 @@ import (
 type Directory interface {
 	Get(ctx context.Context, id string) (bridge.User, error)
 	GetMany(ctx context.Context, ids []string) (map[string]bridge.User, error)
+	// Invalidate drops ids from the directory's cache.
+	Invalidate(ids ...string)
 }
 
 // Config configures a Service. Zero values mean the defaults of docs/protocol.md.
@@ -58,33 +59,10 @@ type Config struct {
 	Now func() time.Time
 	// Log; nil means slog.Default().
 	Log *slog.Logger
-	// Remote is the cluster broker (cluster.Redis); nil for one process.
-	// Besides Remote it may offer RoomStore, RateLimiter, Controller and
-	// Pinger, found by type assertion.
-	Remote Remote
-}
-
-// RoomStore keeps room membership where every process sees it.
-type RoomStore interface {
-	RoomAdd(ctx context.Context, room, user string) (bool, error)
-	RoomRemove(ctx context.Context, room, user string) (bool, error)
-	RoomMembers(ctx context.Context, room string) ([]string, error)
-	RoomHas(ctx context.Context, room, user string) (bool, error)
-}
-
-// RateLimiter is a token bucket shared by every process.
-type RateLimiter interface {
-	Allow(ctx context.Context, user string, rate float64, burst int) (bool, time.Duration, error)
-}
-
-// Controller sends control messages (cache invalidations) to every process.
-type Controller interface {
-	Control(ctx context.Context, msg string) error
-}
-
-// Pinger checks a dependency.
-type Pinger interface {
-	Ping(ctx context.Context) error
+	// Engine holds the streams, presence, rooms, rate limits and control
+	// messages: cluster.Redis in a cluster; nil means a MemoryEngine (one
+	// process). The service does not close it.
+	Engine Engine
 }
 
 // Caller is the verified user making a request. Name and AvatarURL come
@@ -104,6 +82,8 @@ type Caller struct {
 type Service struct {
 	cfg    Config
 	hub    *Hub
+	engine Engine
+	errs   *engineErrors
 	store  store.Store
 	dir    Directory
 	log    *slog.Logger
@@ -133,21 +113,11 @@ func New(cfg Config, st store.Store, dir Directory) (*Service, error) {
 	if len(cfg.Rooms) == 0 {
 		cfg.Rooms = []string{"lobby"}
 	}
-	if cfg.MaxLength <= 0 {
-		cfg.MaxLength = 350
-	}
-	if cfg.History <= 0 {
-		cfg.History = 50
-	}
-	if cfg.Burst <= 0 {
-		cfg.Burst = 20
-	}
-	if cfg.RoomEventsLimit <= 0 {
-		cfg.RoomEventsLimit = 500
-	}
-	if cfg.Grace <= 0 {
-		cfg.Grace = 40 * time.Second
-	}
+	cfg.MaxLength = orDefault(cfg.MaxLength, config.DefaultMaxLength)
+	cfg.History = orDefault(cfg.History, config.DefaultHistory)
+	cfg.Burst = orDefault(cfg.Burst, config.DefaultBurst)
+	cfg.RoomEventsLimit = orDefault(cfg.RoomEventsLimit, config.DefaultRoomEventsLimit)
+	cfg.Grace = orDefault(cfg.Grace, DefaultGrace)
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 5 * time.Second
 	}
@@ -168,16 +138,18 @@ func New(cfg Config, st store.Store, dir Directory) (*Service, error) {
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
-	s.hub = NewHub(HubConfig{Buffer: cfg.Buffer, Grace: cfg.Grace, Presence: s.onPresence, Now: cfg.Now, Remote: cfg.Remote})
-	roomStore, _ := cfg.Remote.(RoomStore)
+	if cfg.Engine == nil {
+		cfg.Engine = NewMemoryEngine(MemoryConfig{Buffer: cfg.Buffer, Grace: cfg.Grace, Now: cfg.Now})
+	}
+	s.engine = cfg.Engine
+	s.hub = NewHub(HubConfig{Engine: cfg.Engine, Grace: cfg.Grace, Presence: s.onPresence, Control: s.Control, Now: cfg.Now})
+	s.errs = s.hub.errs
 	for _, name := range cfg.Rooms {
-		s.rooms[name] = newRoom(name)
-		s.rooms[name].remote = roomStore
+		s.rooms[name] = &room{name: name, engine: cfg.Engine, errs: s.errs}
 		s.roomNames = append(s.roomNames, name)
 	}
 	s.banned = newWordMask(cfg.BannedWords)
-	s.limits.init(cfg.Rate, cfg.Burst)
-	s.limits.remote, _ = cfg.Remote.(RateLimiter)
+	s.limits = limiter{engine: cfg.Engine, errs: s.errs, rate: cfg.Rate, burst: cfg.Burst}
 	s.blocks.init()
 	s.typing = cache.New(time.Second, 10*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.StoreTimeout)
@@ -207,44 +179,51 @@ func (s *Service) Healthy(ctx context.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
 		return err
 	}
-	if p, ok := s.cfg.Remote.(Pinger); ok {
-		return p.Ping(ctx)
-	}
-	return nil
+	return s.engine.Ping(ctx)
 }
 
 // Control handles a control message from another process.
-func (s *Service) Control(msg string) {
-	kind, arg, _ := strings.Cut(msg, ":")
-	switch kind {
-	case "mutes":
+func (s *Service) Control(c Control) {
+	switch c.Kind {
+	case ControlMutes:
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
 		defer cancel()
 		if err := s.mutes.load(ctx, s.store); err != nil {
 			s.log.Warn("chat: reload mutes", "err", err)
 		}
-	case "caller":
-		var w callerWire
-		if json.Unmarshal([]byte(arg), &w) == nil && config.ValidUserID(w.ID) == nil {
-			s.storeCaller(bridge.User{ID: w.ID, Name: w.Name, AvatarURL: w.AvatarURL, Role: bridge.RoleMember}, false)
-		}
-	case "blocks":
-		s.blocks.forget(arg)
+	case ControlCaller:
+		ci := c.Caller
+		s.storeCaller(bridge.User{ID: ci.ID, Name: ci.Name, AvatarURL: ci.AvatarURL, Role: bridge.RoleMember}, false)
+	case ControlBlocks:
+		s.blocks.forget(c.Users[0])
 		ctx, cancel := s.storeCtx(context.Background())
 		defer cancel()
-		s.blocks.get(ctx, s.store, arg)
+		s.blocks.get(ctx, s.store, c.Users[0])
+	case ControlInvalidate:
+		s.dir.Invalidate(c.Users...)
+		s.Forget(c.Users...)
 	}
 }
 
-// broadcast tells the other processes (no-op for one process).
-func (s *Service) broadcast(msg string) {
-	if c, ok := s.cfg.Remote.(Controller); ok {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if err := c.Control(ctx, msg); err != nil {
-			s.log.Warn("chat: broadcast", "msg", msg, "err", err)
-		}
+// broadcast tells the other processes (nobody for the memory engine).
+func (s *Service) broadcast(c Control) {
+	if !s.engine.Shared() {
+		return
 	}
+	ctx, cancel := engineCtx()
+	defer cancel()
+	if err := s.errs.count(s.engine.Control(ctx, c)); err != nil {
+		s.log.Warn("chat: broadcast", "kind", c.Kind, "err", err)
+	}
+}
+
+// Invalidate drops users from the directory's cache and ends their parked
+// polls, here and on every other process (the backend API's
+// users/invalidate): a banned member is refused from their next call.
+func (s *Service) Invalidate(ids ...string) {
+	s.dir.Invalidate(ids...)
+	s.Forget(ids...)
+	s.broadcast(Control{Kind: ControlInvalidate, Users: ids})
 }
 
 // Close answers parked polls, finishes pending sends and stops the
@@ -255,6 +234,13 @@ func (s *Service) Close() {
 		close(s.stop)
 		<-s.stopped
 	})
+}
+
+// publish sends an event to users' streams; a failure is counted and logged.
+func (s *Service) publish(users []string, ev []byte) {
+	if _, err := s.hub.PublishMany(users, ev); err != nil {
+		s.log.Warn("chat: event not delivered live (engine down)", "err", err)
+	}
 }
 
 // storeCtx bounds a store call. It keeps ctx's values but not its
@@ -313,13 +299,6 @@ func (s *Service) remember(c Caller) {
 	s.storeCaller(bridge.User{ID: c.ID, Name: name, AvatarURL: c.AvatarURL, Role: bridge.RoleMember}, true)
 }
 
-// callerWire is a "caller:" control message: what an identity said.
-type callerWire struct {
-	ID        string `json:"user_id"`
-	Name      string `json:"name"`
-	AvatarURL string `json:"avatar_url,omitempty"`
-}
-
 // storeCaller keeps what an identity said of a user. In a cluster a new
 // or changed entry is told to the other processes (tell), so that a user
 // known from their identity alone is known on every process: a send to
@@ -328,20 +307,18 @@ func (s *Service) storeCaller(u bridge.User, tell bool) {
 	e := &callerEntry{user: u}
 	e.seen.Store(s.now().Unix())
 	s.callers.Store(u.ID, e)
-	if tell && !s.cfg.RequireKnown {
-		if _, ok := s.cfg.Remote.(Controller); ok {
-			b, _ := json.Marshal(callerWire{u.ID, u.Name, u.AvatarURL})
-			go func() {
-				// Only users the directory does not know need it (the
-				// others are known everywhere); asked off the request path.
-				ctx, cancel := context.WithTimeout(context.Background(), DirectoryTimeout)
-				_, err := s.dir.Get(ctx, u.ID)
-				cancel()
-				if errors.Is(err, bridge.ErrUnknownUser) {
-					s.broadcast("caller:" + string(b))
-				}
-			}()
-		}
+	if tell && !s.cfg.RequireKnown && s.engine.Shared() {
+		c := Control{Kind: ControlCaller, Caller: CallerInfo{ID: u.ID, Name: u.Name, AvatarURL: u.AvatarURL}}
+		go func() {
+			// Only users the directory does not know need it (the
+			// others are known everywhere); asked off the request path.
+			ctx, cancel := context.WithTimeout(context.Background(), DirectoryTimeout)
+			_, err := s.dir.Get(ctx, u.ID)
+			cancel()
+			if errors.Is(err, bridge.ErrUnknownUser) {
+				s.broadcast(c)
+			}
+		}()
 	}
 }
 
@@ -439,12 +416,12 @@ func (s *Service) Users(ctx context.Context, ids []string) []bridge.User {
 // CostUnknownID from the caller's bucket (each is a lookup at the host
 // site), charged after the answer; a caller in debt gets RATE_LIMITED.
 func (s *Service) UsersFor(ctx context.Context, c Caller, ids []string) ([]bridge.User, error) {
-	if err := s.limits.take(c.ID, 0, s.now()); err != nil {
+	if err := s.limits.take(c.ID, 0); err != nil {
 		return nil, err
 	}
 	out := s.Users(ctx, ids)
 	if unknown := len(ids) - len(out); unknown > 0 {
-		s.limits.charge(c.ID, float64(unknown)*CostUnknownID, s.now())
+		s.limits.charge(c.ID, float64(unknown)*CostUnknownID)
 	}
 	return out, nil
 }
@@ -508,7 +485,7 @@ func (s *Service) Hello(ctx context.Context, c Caller) (*HelloResult, error) {
 	me := s.me(ctx, c)
 	// Open the stream first: whatever is published from here on is in it,
 	// and what the store shows below may repeat some of it (ids dedupe).
-	cursor, err := s.hub.OpenErr(c.ID)
+	cursor, err := s.hub.Open(c.ID)
 	if err != nil {
 		return nil, &Error{Code: CodeUnavailable, Message: "the cluster broker is unavailable; try again shortly", Err: err}
 	}
@@ -704,7 +681,7 @@ func (s *Service) Send(ctx context.Context, c Caller, p SendParams) (SendResult,
 			return SendResult{}, err
 		}
 		if strings.HasPrefix(text, "/") {
-			if err := s.limits.allow(c.ID, s.now()); err != nil {
+			if err := s.limits.allow(c.ID); err != nil {
 				return SendResult{}, err
 			}
 			return SendResult{Command: true}, s.command(ctx, c, r, text)
@@ -729,7 +706,7 @@ func (s *Service) Send(ctx context.Context, c Caller, p SendParams) (SendResult,
 		s.blocks.get(sctx, s.store, p.To)
 		cancel()
 	}
-	if err := s.limits.allow(c.ID, s.now()); err != nil {
+	if err := s.limits.allow(c.ID); err != nil {
 		return SendResult{}, err
 	}
 	m := &store.Message{From: c.ID, To: p.To, Room: p.Room, Text: s.mask(text), ClientID: p.ClientID}
@@ -779,10 +756,10 @@ func (s *Service) Inject(ctx context.Context, m *store.Message) error {
 // commit hands m to the committer and waits until it is durable and
 // delivered (or failed).
 func (s *Service) commit(ctx context.Context, m *store.Message) error {
-	if d, ok := s.cfg.Remote.(interface{ Down() bool }); ok && d.Down() {
+	if s.engine.Down() {
 		// Not stored: a message that cannot be delivered live is refused
 		// while the broker is down, and the client retries.
-		if p, ok := s.cfg.Remote.(Pinger); !ok || p.Ping(ctx) != nil {
+		if s.errs.count(s.engine.Ping(ctx)) != nil {
 			return Errorf(CodeUnavailable, "the cluster broker is unavailable; try again shortly")
 		}
 	}
@@ -919,8 +896,8 @@ func (s *Service) deliver(m *store.Message) {
 			to = append(to, m.To)
 		}
 	}
-	if n := s.hub.PublishMany(to, ev); n == 0 && s.cfg.Remote != nil && len(to) > 0 {
-		s.log.Warn("chat: message stored but not delivered live (broker down); clients see it on their next hello", "id", m.ID)
+	if _, err := s.hub.PublishMany(to, ev); err != nil {
+		s.log.Warn("chat: message stored but not delivered live (engine down); clients see it on their next hello", "id", m.ID, "err", err)
 	}
 }
 
@@ -1007,7 +984,7 @@ func (s *Service) Read(ctx context.Context, c Caller, with, room string, system 
 	if upto <= 0 {
 		return Errorf(CodeBadRequest, "upto must be a message id")
 	}
-	if err := s.limits.take(c.ID, CostRead, s.now()); err != nil {
+	if err := s.limits.take(c.ID, CostRead); err != nil {
 		return err
 	}
 	sctx, cancel := s.storeCtx(ctx)
@@ -1055,7 +1032,7 @@ func (s *Service) Typing(ctx context.Context, c Caller, to, room string) error {
 		if err := s.mutedErr(r, c.ID); err != nil {
 			return err
 		}
-		if err := s.limits.take(c.ID, CostTyping, s.now()); err != nil {
+		if err := s.limits.take(c.ID, CostTyping); err != nil {
 			return err
 		}
 		if r.size() > s.cfg.RoomEventsLimit || !s.typingFresh(c.ID, "#"+room) {
@@ -1074,7 +1051,7 @@ func (s *Service) Typing(ctx context.Context, c Caller, to, room string) error {
 		if to == c.ID {
 			return Errorf(CodeBadRequest, "to must be another user")
 		}
-		if err := s.limits.take(c.ID, CostTyping, s.now()); err != nil {
+		if err := s.limits.take(c.ID, CostTyping); err != nil {
 			return err
 		}
 		if !s.typingFresh(c.ID, to) {
@@ -1120,7 +1097,7 @@ func (s *Service) Request(ctx context.Context, c Caller, to, text string) error 
 	if _, ok := s.User(ctx, to); !ok {
 		return Errorf(CodeNotFound, "no user %q", to)
 	}
-	if err := s.limits.allow(c.ID, s.now()); err != nil {
+	if err := s.limits.allow(c.ID); err != nil {
 		return err
 	}
 	sctx, cancel := s.storeCtx(ctx)
@@ -1203,7 +1180,7 @@ func (s *Service) Block(ctx context.Context, c Caller, other string, block bool)
 		if _, ok := s.User(ctx, other); !ok {
 			return Errorf(CodeNotFound, "no user %q", other)
 		}
-		if err := s.limits.allow(c.ID, s.now()); err != nil {
+		if err := s.limits.allow(c.ID); err != nil {
 			return err
 		}
 		if list := s.blocks.get(sctx, s.store, c.ID); len(list) >= MaxBlocks {
@@ -1217,7 +1194,7 @@ func (s *Service) Block(ctx context.Context, c Caller, other string, block bool)
 	}
 	s.blocks.forget(c.ID)
 	s.blocks.get(sctx, s.store, c.ID)
-	s.broadcast("blocks:" + c.ID)
+	s.broadcast(Control{Kind: ControlBlocks, Users: []string{c.ID}})
 	return nil
 }
 
@@ -1270,7 +1247,7 @@ func (s *Service) onPresence(user string, online bool) {
 	ev := presenceEvent(user, online)
 	sent := map[string]bool{user: true}
 	contacts := s.hub.Contacts(user)
-	if s.cfg.Remote != nil {
+	if s.engine.Shared() {
 		// The process that saw the change may never have seen the user's
 		// hello: their contacts come from the store.
 		ctx, cancel := s.storeCtx(context.Background())
@@ -1311,7 +1288,7 @@ func (s *Service) onPresence(user string, online bool) {
 			}
 		}
 	}
-	s.hub.PublishMany(to, ev)
+	s.publish(to, ev)
 	for _, r := range left {
 		if r.remove(user) {
 			s.roomUserEvent("user_left", r, user, context.Background())
@@ -1329,7 +1306,6 @@ func (s *Service) runReaper() {
 		case <-t.C:
 			s.hub.Reap()
 			s.expireMutes()
-			s.limits.sweep(s.now())
 			if n++; n%60 == 0 {
 				s.forgetCallers()
 			}
