@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"time"
 
 	"pollchat/bridge"
@@ -16,16 +15,35 @@ import (
 	"pollchat/store"
 )
 
-// app is the running parts, in the order they are stopped.
+// app is the running parts. closers holds what start made, in the order
+// it made it; both a failed start and shutdown close them last first, so
+// nothing is used after it closed (the service's reaper stops before the
+// store closes) and nothing a failed start made leaks.
 type app struct {
-	log    *slog.Logger
-	srv    *server.Server
-	svc    *chat.Service
-	st     store.Store
-	src    bridge.Source
-	broker *cluster.Redis
-	served chan error
-	stop   chan struct{}
+	log     *slog.Logger
+	srv     *server.Server
+	served  chan error
+	closers []closer
+}
+
+type closer struct {
+	name  string
+	close func(ctx context.Context) error
+}
+
+// owns adds a part to close at shutdown (or when start fails).
+func (a *app) owns(name string, close func(ctx context.Context) error) {
+	a.closers = append(a.closers, closer{name, close})
+}
+
+// closeAll closes every part, last made first.
+func (a *app) closeAll(ctx context.Context) {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i].close(ctx); err != nil {
+			a.log.Warn("pollchat: close", "part", a.closers[i].name, "err", err)
+		}
+	}
+	a.closers = nil
 }
 
 // openStore opens the configured store.
@@ -38,18 +56,28 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	}
 }
 
-func start(cfg *config.Config, log *slog.Logger) (*app, error) {
+func start(cfg *config.Config, log *slog.Logger) (_ *app, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	a := &app{log: log, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			a.closeAll(context.Background())
+		}
+	}()
+	noErr := func(f func()) func(context.Context) error { return func(context.Context) error { f(); return nil } }
 
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store (store.driver = %q): %w", cfg.Store.Driver, err)
 	}
+	a.owns("store", func(context.Context) error { return st.Close() })
 	src, err := bridge.NewSource(cfg.Users)
 	if err != nil {
-		st.Close()
 		return nil, err
+	}
+	if c, ok := src.(bridge.Closer); ok {
+		a.owns("users source", func(context.Context) error { return c.Close() })
 	}
 	// A host that is down at start-up is reported, not fatal: pollchat
 	// serves what it can and the directory recovers by itself.
@@ -61,24 +89,20 @@ func start(cfg *config.Config, log *slog.Logger) (*app, error) {
 	dir := bridge.NewDirectory(src, dcfg)
 	verifier, err := bridge.NewVerifier(cfg.Auth)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
-	var broker *cluster.Redis
-	var remote chat.Remote
-	var inv server.Invalidator = dir
+	var engine chat.Engine // nil: the memory engine, one process
 	if cfg.Cluster.RedisURL != "" {
-		broker, err = cluster.Open(ctx, cfg.Cluster.RedisURL, cluster.Options{
+		r, err := cluster.Open(ctx, cfg.Cluster.RedisURL, cluster.Options{
 			MaxLen: int64(cfg.Chat.Buffer), Grace: cfg.Presence.Grace.Duration, Log: log})
 		if err != nil {
-			st.Close()
 			return nil, fmt.Errorf("cluster.redis_url: %w", err)
 		}
-		remote = broker
-		inv = clusterInvalidator{dir: dir, broker: broker}
+		a.owns("cluster", func(context.Context) error { return r.Close() })
+		engine = r
 	}
 	svc, err := chat.New(chat.Config{
-		Remote:          remote,
+		Engine:          engine,
 		Rooms:           cfg.Chat.Rooms,
 		MaxLength:       cfg.Chat.MaxLength,
 		History:         cfg.Chat.History,
@@ -92,35 +116,25 @@ func start(cfg *config.Config, log *slog.Logger) (*app, error) {
 		Log:             log,
 	}, st, dir)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
-	if broker != nil {
-		broker.Listen(svc.Hub().Wake, func(msg string) {
-			if ids, ok := strings.CutPrefix(msg, "invalidate:"); ok {
-				dir.Invalidate(strings.Split(ids, ",")...)
-				svc.Forget(strings.Split(ids, ",")...)
-				return
-			}
-			svc.Control(msg)
-		})
-	}
-	srv, err := server.New(cfg, svc, inv, verifier, log)
+	a.owns("chat", noErr(svc.Close))
+	srv, err := server.New(cfg, svc, svc, verifier, log)
 	if err != nil {
-		svc.Close()
-		st.Close()
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
-		svc.Close()
-		st.Close()
 		return nil, fmt.Errorf("server.listen %q: %w", cfg.Server.Listen, err)
 	}
-	a := &app{log: log, srv: srv, svc: svc, st: st, src: src, broker: broker, served: make(chan error, 1), stop: make(chan struct{})}
+	a.srv = srv
 	go func() { a.served <- srv.Serve(ln) }()
+	// Shutdown answers parked polls and waits for open requests, before
+	// the service and the store close.
+	a.owns("server", srv.Shutdown)
 	if p, ok := st.(store.Pruner); ok && cfg.Store.KeepDays > 0 {
-		go a.prune(p, time.Duration(cfg.Store.KeepDays)*24*time.Hour)
+		pr := startPruner(p, time.Duration(cfg.Store.KeepDays)*24*time.Hour, log)
+		a.owns("pruner", noErr(pr.close))
 	}
 	log.Info("pollchat: listening", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL,
 		"store", cfg.Store.Driver, "users", cfg.Users.Source, "demo", cfg.Demo.Enabled)
@@ -130,8 +144,26 @@ func start(cfg *config.Config, log *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-// prune deletes messages older than keep, in small batches, every 10 minutes.
-func (a *app) prune(p store.Pruner, keep time.Duration) {
+// pruner deletes messages older than keep, in small batches, every 10
+// minutes, in one goroutine that close stops and waits for.
+type pruner struct {
+	stop chan struct{}
+	done chan struct{}
+}
+
+func startPruner(p store.Pruner, keep time.Duration, log *slog.Logger) *pruner {
+	pr := &pruner{stop: make(chan struct{}), done: make(chan struct{})}
+	go pr.run(p, keep, log)
+	return pr
+}
+
+func (pr *pruner) close() {
+	close(pr.stop)
+	<-pr.done
+}
+
+func (pr *pruner) run(p store.Pruner, keep time.Duration, log *slog.Logger) {
+	defer close(pr.done)
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
@@ -141,7 +173,7 @@ func (a *app) prune(p store.Pruner, keep time.Duration) {
 			n, err := p.Prune(ctx, time.Now().Add(-keep), 500)
 			cancel()
 			if err != nil {
-				a.log.Warn("store: prune failed", "err", err)
+				log.Warn("store: prune failed", "err", err)
 				break
 			}
 			total += n
@@ -150,45 +182,17 @@ func (a *app) prune(p store.Pruner, keep time.Duration) {
 			}
 		}
 		if total > 0 {
-			a.log.Info("store: pruned old messages", "count", total)
+			log.Info("store: pruned old messages", "count", total)
 		}
 		select {
 		case <-t.C:
-		case <-a.stop:
+		case <-pr.stop:
 			return
 		}
 	}
 }
 
-// shutdown answers parked polls, waits for open requests, then stops the
-// service and closes the store: nothing acknowledged is lost.
-func (a *app) shutdown(ctx context.Context) {
-	close(a.stop)
-	if err := a.srv.Shutdown(ctx); err != nil {
-		a.log.Warn("server: shutdown", "err", err)
-	}
-	a.svc.Close()
-	if a.broker != nil {
-		a.broker.Close()
-	}
-	if c, ok := a.src.(bridge.Closer); ok {
-		c.Close()
-	}
-	if err := a.st.Close(); err != nil {
-		a.log.Warn("store: close", "err", err)
-	}
-}
-
-// clusterInvalidator drops users from this process's cache and tells the
-// other processes to do the same.
-type clusterInvalidator struct {
-	dir    *bridge.Directory
-	broker *cluster.Redis
-}
-
-func (c clusterInvalidator) Invalidate(ids ...string) {
-	c.dir.Invalidate(ids...)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	c.broker.Control(ctx, "invalidate:"+strings.Join(ids, ","))
-}
+// shutdown closes every part, last made first: parked polls are answered
+// and open requests finish, then the service stops and the store closes;
+// nothing acknowledged is lost.
+func (a *app) shutdown(ctx context.Context) { a.closeAll(ctx) }

@@ -153,7 +153,7 @@ func (s *Service) command(ctx context.Context, c Caller, r *room, text string) e
 			return storeErr(err)
 		}
 		s.mutes.set(m)
-		s.broadcast("mutes")
+		s.broadcast(Control{Kind: ControlMutes})
 		s.hub.PublishMany(r.snapshot(), mutedEvent(m))
 		if !r.has(target.ID) {
 			s.hub.Publish(target.ID, mutedEvent(m))
@@ -173,7 +173,7 @@ func (s *Service) command(ctx context.Context, c Caller, r *room, text string) e
 		if _, err := s.store.DeleteMute(sctx, r.name, target.ID); err != nil {
 			return storeErr(err)
 		}
-		s.broadcast("mutes")
+		s.broadcast(Control{Kind: ControlMutes})
 		if !s.mutes.del(r.name, target.ID) {
 			tell(target.Name + " was not muted in " + r.name + ".")
 			return nil

@@ -1,22 +1,23 @@
 package chat
 
 import (
-	"context"
 	"hash/maphash"
 	"math/rand/v2"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// The hub keeps one stream per connected user: a ring of the last events
-// with increasing sequence numbers, and the polls parked on it. Publishing
-// appends an event and wakes the parked polls; a poll answers at once when
-// its cursor is behind, otherwise it parks until an event, its timeout or
-// shutdown. There is no global lock: streams live in sharded maps and each
-// has its own mutex. Nothing on this path reads the store.
+// The hub keeps what this process knows of each user it serves: the polls
+// parked here, when the user was last seen, and their contacts. The events
+// themselves and their cursors are the Engine's. One poll path serves both
+// engines: a poll registers its waiter, then reads its stream; when there
+// is nothing to answer it stays parked (a callback and a timer, no
+// goroutine) until the engine wakes the user, its timeout passes or the
+// hub closes; the woken waiter reads again and answers. Registering before
+// reading means a wake between the read and the park is not lost. There
+// is no global lock: streams live in sharded maps and each has its own
+// mutex. Nothing on this path reads the store.
 
 const numShards = 64
 
@@ -29,54 +30,43 @@ const numShards = 64
 // have a quota of their own: they never evict the user's real polls.
 const MaxParkedPerUser = 6
 
+// readMax bounds the events one poll answer carries.
+const readMax = 256
+
+// downPause is how long a poll waits before answering when the engine
+// fails, so that clients do not spin; nothing is lost, the events wait in
+// the engine.
+const downPause = time.Second
+
 // HubConfig configures a Hub.
 type HubConfig struct {
-	// Buffer is how many events a stream keeps; zero means 256.
+	// Engine holds the streams, presence and rooms; nil means a
+	// MemoryEngine with Buffer, Grace, Idle and Now.
+	Engine Engine
+	// Buffer is how many events a memory stream keeps (when Engine is nil);
+	// zero means 256.
 	Buffer int
 	// Grace keeps a user online after their last poll ended; zero means 40s.
 	Grace time.Duration
 	// Idle drops a stream that nobody polled for this long after going
-	// offline; zero means 10m. Its cursors then get reset.
+	// offline; zero means 10m.
 	Idle time.Duration
 	// Presence is called (outside any lock, from the goroutine that saw the
 	// change) when a user goes online or offline. May be nil.
 	Presence func(user string, online bool)
+	// Control receives control messages from other processes. May be nil.
+	Control func(Control)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Remote, when set, is the cluster's event log and presence: cursors
-	// are the cluster's, events go through it, and presence changes are
-	// decided there. Nil means one process, everything in memory.
-	Remote Remote
 }
 
-// Remote is the cluster broker as the hub uses it (cluster.Redis).
-type Remote interface {
-	// Append adds data to each user's stream and wakes the processes
-	// holding their polls.
-	Append(ctx context.Context, users []string, data []byte) error
-	// Read returns up to max events after cursor, the next cursor, and
-	// reset when the cursor is unknown or too old.
-	Read(ctx context.Context, user, cursor string, max int) (events [][]byte, next string, reset bool, err error)
-	// Head returns the cursor of user's newest event.
-	Head(ctx context.Context, user string) (string, error)
-	// Touch records that active users are online now and returns who went
-	// online and who went offline, each reported by exactly one process.
-	Touch(ctx context.Context, active []string) (online, offline []string, err error)
-	// Online says for each user whether they are online.
-	Online(ctx context.Context, users []string) ([]bool, error)
-	// OnlineList returns up to limit online users.
-	OnlineList(ctx context.Context, limit int) ([]string, error)
-}
-
-// Hub holds the users' event streams.
+// Hub holds the users' parked polls and local presence over an Engine.
 type Hub struct {
-	epoch    string
-	buffer   int
+	engine   Engine
 	grace    time.Duration
 	idle     time.Duration
 	presence func(string, bool)
 	now      func() time.Time
-	remote   Remote
 
 	seed   maphash.Seed
 	shards [numShards]shard
@@ -86,6 +76,7 @@ type Hub struct {
 
 	parked     atomic.Int64
 	deliveries atomic.Uint64
+	errs       *engineErrors
 }
 
 type shard struct {
@@ -93,83 +84,82 @@ type shard struct {
 	m  map[string]*stream
 }
 
-type event struct {
-	seq  uint64
-	data []byte
-}
-
+// stream is this process's view of one user: parked polls, presence.
 type stream struct {
 	mu       sync.Mutex
-	user     string
-	buf      []event // ring: grows to the hub's buffer size, then wraps at head
-	head     int     // index of the oldest event once buf is full
-	last     uint64  // seq of the newest event; the stream starts at a time-based seq
 	waiters  []*waiter
 	parked   int
 	lastSeen int64 // unix nanoseconds when a poll last started or ended
-	online   bool
+	online   bool  // seen within the grace, as far as this process knows
 	contacts map[string]struct{}
 }
 
-// waiter is a parked poll: a blocked Poll waits on ch; a Park has fn, run
-// exactly once (from a publish, its timer or Close) in a goroutine of its
-// own, so that a parked poll holds no goroutine and no stack.
+// Why a parked poll ends.
+const (
+	endWoken   = iota + 1 // the engine says the stream has events: read
+	endTimeout            // its timeout passed (or the engine failed)
+	endEvicted            // a newer poll took its place
+	endClosed             // the hub closed or the poll's caller gave up
+)
+
+// waiter is a parked poll. It ends exactly once: whoever wins fired (a
+// wake, its timer, an eviction, Close) runs end in a goroutine of its own,
+// which answers fn. Until then it holds no goroutine and no stack.
 type waiter struct {
-	ch      chan struct{} // buffered 1: a non-blocking send wakes it
-	fn      func()
-	timer   *time.Timer // Park's timeout; guarded by the stream's mutex
-	fired   atomic.Bool
-	scoped  bool // a scoped token's poll: counted in its own quota
-	evicted bool // replaced by a newer poll; guarded by the stream's mutex
+	h      *Hub
+	s      *stream
+	user   string
+	cursor string
+	fn     func(PollResult)
+	timer  *time.Timer // guarded by s.mu
+	fired  atomic.Bool
+	why    int  // set by the one that fired it
+	scoped bool // a scoped token's poll: counted in its own quota
 }
 
-func (w *waiter) wake() {
-	if w.fn != nil {
-		if w.fired.CompareAndSwap(false, true) {
-			go w.fn()
-		}
-		return
+// fire ends w for why unless it has ended; it reports whether it did.
+func (w *waiter) fire(why int) bool {
+	if !w.fired.CompareAndSwap(false, true) {
+		return false
 	}
-	select {
-	case w.ch <- struct{}{}:
-	default:
-	}
+	w.why = why
+	go w.h.end(w)
+	return true
 }
 
-// NewHub returns a hub with a fresh epoch: cursors of an earlier process
-// are not valid here and get reset.
+// NewHub returns a hub over cfg.Engine and registers its wake with it.
 func NewHub(cfg HubConfig) *Hub {
-	if cfg.Buffer <= 0 {
-		cfg.Buffer = 256
-	}
-	if cfg.Grace <= 0 {
-		cfg.Grace = 40 * time.Second
-	}
-	if cfg.Idle <= 0 {
-		cfg.Idle = 10 * time.Minute
-	}
+	cfg.Grace = orDefault(cfg.Grace, DefaultGrace)
+	cfg.Idle = orDefault(cfg.Idle, DefaultIdle)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Engine == nil {
+		cfg.Engine = NewMemoryEngine(MemoryConfig{Buffer: cfg.Buffer, Grace: cfg.Grace, Idle: cfg.Idle, Now: cfg.Now})
+	}
 	h := &Hub{
-		epoch:    strconv.FormatUint(uint64(time.Now().UnixNano())^rand.Uint64()>>16, 36),
-		buffer:   cfg.Buffer,
+		engine:   cfg.Engine,
 		grace:    cfg.Grace,
 		idle:     cfg.Idle,
 		presence: cfg.Presence,
 		now:      cfg.Now,
-		remote:   cfg.Remote,
 		seed:     maphash.MakeSeed(),
 		closed:   make(chan struct{}),
+		errs:     &engineErrors{},
 	}
 	for i := range h.shards {
 		h.shards[i].m = make(map[string]*stream)
 	}
+	ctl := cfg.Control
+	if ctl == nil {
+		ctl = func(Control) {}
+	}
+	h.engine.Listen(h.Wake, ctl)
 	return h
 }
 
-// Epoch identifies this hub's cursors.
-func (h *Hub) Epoch() string { return h.epoch }
+// Engine returns the hub's engine.
+func (h *Hub) Engine() Engine { return h.engine }
 
 func (h *Hub) shard(user string) *shard {
 	return &h.shards[maphash.String(h.seed, user)%numShards]
@@ -187,66 +177,49 @@ func (h *Hub) get(user string, create bool) *stream {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if s = sh.m[user]; s == nil {
-		// A new stream's sequence starts at the clock in microseconds, so a
-		// stream dropped and made again never accepts a cursor of the old
-		// one as current: the old cursor is older than the new start.
-		start := uint64(h.now().UnixMicro())
-		s = &stream{user: user, last: start, lastSeen: h.now().UnixNano()}
+		s = &stream{lastSeen: h.now().UnixNano()}
 		sh.m[user] = s
 	}
 	return s
 }
 
-// cursor formats a stream position.
-func (h *Hub) cursor(seq uint64) string {
-	return h.epoch + "-" + strconv.FormatUint(seq, 10)
-}
-
-// parseCursor returns the seq of a cursor of this hub; ok is false for a
-// cursor of another epoch or a malformed one.
-func (h *Hub) parseCursor(c string) (uint64, bool) {
-	i := strings.LastIndexByte(c, '-')
-	if i < 0 || c[:i] != h.epoch {
-		return 0, false
-	}
-	seq, err := strconv.ParseUint(c[i+1:], 10, 64)
-	return seq, err == nil
-}
-
 // Open makes sure user has a stream and returns its current cursor: events
 // published from now on are kept for them.
-func (h *Hub) Open(user string) string {
-	c, _ := h.OpenErr(user)
-	return c
+func (h *Hub) Open(user string) (string, error) {
+	h.get(user, true)
+	ctx, cancel := engineCtx()
+	defer cancel()
+	c, err := h.engine.Head(ctx, user)
+	return c, h.errs.count(err)
 }
 
-// OpenErr is Open reporting a failure of the cluster broker.
-func (h *Hub) OpenErr(user string) (string, error) {
-	s := h.get(user, true)
-	if h.remote != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		return h.remote.Head(ctx, user)
-	}
+// seen marks user's stream as seen now and online; when this process did
+// not know them online, the engine is told at once (and says whether they
+// went online everywhere).
+func (h *Hub) seen(user string, s *stream) {
+	now := h.now()
 	s.mu.Lock()
-	seq := s.last
-	s.mu.Unlock()
-	return h.cursor(seq), nil
-}
-
-// Touch marks user as seen now (online, with the grace period), as a poll
-// would, without reading events. In a cluster the next reap reports it.
-func (h *Hub) Touch(user string) {
-	s := h.get(user, true)
-	s.mu.Lock()
-	s.lastSeen = h.now().UnixNano()
+	s.lastSeen = now.UnixNano()
 	wentOnline := !s.online
 	s.online = true
 	s.mu.Unlock()
-	if wentOnline && h.remote == nil {
-		h.notify(user, true)
+	if !wentOnline {
+		return
+	}
+	ctx, cancel := engineCtx()
+	online, err := h.engine.Touch(ctx, []Seen{{User: user, At: now}})
+	cancel()
+	if h.errs.count(err) != nil {
+		return // the next reap tells the engine
+	}
+	for _, u := range online {
+		h.notify(u, true)
 	}
 }
+
+// Touch marks user as seen now (online, with the grace period), as a poll
+// would, without reading events.
+func (h *Hub) Touch(user string) { h.seen(user, h.get(user, true)) }
 
 // PollResult is what a poll answers.
 type PollResult struct {
@@ -258,83 +231,98 @@ type PollResult struct {
 	Evicted bool
 }
 
-// Poll returns the events of user newer than cursor, waiting up to timeout
-// for one when there are none. It returns early when done or the hub
-// closes. An empty cursor answers at once with the current cursor.
+// Park answers a poll of user from cursor. When it can be answered now (an
+// event newer than cursor, a reset, an empty cursor, no timeout, a closed
+// hub) it returns the result and parked = false. Otherwise it keeps fn and
+// returns parked = true: fn then runs exactly once, in a goroutine of its
+// own, with the result, when an event arrives, timeout passes or the hub
+// closes. A parked poll costs a waiter and a runtime timer, no stack.
+func (h *Hub) Park(user, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
+	res, w := h.park(user, cursor, timeout, false, fn)
+	return res, w != nil
+}
+
+// ParkScoped is Park for a scoped token: its parked polls count in a quota
+// of their own.
+func (h *Hub) ParkScoped(user, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
+	res, w := h.park(user, cursor, timeout, true, fn)
+	return res, w != nil
+}
+
+// Poll is Park waiting for its answer: it returns early when done closes.
 func (h *Hub) Poll(user, cursor string, timeout time.Duration, done <-chan struct{}) PollResult {
 	return h.poll(user, cursor, timeout, false, done)
 }
 
-// PollScoped is Poll for a scoped token: its parked polls count in a quota
-// of their own.
+// PollScoped is Poll for a scoped token.
 func (h *Hub) PollScoped(user, cursor string, timeout time.Duration, done <-chan struct{}) PollResult {
 	return h.poll(user, cursor, timeout, true, done)
 }
 
 func (h *Hub) poll(user, cursor string, timeout time.Duration, scoped bool, done <-chan struct{}) PollResult {
-	if h.remote != nil {
-		return h.pollRemote(user, cursor, timeout, scoped, done)
+	ch := make(chan PollResult, 1)
+	res, w := h.park(user, cursor, timeout, scoped, func(r PollResult) { ch <- r })
+	if w == nil {
+		return res
 	}
-	s := h.get(user, true)
-	nowNano := h.now().UnixNano()
-	if cursor == "" {
-		s.mu.Lock()
-		s.lastSeen = nowNano
-		seq := s.last
-		wentOnline := !s.online
-		s.online = true
-		s.mu.Unlock()
-		if wentOnline {
-			h.notify(user, true)
-		}
-		return PollResult{Cursor: h.cursor(seq)}
+	select {
+	case r := <-ch:
+		return r
+	case <-done:
+		w.fire(endClosed)
+		return <-ch
 	}
-	seq, ok := h.parseCursor(cursor)
+}
 
+// park is the one poll path. It returns the answer and a nil waiter, or
+// the waiter that will answer fn.
+func (h *Hub) park(user, cursor string, timeout time.Duration, scoped bool, fn func(PollResult)) (PollResult, *waiter) {
+	s := h.get(user, true)
+	h.seen(user, s)
+	w := &waiter{h: h, s: s, user: user, cursor: cursor, fn: fn, scoped: scoped}
 	s.mu.Lock()
-	s.lastSeen = nowNano
-	wentOnline := !s.online
-	s.online = true
-	if !ok || !s.valid(seq) {
-		cur := s.last
-		s.mu.Unlock()
-		if wentOnline {
-			h.notify(user, true)
-		}
-		return PollResult{Cursor: h.cursor(cur), Reset: true}
-	}
-	if seq < s.last || timeout <= 0 {
-		res := s.since(seq)
-		s.mu.Unlock()
-		if wentOnline {
-			h.notify(user, true)
-		}
-		res.Cursor = h.cursor(res.seq)
-		return res.PollResult
-	}
-	w := &waiter{ch: make(chan struct{}, 1), scoped: scoped}
 	s.addWaiter(w)
 	s.mu.Unlock()
-	if wentOnline {
-		h.notify(user, true)
-	}
 	h.parked.Add(1)
 
-	t := time.NewTimer(timeout)
+	res, err := h.read(user, cursor)
+	closed := false
 	select {
-	case <-w.ch:
-	case <-t.C:
-	case <-done:
 	case <-h.closed:
+		closed = true
+	default:
 	}
-	t.Stop()
-	h.parked.Add(-1)
-
+	if err == nil && (cursor == "" || res.Reset || len(res.Events) > 0 || timeout <= 0 || closed) {
+		if !w.fired.CompareAndSwap(false, true) {
+			return PollResult{}, w // a wake or an eviction came first: it answers
+		}
+		h.unpark(w)
+		return res, nil
+	}
+	if err != nil {
+		timeout = downPause
+	}
 	s.mu.Lock()
-	res := s.unpark(w, seq, h.now().UnixNano())
+	if !w.fired.Load() {
+		w.timer = time.AfterFunc(timeout, func() { w.fire(endTimeout) })
+	}
 	s.mu.Unlock()
-	res.Cursor = h.cursor(res.seq)
-	return res.PollResult
+	return PollResult{}, w
+}
+
+// read reads user's stream after cursor ("" reads only the head).
+func (h *Hub) read(user, cursor string) (PollResult, error) {
+	ctx, cancel := engineCtx()
+	defer cancel()
+	if cursor == "" {
+		c, err := h.engine.Head(ctx, user)
+		return PollResult{Cursor: c}, h.errs.count(err)
+	}
+	evs, next, reset, err := h.engine.Read(ctx, user, cursor, readMax)
+	if h.errs.count(err) != nil {
+		return PollResult{Cursor: cursor}, err
+	}
+	return PollResult{Cursor: next, Events: evs, Reset: reset}, nil
 }
 
 // addWaiter parks w, evicting the oldest parked poll of w's quota (scoped
@@ -352,212 +340,110 @@ func (s *stream) addWaiter(w *waiter) {
 	}
 	if n >= MaxParkedPerUser {
 		old := s.waiters[oldest]
-		old.evicted = true
-		old.wake()
 		s.waiters = append(s.waiters[:oldest], s.waiters[oldest+1:]...)
+		old.fire(endEvicted)
 	}
 	s.waiters = append(s.waiters, w)
 	s.parked++
 }
 
-// unpark removes w and returns what a poll from seq answers now: the
-// events after it, or a reset when they are gone. Caller holds s.mu.
-func (s *stream) unpark(w *waiter, seq uint64, now int64) sinceResult {
+// unpark removes an ended waiter from its stream.
+func (h *Hub) unpark(w *waiter) {
+	s := w.s
+	s.mu.Lock()
 	for i, x := range s.waiters {
 		if x == w {
 			s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
 			break
 		}
 	}
+	if w.timer != nil {
+		w.timer.Stop()
+	}
 	s.parked--
-	s.lastSeen = now
-	if w.evicted {
-		return sinceResult{PollResult: PollResult{Evicted: true}, seq: seq}
-	}
-	if !s.valid(seq) {
-		return sinceResult{PollResult: PollResult{Reset: true}, seq: s.last}
-	}
-	return s.since(seq)
-}
-
-// Park is Poll without a goroutine. When the poll can be answered now (an
-// event newer than cursor, a reset, no timeout, a closed hub) it returns
-// the result and parked = false. Otherwise it registers fn and returns
-// parked = true: fn then runs exactly once, in a goroutine of its own, with
-// the result, when an event arrives, timeout passes or the hub closes. A
-// parked poll costs a waiter and a runtime timer, no stack.
-func (h *Hub) Park(user, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
-	return h.park(user, cursor, timeout, false, fn)
-}
-
-// ParkScoped is Park for a scoped token: its parked polls count in a quota
-// of their own.
-func (h *Hub) ParkScoped(user, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
-	return h.park(user, cursor, timeout, true, fn)
-}
-
-func (h *Hub) park(user, cursor string, timeout time.Duration, scoped bool, fn func(PollResult)) (PollResult, bool) {
-	if h.remote != nil || cursor == "" {
-		if h.remote != nil && cursor != "" && timeout > 0 {
-			go func() { fn(h.poll(user, cursor, timeout, scoped, nil)) }()
-			return PollResult{}, true
-		}
-		return h.poll(user, cursor, 0, scoped, nil), false
-	}
-	s := h.get(user, true)
-	seq, ok := h.parseCursor(cursor)
-	s.mu.Lock()
 	s.lastSeen = h.now().UnixNano()
-	wentOnline := !s.online
-	s.online = true
-	var res PollResult
-	answered := true
-	switch {
-	case !ok || !s.valid(seq):
-		res = PollResult{Cursor: h.cursor(s.last), Reset: true}
-	case seq < s.last || timeout <= 0:
-		r := s.since(seq)
-		r.Cursor = h.cursor(r.seq)
-		res = r.PollResult
-	default:
-		select {
-		case <-h.closed:
-			res = PollResult{Cursor: cursor}
-		default:
-			answered = false
-		}
-	}
-	if answered {
-		s.mu.Unlock()
-		if wentOnline {
-			h.notify(user, true)
-		}
-		return res, false
-	}
-	w := &waiter{scoped: scoped}
-	w.fn = func() {
-		s.mu.Lock()
-		if w.timer != nil {
-			w.timer.Stop()
-		}
-		r := s.unpark(w, seq, h.now().UnixNano())
-		s.mu.Unlock()
-		h.parked.Add(-1)
-		r.Cursor = h.cursor(r.seq)
-		fn(r.PollResult)
-	}
-	s.addWaiter(w)
-	h.parked.Add(1)
-	// The timer's callback locks s.mu, so it cannot finish before this
-	// function has stored the timer.
-	w.timer = time.AfterFunc(timeout, func() {
-		if w.fired.CompareAndSwap(false, true) {
-			w.fn()
-		}
-	})
 	s.mu.Unlock()
-	if wentOnline {
-		h.notify(user, true)
-	}
-	return PollResult{}, true
+	h.parked.Add(-1)
 }
 
-// valid says whether seq is a position this stream can answer from: not
-// older than the oldest kept event and not past the newest.
-func (s *stream) valid(seq uint64) bool {
-	oldest := s.last - uint64(len(s.buf)) // the position before the oldest kept event
-	return seq >= oldest && seq <= s.last
-}
-
-type sinceResult struct {
-	PollResult
-	seq uint64
-}
-
-// since collects the events after seq (which must be valid). Caller holds s.mu.
-func (s *stream) since(seq uint64) sinceResult {
-	n := int(s.last - seq)
-	if n == 0 {
-		return sinceResult{seq: seq}
+// end answers a parked poll that fired.
+func (h *Hub) end(w *waiter) {
+	h.unpark(w)
+	res := PollResult{Cursor: w.cursor}
+	switch w.why {
+	case endEvicted:
+		res.Evicted = true
+	case endWoken:
+		if r, err := h.read(w.user, w.cursor); err == nil {
+			res = r
+		}
 	}
-	evs := make([][]byte, n)
-	l := len(s.buf)
-	start := s.head + l - n
-	for i := 0; i < n; i++ {
-		evs[i] = s.buf[(start+i)%l].data
-	}
-	return sinceResult{PollResult: PollResult{Events: evs}, seq: s.last}
-}
-
-// push appends an event. Caller holds s.mu.
-func (s *stream) push(data []byte, max int) {
-	s.last++
-	e := event{seq: s.last, data: data}
-	if len(s.buf) < max {
-		s.buf = append(s.buf, e)
-		return
-	}
-	s.buf[s.head] = e
-	s.head = (s.head + 1) % len(s.buf)
+	w.fn(res)
 }
 
 // Publish appends an event to user's stream and wakes their parked polls.
-// A user without a stream (not connected since the stream was dropped)
-// gets nothing: they will read the store on hello. It reports whether the
-// event was delivered to a stream.
+// It reports whether the event was delivered to a stream.
 func (h *Hub) Publish(user string, data []byte) bool {
-	if h.remote != nil {
-		return h.PublishMany([]string{user}, data) == 1
+	n, _ := h.PublishMany([]string{user}, data)
+	return n == 1
+}
+
+// PublishMany publishes one event to several users; it returns how many
+// streams got it. A user without a stream (not connected since the stream
+// was dropped) gets nothing: they will read the store on hello.
+func (h *Hub) PublishMany(users []string, data []byte) (int, error) {
+	if len(users) == 0 {
+		return 0, nil
 	}
-	s := h.get(user, false)
-	if s == nil {
-		return false
+	ctx, cancel := engineCtx()
+	defer cancel()
+	n, err := h.engine.Append(ctx, users, data)
+	h.deliveries.Add(uint64(n))
+	return n, h.errs.count(err)
+}
+
+// Wake ends the polls parked here for user, which then read their stream;
+// "" wakes every parked poll. The engine calls it when a stream got events.
+func (h *Hub) Wake(user string) {
+	if user != "" {
+		if s := h.get(user, false); s != nil {
+			s.wake(endWoken)
+		}
+		return
 	}
+	h.each(func(s *stream) { s.wake(endWoken) })
+}
+
+// wake ends every poll parked on s.
+func (s *stream) wake(why int) {
 	s.mu.Lock()
-	s.push(data, h.buffer)
 	ws := s.waiters
 	s.waiters = nil
 	s.mu.Unlock()
 	for _, w := range ws {
-		w.wake()
+		w.fire(why)
 	}
-	h.deliveries.Add(1)
-	return true
 }
 
-// PublishMany publishes one event to several users; it returns how many
-// streams got it.
-func (h *Hub) PublishMany(users []string, data []byte) int {
-	if h.remote != nil {
-		if len(users) == 0 {
-			return 0
+func (h *Hub) each(fn func(*stream)) {
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.RLock()
+		for _, s := range sh.m {
+			fn(s)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		if err := h.remote.Append(ctx, users, data); err != nil {
-			return 0
-		}
-		h.deliveries.Add(uint64(len(users)))
-		return len(users)
+		sh.mu.RUnlock()
 	}
-	n := 0
-	for _, u := range users {
-		if h.Publish(u, data) {
-			n++
-		}
-	}
-	return n
 }
 
 // Online says whether user is online: a poll held, or one ended less than
-// the grace period ago.
+// the grace period ago. When the engine fails, this process's view answers.
 func (h *Hub) Online(user string) bool {
-	if h.remote != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		if on, err := h.remote.Online(ctx, []string{user}); err == nil {
-			return on[0]
-		}
+	ctx, cancel := engineCtx()
+	defer cancel()
+	on, err := h.engine.Online(ctx, []string{user})
+	if h.errs.count(err) == nil {
+		return on[0]
 	}
 	s := h.get(user, false)
 	if s == nil {
@@ -571,57 +457,59 @@ func (h *Hub) Online(user string) bool {
 // OnlineUsers returns up to limit online users other than except; those in
 // first come first.
 func (h *Hub) OnlineUsers(except string, first []string, limit int) []string {
-	if h.remote != nil {
-		if out, err := h.onlineRemote(except, first, limit); err == nil {
-			return out
-		}
+	out, err := h.onlineUsers(except, first, limit)
+	if h.errs.count(err) == nil {
+		return out
 	}
-	var out []string
-	var seen map[string]struct{} // only needed to skip those in first
-	if len(first) > 0 {
-		seen = make(map[string]struct{}, len(first))
-	}
-	for _, u := range first {
-		if len(out) >= limit {
-			return out
-		}
-		if u != except && h.Online(u) {
-			if _, dup := seen[u]; !dup {
-				out = append(out, u)
-				seen[u] = struct{}{}
-			}
-		}
-	}
+	// The engine failed: this process's view.
+	out = []string{}
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()
 		for u, s := range sh.m {
-			if len(out) >= limit {
-				sh.mu.RUnlock()
-				return out
-			}
-			if u == except {
-				continue
-			}
-			if _, dup := seen[u]; dup {
-				continue
-			}
 			s.mu.Lock()
 			on := s.online
 			s.mu.Unlock()
-			if on {
-				if out == nil {
-					out = make([]string, 0, min(limit, 200))
-				}
+			if on && u != except && len(out) < limit {
 				out = append(out, u)
 			}
 		}
 		sh.mu.RUnlock()
 	}
-	if out == nil {
-		out = []string{}
-	}
 	return out
+}
+
+func (h *Hub) onlineUsers(except string, first []string, limit int) ([]string, error) {
+	ctx, cancel := engineCtx()
+	defer cancel()
+	out := make([]string, 0, min(limit, 64))
+	seen := map[string]bool{except: true}
+	if len(first) > 0 {
+		on, err := h.engine.Online(ctx, first)
+		if err != nil {
+			return nil, err
+		}
+		for i, u := range first {
+			if on[i] && !seen[u] && len(out) < limit {
+				out = append(out, u)
+				seen[u] = true
+			}
+		}
+	}
+	if len(out) >= limit {
+		return out, nil
+	}
+	all, err := h.engine.OnlineList(ctx, min(limit, 1<<30)+len(out)+1)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range all {
+		if !seen[u] && len(out) < limit {
+			out = append(out, u)
+			seen[u] = true
+		}
+	}
+	return out, nil
 }
 
 // AllOnline returns every online user.
@@ -688,7 +576,10 @@ func (h *Hub) Parked() int64 { return h.parked.Load() }
 // Deliveries returns how many events were appended to streams.
 func (h *Hub) Deliveries() uint64 { return h.deliveries.Load() }
 
-// Streams returns how many streams exist.
+// EngineErrors returns how many engine calls failed.
+func (h *Hub) EngineErrors() uint64 { return h.errs.n.Load() }
+
+// Streams returns how many streams this process holds.
 func (h *Hub) Streams() int {
 	n := 0
 	for i := range h.shards {
@@ -699,26 +590,34 @@ func (h *Hub) Streams() int {
 	return n
 }
 
-// Reap turns users offline whose grace has passed and drops streams idle
-// for longer than the idle time. The service calls it on a ticker.
+// Reap tells the engine who is active here, emits the presence changes it
+// decides, and drops streams idle for longer than the idle time. The
+// service calls it on a ticker.
 func (h *Hub) Reap() {
-	if h.remote != nil {
-		h.reapRemote()
-		return
-	}
-	now, grace := h.now().UnixNano(), int64(h.grace)
-	var offline []string
-	h.sweep(now, func(u string, s *stream) bool {
-		if s.parked > 0 {
+	now := h.now()
+	nowNano, grace := now.UnixNano(), int64(h.grace)
+	var active []Seen
+	h.sweep(nowNano, func(u string, s *stream) bool {
+		if s.online && (s.parked > 0 || nowNano-s.lastSeen <= grace) {
+			at := time.Unix(0, s.lastSeen)
+			if s.parked > 0 {
+				at = now
+			}
+			active = append(active, Seen{User: u, At: at})
 			return false
 		}
-		if s.online && now-s.lastSeen > grace {
-			s.online = false
-			offline = append(offline, u)
-			return false
-		}
-		return !s.online && now-s.lastSeen > grace+int64(h.idle)
+		s.online = false
+		return s.parked == 0 && nowNano-s.lastSeen > grace+int64(h.idle)
 	})
+	ctx, cancel := engineCtx()
+	defer cancel()
+	online, err := h.engine.Touch(ctx, active)
+	h.errs.count(err)
+	for _, u := range online {
+		h.notify(u, true)
+	}
+	offline, err := h.engine.Expire(ctx)
+	h.errs.count(err)
 	for _, u := range offline {
 		h.notify(u, false)
 	}
@@ -765,29 +664,27 @@ func (h *Hub) notify(user string, online bool) {
 }
 
 // Close answers every parked poll (with what it has) and makes new polls
-// answer at once. It is idempotent.
+// answer at once. It does not close the engine. It is idempotent.
 func (h *Hub) Close() {
 	h.closeOnce.Do(func() {
 		close(h.closed)
-		// Blocked polls see closed; parked callbacks need a wake.
-		for i := range h.shards {
-			sh := &h.shards[i]
-			sh.mu.RLock()
-			for _, s := range sh.m {
-				s.mu.Lock()
-				ws := append([]*waiter(nil), s.waiters...)
-				s.mu.Unlock()
-				for _, w := range ws {
-					w.wake()
-				}
-			}
-			sh.mu.RUnlock()
-		}
+		h.each(func(s *stream) { s.wake(endClosed) })
 	})
 }
 
 // Closed is closed when the hub closes.
 func (h *Hub) Closed() <-chan struct{} { return h.closed }
+
+// engineErrors counts failed engine calls (pollchat_engine_errors_total).
+type engineErrors struct{ n atomic.Uint64 }
+
+// count counts err when it is one and returns it.
+func (e *engineErrors) count(err error) error {
+	if err != nil {
+		e.n.Add(1)
+	}
+	return err
+}
 
 // jitter shortens long timeouts by up to 10% so that thousands of clients
 // parked at the same moment do not all come back at the same moment.
@@ -796,4 +693,12 @@ func jitter(d time.Duration) time.Duration {
 		return d
 	}
 	return d - time.Duration(rand.Int64N(int64(d/10)))
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
 }

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -69,55 +70,51 @@ func FuzzWordMask(f *testing.F) {
 
 func TestLimiter(t *testing.T) {
 	t.Parallel()
-	var l limiter
-	l.init(2, 3) // 2 a second, burst 3
 	now := time.Unix(1_800_000_000, 0)
+	var clock sync.Mutex
+	at := func(t time.Time) { clock.Lock(); now = t; clock.Unlock() }
+	e := NewMemoryEngine(MemoryConfig{Now: func() time.Time { clock.Lock(); defer clock.Unlock(); return now }})
+	l := limiter{engine: e, errs: &engineErrors{}, rate: 2, burst: 3} // 2 a second, burst 3
+	start := now
 	for i := 0; i < 3; i++ {
-		if err := l.allow("u", now); err != nil {
+		if err := l.allow("u"); err != nil {
 			t.Fatalf("allow #%d in the burst = %v; want nil", i, err)
 		}
 	}
-	err := l.allow("u", now)
+	err := l.allow("u")
 	if e := AsError(err); err == nil || e.Code != CodeRateLimited || e.RetryAfter != 1 {
 		t.Fatalf("allow past the burst = %v; want RATE_LIMITED with retry_after 1", err)
 	}
-	if err := l.allow("v", now); err != nil {
+	if err := l.allow("v"); err != nil {
 		t.Fatalf("another user = %v; want nil", err)
 	}
-	if err := l.allow("u", now.Add(500*time.Millisecond)); err != nil {
+	at(start.Add(500 * time.Millisecond))
+	if err := l.allow("u"); err != nil {
 		t.Fatalf("allow after half a second at rate 2 = %v; want nil", err)
 	}
-	if err := l.allow("u", now.Add(500*time.Millisecond)); err == nil {
+	if err := l.allow("u"); err == nil {
 		t.Fatal("second allow in the same instant = nil; want RATE_LIMITED")
 	}
 	// A long pause refills to the burst, not beyond.
-	later := now.Add(time.Hour)
+	at(start.Add(time.Hour))
 	for i := 0; i < 3; i++ {
-		if err := l.allow("u", later); err != nil {
+		if err := l.allow("u"); err != nil {
 			t.Fatalf("allow #%d after a pause = %v", i, err)
 		}
 	}
-	if err := l.allow("u", later); err == nil {
+	if err := l.allow("u"); err == nil {
 		t.Fatal("the bucket refilled past its burst")
 	}
-	buckets := func() int {
-		n := 0
-		for i := range l.shards {
-			n += len(l.shards[i].m)
-		}
-		return n
-	}
-	if n := buckets(); n != 2 {
+	if n := e.buckets.size(); n != 2 {
 		t.Fatalf("%d buckets; want 2 (u and v)", n)
 	}
-	l.sweep(later.Add(time.Hour)) // both refilled long ago: forgotten
-	if n := buckets(); n != 0 {
+	e.buckets.Sweep(start.Add(2 * time.Hour)) // both refilled long ago: forgotten
+	if n := e.buckets.size(); n != 0 {
 		t.Fatalf("after sweep %d buckets; want 0", n)
 	}
-	var off limiter
-	off.init(0, 1)
+	off := limiter{engine: e, errs: &engineErrors{}, rate: 0, burst: 1}
 	for i := 0; i < 100; i++ {
-		if err := off.allow("u", now); err != nil {
+		if err := off.allow("u"); err != nil {
 			t.Fatalf("rate 0 allow = %v; want nil (off)", err)
 		}
 	}

@@ -5,86 +5,52 @@ import (
 	"encoding/json"
 	"sort"
 	"strconv"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"pollchat/bridge"
-	"pollchat/store"
 )
 
-// room is the live membership of a room. Fan-out reads an immutable
-// snapshot of the member list, so a send never holds the room's lock while
-// it publishes.
+// room is a configured room; its membership is the engine's (every
+// process sees the same members in a cluster). When the engine fails, the
+// room behaves as empty for fan-out (messages stay stored and show in
+// history) rather than blocking a send; the failure is counted.
 type room struct {
-	name    string
-	mu      sync.Mutex
-	members map[string]struct{}
-	list    atomic.Pointer[[]string]
-	// remote keeps the membership in the cluster (every process sees the
-	// same members); nil for one process. See rooms_cluster.go.
-	remote RoomStore
-}
-
-func newRoom(name string) *room {
-	r := &room{name: name, members: make(map[string]struct{})}
-	r.list.Store(&[]string{})
-	return r
-}
-
-func (r *room) rebuild() {
-	l := make([]string, 0, len(r.members))
-	for u := range r.members {
-		l = append(l, u)
-	}
-	r.list.Store(&l)
+	name   string
+	engine Engine
+	errs   *engineErrors
 }
 
 // add reports whether user was not a member before.
 func (r *room) add(user string) bool {
-	if r.remote != nil {
-		return r.remoteAdd(user)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.members[user]; ok {
-		return false
-	}
-	r.members[user] = struct{}{}
-	r.rebuild()
-	return true
+	ctx, cancel := engineCtx()
+	defer cancel()
+	added, err := r.engine.RoomAdd(ctx, r.name, user)
+	return r.errs.count(err) == nil && added
 }
 
 // remove reports whether user was a member.
 func (r *room) remove(user string) bool {
-	if r.remote != nil {
-		return r.remoteRemove(user)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.members[user]; !ok {
-		return false
-	}
-	delete(r.members, user)
-	r.rebuild()
-	return true
+	ctx, cancel := engineCtx()
+	defer cancel()
+	removed, err := r.engine.RoomRemove(ctx, r.name, user)
+	return r.errs.count(err) == nil && removed
 }
 
 func (r *room) has(user string) bool {
-	if r.remote != nil {
-		return r.remoteHas(user)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.members[user]
-	return ok
+	ctx, cancel := engineCtx()
+	defer cancel()
+	ok, err := r.engine.RoomHas(ctx, r.name, user)
+	return r.errs.count(err) == nil && ok
 }
 
+// snapshot returns the members; the slice must not be changed.
 func (r *room) snapshot() []string {
-	if r.remote != nil {
-		return r.remoteMembers()
+	ctx, cancel := engineCtx()
+	defer cancel()
+	m, err := r.engine.RoomMembers(ctx, r.name)
+	if r.errs.count(err) != nil {
+		return nil
 	}
-	return *r.list.Load()
+	return m
 }
 
 func (r *room) size() int { return len(r.snapshot()) }
@@ -151,7 +117,7 @@ func (s *Service) Join(ctx context.Context, c Caller, name string) (*RoomState, 
 			return nil, err
 		}
 	}
-	if err := s.limits.take(c.ID, CostSend, s.now()); err != nil {
+	if err := s.limits.take(c.ID, CostSend); err != nil {
 		return nil, err
 	}
 	if r.add(c.ID) {
@@ -166,7 +132,7 @@ func (s *Service) Join(ctx context.Context, c Caller, name string) (*RoomState, 
 	// this room's messages.
 	sctx, cancel := s.storeCtx(ctx)
 	if len(s.blocks.get(sctx, s.store, c.ID)) > 0 {
-		s.broadcast("blocks:" + c.ID)
+		s.broadcast(Control{Kind: ControlBlocks, Users: []string{c.ID}})
 	}
 	cancel()
 	return s.roomState(ctx, me, r, true)
@@ -182,7 +148,7 @@ func (s *Service) Leave(ctx context.Context, c Caller, name string) (*RoomState,
 	if err != nil {
 		return nil, err
 	}
-	if err := s.limits.take(c.ID, CostSend, s.now()); err != nil {
+	if err := s.limits.take(c.ID, CostSend); err != nil {
 		return nil, err
 	}
 	if r.remove(c.ID) {
@@ -254,115 +220,6 @@ func (s *Service) RoomMembers(name string) []string {
 	out := append([]string(nil), r.snapshot()...)
 	sort.Strings(out)
 	return out
-}
-
-// ---- mutes ----
-
-type mutes struct {
-	// op makes a change's store write and its memory update one step, so
-	// that an expiry deleting a mute's row cannot delete the row of a new
-	// mute given to the same user at that moment. Taken before mu.
-	op sync.Mutex
-	mu sync.Mutex
-	m  map[string]map[string]store.Mute // room -> user -> mute
-}
-
-func (ms *mutes) load(ctx context.Context, st store.Store) error {
-	all, err := st.Mutes(ctx)
-	if err != nil {
-		return storeErr(err)
-	}
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	ms.m = make(map[string]map[string]store.Mute)
-	for _, m := range all {
-		ms.setLocked(m)
-	}
-	return nil
-}
-
-func (ms *mutes) setLocked(m store.Mute) {
-	if ms.m[m.Room] == nil {
-		ms.m[m.Room] = make(map[string]store.Mute)
-	}
-	ms.m[m.Room][m.UserID] = m
-}
-
-func (ms *mutes) set(m store.Mute) {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	ms.setLocked(m)
-}
-
-func (ms *mutes) del(room, user string) bool {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	_, ok := ms.m[room][user]
-	delete(ms.m[room], user)
-	return ok
-}
-
-func (ms *mutes) get(room, user string, now time.Time) (store.Mute, bool) {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	m, ok := ms.m[room][user]
-	if !ok || !m.ExpiresAt.After(now) {
-		return store.Mute{}, false
-	}
-	return m, true
-}
-
-func (ms *mutes) list(room string, now time.Time) []store.Mute {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	var out []store.Mute
-	for _, m := range ms.m[room] {
-		if m.ExpiresAt.After(now) {
-			out = append(out, m)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
-	return out
-}
-
-// expired removes and returns the mutes that have ended.
-func (ms *mutes) expired(now time.Time) []store.Mute {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	var out []store.Mute
-	for room, um := range ms.m {
-		for u, m := range um {
-			if !m.ExpiresAt.After(now) {
-				out = append(out, m)
-				delete(um, u)
-			}
-		}
-		if len(um) == 0 {
-			delete(ms.m, room)
-		}
-	}
-	return out
-}
-
-// expireMutes ends mutes whose time has come: stored rows deleted, the
-// room told.
-func (s *Service) expireMutes() {
-	s.mutes.op.Lock()
-	defer s.mutes.op.Unlock()
-	for _, m := range s.mutes.expired(s.now()) {
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
-		found, err := s.store.DeleteMute(ctx, m.Room, m.UserID)
-		cancel()
-		if err != nil {
-			s.log.Warn("chat: delete expired mute", "room", m.Room, "user", m.UserID, "err", err)
-			continue
-		}
-		// In a cluster every process expires its copy; the one whose delete
-		// found the row tells the room, so members hear it once.
-		if r := s.rooms[m.Room]; r != nil && found {
-			s.hub.PublishMany(r.snapshot(), unmutedEvent(m.Room, m.UserID))
-		}
-	}
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -21,10 +21,15 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"pollchat/chat"
+	"pollchat/config"
 )
 
-// ErrUnavailable: Redis cannot be reached now.
-var ErrUnavailable = errors.New("cluster: redis unavailable")
+var _ chat.Engine = (*Redis)(nil)
+
+// ErrUnavailable: Redis cannot be reached now. It wraps chat.ErrEngine.
+var ErrUnavailable = fmt.Errorf("cluster: redis unavailable (%w)", chat.ErrEngine)
 
 // Options configures the Redis broker. Zero values mean the defaults.
 type Options struct {
@@ -42,7 +47,7 @@ type Options struct {
 	Log *slog.Logger
 }
 
-// Redis is the cluster broker.
+// Redis is the cluster's chat.Engine.
 type Redis struct {
 	c      *redis.Client
 	o      Options
@@ -52,11 +57,16 @@ type Redis struct {
 	bucket *redis.Script
 	expire *redis.Script
 
-	mu      sync.Mutex
-	down    bool
-	stop    chan struct{}
-	stopped chan struct{}
-	once    sync.Once
+	// local holds the rate-limit buckets kept in this process: the cheaper
+	// kinds of call, and every kind while Redis is down.
+	local chat.Buckets
+
+	mu   sync.Mutex
+	down bool
+	ps   *redis.PubSub  // the one subscription, across reconnects
+	wg   sync.WaitGroup // the listener
+	stop chan struct{}
+	once sync.Once
 }
 
 // Open connects to the Redis at url (redis://host:port/db) and checks it.
@@ -69,13 +79,13 @@ func Open(ctx context.Context, url string, o Options) (*Redis, error) {
 		o.Prefix = "pollchat:"
 	}
 	if o.MaxLen <= 0 {
-		o.MaxLen = 256
+		o.MaxLen = config.DefaultBuffer
 	}
 	if o.TTL <= 0 {
 		o.TTL = 24 * time.Hour
 	}
 	if o.Grace <= 0 {
-		o.Grace = 40 * time.Second
+		o.Grace = config.DefaultGrace
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 2 * time.Second
@@ -91,7 +101,7 @@ func Open(ctx context.Context, url string, o Options) (*Redis, error) {
 	r := &Redis{c: redis.NewClient(opt), o: o, log: o.Log,
 		read: redis.NewScript(readLua), head: redis.NewScript(headLua), bucket: redis.NewScript(bucketLua),
 		expire: redis.NewScript(expireLua),
-		stop:   make(chan struct{}), stopped: make(chan struct{})}
+		stop:   make(chan struct{})}
 	if err := r.Ping(ctx); err != nil {
 		r.c.Close()
 		return nil, err
@@ -153,10 +163,11 @@ func (r *Redis) Ping(ctx context.Context) error {
 }
 
 // Append adds data to the stream of each user and wakes the processes
-// holding their polls: one pipeline, one round trip.
-func (r *Redis) Append(ctx context.Context, users []string, data []byte) error {
+// holding their polls: one pipeline, one round trip. Every user gets it
+// (a stream is made by its first event).
+func (r *Redis) Append(ctx context.Context, users []string, data []byte) (int, error) {
 	if len(users) == 0 {
-		return nil
+		return 0, nil
 	}
 	c, cancel := r.ctx(ctx)
 	defer cancel()
@@ -168,10 +179,10 @@ func (r *Redis) Append(ctx context.Context, users []string, data []byte) error {
 	}
 	pipe.Publish(c, r.wakeChannel(), strings.Join(users, ","))
 	if _, err := pipe.Exec(c); err != nil {
-		return r.fail("append", err)
+		return 0, r.fail("append", err)
 	}
 	r.ok()
-	return nil
+	return len(users), nil
 }
 
 // Cursors are stream ids with an "r" in front, so that a cursor of the
@@ -189,11 +200,12 @@ func (r *Redis) Head(ctx context.Context, user string) (string, error) {
 	return "r" + id, nil
 }
 
-// Read returns up to max events of user after cursor, the new cursor, and
-// reset when the cursor is unknown or older than the stream keeps.
+// Read returns up to max events of user after cursor and the new cursor;
+// when the cursor is unknown or older than the stream keeps, reset and the
+// stream's head.
 func (r *Redis) Read(ctx context.Context, user, cursor string, max int) ([][]byte, string, bool, error) {
 	if len(cursor) < 4 || cursor[0] != 'r' {
-		return nil, "", true, nil
+		return r.reset(ctx, user)
 	}
 	id := cursor[1:]
 	c, cancel := r.ctx(ctx)
@@ -205,7 +217,7 @@ func (r *Redis) Read(ctx context.Context, user, cursor string, max int) ([][]byt
 	}
 	r.ok()
 	if len(v) == 0 || v[0].(int64) == 1 {
-		return nil, "", true, nil
+		return r.reset(ctx, user)
 	}
 	if len(v) < 2 {
 		return nil, cursor, false, nil
@@ -230,35 +242,42 @@ func (r *Redis) Read(ctx context.Context, user, cursor string, max int) ([][]byt
 	return out, "r" + next, false, nil
 }
 
-// Listen calls wake for every user whose stream got events on any process,
-// and ctl for control messages, until Close. After a reconnect it calls
-// wake with "" (every local poll should re-read: a wake may have been missed).
-func (r *Redis) Listen(wake func(user string), ctl func(msg string)) {
-	go func() {
-		defer close(r.stopped)
-		for {
-			select {
-			case <-r.stop:
-				return
-			default:
-			}
-			ps := r.c.Subscribe(context.Background(), r.wakeChannel(), r.ctlChannel())
-			r.listen(ps, wake, ctl)
-			ps.Close()
-			select {
-			case <-r.stop:
-				return
-			case <-time.After(500 * time.Millisecond):
-			}
-		}
-	}()
+func (r *Redis) reset(ctx context.Context, user string) ([][]byte, string, bool, error) {
+	head, err := r.Head(ctx, user)
+	if err != nil {
+		return nil, "", false, err
+	}
+	return nil, head, true, nil
 }
 
-func (r *Redis) listen(ps *redis.PubSub, wake func(string), ctl func(string)) {
-	go func() {
-		<-r.stop
-		ps.Close()
-	}()
+// Listen calls wake for every user whose stream got events on any process,
+// and control for control messages, until Close: one subscription and one
+// goroutine for the engine's life. go-redis reconnects the subscription by
+// itself; after a (re)subscribe wake gets "" (every local poll should
+// re-read: a wake may have been missed). A control message that does not
+// decode is logged and dropped (it came from outside pollchat).
+func (r *Redis) Listen(wake func(user string), control func(chat.Control)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ps != nil {
+		return
+	}
+	select {
+	case <-r.stop:
+		return
+	default:
+	}
+	r.ps = r.c.Subscribe(context.Background(), r.wakeChannel(), r.ctlChannel())
+	r.wg.Add(1)
+	go func(ps *redis.PubSub) {
+		defer r.wg.Done()
+		r.listen(ps, wake, control)
+	}(r.ps)
+}
+
+func (r *Redis) listen(ps *redis.PubSub, wake func(string), control func(chat.Control)) {
+	pause := time.NewTimer(0)
+	<-pause.C
 	for {
 		msg, err := ps.Receive(context.Background())
 		if err != nil {
@@ -268,7 +287,15 @@ func (r *Redis) listen(ps *redis.PubSub, wake func(string), ctl func(string)) {
 			default:
 			}
 			r.fail("subscribe", err)
-			return
+			// The next Receive reconnects; do not hammer a Redis that is down.
+			pause.Reset(500 * time.Millisecond)
+			select {
+			case <-r.stop:
+				pause.Stop()
+				return
+			case <-pause.C:
+			}
+			continue
 		}
 		switch m := msg.(type) {
 		case *redis.Subscription:
@@ -278,9 +305,12 @@ func (r *Redis) listen(ps *redis.PubSub, wake func(string), ctl func(string)) {
 			}
 		case *redis.Message:
 			if m.Channel == r.ctlChannel() {
-				if ctl != nil {
-					ctl(m.Payload)
+				c, err := chat.DecodeControl([]byte(m.Payload))
+				if err != nil {
+					r.log.Warn("cluster: control message dropped", "err", err)
+					continue
 				}
+				control(c)
 				continue
 			}
 			for _, u := range strings.Split(m.Payload, ",") {
@@ -293,46 +323,65 @@ func (r *Redis) listen(ps *redis.PubSub, wake func(string), ctl func(string)) {
 }
 
 // Control sends a control message to every process (cache invalidations).
-func (r *Redis) Control(ctx context.Context, msg string) error {
+func (r *Redis) Control(ctx context.Context, msg chat.Control) error {
+	b, err := msg.Encode()
+	if err != nil {
+		return err
+	}
 	c, cancel := r.ctx(ctx)
 	defer cancel()
-	if err := r.c.Publish(c, r.ctlChannel(), msg).Err(); err != nil {
+	if err := r.c.Publish(c, r.ctlChannel(), b).Err(); err != nil {
 		return r.fail("control", err)
 	}
 	return nil
 }
 
-// Touch records that active users are online now. It returns the users
-// that went online (not seen within the grace before) and those that went
-// offline (last seen longer ago than the grace), each reported by exactly
-// one process.
-func (r *Redis) Touch(ctx context.Context, active []string) (online, offline []string, err error) {
+// Shared implements chat.Engine: other processes run on this Redis.
+func (r *Redis) Shared() bool { return true }
+
+// Touch records when users were last seen. It returns the users that
+// went online (not in the set before), each reported by exactly one
+// process.
+func (r *Redis) Touch(ctx context.Context, seen []chat.Seen) ([]string, error) {
+	if len(seen) == 0 {
+		return nil, nil
+	}
 	c, cancel := r.ctx(ctx)
 	defer cancel()
-	now := time.Now()
-	cutoff := float64(now.Add(-r.o.Grace).UnixMilli())
-	if len(active) > 0 {
-		pipe := r.c.Pipeline()
-		cmds := make([]*redis.IntCmd, len(active))
-		for i, u := range active {
-			cmds[i] = pipe.ZAddArgs(c, r.onlineKey(), redis.ZAddArgs{Members: []redis.Z{{Score: float64(now.UnixMilli()), Member: u}}})
-		}
-		if _, err := pipe.Exec(c); err != nil {
-			return nil, nil, r.fail("touch", err)
-		}
-		for i, cmd := range cmds {
-			if cmd.Val() == 1 {
-				online = append(online, active[i])
-			}
+	pipe := r.c.Pipeline()
+	cmds := make([]*redis.IntCmd, len(seen))
+	for i, s := range seen {
+		// GT: a process that saw the user earlier does not move them back.
+		cmds[i] = pipe.ZAddArgs(c, r.onlineKey(), redis.ZAddArgs{GT: true, Ch: false,
+			Members: []redis.Z{{Score: float64(s.At.UnixMilli()), Member: s.User}}})
+	}
+	if _, err := pipe.Exec(c); err != nil {
+		return nil, r.fail("touch", err)
+	}
+	var online []string
+	for i, cmd := range cmds {
+		if cmd.Val() == 1 {
+			online = append(online, seen[i].User)
 		}
 	}
+	r.ok()
+	return online, nil
+}
+
+// Expire removes the users last seen longer ago than the grace and
+// returns them, atomically, so that one process reports each going
+// offline. It also forgets this process's full rate-limit buckets.
+func (r *Redis) Expire(ctx context.Context) ([]string, error) {
+	r.local.Sweep(time.Now())
+	c, cancel := r.ctx(ctx)
+	defer cancel()
+	cutoff := float64(time.Now().Add(-r.o.Grace).UnixMilli())
 	v, err := r.expire.Run(c, r.c, []string{r.onlineKey()}, strconv.FormatFloat(cutoff, 'f', 0, 64)).StringSlice()
 	if err != nil {
-		return online, nil, r.fail("touch", err)
+		return nil, r.fail("expire", err)
 	}
-	offline = v
 	r.ok()
-	return online, offline, nil
+	return v, nil
 }
 
 // Online says for each of users whether they are online.
@@ -410,30 +459,43 @@ func (r *Redis) RoomHas(ctx context.Context, room, user string) (bool, error) {
 	return ok, nil
 }
 
-// Allow takes a token from user's bucket (rate per second, burst), shared
-// by every process; wait is how long until the next token when refused.
-func (r *Redis) Allow(ctx context.Context, user string, rate float64, burst int) (ok bool, wait time.Duration, err error) {
+// Allow takes cost tokens from user's bucket (rate per second, burst). A
+// call of cost 1 uses the bucket shared by every process; cheaper kinds
+// are counted in this process's bucket (their events stay bounded per
+// process), and so is everything while Redis is down (err says so).
+func (r *Redis) Allow(ctx context.Context, user string, cost, rate float64, burst int) (time.Duration, error) {
+	if cost != 1 {
+		return r.local.Take(user, cost, rate, float64(burst), time.Now()), nil
+	}
 	c, cancel := r.ctx(ctx)
 	defer cancel()
 	v, err := r.bucket.Run(c, r.c, []string{r.key("rl", user)}, rate, burst, time.Now().UnixMicro()).Slice()
 	if err != nil {
-		return false, 0, r.fail("rate", err)
+		return r.local.Take(user, cost, rate, float64(burst), time.Now()), r.fail("rate", err)
 	}
 	if v[0].(int64) == 1 {
-		return true, 0, nil
+		return 0, nil
 	}
-	return false, time.Duration(v[1].(int64)) * time.Microsecond, nil
+	return time.Duration(v[1].(int64)) * time.Microsecond, nil
 }
 
-// Close stops listening and closes the connections; it is idempotent.
+// Charge takes cost tokens after the fact from this process's bucket.
+func (r *Redis) Charge(user string, cost, rate float64, burst int) {
+	r.local.Charge(user, cost, rate, float64(burst), time.Now())
+}
+
+// Close stops the listener and closes the connections; it is idempotent.
 func (r *Redis) Close() error {
 	var err error
 	r.once.Do(func() {
+		r.mu.Lock()
 		close(r.stop)
-		select {
-		case <-r.stopped:
-		case <-time.After(3 * time.Second):
+		ps := r.ps
+		r.mu.Unlock()
+		if ps != nil {
+			ps.Close() // ends the listener's Receive
 		}
+		r.wg.Wait()
 		err = r.c.Close()
 	})
 	return err

@@ -2,12 +2,15 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
 
+	"pollchat/chat"
 	"pollchat/internal/testsvc"
 )
 
@@ -35,7 +38,7 @@ func TestStreamCursors(t *testing.T) {
 		t.Fatalf("Read(empty) = %q %q %v %v", evs, next, reset, err)
 	}
 	for i := 0; i < 3; i++ {
-		if err := r.Append(ctx, []string{"u", "v"}, []byte(fmt.Sprint(i))); err != nil {
+		if n, err := r.Append(ctx, []string{"u", "v"}, []byte(fmt.Sprint(i))); err != nil || n != 2 {
 			t.Fatal(err)
 		}
 	}
@@ -64,8 +67,8 @@ func TestStreamCursors(t *testing.T) {
 		t.Fatal("cursor older than the trimmed stream was not reset")
 	}
 	for _, bad := range []string{"junk", "r", "rabc-1", "r99999999999999-0", "1-1"} {
-		if _, _, reset, err := r.Read(ctx, "u", bad, 10); !reset || err != nil {
-			t.Errorf("Read(%q) = reset %v, %v; want reset", bad, reset, err)
+		if _, next, reset, err := r.Read(ctx, "u", bad, 10); !reset || err != nil || next == "" || next == bad {
+			t.Errorf("Read(%q) = next %q, reset %v, %v; want reset to the head", bad, next, reset, err)
 		}
 	}
 	// A cursor into a stream that does not exist (expired) is reset unless
@@ -81,6 +84,7 @@ func TestWakeAndPresence(t *testing.T) {
 	var mu sync.Mutex
 	woken := map[string]int{}
 	ready := make(chan struct{}, 1)
+	ctls := make(chan chat.Control, 4)
 	r.Listen(func(u string) {
 		mu.Lock()
 		woken[u]++
@@ -91,7 +95,7 @@ func TestWakeAndPresence(t *testing.T) {
 			default:
 			}
 		}
-	}, nil)
+	}, func(c chat.Control) { ctls <- c })
 	select {
 	case <-ready:
 	case <-time.After(5 * time.Second):
@@ -114,18 +118,38 @@ func TestWakeAndPresence(t *testing.T) {
 	}
 	mu.Unlock()
 
-	on, off, err := r.Touch(ctx, []string{"a", "b"})
-	if err != nil || fmt.Sprint(on) != "[a b]" || len(off) != 0 {
-		t.Fatalf("Touch = %v %v %v", on, off, err)
+	// A control message reaches the listener typed; a foreign one that
+	// does not decode is dropped, not delivered.
+	r.c.Publish(ctx, r.ctlChannel(), "nonsense:1")
+	if err := r.Control(ctx, chat.Control{Kind: chat.ControlBlocks, Users: []string{"a"}}); err != nil {
+		t.Fatal(err)
 	}
-	if on, _, _ := r.Touch(ctx, []string{"a"}); len(on) != 0 {
+	select {
+	case c := <-ctls:
+		if c.Kind != chat.ControlBlocks || fmt.Sprint(c.Users) != "[a]" {
+			t.Fatalf("control = %+v; want blocks of a", c)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("control message not received")
+	}
+
+	now := func() []chat.Seen { return []chat.Seen{{User: "a", At: time.Now()}, {User: "b", At: time.Now()}} }
+	on, err := r.Touch(ctx, now())
+	if err != nil || fmt.Sprint(on) != "[a b]" {
+		t.Fatalf("Touch = %v %v", on, err)
+	}
+	if on, _ := r.Touch(ctx, now()[:1]); len(on) != 0 {
 		t.Fatalf("second Touch reported online again: %v", on)
+	}
+	if off, _ := r.Expire(ctx); len(off) != 0 {
+		t.Fatalf("Expire inside the grace = %v", off)
 	}
 	time.Sleep(400 * time.Millisecond) // past the grace
 	// a is still active and refreshed; b went offline and is reported by
 	// this call only, not by a second reaper after it.
-	_, off1, _ := r.Touch(ctx, []string{"a"})
-	_, off2, _ := r.Touch(ctx, nil)
+	r.Touch(ctx, now()[:1])
+	off1, _ := r.Expire(ctx)
+	off2, _ := r.Expire(ctx)
 	if fmt.Sprint(off1, off2) != "[b] []" {
 		t.Fatalf("offline reports = %v %v; want b once", off1, off2)
 	}
@@ -140,7 +164,7 @@ func TestRateAndRooms(t *testing.T) {
 	ctx := context.Background()
 	allowed := 0
 	for i := 0; i < 10; i++ {
-		if ok, _, err := r.Allow(ctx, "u", 1, 3); err == nil && ok {
+		if wait, err := r.Allow(ctx, "u", 1, 1, 3); err == nil && wait == 0 {
 			allowed++
 		}
 	}
@@ -158,8 +182,12 @@ func TestRateAndRooms(t *testing.T) {
 	}
 	// Redis down: errors wrap ErrUnavailable and Down says so; back: works.
 	rd.Kill()
-	if err := r.Append(ctx, []string{"u"}, []byte("x")); err == nil || !r.Down() {
-		t.Fatalf("Append with Redis down = %v, Down %v", err, r.Down())
+	if _, err := r.Append(ctx, []string{"u"}, []byte("x")); !errors.Is(err, chat.ErrEngine) || !r.Down() {
+		t.Fatalf("Append with Redis down = %v, Down %v; want chat.ErrEngine", err, r.Down())
+	}
+	// The shared bucket is down: this process's own answers, and says so.
+	if wait, err := r.Allow(ctx, "w", 1, 1, 3); wait != 0 || !errors.Is(err, chat.ErrEngine) {
+		t.Fatalf("Allow with Redis down = %v, %v; want allowed locally and the error", wait, err)
 	}
 	rd.Start()
 	var err error
@@ -180,4 +208,46 @@ func toStrings(b [][]byte) []string {
 		out[i] = string(b[i])
 	}
 	return out
+}
+
+// A poll parked on the Redis engine holds no goroutine: the hub keeps a
+// waiter, the one subscription wakes it, and its callback reads.
+func TestParkedPollHoldsNoGoroutine(t *testing.T) {
+	r, _ := open(t, 16)
+	h := chat.NewHub(chat.HubConfig{Engine: r})
+	defer h.Close()
+	const n = 300
+	cursors := make([]string, n)
+	for i := range cursors {
+		c, err := h.Open(fmt.Sprint("p", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cursors[i] = c
+	}
+	runtime.GC()
+	before := runtime.NumGoroutine()
+	got := make(chan chat.PollResult, n)
+	for i, c := range cursors {
+		if _, parked := h.Park(fmt.Sprint("p", i), c, time.Hour, func(res chat.PollResult) { got <- res }); !parked {
+			t.Fatalf("poll %d was not parked", i)
+		}
+	}
+	if g := runtime.NumGoroutine(); g-before > n/10 {
+		t.Fatalf("%d parked polls added %d goroutines", n, g-before)
+	}
+	if _, err := r.Append(context.Background(), []string{"p7"}, []byte(`{"n":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case res := <-got:
+		if len(res.Events) != 1 || string(res.Events[0]) != `{"n":1}` {
+			t.Fatalf("woken poll = %+v; want the event", res)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("parked poll not woken by an append on Redis")
+	}
+	if p := h.Parked(); p != n-1 {
+		t.Fatalf("Parked() = %d; want %d", p, n-1)
+	}
 }

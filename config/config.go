@@ -408,22 +408,22 @@ func (c *Config) setDefaults() {
 		c.Chat.Rooms = []string{"lobby"}
 	}
 	if c.Chat.MaxLength == 0 {
-		c.Chat.MaxLength = 350
+		c.Chat.MaxLength = DefaultMaxLength
 	}
 	if c.Chat.History == 0 {
-		c.Chat.History = 50
+		c.Chat.History = DefaultHistory
 	}
 	if c.Chat.Burst == 0 {
-		c.Chat.Burst = 20
+		c.Chat.Burst = DefaultBurst
 	}
 	if c.Chat.Buffer == 0 {
-		c.Chat.Buffer = 256
+		c.Chat.Buffer = DefaultBuffer
 	}
 	if c.Chat.RoomEventsLimit == 0 {
-		c.Chat.RoomEventsLimit = 500
+		c.Chat.RoomEventsLimit = DefaultRoomEventsLimit
 	}
 	if c.Presence.Grace.Duration == 0 {
-		c.Presence.Grace.Duration = 40 * time.Second
+		c.Presence.Grace.Duration = DefaultGrace
 	}
 }
 

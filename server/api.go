@@ -317,7 +317,6 @@ func (s *Server) apiInvalidate(ctx *fasthttp.RequestCtx, rp reply) {
 		}
 		ids = append(ids, id)
 	}
-	s.dir.Invalidate(ids...)
-	s.svc.Forget(ids...) // a banned member is refused from their next call
+	s.svc.Invalidate(ids...) // on every process: a banned member is refused from their next call
 	rp.ok()
 }

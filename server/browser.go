@@ -46,22 +46,7 @@ func (s *Server) poll(ctx *fasthttp.RequestCtx) {
 		res.Events = scopeEvents(res.Events, c)
 	}
 
-	rp.open(fasthttp.StatusOK)
-	ctx.WriteString(`{"cursor":`)
-	ctx.Write(chat.AppendString(nil, res.Cursor))
-	ctx.WriteString(`,"events":[`)
-	for i, ev := range res.Events {
-		if i > 0 {
-			ctx.WriteString(",")
-		}
-		ctx.Write(ev)
-	}
-	ctx.WriteString("]")
-	if res.Reset {
-		ctx.WriteString(`,"reset":true`)
-	}
-	ctx.WriteString("}")
-	rp.close()
+	rp.raw(fasthttp.StatusOK, appendPoll(make([]byte, 0, pollSize(res)), res))
 	s.metrics.polled(len(res.Events))
 }
 

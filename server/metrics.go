@@ -81,6 +81,7 @@ func (m *metrics) write(w io.Writer, svc *chat.Service) {
 	metric("pollchat_streams", "gauge", "User event streams held in memory.", hub.Streams())
 	metric("pollchat_sends_total", "counter", "Messages stored and delivered.", svc.Sends())
 	metric("pollchat_deliveries_total", "counter", "Events appended to user streams.", hub.Deliveries())
+	metric("pollchat_engine_errors_total", "counter", "Engine (Redis in a cluster) calls that failed.", hub.EngineErrors())
 	metric("pollchat_polls_total", "counter", "Polls answered.", m.polls.Load())
 	metric("pollchat_poll_events_total", "counter", "Events answered by polls.", m.pollEvs.Load())
 	metric("pollchat_http_requests_total", "counter", "HTTP requests received.", m.requests.Load())

@@ -209,58 +209,30 @@ func holdsBuffer(c net.Conn) bool {
 // replaced: errEvicted, as reply.fail would write it.
 func (pk *parkedPoll) evicted(closing bool) []byte {
 	e := errEvicted
-	body := make([]byte, 0, 256)
+	body := pk.jsonp(appendError(make([]byte, 0, 256), e))
 	if pk.callback != nil {
-		body = append(body, "/**/"...)
-		body = append(body, pk.callback...)
-		body = append(body, '(')
+		return pk.frame("200 OK", "", body, closing)
 	}
-	body = append(body, `{"error":{"code":`...)
-	body = chat.AppendString(body, e.Code)
-	body = append(body, `,"message":`...)
-	body = chat.AppendString(body, e.Message)
-	body = append(body, `,"retry_after":`...)
-	body = strconv.AppendInt(body, int64(e.RetryAfter), 10)
-	body = append(body, "}}"...)
-	status, extra := "200 OK", ""
-	if pk.callback != nil {
-		body = append(body, ");"...)
-	} else {
-		status, extra = "429 Too Many Requests", "Retry-After: "+strconv.Itoa(e.RetryAfter)+"\r\n"
-	}
-	return pk.frame(status, extra, body, closing)
+	return pk.frame("429 Too Many Requests", "Retry-After: "+strconv.Itoa(e.RetryAfter)+"\r\n", body, closing)
 }
 
 // answer is the whole HTTP response to a parked poll.
 func (pk *parkedPoll) answer(res chat.PollResult, closing bool) []byte {
-	n := 96 + len(res.Cursor) + len(pk.callback)
-	for _, ev := range res.Events {
-		n += len(ev) + 1
+	return pk.frame("200 OK", "", pk.jsonp(appendPoll(make([]byte, 0, pollSize(res)), res)), closing)
+}
+
+// jsonp wraps a JSON value in the poll's callback, as reply.open and
+// reply.close do.
+func (pk *parkedPoll) jsonp(value []byte) []byte {
+	if pk.callback == nil {
+		return value
 	}
-	body := make([]byte, 0, n)
-	if pk.callback != nil {
-		body = append(body, "/**/"...)
-		body = append(body, pk.callback...)
-		body = append(body, '(')
-	}
-	body = append(body, `{"cursor":`...)
-	body = chat.AppendString(body, res.Cursor)
-	body = append(body, `,"events":[`...)
-	for i, ev := range res.Events {
-		if i > 0 {
-			body = append(body, ',')
-		}
-		body = append(body, ev...)
-	}
-	body = append(body, ']')
-	if res.Reset {
-		body = append(body, `,"reset":true`...)
-	}
-	body = append(body, '}')
-	if pk.callback != nil {
-		body = append(body, ");"...)
-	}
-	return pk.frame("200 OK", "", body, closing)
+	b := make([]byte, 0, len(value)+len(pk.callback)+8)
+	b = append(b, "/**/"...)
+	b = append(b, pk.callback...)
+	b = append(b, '(')
+	b = append(b, value...)
+	return append(b, ");"...)
 }
 
 // frame puts the status line and the headers before body.

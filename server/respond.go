@@ -150,7 +150,11 @@ func (r reply) fail(e *chat.Error) {
 	if status == fasthttp.StatusUnauthorized && r.callback == nil && r.ctx.UserValue(apiKey) != nil {
 		r.ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="pollchat", charset="UTF-8"`)
 	}
-	b := make([]byte, 0, 96+len(e.Message))
+	r.raw(status, appendError(make([]byte, 0, 96+len(e.Message)), e))
+}
+
+// appendError appends the JSON value of an error answer.
+func appendError(b []byte, e *chat.Error) []byte {
 	b = append(b, `{"error":{"code":`...)
 	b = chat.AppendString(b, e.Code)
 	b = append(b, `,"message":`...)
@@ -159,6 +163,33 @@ func (r reply) fail(e *chat.Error) {
 		b = append(b, `,"retry_after":`...)
 		b = strconv.AppendInt(b, int64(e.RetryAfter), 10)
 	}
-	b = append(b, "}}"...)
-	r.raw(status, b)
+	return append(b, "}}"...)
+}
+
+// appendPoll appends the JSON value of a poll's answer: the one encoder
+// of both the direct path (browser.go) and the parked one (park.go).
+func appendPoll(b []byte, res chat.PollResult) []byte {
+	b = append(b, `{"cursor":`...)
+	b = chat.AppendString(b, res.Cursor)
+	b = append(b, `,"events":[`...)
+	for i, ev := range res.Events {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, ev...)
+	}
+	b = append(b, ']')
+	if res.Reset {
+		b = append(b, `,"reset":true`...)
+	}
+	return append(b, '}')
+}
+
+// pollSize is a good capacity for res's answer.
+func pollSize(res chat.PollResult) int {
+	n := 96 + len(res.Cursor)
+	for _, ev := range res.Events {
+		n += len(ev) + 1
+	}
+	return n
 }

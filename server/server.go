@@ -108,16 +108,22 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.NotFound = s.notFound
 	r.MethodNotAllowed = s.notFound
 
-	for name, h := range map[string]func(*fasthttp.RequestCtx, *params, reply, chat.Caller){
-		"hello": s.hello, "send": s.send, "request": s.request, "answer": s.answer,
-		"history": s.history, "read": s.read, "typing": s.typing, "users": s.users,
-		"join": s.join, "leave": s.leave, "block": s.block,
-	} {
-		s.browser(r, "/v1/"+name, name, h)
-	}
-	s.browser(r, "/v1/poll", "poll", nil) // poll has its own handler below
+	// Browser endpoints: GET, POST and OPTIONS, identity checked (browser.go).
+	s.browser(r, "/v1/hello", s.hello)
+	s.browser(r, "/v1/send", s.send)
+	s.browser(r, "/v1/request", s.request)
+	s.browser(r, "/v1/answer", s.answer)
+	s.browser(r, "/v1/history", s.history)
+	s.browser(r, "/v1/read", s.read)
+	s.browser(r, "/v1/typing", s.typing)
+	s.browser(r, "/v1/users", s.users)
+	s.browser(r, "/v1/join", s.join)
+	s.browser(r, "/v1/leave", s.leave)
+	s.browser(r, "/v1/block", s.block)
+	// The poll verifies by itself: it may park (park.go).
 	r.GET("/v1/poll", s.cors(s.poll))
 	r.POST("/v1/poll", s.cors(s.poll))
+	r.OPTIONS("/v1/poll", s.cors(func(*fasthttp.RequestCtx) {}))
 
 	r.GET("/MessengerCommand.ashx", s.cors(s.messengerCommand))
 	r.POST("/MessengerCommand.ashx", s.cors(s.messengerCommand))
@@ -142,11 +148,7 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 }
 
 // browser routes a JSONP-capable endpoint for GET and POST, with identity.
-func (s *Server) browser(r *router.Router, path, name string, h func(*fasthttp.RequestCtx, *params, reply, chat.Caller)) {
-	if h == nil {
-		r.OPTIONS(path, s.cors(func(*fasthttp.RequestCtx) {}))
-		return
-	}
+func (s *Server) browser(r *router.Router, path string, h func(*fasthttp.RequestCtx, *params, reply, chat.Caller)) {
 	handle := s.cors(func(ctx *fasthttp.RequestCtx) {
 		if p, rp, c, ok := s.verified(ctx); ok {
 			h(ctx, p, rp, c)

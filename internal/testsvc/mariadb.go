@@ -24,40 +24,10 @@ import (
 const MariaDBBinary = "/usr/sbin/mariadbd"
 
 var (
-	sharedMu   sync.Mutex
-	sharedStop []func() // stoppers of shared services, run by Main
-
 	sharedDBOnce sync.Once
 	sharedDB     *MariaDB
 	sharedDBErr  error
 )
-
-// Main runs the package's tests and then stops every shared service this
-// package started (SharedMariaDB). Use it as
-//
-//	func TestMain(m *testing.M) { os.Exit(testsvc.Main(m)) }
-func Main(m *testing.M) int {
-	code := m.Run()
-	StopShared()
-	return code
-}
-
-// StopShared stops the shared services started so far (Main calls it).
-func StopShared() {
-	sharedMu.Lock()
-	stops := sharedStop
-	sharedStop = nil
-	sharedMu.Unlock()
-	for i := len(stops) - 1; i >= 0; i-- {
-		stops[i]()
-	}
-}
-
-func addShared(stop func()) {
-	sharedMu.Lock()
-	sharedStop = append(sharedStop, stop)
-	sharedMu.Unlock()
-}
 
 // MariaDB is a running mariadbd on 127.0.0.1 with its own data directory.
 // root has no password over TCP.

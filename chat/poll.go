@@ -1,0 +1,156 @@
+package chat
+
+import (
+	"context"
+	"pollchat/bridge"
+	"time"
+)
+
+// Hello opens a stream; Park and Poll answer from it (hub.go).
+
+// ConversationInfo is one line of hello's conversation list.
+type ConversationInfo struct {
+	With string `json:"with,omitempty"`
+	Room string `json:"room,omitempty"`
+	// System marks the conversation of system messages sent to the user
+	// (backend API messages without from); history and read take system=1.
+	System bool         `json:"system,omitempty"`
+	Unread int          `json:"unread"`
+	Last   *WireMessage `json:"last_message"`
+}
+
+// RequestInfo is a pending incoming chat request.
+type RequestInfo = requestWire
+
+// HelloResult is hello's answer.
+type HelloResult struct {
+	Me            bridge.User        `json:"me"`
+	Cursor        string             `json:"cursor"`
+	Conversations []ConversationInfo `json:"conversations"`
+	Requests      []RequestInfo      `json:"requests"`
+	Rooms         []string           `json:"rooms"`
+	Online        []string           `json:"online"`
+}
+
+// Hello opens the caller's stream and returns their state.
+func (s *Service) Hello(ctx context.Context, c Caller) (*HelloResult, error) {
+	me := s.me(ctx, c)
+	// Open the stream first: whatever is published from here on is in it,
+	// and what the store shows below may repeat some of it (ids dedupe).
+	cursor, err := s.hub.Open(c.ID)
+	if err != nil {
+		return nil, &Error{Code: CodeUnavailable, Message: "the cluster broker is unavailable; try again shortly", Err: err}
+	}
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	convs, err := s.store.Conversations(sctx, c.ID, s.roomNames, 100)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	reqs, err := s.store.Requests(sctx, c.ID)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	blocked := s.blocks.get(sctx, s.store, c.ID)
+	res := &HelloResult{Me: me, Cursor: cursor, Rooms: s.roomNames,
+		Conversations: make([]ConversationInfo, 0, len(convs)), Requests: make([]RequestInfo, 0, len(reqs))}
+	var contacts []string
+	for _, cv := range convs {
+		if cv.With != "" {
+			if _, b := blocked[cv.With]; b {
+				continue
+			}
+			contacts = append(contacts, cv.With)
+		}
+		ci := ConversationInfo{With: cv.With, Room: cv.Room, Unread: cv.Unread, System: cv.With == "" && cv.Room == ""}
+		if cv.Last != nil {
+			ci.Last = (*WireMessage)(cv.Last)
+		}
+		res.Conversations = append(res.Conversations, ci)
+	}
+	s.hub.SetContacts(c.ID, contacts)
+	if len(reqs) > 0 {
+		ids := make([]string, len(reqs))
+		for i, r := range reqs {
+			ids[i] = r.From
+		}
+		users := s.userMap(ctx, ids)
+		for _, r := range reqs {
+			if _, b := blocked[r.From]; b {
+				continue
+			}
+			res.Requests = append(res.Requests, wireRequest(users[r.From], r))
+		}
+	}
+	res.Online = s.hub.OnlineUsers(c.ID, s.hub.Contacts(c.ID), 200)
+	return res, nil
+}
+
+func (s *Service) userMap(ctx context.Context, ids []string) map[string]bridge.User {
+	m := make(map[string]bridge.User, len(ids))
+	for _, u := range s.Users(ctx, ids) {
+		m[u.ID] = u
+	}
+	for _, id := range ids {
+		if _, ok := m[id]; !ok {
+			m[id] = bridge.User{ID: id, Name: "User " + id, Role: bridge.RoleMember}
+		}
+	}
+	return m
+}
+
+// Remember keeps what an identity (or a popup link's name and thumbUrl)
+// says of its user, the fallback when the directory knows nothing better.
+func (s *Service) Remember(c Caller) { s.remember(c) }
+
+// loadContacts gives a user who polls without a hello (the eStreamChat
+// Messenger script never says hello) their contacts before they come
+// online, so that the contacts hear it. One store read per stream: a
+// stream that has contacts (hello, or an earlier poll) is left alone.
+func (s *Service) loadContacts(user string) {
+	if s.hub.ContactsLoaded(user) {
+		return
+	}
+	ctx, cancel := s.storeCtx(context.Background())
+	defer cancel()
+	convs, err := s.store.Conversations(ctx, user, nil, 200)
+	if err != nil {
+		return
+	}
+	contacts := make([]string, 0, len(convs))
+	for _, cv := range convs {
+		if cv.With != "" {
+			contacts = append(contacts, cv.With)
+		}
+	}
+	s.hub.SetContacts(user, contacts)
+}
+
+// Seen marks the caller online (with the usual grace) as a poll would,
+// telling their contacts when they come online: the eStreamChat
+// MessengerCommand.ashx polls, which are not long polls.
+func (s *Service) Seen(c Caller) {
+	s.remember(c)
+	s.loadContacts(c.ID)
+	s.hub.Touch(c.ID)
+}
+
+// Park is Poll without a goroutine while it waits: see Hub.Park.
+func (s *Service) Park(c Caller, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
+	s.remember(c)
+	s.loadContacts(c.ID)
+	if c.With != "" {
+		return s.hub.ParkScoped(c.ID, cursor, jitter(timeout), fn)
+	}
+	return s.hub.Park(c.ID, cursor, jitter(timeout), fn)
+}
+
+// Poll answers the caller's events after cursor, parking up to timeout.
+func (s *Service) Poll(c Caller, cursor string, timeout time.Duration, done <-chan struct{}) PollResult {
+	s.remember(c)
+	s.loadContacts(c.ID)
+	if c.With != "" {
+		return s.hub.PollScoped(c.ID, cursor, jitter(timeout), done)
+	}
+	return s.hub.Poll(c.ID, cursor, jitter(timeout), done)
+}

@@ -1,0 +1,68 @@
+package chat
+
+import (
+	"context"
+	"sort"
+)
+
+// Online returns every online user.
+func (s *Service) Online() []string {
+	out := s.hub.AllOnline()
+	sort.Strings(out)
+	return out
+}
+
+// onPresence is the hub's presence callback: tell contacts and the members
+// of the user's small rooms; a user who went offline leaves their rooms.
+func (s *Service) onPresence(user string, online bool) {
+	ev := presenceEvent(user, online)
+	sent := map[string]bool{user: true}
+	contacts := s.hub.Contacts(user)
+	if s.engine.Shared() {
+		// The process that saw the change may never have seen the user's
+		// hello: their contacts come from the store.
+		ctx, cancel := s.storeCtx(context.Background())
+		if convs, err := s.store.Conversations(ctx, user, nil, 200); err == nil {
+			for _, cv := range convs {
+				if cv.With != "" {
+					contacts = append(contacts, cv.With)
+				}
+			}
+		}
+		cancel()
+	}
+	var to []string
+	for _, u := range contacts {
+		if !sent[u] {
+			sent[u] = true
+			to = append(to, u)
+		}
+	}
+	// Co-members of the user's small rooms, taken before an offline user
+	// leaves them, so they hear both the presence and the leave.
+	var left []*room
+	for _, name := range s.roomNames {
+		r := s.rooms[name]
+		if !r.has(user) {
+			continue
+		}
+		if !online {
+			left = append(left, r)
+		}
+		if r.size() > s.cfg.RoomEventsLimit {
+			continue
+		}
+		for _, u := range r.snapshot() {
+			if !sent[u] {
+				sent[u] = true
+				to = append(to, u)
+			}
+		}
+	}
+	s.publish(to, ev)
+	for _, r := range left {
+		if r.remove(user) {
+			s.roomUserEvent("user_left", r, user, context.Background())
+		}
+	}
+}
