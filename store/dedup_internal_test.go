@@ -30,8 +30,8 @@ func (c *clock) add(d time.Duration) {
 func TestDedupWindow(t *testing.T) {
 	ctx := context.Background()
 	stores := map[string]func(t *testing.T, c *clock) (Store, func() int){
-		"embedded": func(t *testing.T, c *clock) (Store, func() int) {
-			e, err := OpenEmbedded(filepath.Join(t.TempDir(), "data"))
+		"bolt": func(t *testing.T, c *clock) (Store, func() int) {
+			e, err := OpenBolt(filepath.Join(t.TempDir(), "data"))
 			if err != nil {
 				t.Fatal(err)
 			}
