@@ -43,6 +43,28 @@ func TestDedupWindow(t *testing.T) {
 				return n
 			}
 		},
+		"pebble": func(t *testing.T, c *clock) (Store, func() int) {
+			p, err := OpenPebble(filepath.Join(t.TempDir(), "data"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.Close() })
+			p.now = func() time.Time { return c.now().UTC() }
+			return p, func() int {
+				n := 0
+				p.view(ctx, "count", func(r pebbleReader) error {
+					it, err := piter(r, []byte{tDedup})
+					if err != nil {
+						return err
+					}
+					for ok := it.First(); ok; ok = it.Next() {
+						n++
+					}
+					return it.Close()
+				})
+				return n
+			}
+		},
 		"mysql": func(t *testing.T, c *clock) (Store, func() int) {
 			m, err := OpenMySQL(ctx, testsvc.SharedMariaDB(t).NewDatabase(t), "pc_", MySQLOptions{})
 			if err != nil {
