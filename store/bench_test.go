@@ -14,8 +14,9 @@ import (
 
 // BenchmarkSaveMessage measures durable sends per second (sends/s) with 1,
 // 16 and 256 concurrent senders: the embedded store on Pebble (one WAL
-// fsync per group commit) and on bbolt (two syncs per group commit), the MySQL store (group commit) and, as the baseline for the
-// group-commit ratio, MySQL with one transaction per message. MariaDB runs
+// fsync per group commit) and on bbolt (two syncs per group commit), the
+// MySQL store (group commit) and, as the baseline for the group-commit
+// ratio, MySQL with one transaction per message. MariaDB runs
 // with innodb_flush_log_at_trx_commit=1 here, so each of its commits is
 // fsynced as the embedded store's are.
 func BenchmarkSaveMessage(b *testing.B) {
