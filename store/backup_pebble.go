@@ -269,11 +269,13 @@ func copyFile(from, to string) error {
 	return err
 }
 
-// verifyPebbleBackup extracts a Pebble tar to a temporary directory, opens
+// verifyPebbleBackup extracts a Pebble tar to a temporary directory beside
+// it, opens
 // it read-only and reads every key.
 func verifyPebbleBackup(file string) (BackupInfo, error) {
 	var info BackupInfo
-	tmp, err := os.MkdirTemp("", "pollchat-verify-")
+	// Beside the copy, not in /tmp: a small tmpfs would not hold a store.
+	tmp, err := os.MkdirTemp(filepath.Dir(file), ".pollchat-verify-")
 	if err != nil {
 		return info, &Error{Op: "verify backup", Err: err}
 	}

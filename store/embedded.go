@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -145,7 +146,7 @@ func migrateBolt(dir string, log *slog.Logger) error {
 		if meta == nil {
 			return errors.New("no meta bucket: not a pollchat store")
 		}
-		if v := meta.Get([]byte("schema")); len(v) != 8 || binary64(v) > embeddedSchema {
+		if v := meta.Get([]byte("schema")); len(v) != 8 || binary.BigEndian.Uint64(v) > embeddedSchema {
 			return fmt.Errorf("layout version %x unknown to this binary", v)
 		}
 		b := dst.NewBatch()
@@ -210,14 +211,6 @@ func migrateBolt(dir string, log *slog.Logger) error {
 	log.Warn("store: migrated the embedded store from bbolt to Pebble; the old file is kept", "dir", dir,
 		"messages", msgs, "keys", keys, "kept", file+MigratedSuffix, "took", time.Since(start).Round(time.Millisecond))
 	return nil
-}
-
-func binary64(v []byte) uint64 {
-	var n uint64
-	for _, c := range v {
-		n = n<<8 | uint64(c)
-	}
-	return n
 }
 
 // syncDir makes renames in dir durable.
