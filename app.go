@@ -52,7 +52,7 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	case "mysql":
 		return store.OpenMySQL(ctx, cfg.Store.DSN, cfg.Store.TablePrefix, store.MySQLOptions{})
 	default:
-		return store.OpenEmbedded(cfg.Store.Path)
+		return store.OpenEmbeddedWith(cfg.Store.Path, store.EmbeddedOptions{Engine: cfg.Store.Engine})
 	}
 }
 

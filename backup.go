@@ -18,7 +18,9 @@ import (
 )
 
 // runBackup is `pollchat backup -config FILE [-url URL] OUT`: a consistent
-// copy of the embedded store, taken without stopping the server. A running
+// copy of the embedded store, taken without stopping the server: the bbolt
+// file, or for Pebble a tar of a checkpoint (restore: tar -xf OUT -C
+// store.path). A running
 // server holds the store file's lock, so the copy comes from it (GET
 // /api/v1/backup with the api credentials); with no server running the file
 // is read directly. The copy is written beside OUT, synced, checked page by
@@ -48,8 +50,8 @@ func runBackup(args []string) int {
 		fmt.Fprintln(os.Stderr, "backup: store.driver is mysql: back it up with mysqldump --single-transaction (see README, Backups)")
 		return 2
 	}
-	if same(out, filepath.Join(cfg.Store.Path, store.EmbeddedFile)) {
-		fmt.Fprintf(os.Stderr, "backup: %s is the store itself; give another file\n", out)
+	if same(out, filepath.Join(cfg.Store.Path, store.EmbeddedFile)) || inside(out, cfg.Store.Path) {
+		fmt.Fprintf(os.Stderr, "backup: %s is the store itself or inside its directory %s; give another file\n", out, cfg.Store.Path)
 		return 2
 	}
 	from, err := backupEmbedded(cfg, *base, out)
@@ -64,6 +66,18 @@ func runBackup(args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "backup: %s: %d messages, newest id %d (from %s)\n", out, info.Messages, info.NewestID, from)
 	return 0
+}
+
+// inside says whether file would be in dir or below it (a copy written
+// there would sit among the store's own files).
+func inside(file, dir string) bool {
+	f, err1 := filepath.Abs(file)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, f)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // same says whether a and b name the same existing file.

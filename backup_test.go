@@ -84,11 +84,7 @@ func runBinary(t *testing.T, args ...string) (int, string) {
 func readBackup(t *testing.T, file string) map[int64]store.Message {
 	t.Helper()
 	dir := t.TempDir()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, store.EmbeddedFile), b, 0o600); err != nil {
+	if err := store.RestoreEmbeddedBackup(file, dir); err != nil {
 		t.Fatal(err)
 	}
 	st, err := store.OpenEmbedded(dir)

@@ -170,6 +170,11 @@ type Store struct {
 	Driver string `toml:"driver"`
 	// Path of the embedded store's data directory; zero means "data".
 	Path string `toml:"path"`
+	// Engine of the embedded store: "pebble" or "bbolt". Zero picks by what
+	// Path holds: bbolt for a directory made before Pebble (pollchat.db),
+	// else Pebble. "pebble" on a bbolt directory migrates it once and keeps
+	// the old file as pollchat.db.migrated.
+	Engine string `toml:"engine"`
 	// DSN of the MySQL store (go-sql-driver form).
 	DSN string `toml:"dsn"`
 	// TablePrefix of the MySQL store's tables; zero means "pollchat_".
@@ -570,6 +575,9 @@ func (c *Config) validate() []Problem {
 
 	switch c.Store.Driver {
 	case "embedded":
+		if c.Store.Engine != "" && c.Store.Engine != "pebble" && c.Store.Engine != "bbolt" {
+			bad("store.engine", "want pebble, bbolt or nothing (pick by the data directory), got %q", c.Store.Engine)
+		}
 	case "mysql":
 		if c.Store.DSN == "" {
 			bad("store.dsn", "missing for store.driver mysql")

@@ -10,8 +10,9 @@ import (
 )
 
 // apiBackup is GET /api/v1/backup: a consistent copy of the embedded store,
-// taken while the server keeps serving (one read transaction; bbolt's MVCC
-// leaves its pages alone while sends commit). `pollchat backup` calls it,
+// taken while the server keeps serving: on bbolt the database file (one read
+// transaction; bbolt's MVCC leaves its pages alone while sends commit), on
+// Pebble a tar of a checkpoint (sstables hard-linked, the synced log copied). `pollchat backup` calls it,
 // because the running server holds the store file's lock and no other
 // process can open it. The body has a Content-Length, so a cut transfer is
 // seen as one.
@@ -36,6 +37,6 @@ func (s *Server) apiBackup(ctx *fasthttp.RequestCtx, rp reply) {
 		pw.CloseWithError(err)
 	}()
 	ctx.Response.Header.SetContentType("application/octet-stream")
-	ctx.Response.Header.Set("Content-Disposition", `attachment; filename="`+store.EmbeddedFile+`"`)
+	ctx.Response.Header.Set("Content-Disposition", `attachment; filename="`+snap.Name()+`"`)
 	ctx.SetBodyStream(pr, int(snap.Size()))
 }

@@ -16,6 +16,9 @@ import (
 // the store keeps taking writes. Close it when done: until then the pages it
 // sees cannot be reused, so the file may grow.
 type Snapshot interface {
+	// Name is a file name for the copy: pollchat.db (bbolt) or
+	// pollchat-pebble.tar (Pebble, to extract into store.path).
+	Name() string
 	// Size is the number of bytes WriteTo writes.
 	Size() int64
 	// WriteTo writes the whole copy to w.
@@ -32,12 +35,13 @@ type Backuper interface {
 	Snapshot() (Snapshot, error)
 }
 
-var _ Backuper = (*Embedded)(nil)
+var _ Backuper = (*Bolt)(nil)
 
 // boltSnapshot is a read transaction: bbolt's MVCC keeps its pages intact
 // while the writer commits new ones.
 type boltSnapshot struct{ tx *bolt.Tx }
 
+func (s boltSnapshot) Name() string                       { return EmbeddedFile }
 func (s boltSnapshot) Size() int64                        { return s.tx.Size() }
 func (s boltSnapshot) WriteTo(w io.Writer) (int64, error) { return s.tx.WriteTo(w) }
 func (s boltSnapshot) Close() error {
@@ -48,7 +52,7 @@ func (s boltSnapshot) Close() error {
 }
 
 // Snapshot implements Backuper.
-func (e *Embedded) Snapshot() (Snapshot, error) {
+func (e *Bolt) Snapshot() (Snapshot, error) {
 	if e.closed.Load() {
 		return nil, &Error{Op: "snapshot", Err: ErrClosed}
 	}
@@ -62,11 +66,15 @@ func (e *Embedded) Snapshot() (Snapshot, error) {
 // ErrInUse: the embedded store's file is held by a running pollchat.
 var ErrInUse = errors.New("store: the embedded store is in use by another process")
 
-// SnapshotEmbeddedFile opens the embedded store's file (dir/pollchat.db)
-// read-only, for a copy while no server runs. It fails with ErrInUse when a
-// running server holds the file: then ask that server for the copy.
+// SnapshotEmbeddedFile copies the embedded store in dir while no server
+// runs: dir/pollchat.db opened read-only, or the Pebble store opened and
+// checkpointed. It fails with ErrInUse when a running server holds the
+// store: then ask that server for the copy.
 func SnapshotEmbeddedFile(dir string) (Snapshot, error) {
 	file := dir + string(os.PathSeparator) + EmbeddedFile
+	if !fileExists(file) && pebbleExists(dir) {
+		return snapshotPebbleDir(dir)
+	}
 	if _, err := os.Stat(file); err != nil {
 		return nil, &Error{Op: "snapshot", Err: err}
 	}
@@ -104,10 +112,15 @@ type BackupInfo struct {
 	NewestID int64 // the highest message id, 0 if none
 }
 
-// VerifyEmbeddedBackup opens a copy written from a Snapshot read-only, runs
-// bbolt's consistency check over every page and says what it holds.
+// VerifyEmbeddedBackup opens a copy written from a Snapshot read-only and
+// says what it holds: a bbolt file gets bbolt's consistency check over every
+// page; a Pebble tar is extracted to a temporary directory and every key is
+// read (each block's checksum is checked on the way).
 func VerifyEmbeddedBackup(file string) (BackupInfo, error) {
 	var info BackupInfo
+	if isTar(file) {
+		return verifyPebbleBackup(file)
+	}
 	db, err := bolt.Open(file, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
 		return info, &Error{Op: "verify backup", Err: err}

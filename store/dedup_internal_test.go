@@ -30,8 +30,8 @@ func (c *clock) add(d time.Duration) {
 func TestDedupWindow(t *testing.T) {
 	ctx := context.Background()
 	stores := map[string]func(t *testing.T, c *clock) (Store, func() int){
-		"embedded": func(t *testing.T, c *clock) (Store, func() int) {
-			e, err := OpenEmbedded(filepath.Join(t.TempDir(), "data"))
+		"bolt": func(t *testing.T, c *clock) (Store, func() int) {
+			e, err := OpenBolt(filepath.Join(t.TempDir(), "data"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -40,6 +40,28 @@ func TestDedupWindow(t *testing.T) {
 			return e, func() int {
 				n := 0
 				e.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bDedup).Stats().KeyN; return nil })
+				return n
+			}
+		},
+		"pebble": func(t *testing.T, c *clock) (Store, func() int) {
+			p, err := OpenPebble(filepath.Join(t.TempDir(), "data"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.Close() })
+			p.now = func() time.Time { return c.now().UTC() }
+			return p, func() int {
+				n := 0
+				p.view(ctx, "count", func(r pebbleReader) error {
+					it, err := piter(r, []byte{tDedup})
+					if err != nil {
+						return err
+					}
+					for ok := it.First(); ok; ok = it.Next() {
+						n++
+					}
+					return it.Close()
+				})
 				return n
 			}
 		},
