@@ -197,16 +197,16 @@ func TestHiddenModeShowsForConversations(t *testing.T) {
 	if r := eval[float64](ada, `document.querySelector('`+win("3")+`').getBoundingClientRect().right`); r < 1240 || r > 1280 {
 		ada.fatalf("window's right edge at %v; want it at the screen's edge (about 1260) where the launcher would be", r)
 	}
-	ada.do(`Pollchat.hide()`)
 	ada.click(win("3") + ` .pollchat-close-btn`)
+	ada.do(`Pollchat.hide()`)
 	if eval[bool](ada, shown) {
 		ada.fatalf("hide() left it shown")
 	}
 
 	ada.do(`Pollchat.composeMessage('3', 'Draft for Linus', false)`)
 	ada.waitTrue("composeMessage shows the widget", shown+` && jQuery('`+win("3")+` .pollchat-input').val() === 'Draft for Linus' && `+noLauncher)
-	ada.do(`Pollchat.hide()`)
 	ada.click(win("3") + ` .pollchat-close-btn`)
+	ada.do(`Pollchat.hide()`)
 
 	c.MustCall(t, "4", "send", "to", "1", "text", "Are you there, Ada?")
 	ada.waitTrue("an incoming message shows the widget", shown+` && `+countBubbles(win("4"), "Are you there, Ada?")+` === 1 && `+noLauncher)
