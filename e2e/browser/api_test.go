@@ -100,7 +100,8 @@ func TestAccessTokenExpiredAndUpdated(t *testing.T) {
 	linus.open(hostPage{User: "3", JQuery: "3"})
 	ada := e.newTab("ada")
 	// exp 30 s ago: the server's 60 s leeway accepts it for about 30 s more.
-	ada.open(hostPage{Token: c.Token("1", -30*time.Second, nil), JQuery: "3"})
+	// Polls of 5 s: the expiry is met within 5 s of it.
+	ada.open(hostPage{Token: c.Token("1", -30*time.Second, nil), JQuery: "3", Opts: map[string]any{"pollTimeout": 5}})
 	ada.do(`Pollchat.openDialog('3')`)
 	linus.do(`Pollchat.composeMessage('1', 'Before the token ran out.', true)`)
 	ada.waitTrue("first message", countBubbles(win("3"), "Before the token ran out.")+` === 1`)
