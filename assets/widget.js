@@ -194,6 +194,21 @@
     return (0.299 * r + 0.587 * g + 0.114 * b) / 255 > 0.62 ? '#1d2433' : '#ffffff';
   }
 
+  // colours reads a layout colour: a string (the background) or an object
+  // {background, color}. Without a color, auto picks one that reads on the
+  // background. Values outside colour syntax are dropped.
+  function colours(v, auto) {
+    var c = { bg: '', fg: '' };
+    if (v && typeof v === 'object') {
+      c.bg = safeCSS(v.background);
+      c.fg = safeCSS(v.color);
+    } else {
+      c.bg = safeCSS(v);
+    }
+    if (auto && c.bg && !c.fg) { c.fg = readableOn(c.bg); }
+    return c;
+  }
+
   // ------------------------------------------------------------------ i18n
 
   var I18N = {
@@ -313,6 +328,13 @@
       close: 'Schließen',
       openChat: 'Chat öffnen',
       closeChat: 'Chat schließen',
+      emoji: 'Emoji',
+      search: 'Personen suchen',
+      noMatch: 'Niemand mit diesem Namen.',
+      block: 'Blockieren',
+      unblock: 'Blockierung aufheben',
+      blocked: 'Du hast {name} blockiert. Du bekommst keine Nachrichten mehr von dieser Person.',
+      unblocked: 'Du hast die Blockierung von {name} aufgehoben.',
       retry: 'Erneut senden',
       cancel: 'Abbrechen',
       notSent: 'Nicht gesendet.',
@@ -376,6 +398,13 @@
       close: 'Fermer',
       openChat: 'Ouvrir la discussion',
       closeChat: 'Fermer la discussion',
+      emoji: 'Émoji',
+      search: 'Rechercher des personnes',
+      noMatch: 'Personne de ce nom.',
+      block: 'Bloquer',
+      unblock: 'Débloquer',
+      blocked: 'Vous avez bloqué {name}. Vous ne recevrez plus ses messages.',
+      unblocked: 'Vous avez débloqué {name}.',
       retry: 'Réessayer',
       cancel: 'Annuler',
       notSent: 'Non envoyé.',
@@ -392,6 +421,76 @@
       err_FORBIDDEN: 'Vous n’avez pas le droit de faire cela.',
       err_TOO_LONG: 'Ce message est trop long.',
       err_NOT_FOUND: 'Introuvable.'
+    },
+    it: {
+      title: 'Chat',
+      people: 'Persone',
+      rooms: 'Stanze',
+      online: 'Online',
+      offline: 'Offline',
+      away: 'Non in linea',
+      recent: 'Conversazioni',
+      onlineNow: 'Online ora',
+      nobody: 'Al momento non c’è nessun altro online. Le conversazioni compaiono qui.',
+      noRooms: 'Questo sito non ha stanze.',
+      placeholder: 'Scrivi un messaggio…',
+      roomPlaceholder: 'Messaggio in #{room}',
+      send: 'Invia',
+      loadEarlier: 'Carica i messaggi precedenti',
+      loading: 'Caricamento…',
+      start: 'Qui inizia la vostra conversazione.',
+      typing: '{name} sta scrivendo…',
+      seen: 'Letto',
+      sending: 'Invio in corso…',
+      failed: 'Non inviato.',
+      connecting: 'Connessione…',
+      reconnecting: 'Riconnessione…',
+      retryNow: 'Riprova ora',
+      authFailed: 'Accesso alla chat non riuscito. Ricarica la pagina.',
+      requestTitle: 'Richiesta di chat',
+      requestFrom: '{name} vuole chattare con te',
+      accept: 'Accetta',
+      reject: 'Rifiuta',
+      invite: 'Invita in chat',
+      inviteText: 'Ciao! Hai un minuto per chattare?',
+      requestSent: 'Richiesta di chat inviata a {name}.',
+      accepted: '{name} ha accettato la tua richiesta di chat.',
+      rejected: '{name} ha rifiutato la tua richiesta di chat.',
+      members: 'Membri',
+      memberCount: '{n} membri',
+      memberOne: '1 membro',
+      notices: 'Notifiche',
+      join: 'Entra',
+      roleAdmin: 'admin',
+      roleMod: 'mod',
+      roleOwner: 'proprietario',
+      minimise: 'Riduci',
+      close: 'Chiudi',
+      openChat: 'Apri la chat',
+      closeChat: 'Chiudi la chat',
+      emoji: 'Emoji',
+      search: 'Cerca persone',
+      noMatch: 'Nessuno con questo nome.',
+      block: 'Blocca',
+      unblock: 'Sblocca',
+      blocked: 'Hai bloccato {name}. Non riceverai i suoi messaggi.',
+      unblocked: 'Hai sbloccato {name}.',
+      retry: 'Riprova',
+      cancel: 'Annulla',
+      notSent: 'Non inviato.',
+      stuck: 'Invio ancora in corso…',
+      you: 'Tu',
+      muted: 'Sei silenziato in questa stanza fino alle {time}.',
+      modHint: 'Moderatori: /mute NOME MINUTI, /unmute NOME',
+      newMessage: 'Nuovo messaggio da {name}',
+      newMessages: '({n}) {title}',
+      tooLong: 'I messaggi possono avere al massimo {n} caratteri.',
+      error: 'Qualcosa è andato storto: {message}',
+      err_RATE_LIMITED: 'Stai inviando troppo in fretta. Aspetta un momento.',
+      err_MUTED: 'Sei silenziato in questa stanza.',
+      err_FORBIDDEN: 'Non hai il permesso di farlo.',
+      err_TOO_LONG: 'Il messaggio è troppo lungo.',
+      err_NOT_FOUND: 'Non trovato.'
     },
     ar: {
       title: 'الدردشة',
@@ -439,6 +538,13 @@
       close: 'إغلاق',
       openChat: 'افتح الدردشة',
       closeChat: 'أغلق الدردشة',
+      emoji: 'رموز تعبيرية',
+      search: 'ابحث عن أشخاص',
+      noMatch: 'لا أحد بهذا الاسم.',
+      block: 'حظر',
+      unblock: 'إلغاء الحظر',
+      blocked: 'حظرت {name}. لن تصلك رسائله.',
+      unblocked: 'ألغيت حظر {name}.',
       retry: 'أعد الإرسال',
       cancel: 'إلغاء',
       notSent: 'لم تُرسل.',
@@ -502,6 +608,13 @@
       close: 'סגירה',
       openChat: 'פתיחת הצ׳אט',
       closeChat: 'סגירת הצ׳אט',
+      emoji: 'אימוג׳י',
+      search: 'חיפוש אנשים',
+      noMatch: 'אין אף אחד בשם הזה.',
+      block: 'חסימה',
+      unblock: 'ביטול חסימה',
+      blocked: 'חסמת את {name}. ההודעות שלו/ה לא יגיעו אלייך.',
+      unblocked: 'ביטלת את החסימה של {name}.',
       retry: 'שליחה חוזרת',
       cancel: 'ביטול',
       notSent: 'לא נשלח.',
@@ -691,6 +804,9 @@
     this.shareTabs = o.shareTabs !== false;
     this.scope = str(o.scope);
     this.bus = null;
+    this.lang = str(o.lang);
+    this.held = false;      // TOKEN_EXPIRED: the outbox waits for a new identity
+    this.authWaiters = [];  // calls that wait for a new identity too
     this.stats = { polls: 0, inFlight: 0, maxInFlight: 0, hellos: 0, resets: 0, events: 0, leads: 0 };
   }
 
@@ -773,7 +889,8 @@
     if (!this.running) { return; }
     if (this.state !== 'reconnecting' && this.state !== 'auth') { this.setState('connecting'); }
     this.stats.hellos++;
-    this.request('hello', {}, 20000, function (err, data) {
+    // lang: the server may word its own texts (mute notices, /help) in it.
+    this.request('hello', this.lang ? { lang: this.lang } : {}, 20000, function (err, data) {
       if (!self.running) { return; }
       if (err) { return self.fail(err, 'hello'); }
       self.failures = 0;
@@ -846,6 +963,15 @@
   Transport.prototype.fail = function (err, what) {
     var self = this, delay;
     if (err.code === 'ABORTED') { return; }
+    this.retryWhat = what;
+    if (err.code === 'TOKEN_EXPIRED') {
+      // The same identity will not be accepted again: wait for a new one
+      // (setIdent), keeping the cursor, the windows and the outbox.
+      this.setState('auth');
+      if (this.bus && this.bus.leader) { this.bus.publish({ state: this.state, authError: err }); }
+      this.emit('auth_error', err);
+      return;
+    }
     this.failures++;
     delay = backoff(this.failures);
     if (isAuthError(err)) {
@@ -854,12 +980,25 @@
     } else {
       this.setState('reconnecting');
     }
-    if (this.bus && this.bus.leader) { this.bus.publish({ state: this.state }); }
+    if (this.bus && this.bus.leader) { this.bus.publish({ state: this.state, authError: isAuthError(err) ? err : undefined }); }
     this.emit('retry', delay);
     this.timer = setTimeout(function () {
       if (what === 'hello') { self.hello(); } else { self.poll(); }
     }, delay);
-    this.retryWhat = what;
+  };
+
+  // setIdent hands over a new identity: held sends and calls go on with it,
+  // and the poll goes on from the same cursor.
+  Transport.prototype.setIdent = function (ident) {
+    var w = this.authWaiters, i;
+    this.ident = ident;
+    this.held = false;
+    this.authWaiters = [];
+    if (this.state === 'auth') { this.failures = 0; }
+    this.reconnectNow();
+    for (i = 0; i < w.length; i++) { w[i](); }
+    this.kickOutbox();
+    this.flush();
   };
 
   // reconnectNow skips the rest of a backoff wait (the browser went online,
@@ -883,6 +1022,10 @@
         if (err && isNetworkError(err) && tries < retries && self.running) {
           tries++;
           return setTimeout(go, backoff(tries));
+        }
+        if (err && err.code === 'TOKEN_EXPIRED' && retries > 0 && self.authWaiters.length < 100) {
+          self.authWaiters.push(go);
+          return self.emit('auth_error', err);
         }
         if (err && isAuthError(err)) { self.emit('auth_error', err); }
         cb(err, data);
@@ -942,7 +1085,7 @@
 
   Transport.prototype.flush = function () {
     var self = this, item = this.outbox[0];
-    if (!item || this.sending || this.sendTimer || !this.running) { return; }
+    if (!item || this.sending || this.sendTimer || !this.running || this.held) { return; }
     this.sending = true;
     this.request(item.endpoint, item.params, 20000, function (err, data) {
       self.sending = false;
@@ -959,6 +1102,11 @@
           self.flush();
         }, backoff(item.tries));
         return;
+      }
+      if (err && err.code === 'TOKEN_EXPIRED') {
+        // Kept, first in line, until a new identity comes (setIdent).
+        self.held = true;
+        return self.emit('auth_error', err);
       }
       self.outbox.shift();
       if (err && isAuthError(err)) { self.emit('auth_error', err); }
@@ -1079,6 +1227,7 @@
     try { d = window.JSON.parse(e.newValue); } catch (x) { return; }
     if (!d || d.from === this.id) { return; }
     if (d.state) { t.setState(d.state); }
+    if (d.authError) { t.emit('auth_error', d.authError); }
     if (d.cursor) { t.cursor = d.cursor; }
     if (d.reset) {
       t.stats.resets++;
@@ -1154,6 +1303,8 @@
     this.expiryWarned = false;
     this.strings = mix({}, I18N.en, I18N[opts.lang] || I18N[str(opts.lang).split('-')[0]] || {}, opts.strings);
     this.blocked = {};
+    this.hidden = {};        // user id -> message id: conversations removed until a newer message
+    this.expiredFired = false;
     this.query = '';
     locale = str(opts.lang);
   }
@@ -1162,7 +1313,7 @@
 
   App.prototype.start = function () {
     var self = this, o = this.o;
-    this.t = new Transport({ server: o.server, ident: this.identity(), pollTimeout: o.pollTimeout, shareTabs: o.shareTabs !== false && o.shareTabs !== 'false',
+    this.t = new Transport({ server: o.server, ident: this.identity(), pollTimeout: o.pollTimeout, lang: o.lang, shareTabs: o.shareTabs !== false && o.shareTabs !== 'false',
       scope: o.mode === 'page' ? 'page:' + str(o.target) : '' });
     this.t.on('state', function (s) { self.onState(s); });
     this.t.on('hello', function (d) { self.onHello(d); });
@@ -1230,13 +1381,20 @@
     var o = this.o;
     delete o.token; delete o.id; delete o.timestamp; delete o.hash;
     mix(o, ident);
-    this.t.ident = this.identity();
+    this.expiredFired = false;
     this.watchToken();
-    this.t.reconnectNow();
+    this.t.setIdent(this.identity());
   };
 
   App.prototype.onAuthError = function (err) {
-    if (err.code === 'TOKEN_EXPIRED') { this.warnExpiry(); }
+    if (err.code === 'TOKEN_EXPIRED') {
+      this.warnExpiry();
+      // Once per token: the site answers with updateAccessToken(newToken).
+      if (this.o.token && !this.expiredFired) {
+        this.expiredFired = true;
+        emit('access_token_expired', { expires_at: tokenExpiry(this.o.token) || null });
+      }
+    }
     emit('auth_error', err);
   };
 
@@ -1330,7 +1488,9 @@
     $root.on('keydown', function (e) { self.onKey(e); });
 
     $root.appendTo(o.container ? $(o.container) : document.body);
-    if (o.hidden) { $root.addClass('pollchat-hidden'); }
+    // Hidden mode: no launcher; the widget shows itself for a conversation
+    // (openDialog, composeMessage, an incoming message or request).
+    if (o.hidden) { $root.addClass('pollchat-hidden pollchat-no-launcher'); }
     this.renderPeople();
     this.renderRooms();
     if (o.open) { this.open(); }
@@ -1362,33 +1522,34 @@
   };
 
   App.prototype.applyLayout = function () {
-    var L = this.o.layout || {}, css = [], r = '#' + ROOT_ID, v, text, node;
+    var L = this.o.layout || {}, css = [], r = '#' + ROOT_ID, v, c, node;
     function rule(sel, decl) { css.push(sel + '{' + decl + '}'); }
+    // decl is "background:…;color:…" for what c holds (either may be empty).
+    function decl(c) {
+      var d = [];
+      if (c.bg) { d.push('background:' + c.bg); }
+      if (c.fg) { d.push('color:' + c.fg); }
+      return d.join(';');
+    }
     if ((v = safeCSS(L.fontFamily, true))) {
       rule(r + ',' + r + ' .pollchat-input,' + r + ' button', 'font-family:' + v + ' !important');
     }
-    if ((v = safeCSS(L.header))) {
-      text = readableOn(v);
-      rule(r + ' .pollchat-header', 'background:' + v + (text ? ';color:' + text : ''));
+    if ((c = colours(L.header, true)) && decl(c)) { rule(r + ' .pollchat-header', decl(c)); }
+    // headerButton: a string is the icons' colour.
+    c = typeof L.headerButton === 'object' && L.headerButton ? colours(L.headerButton, false) : { bg: '', fg: safeCSS(L.headerButton) };
+    if (decl(c)) { rule(r + ' .pollchat-hbtn', decl(c)); }
+    if ((c = colours(L.body, false)) && decl(c)) {
+      rule(r + ' .pollchat-panel-body,' + r + ' .pollchat-msgs,' + r + ' .pollchat-panel,' + r + ' .pollchat-window,' + r + ' .pollchat-compose,' + r + ' .pollchat-request', decl(c));
     }
-    if ((v = safeCSS(L.headerButton))) { rule(r + ' .pollchat-hbtn', 'color:' + v); }
-    if ((v = safeCSS(L.body))) {
-      rule(r + ' .pollchat-panel-body,' + r + ' .pollchat-msgs,' + r + ' .pollchat-panel,' + r + ' .pollchat-window,' + r + ' .pollchat-compose,' + r + ' .pollchat-request', 'background:' + v);
+    if ((c = colours(L.launcher, true)) && decl(c)) {
+      rule(r + ' .pollchat-launcher,' + r + ' .pollchat-sendbtn,' + r + ' .pollchat-btn-primary', decl(c));
+      if (c.bg) {
+        rule(r + ' .pollchat-tab-on', 'border-bottom-color:' + c.bg + ';color:' + c.bg);
+        rule(r + ' .pollchat-seen .pollchat-state,' + r + ' .pollchat-earlier', 'color:' + c.bg);
+      }
     }
-    if ((v = safeCSS(L.launcher))) {
-      text = readableOn(v);
-      rule(r + ' .pollchat-launcher,' + r + ' .pollchat-sendbtn,' + r + ' .pollchat-btn-primary', 'background:' + v + (text ? ';color:' + text : ''));
-      rule(r + ' .pollchat-tab-on', 'border-bottom-color:' + v + ';color:' + v);
-      rule(r + ' .pollchat-seen .pollchat-state,' + r + ' .pollchat-earlier', 'color:' + v);
-    }
-    if ((v = safeCSS(L.messageSent))) {
-      text = readableOn(v);
-      rule(r + ' .pollchat-out .pollchat-bubble', 'background:' + v + (text ? ';color:' + text : ''));
-    }
-    if ((v = safeCSS(L.messageReceived))) {
-      text = readableOn(v);
-      rule(r + ' .pollchat-in .pollchat-bubble', 'background:' + v + (text ? ';color:' + text : ''));
-    }
+    if ((c = colours(L.messageSent, true)) && decl(c)) { rule(r + ' .pollchat-out .pollchat-bubble', decl(c)); }
+    if ((c = colours(L.messageReceived, true)) && decl(c)) { rule(r + ' .pollchat-in .pollchat-bubble', decl(c)); }
     if (!css.length) { return; }
     node = document.createElement('style');
     node.setAttribute('type', 'text/css');
@@ -1519,6 +1680,7 @@
       this.$root.attr('data-me', this.me);
       if (this.$meAvatar) { this.$meAvatar.empty().append(this.avatar(this.me)); }
       if (this.$status && this.t.state === 'online') { this.$status.text(this.nameOf(this.me)); }
+      this.loadHidden();
     }
     this.online = {};
     list = d.online || [];
@@ -1552,6 +1714,7 @@
       this.resendUnsent();
       this.loadBlocked();
       emit('ready', { me: this.me ? this.users[this.me] : null });
+      emit('chat_loaded', { me: this.me ? mix({}, this.users[this.me]) : null, chats: this.chats() });
       runPending();
     }
     setTimeout(function () { self.refreshPresence(); }, 0);
@@ -1651,6 +1814,7 @@
     mine = this.me && str(m.from) === this.me;
     isNew = !own(conv.byId, m.id);
     if (!isNew) { return; } // seen already (e.g. from history): exactly once
+    this.unhide(conv, m.id);
     if (mine && m.client_id && own(conv.byClient, m.client_id)) {
       pendingEl = conv.byClient[m.client_id];
       this.confirm(conv, pendingEl, m);
@@ -1664,10 +1828,12 @@
     }
     if (m.from != null) { this.onPresence(str(m.from), true, true); }
     emit('message_received', m);
-    // On a phone a window is the whole screen: the badge says it instead.
-    if (conv.kind === 'user' && !conv.win && this.o.autoOpen !== false && !this.phone()) {
+    // On a phone a window is the whole screen: the badge says it instead,
+    // unless there is no launcher to carry a badge (hidden mode).
+    if (conv.kind === 'user' && !conv.win && this.o.autoOpen !== false && (!this.phone() || this.noLauncher())) {
       this.openWindow(conv, false);
     }
+    this.reveal();
     if (conv.kind === 'system' && !this.isActive(conv)) { this.toast(str(m.text)); }
     if (this.isActive(conv)) {
       this.markRead(conv);
@@ -1816,7 +1982,7 @@
   };
 
   App.prototype.onRead = function (ev) {
-    var by = str(ev.by), conv;
+    var by = str(ev.by), conv, was, i, m, ids = [];
     if (ev.room != null) {
       if (by === this.me) { conv = this.conv('room:' + ev.room); conv.myRead = Math.max(conv.myRead, +ev.upto || 0); conv.unread = 0; this.updateUnread(); }
       return;
@@ -1830,9 +1996,18 @@
       return;
     }
     conv = this.conv('user:' + by);
+    was = conv.peerRead;
     conv.peerRead = Math.max(conv.peerRead, +ev.upto || 0);
     this.drawSeen(conv);
     emit('read', { by: by, upto: conv.peerRead });
+    if (conv.peerRead > was) {
+      // message_read lists the messages of mine this mark newly covers.
+      for (i = 0; i < conv.msgs.length; i++) {
+        m = conv.msgs[i];
+        if (str(m.from) === this.me && m.id > was && m.id <= conv.peerRead) { ids.push(m.id); }
+      }
+      emit('message_read', { by: by, 'with': by, upto: conv.peerRead, message_ids: ids });
+    }
   };
 
   App.prototype.drawSeen = function (conv) {
@@ -1849,7 +2024,7 @@
 
   App.prototype.updateUnread = function () {
     var total = 0, self = this;
-    each(this.convs, function (k, c) { if (c.kind !== 'room' || c.win) { total += c.unread; } });
+    each(this.convs, function (k, c) { if ((c.kind !== 'room' || c.win) && !self.isHidden(c)) { total += c.unread; } });
     each(this.convs, function (k, c) {
       if (c.win) { c.win.$badge.text(c.unread > 99 ? '99+' : str(c.unread)).toggle(c.unread > 0); }
     });
@@ -1983,7 +2158,7 @@
       return;
     }
     each(this.convs, function (k, c) {
-      if (c.kind !== 'room' && c.id !== self.me && (c.last || c.msgs.length)) {
+      if (c.kind !== 'room' && c.id !== self.me && (c.last || c.msgs.length) && !self.isHidden(c)) {
         convs.push(c);
         if (c.kind === 'user') { seen[c.id] = true; }
       }
@@ -2117,6 +2292,7 @@
       if (conv.kind === 'room') { this.joinRoom(conv, false); } else { this.loadHistory(conv, false); }
     }
     if (conv.minimised) { this.minimise(conv, false); }
+    this.reveal();
     if (focus) {
       if (!conv.win.returnTo) { conv.win.returnTo = this.focusOutside(conv.win.$el); }
       this.activate(conv);
@@ -2612,6 +2788,7 @@
     conv.msgs.push(msg);
     conv.msgs.sort(function (a, b) { return a.id - b.id; });
     conv.last = msg;
+    this.unhide(conv, msg.id);
     if ($m && conv.win) {
       $m.removeClass('pollchat-pending pollchat-failed').attr('data-id', str(msg.id));
       $m.find('.pollchat-state').text('');
@@ -2692,6 +2869,7 @@
     this.requests[id] = { request: r, $card: $card };
     this.$requests.append($card);
     if (!quiet) {
+      this.reveal();
       this.requestReturn = this.requestReturn || this.focusOutside(this.$requests);
       $card.focus();
       emit('chat_request', { from: id, user: this.users[id] || null, text: str(r.text), ts: r.ts });
@@ -2723,6 +2901,166 @@
     // Open the conversation, but leave the keyboard focus where it is.
     if (ok) { this.openDialog(id, false); }
     emit('chat_answer', { from: id, accepted: ok });
+  };
+
+  // ---- hidden mode
+
+  App.prototype.noLauncher = function () { return !!(this.$root && this.$root.hasClass('pollchat-no-launcher')); };
+
+  // reveal shows a widget started hidden (no launcher) when a conversation
+  // needs it: openDialog, composeMessage, an incoming message or request.
+  App.prototype.reveal = function () {
+    if (!this.noLauncher() || !this.$root.hasClass('pollchat-hidden')) { return; }
+    this.$root.removeClass('pollchat-hidden');
+    emit('show');
+  };
+
+  // ---- removed conversations
+
+  // newestId is the id of the newest message known in a conversation.
+  App.prototype.newestId = function (c) {
+    var a = c.msgs.length ? +c.msgs[c.msgs.length - 1].id || 0 : 0, b = c.last ? +c.last.id || 0 : 0;
+    return Math.max(a, b);
+  };
+
+  App.prototype.isHidden = function (c) {
+    return c.kind === 'user' && own(this.hidden, c.id) && this.newestId(c) <= this.hidden[c.id];
+  };
+
+  // unhide brings a removed conversation back when a newer message comes.
+  App.prototype.unhide = function (c, id) {
+    if (c.kind !== 'user' || !own(this.hidden, c.id) || +id <= this.hidden[c.id]) { return; }
+    delete this.hidden[c.id];
+    this.saveHidden(c.id, null);
+  };
+
+  // The local list (the server has no /v1/hide yet): per server and user.
+  App.prototype.hiddenKey = function () { return 'pollchat:hidden:' + this.o.server + '|' + this.me; };
+
+  App.prototype.loadHidden = function () {
+    var self = this, v;
+    if (!this.me || !storageOK()) { return; }
+    try { v = window.JSON.parse(window.localStorage.getItem(this.hiddenKey()) || '{}'); } catch (e) { v = {}; }
+    each(v || {}, function (id, upto) {
+      if (typeof upto === 'number' && !own(self.hidden, id)) { self.hidden[id] = upto; }
+    });
+  };
+
+  // saveHidden writes one entry (upto null removes it).
+  App.prototype.saveHidden = function (id, upto) {
+    var v, key = this.hiddenKey();
+    if (!this.me || !storageOK()) { return; }
+    try {
+      v = window.JSON.parse(window.localStorage.getItem(key) || '{}') || {};
+      if (upto === null) {
+        if (!own(v, id)) { return; }
+        delete v[id];
+      } else {
+        v[id] = upto;
+      }
+      if (window.JSON.stringify(v) === '{}') { window.localStorage.removeItem(key); } else { window.localStorage.setItem(key, window.JSON.stringify(v)); }
+    } catch (e) { /* full or blocked */ }
+  };
+
+  // removeChat hides the conversation with id until a newer message: on the
+  // server (/v1/hide), or in localStorage when the server has no such
+  // endpoint (NOT_FOUND) or cannot be reached. done({user_id, kept}).
+  App.prototype.removeChat = function (id, done) {
+    var self = this, conv, upto, params;
+    id = str(id);
+    if (!id || id === this.me) { return done({ user_id: id, kept: null }); }
+    conv = this.conv('user:' + id);
+    upto = this.newestId(conv);
+    if (conv.win) { this.closeWindow(conv); }
+    this.hidden[id] = upto;
+    if (conv.unread) {
+      conv.unread = 0;
+      if (upto) { this.t.call('read', { 'with': id, upto: upto }, null, 2); }
+    }
+    this.renderPeople();
+    this.updateUnread();
+    params = { 'with': id };
+    if (upto) { params.upto = upto; }
+    this.t.call('hide', params, function (err) {
+      var kept = err ? 'local' : 'server';
+      if (err && own(self.hidden, id) && self.hidden[id] === upto) { self.saveHidden(id, upto); }
+      if (!err) { self.saveHidden(id, null); }
+      emit('chat_removed', { user_id: id, kept: kept });
+      done({ user_id: id, kept: kept });
+    }, 2);
+  };
+
+  // ---- what the API reads
+
+  // chats lists the conversations, newest first, with their last message
+  // and unread count (removed ones left out).
+  App.prototype.chats = function () {
+    var self = this, out = [];
+    each(this.convs, function (k, c) {
+      var m = c.msgs.length ? c.msgs[c.msgs.length - 1] : null, o;
+      if (c.last && (!m || +c.last.id > +m.id)) { m = c.last; }
+      if (!m || m.id == null || self.isHidden(c) || (c.kind === 'user' && c.id === self.me)) { return; }
+      o = { type: c.kind, unread: c.unread, last_message: mix({}, m) };
+      if (c.kind === 'user') {
+        o.user_id = c.id;
+        o.user = self.users[c.id] ? mix({}, self.users[c.id]) : { user_id: c.id };
+        o.online = !!self.online[c.id];
+      } else if (c.kind === 'room') {
+        o.room = c.id;
+      }
+      out.push(o);
+    });
+    out.sort(function (a, b) {
+      var ta = parseISO(a.last_message.ts), tb = parseISO(b.last_message.ts);
+      ta = ta ? ta.getTime() : 0;
+      tb = tb ? tb.getTime() : 0;
+      return ta !== tb ? tb - ta : b.last_message.id - a.last_message.id;
+    });
+    return out;
+  };
+
+  // unreadMessages fetches the unread messages of every conversation that
+  // counts towards the unread total (at most 100 per conversation), oldest
+  // first. done(list).
+  App.prototype.unreadMessages = function (done) {
+    var self = this, convs = [], out = [], left;
+    each(this.convs, function (k, c) {
+      if (c.unread > 0 && (c.kind !== 'room' || c.win) && !self.isHidden(c)) { convs.push(c); }
+    });
+    left = convs.length;
+    if (!left) { return done([]); }
+    $.each(convs, function (i, c) {
+      var n = Math.min(c.unread, 100);
+      self.t.call('history', mix({ limit: 100 }, self.convParams(c)), function (err, data) {
+        var list = (!err && data && data.messages) || c.msgs, j, got = [];
+        for (j = list.length - 1; j >= 0 && got.length < n; j--) {
+          if (list[j] && list[j].id != null && str(list[j].from) !== self.me) { got.unshift(mix({}, list[j])); }
+        }
+        out = out.concat(got);
+        if (--left === 0) {
+          out.sort(function (a, b) { return a.id - b.id; });
+          done(out);
+        }
+      });
+    });
+  };
+
+  // usersStatus lists everyone the widget knows but the visitor, online
+  // first, then by name.
+  App.prototype.usersStatus = function () {
+    var self = this, out = [];
+    each(this.users, function (id, u) {
+      if (id === self.me) { return; }
+      out.push({ user_id: id, name: str(u.name), status: self.online[id] ? 'online' : 'offline' });
+    });
+    each(this.online, function (id) {
+      if (id !== self.me && !own(self.users, id)) { out.push({ user_id: id, name: '', status: 'online' }); }
+    });
+    out.sort(function (a, b) {
+      if (a.status !== b.status) { return a.status === 'online' ? -1 : 1; }
+      return a.name.toLowerCase() < b.name.toLowerCase() ? -1 : a.name.toLowerCase() > b.name.toLowerCase() ? 1 : 0;
+    });
+    return out;
   };
 
   // ---- toasts
@@ -2876,6 +3214,23 @@
 
   var started = false;
 
+  // promised runs run(finish) once the widget is ready and hands the result
+  // to cb and, where the browser (or a polyfill) has Promise, to the
+  // Promise it returns.
+  function promised(run, cb) {
+    var P = window.Promise, resolve = null, p = null;
+    if (typeof P === 'function') { p = new P(function (r) { resolve = r; }); }
+    later(function (a) {
+      run(a, function (v) {
+        if (typeof cb === 'function') {
+          try { cb.call(window.Pollchat, v); } catch (e) { warn('pollchat: callback failed: ' + (e && e.message)); }
+        }
+        if (resolve) { resolve(v); }
+      });
+    });
+    return p;
+  }
+
   var Pollchat = {
     version: VERSION,
     i18n: I18N,
@@ -2931,7 +3286,7 @@
     open: function () { later(function (a) { a.open(); }); return Pollchat; },
     close: function () { later(function (a) { a.close(); }); return Pollchat; },
     toggle: function () { later(function (a) { a.toggle(); }); return Pollchat; },
-    show: function () { later(function (a) { a.$root.removeClass('pollchat-hidden'); emit('show'); }); return Pollchat; },
+    show: function () { later(function (a) { a.$root.removeClass('pollchat-hidden pollchat-no-launcher'); emit('show'); }); return Pollchat; },
     hide: function () { later(function (a) { a.$root.addClass('pollchat-hidden'); emit('hide'); }); return Pollchat; },
 
     openDialog: function (userId) { later(function (a) { a.openDialog(userId, true); }); return Pollchat; },
@@ -2954,6 +3309,29 @@
       if (app) { app.setIdentity({ token: str(token) }); }
       return Pollchat;
     },
+
+    // updateAccessToken hands over a fresh token (after
+    // access_token_expired or access_token_is_about_to_expire): the poll
+    // goes on from its cursor, windows stay open, held sends go out.
+    updateAccessToken: function (token) { return Pollchat.setToken(token); },
+
+    // removeChat hides the conversation with userId until a new message
+    // comes; cb (and the Promise returned where there is one) gets
+    // {user_id, kept: "server"|"local"}.
+    removeChat: function (userId, cb) {
+      return promised(function (a, done) { a.removeChat(userId, done); }, cb);
+    },
+
+    // getUnreadMessages: cb (and the Promise) gets the unread messages,
+    // oldest first.
+    getUnreadMessages: function (cb) {
+      return promised(function (a, done) { a.unreadMessages(done); }, cb);
+    },
+
+    isAuthenticated: function () { return !!(app && app.me && app.t && app.t.state !== 'auth' && app.t.state !== 'stopped'); },
+    getUser: function () { return Pollchat.me(); },
+    getChats: function () { return app && app.me ? app.chats() : []; },
+    getUsersStatusList: function () { return app && app.me ? app.usersStatus() : []; },
 
     setIdentity: function (ident) {
       if (app && ident) { app.setIdentity({ id: str(ident.id), timestamp: str(ident.timestamp), hash: str(ident.hash) }); }

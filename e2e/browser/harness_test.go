@@ -252,7 +252,8 @@ const hostHTML = `<!DOCTYPE html>
     if (window.__recording) { return; }
     window.__recording = true;
     var names = ['ready', 'message_sent', 'message_received', 'chat_request', 'chat_answer', 'user_connected',
-      'user_disconnected', 'typing_started', 'unread_changed', 'access_token_is_about_to_expire', 'connection_changed', 'read'];
+      'user_disconnected', 'typing_started', 'unread_changed', 'access_token_is_about_to_expire', 'connection_changed', 'read',
+      'chat_loaded', 'access_token_expired', 'message_read', 'auth_error', 'chat_removed', 'show'];
     for (var i = 0; i < names.length; i++) {
       (function (n) {
         P.on(n, function (d) { (__rec.events[n] = __rec.events[n] || []).push(d === undefined ? null : d); });
