@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/patrickmn/go-cache"
+	"golang.org/x/sync/singleflight"
 
 	"pollchat/config"
 )
@@ -55,6 +56,11 @@ type Directory struct {
 	log        *slog.Logger
 	batch      batcher
 
+	searches    *cache.Cache // normalised query (lowercased) -> []User
+	searchGroup singleflight.Group
+	searchTTL   time.Duration
+	maxSearches int
+
 	// outage state
 	mu        sync.Mutex
 	down      bool
@@ -63,6 +69,7 @@ type Directory struct {
 
 	stats struct {
 		stale, misses, fetches, fetchErrors, fetchedIDs atomic.Int64
+		searches, searchErrors, searchesLimited         atomic.Int64
 	}
 }
 
@@ -98,6 +105,10 @@ type DirectoryConfig struct {
 	// MaxPending bounds the ids waiting for a Lookup; misses beyond it fail
 	// fast with ErrSourceDown. Zero means 2,000.
 	MaxPending int
+	// SearchTTL is how long a search's answer is kept; zero means 30s.
+	SearchTTL time.Duration
+	// MaxSearches bounds the search answers kept; zero means 1,000.
+	MaxSearches int
 	// Log receives outage lines; nil means slog.Default().
 	Log *slog.Logger
 }
@@ -135,6 +146,12 @@ func NewDirectory(src Source, cfg DirectoryConfig) *Directory {
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = 20 * MaxBatch
 	}
+	if cfg.SearchTTL <= 0 {
+		cfg.SearchTTL = DefaultSearchTTL
+	}
+	if cfg.MaxSearches <= 0 {
+		cfg.MaxSearches = DefaultMaxSearches
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
@@ -151,6 +168,10 @@ func NewDirectory(src Source, cfg DirectoryConfig) *Directory {
 		limit:      lookupLimiter{every: time.Second / time.Duration(cfg.LookupsPerSecond), burst: cfg.LookupsPerSecond},
 		maxPending: cfg.MaxPending,
 		log:        cfg.Log,
+
+		searches:    cache.New(cfg.SearchTTL, time.Minute),
+		searchTTL:   cfg.SearchTTL,
+		maxSearches: cfg.MaxSearches,
 	}
 	d.batch.d = d
 	d.batch.tick = cfg.Tick
@@ -313,6 +334,10 @@ type DirectoryStats struct {
 	FetchErrors int64 // failed Lookup calls
 	FetchedIDs  int64 // ids asked of the source in all
 	Unknown     int   // ids remembered as unknown now (at most MaxUnknown)
+
+	Searches        int64 // Searcher.Search calls
+	SearchErrors    int64 // failed Search calls
+	SearchesLimited int64 // searches refused for the lookup budget
 }
 
 // Stats returns the counters.
@@ -324,6 +349,10 @@ func (d *Directory) Stats() DirectoryStats {
 		FetchErrors: d.stats.fetchErrors.Load(),
 		FetchedIDs:  d.stats.fetchedIDs.Load(),
 		Unknown:     d.neg.len(),
+
+		Searches:        d.stats.searches.Load(),
+		SearchErrors:    d.stats.searchErrors.Load(),
+		SearchesLimited: d.stats.searchesLimited.Load(),
 	}
 }
 
@@ -466,16 +495,7 @@ func (d *Directory) run(b *batch) {
 			if u.ID == "" {
 				u.ID = id
 			}
-			if u.Role == "" {
-				u.Role = RoleMember
-			}
-			// Whatever the source, only http(s) and /path URLs reach a client.
-			u.AvatarURL, u.ProfileURL = SafeURL(u.AvatarURL), SafeURL(u.ProfileURL)
-			m[id] = u
-			e := &entry{user: u}
-			d.fresh.Set(id, e, d.ttl)
-			d.stale.Set(id, e, d.ttl+d.staleFor)
-			d.neg.drop(id)
+			m[id] = d.remember(u)
 		} else {
 			// Unknowns are kept stale only briefly, in the bounded
 			// negative cache: anyone can ask for made-up ids. A user who
@@ -486,6 +506,21 @@ func (d *Directory) run(b *batch) {
 		}
 	}
 	b.users = m
+}
+
+// remember caches a user the source gave (by Lookup or Search) and
+// returns it as the directory answers it.
+func (d *Directory) remember(u User) User {
+	if u.Role == "" {
+		u.Role = RoleMember
+	}
+	// Whatever the source, only http(s) and /path URLs reach a client.
+	u.AvatarURL, u.ProfileURL = SafeURL(u.AvatarURL), SafeURL(u.ProfileURL)
+	e := &entry{user: u}
+	d.fresh.Set(u.ID, e, d.ttl)
+	d.stale.Set(u.ID, e, d.ttl+d.staleFor)
+	d.neg.drop(u.ID)
+	return u
 }
 
 // lookupSafe calls the source, turning a panic into an error.

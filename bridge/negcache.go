@@ -81,12 +81,15 @@ type lookupLimiter struct {
 	burst  int
 	tokens float64
 	last   time.Time
+	clock  func() time.Time // nil: time.Now (tests freeze it)
 }
 
-func (l *lookupLimiter) reserve() time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// refill adds the tokens earned since the last call; l.mu is held.
+func (l *lookupLimiter) refill() {
 	now := time.Now()
+	if l.clock != nil {
+		now = l.clock()
+	}
 	if !l.last.IsZero() {
 		l.tokens += float64(now.Sub(l.last)) / float64(l.every)
 		if l.tokens > float64(l.burst) {
@@ -96,6 +99,25 @@ func (l *lookupLimiter) reserve() time.Duration {
 		l.tokens = float64(l.burst)
 	}
 	l.last = now
+}
+
+// take takes a token only if more than floor tokens stay after it, and
+// says whether it did; it never goes into debt (reserve may).
+func (l *lookupLimiter) take(floor float64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.refill()
+	if l.tokens-1 < floor {
+		return false
+	}
+	l.tokens--
+	return true
+}
+
+func (l *lookupLimiter) reserve() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.refill()
 	l.tokens--
 	if l.tokens >= 0 {
 		return 0

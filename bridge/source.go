@@ -12,7 +12,8 @@ import (
 )
 
 // NewSource builds the user source users.source names: static (the
-// [[users.static]] list), mysql (NewMySQLSource) or http (NewHTTPSource).
+// [[users.static]] list), mysql (NewMySQLSource) or http (NewHTTPSource,
+// or NewSearchingHTTPSource when users.http.search_url is set).
 // It does no I/O; call CheckSource at start-up to learn what is wrong.
 func NewSource(cfg config.Users) (Source, error) {
 	switch cfg.Source {
@@ -29,6 +30,9 @@ func NewSource(cfg config.Users) (Source, error) {
 	case "mysql":
 		return NewMySQLSource(cfg.MySQL)
 	case "http":
+		if cfg.HTTP.SearchURL != "" {
+			return NewSearchingHTTPSource(cfg.HTTP), nil
+		}
 		return NewHTTPSource(cfg.HTTP), nil
 	default:
 		return nil, fmt.Errorf("bridge: users.source: want static, mysql or http, got %q", cfg.Source)

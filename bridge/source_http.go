@@ -51,6 +51,52 @@ var (
 	_ Checker = (*HTTPSource)(nil)
 )
 
+// SearchingHTTPSource is an HTTPSource that can also search, by asking
+// users.http.search_url: GET {search_url}?q=…&limit=… with the same Basic
+// auth, answered in the users-info format (a JSON array of users, best
+// first). NewSource returns one when search_url is set; a plain
+// HTTPSource is not a Searcher.
+type SearchingHTTPSource struct {
+	*HTTPSource
+	searchURL string
+}
+
+// NewSearchingHTTPSource returns a source for cfg that searches at
+// cfg.SearchURL.
+func NewSearchingHTTPSource(cfg config.UsersHTTP) *SearchingHTTPSource {
+	return &SearchingHTTPSource{HTTPSource: NewHTTPSource(cfg), searchURL: cfg.SearchURL}
+}
+
+// Search asks the search URL for query. The answer is read as users-info
+// answers are (the same tolerance, the same refusals: a PHP notice before
+// the JSON makes it an error that shows the notice); its order is kept,
+// and at most limit users are used.
+func (s *SearchingHTTPSource) Search(ctx context.Context, query string, limit int) ([]User, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	u, err := url.Parse(s.searchURL)
+	if err != nil || s.searchURL == "" {
+		return nil, &UsersInfoError{Err: fmt.Errorf("users.http.search_url: not a URL: %q", s.searchURL)}
+	}
+	q := u.Query()
+	q.Set("q", query)
+	q.Set("limit", strconv.Itoa(limit))
+	u.RawQuery = q.Encode()
+	body, status, err := s.get(ctx, u, "users.http.search_url")
+	if err != nil {
+		return nil, err
+	}
+	found, skipped, err := ParseUsersFound(body, limit)
+	if err != nil {
+		return nil, &UsersInfoError{Status: status, Err: fmt.Errorf("search: %w; the answer starts: %s", err, sanitizedStart(body, AnswerStartBytes))}
+	}
+	if len(skipped) > 0 {
+		s.logSkipped(skipped)
+	}
+	return found, nil
+}
+
 // NewHTTPSource returns a source for cfg; zero Timeout means 5s.
 func NewHTTPSource(cfg config.UsersHTTP) *HTTPSource {
 	timeout := cfg.Timeout.Duration
@@ -117,9 +163,26 @@ func (s *HTTPSource) call(ctx context.Context, ids []string) (map[string]User, e
 	q := u.Query()
 	q.Set("user_ids", strings.Join(ids, ","))
 	u.RawQuery = q.Encode()
+	body, status, err := s.get(ctx, u, "users.http.url")
+	if err != nil {
+		return nil, err
+	}
+	m, skipped, err := ParseUsersInfo(body, ids)
+	if err != nil {
+		return nil, &UsersInfoError{Status: status, Err: fmt.Errorf("%w; the answer starts: %s", err, sanitizedStart(body, AnswerStartBytes))}
+	}
+	if len(skipped) > 0 {
+		s.logSkipped(skipped)
+	}
+	return m, nil
+}
+
+// get asks u with the users-info credentials and returns a 200 answer's
+// body (at most MaxUsersInfoBytes); key names the setting in errors.
+func (s *HTTPSource) get(ctx context.Context, u *url.URL, key string) ([]byte, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, &UsersInfoError{Err: err}
+		return nil, 0, &UsersInfoError{Err: err}
 	}
 	if s.login != "" || s.password != "" {
 		req.SetBasicAuth(s.login, s.password)
@@ -128,12 +191,12 @@ func (s *HTTPSource) call(ctx context.Context, ids []string) (map[string]User, e
 	req.Header.Set("User-Agent", "pollchat")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, &UsersInfoError{Err: err}
+		return nil, 0, &UsersInfoError{Err: err}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxUsersInfoBytes+1))
 	if err != nil {
-		return nil, &UsersInfoError{Status: resp.StatusCode, Err: fmt.Errorf("reading the answer: %w", err)}
+		return nil, resp.StatusCode, &UsersInfoError{Status: resp.StatusCode, Err: fmt.Errorf("reading the answer: %w", err)}
 	}
 	if resp.StatusCode != http.StatusOK {
 		msg := "want 200"
@@ -141,21 +204,14 @@ func (s *HTTPSource) call(ctx context.Context, ids []string) (map[string]User, e
 		case http.StatusUnauthorized, http.StatusForbidden:
 			msg = "users.http.login / users.http.password refused"
 		case http.StatusNotFound:
-			msg = "users.http.url not found"
+			msg = key + " not found"
 		}
-		return nil, &UsersInfoError{Status: resp.StatusCode, Err: fmt.Errorf("%s; the answer starts: %s", msg, sanitizedStart(body, AnswerStartBytes))}
+		return nil, resp.StatusCode, &UsersInfoError{Status: resp.StatusCode, Err: fmt.Errorf("%s; the answer starts: %s", msg, sanitizedStart(body, AnswerStartBytes))}
 	}
 	if len(body) > MaxUsersInfoBytes {
-		return nil, &UsersInfoError{Status: resp.StatusCode, Err: fmt.Errorf("answer over %d bytes", MaxUsersInfoBytes)}
+		return nil, resp.StatusCode, &UsersInfoError{Status: resp.StatusCode, Err: fmt.Errorf("answer over %d bytes", MaxUsersInfoBytes)}
 	}
-	m, skipped, err := ParseUsersInfo(body, ids)
-	if err != nil {
-		return nil, &UsersInfoError{Status: resp.StatusCode, Err: fmt.Errorf("%w; the answer starts: %s", err, sanitizedStart(body, AnswerStartBytes))}
-	}
-	if len(skipped) > 0 {
-		s.logSkipped(skipped)
-	}
-	return m, nil
+	return body, resp.StatusCode, nil
 }
 
 func (s *HTTPSource) logSkipped(skipped []SkippedUser) {
@@ -213,15 +269,37 @@ func (s SkippedUser) String() string {
 // truncated, HTML, a PHP notice printed before the JSON, an object with an
 // error. A UTF-8 BOM, as PHP files saved by some editors emit, is skipped.
 func ParseUsersInfo(body []byte, asked []string) (users map[string]User, skipped []SkippedUser, err error) {
-	elems, err := usersInfoElements(body)
-	if err != nil {
-		return nil, nil, err
-	}
 	want := make(map[string]bool, len(asked))
 	for _, id := range asked {
 		want[id] = true
 	}
-	out := make(map[string]User, min(len(elems), len(asked)))
+	list, skipped, err := parseUsers(body, func(id string) bool { return want[id] }, len(asked))
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make(map[string]User, len(list))
+	for _, u := range list {
+		out[u.ID] = u
+	}
+	return out, skipped, nil
+}
+
+// ParseUsersFound reads the answer of a users.http.search_url: the
+// users-info format (ParseUsersInfo), every user kept in the answer's
+// order, up to limit.
+func ParseUsersFound(body []byte, limit int) ([]User, []SkippedUser, error) {
+	return parseUsers(body, nil, limit)
+}
+
+// parseUsers reads a users-info answer into its users, in order, keeping
+// those want says yes to (all when want is nil), at most limit.
+func parseUsers(body []byte, want func(id string) bool, limit int) (users []User, skipped []SkippedUser, err error) {
+	elems, err := usersInfoElements(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]User, 0, min(len(elems), limit))
+	seen := make(map[string]bool, min(len(elems), limit))
 	for i, el := range elems {
 		var obj map[string]json.RawMessage
 		if len(el) == 0 || el[0] != '{' || json.Unmarshal(el, &obj) != nil {
@@ -233,13 +311,17 @@ func ParseUsersInfo(body []byte, asked []string) (users map[string]User, skipped
 			skipped = append(skipped, SkippedUser{Index: i, Reason: "user_id: " + err.Error()})
 			continue
 		}
-		if !want[id] {
+		if want != nil && !want(id) {
 			continue
 		}
-		if _, dup := out[id]; dup {
+		if seen[id] {
 			skipped = append(skipped, SkippedUser{Index: i, UserID: id, Reason: "user_id repeated; the first one is used"})
 			continue
 		}
+		if len(out) >= limit {
+			continue
+		}
+		seen[id] = true
 		u := User{ID: id, Name: phpString(obj["name"]), Role: RoleMember}
 		for k, v := range obj {
 			switch k {
@@ -257,7 +339,7 @@ func ParseUsersInfo(body []byte, asked []string) (users map[string]User, skipped
 				u.Extra[k] = append(json.RawMessage(nil), v...)
 			}
 		}
-		out[id] = u
+		out = append(out, u)
 	}
 	return out, skipped, nil
 }

@@ -152,7 +152,10 @@ type mysqlPlan struct {
 	head   string // SELECT … WHERE <id> IN (
 	tail   string // ) [AND …]
 	before []any  // parameters before the ids
-	intIDs bool   // ids are integers: others are unknown without asking
+	// search is the query of Search: parameters prefix, word prefix
+	// (LIKE patterns, escaped with '!') and a LIMIT; it selects ids only.
+	search string
+	intIDs bool // ids are integers: others are unknown without asking
 	scan   func(rows *sql.Rows, out map[string]User) error
 
 	stmts map[int]*sql.Stmt // by batch size; guarded by MySQLSource.mu
@@ -252,8 +255,15 @@ func (s *MySQLSource) forgetPlanIfSchemaChanged(plan *mysqlPlan, err error) {
 
 // stmt returns plan's statement for size ids, prepared once.
 func (s *MySQLSource) stmt(ctx context.Context, plan *mysqlPlan, size int) (*sql.Stmt, error) {
+	q := plan.head + strings.TrimSuffix(strings.Repeat("?,", size), ",") + plan.tail
+	return s.prepare(ctx, plan, size, q)
+}
+
+// prepare returns plan's statement under key (a batch size, or
+// searchKey), preparing q once.
+func (s *MySQLSource) prepare(ctx context.Context, plan *mysqlPlan, key int, q string) (*sql.Stmt, error) {
 	s.mu.Lock()
-	st, ok := plan.stmts[size]
+	st, ok := plan.stmts[key]
 	dead := plan.dead
 	s.mu.Unlock()
 	if ok {
@@ -262,7 +272,6 @@ func (s *MySQLSource) stmt(ctx context.Context, plan *mysqlPlan, size int) (*sql
 	if dead {
 		return nil, errors.New("bridge: mysql: the users tables changed; looking again")
 	}
-	q := plan.head + strings.TrimSuffix(strings.Repeat("?,", size), ",") + plan.tail
 	st, err := s.db.PrepareContext(ctx, q)
 	if err != nil {
 		s.forgetPlanIfSchemaChanged(plan, err)
@@ -270,14 +279,14 @@ func (s *MySQLSource) stmt(ctx context.Context, plan *mysqlPlan, size int) (*sql
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if prev, ok := plan.stmts[size]; ok || plan.dead { // lost a race
+	if prev, ok := plan.stmts[key]; ok || plan.dead { // lost a race
 		st.Close()
 		if plan.dead {
 			return nil, errors.New("bridge: mysql: the users tables changed; looking again")
 		}
 		return prev, nil
 	}
-	plan.stmts[size] = st
+	plan.stmts[key] = st
 	return st, nil
 }
 
@@ -465,14 +474,22 @@ func (s *MySQLSource) wordpressPlan(ctx context.Context) (*mysqlPlan, error) {
 		}
 		rows.Close()
 	}
-	head := "SELECT u.`ID`, u.`display_name`, u.`user_email`, u.`user_nicename`, m.`meta_value` FROM " +
-		quoteIdent(p+"users") + " u LEFT JOIN " + quoteIdent(p+"usermeta") +
-		" m ON m.`user_id` = u.`ID` AND m.`meta_key` = ? WHERE u.`ID` IN ("
 	cols, err := s.columns(ctx, p+"users")
 	if err != nil {
 		return nil, err
 	}
-	tail := ")"
+	// user_login is read (when the grants show it) only to keep it from
+	// being shown: a display name or nickname equal to it is not used.
+	login := "NULL"
+	if cols["user_login"] {
+		login = "u.`user_login`"
+	}
+	users := quoteIdent(p+"users") + " u LEFT JOIN " + quoteIdent(p+"usermeta") +
+		" n ON n.`user_id` = u.`ID` AND n.`meta_key` = 'nickname'"
+	head := "SELECT u.`ID`, u.`display_name`, u.`user_email`, u.`user_nicename`, " + login + ", n.`meta_value`, m.`meta_value` FROM " +
+		users + " LEFT JOIN " + quoteIdent(p+"usermeta") +
+		" m ON m.`user_id` = u.`ID` AND m.`meta_key` = ? WHERE u.`ID` IN ("
+	filter := ""
 	// Members a site has shut out are unknown to the chat: multisite's
 	// spam and deleted flags (Network Admin → Users → Mark as spam), and
 	// user_status, which older multisite releases set to 1 for spam and
@@ -480,20 +497,41 @@ func (s *MySQLSource) wordpressPlan(ctx context.Context) (*mysqlPlan, error) {
 	// user cannot see are not used (the README's grants include them).
 	for _, c := range []string{"user_status", "spam", "deleted"} {
 		if cols[c] {
-			tail += " AND u." + quoteIdent(c) + " = 0"
+			filter += " AND u." + quoteIdent(c) + " = 0"
 		}
 	}
+	tail := ")" + filter
+	// Search: the name a member is shown by (wpPublicName) is the display
+	// name unless it gives the login away, else the nickname unless it
+	// does, else "User N"; only that name is searched. wp_users has no
+	// index on display_name: the scan walks the primary key in order and
+	// stops at the LIMIT.
+	leaks := func(col string) string {
+		c := "TRIM(COALESCE(" + col + ", ''))"
+		l := "(" + c + " = '' OR " + c + " LIKE '%@%' OR " + c + " = u.`user_nicename` OR " + c + " = u.`user_email`"
+		if login != "NULL" {
+			l += " OR " + c + " = u.`user_login`"
+		}
+		return l + ")"
+	}
+	match := func(col string) string {
+		return "(" + col + " LIKE ? ESCAPE '!' OR " + col + " LIKE ? ESCAPE '!')"
+	}
+	search := "SELECT u.`ID` FROM " + users + " WHERE ((" + match("u.`display_name`") + " AND NOT " + leaks("u.`display_name`") +
+		") OR (" + leaks("u.`display_name`") + " AND " + match("n.`meta_value`") + " AND NOT " + leaks("n.`meta_value`") + "))" +
+		filter + " ORDER BY u.`ID` LIMIT ?"
 	https := strings.HasPrefix(s.siteURL, "https://")
 	return &mysqlPlan{
 		head:   head,
 		tail:   tail,
+		search: search,
 		before: []any{p + "capabilities"},
 		intIDs: true,
 		scan: func(rows *sql.Rows, out map[string]User) error {
 			for rows.Next() {
 				var id string
-				var display, email, nicename, caps sql.NullString
-				if err := rows.Scan(&id, &display, &email, &nicename, &caps); err != nil {
+				var display, email, nicename, login, nickname, caps sql.NullString
+				if err := rows.Scan(&id, &display, &email, &nicename, &login, &nickname, &caps); err != nil {
 					return err
 				}
 				role := RoleMember
@@ -509,10 +547,7 @@ func (s *MySQLSource) wordpressPlan(ctx context.Context) (*mysqlPlan, error) {
 					}
 					continue
 				}
-				name := display.String
-				if strings.TrimSpace(name) == "" {
-					name = nicename.String
-				}
+				name := publicName(id, []string{display.String, nickname.String}, login.String, nicename.String, email.String)
 				u := User{ID: id, Name: name, Role: role}
 				if email.String != "" {
 					u.AvatarURL = WordPressAvatarURL(email.String, https, av.def, av.rating)
@@ -640,15 +675,15 @@ func (s *MySQLSource) octoberPlan(ctx context.Context) (*mysqlPlan, error) {
 		sel += "NULL"
 	}
 	sel += " FROM " + quoteIdent(p+"users") + " u WHERE u.`id` IN ("
-	tail := ")"
+	filter := ""
 	if cols["deleted_at"] {
-		tail += " AND u.`deleted_at` IS NULL"
+		filter += " AND u.`deleted_at` IS NULL"
 	}
 	if cols["banned_at"] { // v3
-		tail += " AND u.`banned_at` IS NULL"
+		filter += " AND u.`banned_at` IS NULL"
 	}
 	if cols["is_banned"] {
-		tail += " AND NOT u.`is_banned`"
+		filter += " AND NOT u.`is_banned`"
 	}
 	throttle, err := s.columns(ctx, p+"user_throttle")
 	if err != nil {
@@ -656,13 +691,29 @@ func (s *MySQLSource) octoberPlan(ctx context.Context) (*mysqlPlan, error) {
 	}
 	for _, c := range []string{"is_banned", "banned"} { // v1 bans live in user_throttle
 		if throttle[c] && throttle["user_id"] {
-			tail += " AND NOT EXISTS (SELECT 1 FROM " + quoteIdent(p+"user_throttle") + " t WHERE t.`user_id` = u.`id` AND t." + quoteIdent(c) + " = 1)"
+			filter += " AND NOT EXISTS (SELECT 1 FROM " + quoteIdent(p+"user_throttle") + " t WHERE t.`user_id` = u.`id` AND t." + quoteIdent(c) + " = 1)"
 			break
 		}
 	}
+	// Search: "First Last" as the member is shown (octoberName), unless
+	// it is their email or username (their login); RainLab.User indexes
+	// neither name column, so the scan walks the primary key in order and
+	// stops at the LIMIT.
+	full := "TRIM(CONCAT_WS(' ', TRIM(COALESCE(u." + quoteIdent(first) + ", ''))"
+	if last != "" {
+		full += ", TRIM(COALESCE(u." + quoteIdent(last) + ", ''))"
+	}
+	full += "))"
+	leak := full + " = '' OR " + full + " LIKE '%@%' OR " + full + " = COALESCE(u.`email`, '')"
+	if cols["username"] {
+		leak += " OR " + full + " = COALESCE(u.`username`, '')"
+	}
+	search := "SELECT u.`id` FROM " + quoteIdent(p+"users") + " u WHERE (" + full + " LIKE ? ESCAPE '!' OR " + full +
+		" LIKE ? ESCAPE '!') AND NOT (" + leak + ")" + filter + " ORDER BY u.`id` LIMIT ?"
 	return &mysqlPlan{
 		head:   sel,
-		tail:   tail,
+		tail:   ")" + filter,
+		search: search,
 		before: before,
 		intIDs: true,
 		scan: func(rows *sql.Rows, out map[string]User) error {
@@ -672,11 +723,8 @@ func (s *MySQLSource) octoberPlan(ctx context.Context) (*mysqlPlan, error) {
 				if err := rows.Scan(&id, &first, &last, &email, &username, &disk); err != nil {
 					return err
 				}
-				name := strings.TrimSpace(strings.TrimSpace(first.String) + " " + strings.TrimSpace(last.String))
-				if name == "" {
-					name = username.String
-				}
-				u := User{ID: id, Name: name, Role: RoleMember}
+				full := strings.TrimSpace(strings.TrimSpace(first.String) + " " + strings.TrimSpace(last.String))
+				u := User{ID: id, Name: publicName(id, []string{full}, username.String, email.String), Role: RoleMember}
 				if disk.Valid && disk.String != "" {
 					u.AvatarURL = s.siteURL + "/storage/app/uploads/public/" + OctoberPartition(disk.String) + disk.String
 				} else if email.String != "" {
@@ -714,9 +762,15 @@ func (s *MySQLSource) customPlan(ctx context.Context) (*mysqlPlan, error) {
 	head := "SELECT " + quoteIdent(c.IDColumn) + ", " + quoteIdent(c.NameColumn) + ", " + col(c.EmailColumn) + ", " +
 		col(c.AvatarColumn) + ", " + col(c.RoleColumn) + " FROM " + quoteIdent(s.prefix+c.Table) +
 		" WHERE " + quoteIdent(c.IDColumn) + " IN ("
+	// Search: name_column by prefix and word prefix; an index on it helps
+	// the prefix half only, and the LIMIT bounds the scan.
+	name := quoteIdent(c.NameColumn)
+	search := "SELECT " + quoteIdent(c.IDColumn) + " FROM " + quoteIdent(s.prefix+c.Table) + " WHERE " + name +
+		" LIKE ? ESCAPE '!' OR " + name + " LIKE ? ESCAPE '!' ORDER BY " + quoteIdent(c.IDColumn) + " LIMIT ?"
 	return &mysqlPlan{
-		head: head,
-		tail: ")",
+		head:   head,
+		tail:   ")",
+		search: search,
 		scan: func(rows *sql.Rows, out map[string]User) error {
 			for rows.Next() {
 				var id string
@@ -734,4 +788,74 @@ func (s *MySQLSource) customPlan(ctx context.Context) (*mysqlPlan, error) {
 			return nil
 		},
 	}, nil
+}
+
+// ---- search ----
+
+// searchStmtKey is the search statement's key among a plan's statements
+// (the others are keyed by batch size).
+const searchStmtKey = -1
+
+// Search finds the members whose shown name matches query by prefix or
+// word prefix (LIKE 'q%' OR LIKE '% q%', with % _ and ! escaped), under
+// the preset's name rules and shut-out filters, in one bounded query for
+// ids followed by Lookup; the names Lookup gives are checked once more
+// with MatchName, so that a name the rules replace (a login shown as
+// "User N") is never found by what it replaced.
+func (s *MySQLSource) Search(ctx context.Context, query string, limit int) ([]User, error) {
+	query = strings.TrimSpace(query)
+	if query == "" || limit <= 0 {
+		return nil, nil
+	}
+	limit = min(limit, MaxSearchLimit)
+	plan, err := s.getPlan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.prepare(ctx, plan, searchStmtKey, plan.search)
+	if err != nil {
+		return nil, err
+	}
+	pat := likeEscape(query)
+	// Twice the limit: a few names may fail the second check.
+	rows, err := st.QueryContext(ctx, pat+"%", "% "+pat+"%", 2*limit)
+	if err != nil {
+		s.forgetPlanIfSchemaChanged(plan, err)
+		return nil, fmt.Errorf("bridge: mysql users search: %w", err)
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("bridge: mysql users search: %w", err)
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("bridge: mysql users search: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	m, err := s.Lookup(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]User, 0, len(ids))
+	for _, id := range ids {
+		if u, ok := m[id]; ok && MatchName(u.Name, query) {
+			out = append(out, u)
+		}
+	}
+	rankFound(out, query)
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }

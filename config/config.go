@@ -160,6 +160,11 @@ type UsersHTTP struct {
 	URL      string `toml:"url"`
 	Login    string `toml:"login"`
 	Password string `toml:"password"`
+	// SearchURL, when set, finds members by name for the directory of
+	// people to chat with: GET {search_url}?q=…&limit=… with the same
+	// Basic auth, answered in the users-info format. Zero means the http
+	// source cannot search.
+	SearchURL string `toml:"search_url"`
 	// Timeout of one users-info call; zero means 5s.
 	Timeout Duration `toml:"timeout"`
 }
@@ -569,6 +574,9 @@ func (c *Config) validate() []Problem {
 		} else if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 			bad("users.http.url", "want an http:// or https:// URL, got %q", u)
 		}
+		if su := c.Users.HTTP.SearchURL; su != "" && !httpURL(su) {
+			bad("users.http.search_url", "want an http:// or https:// URL with a host, got %q", su)
+		}
 	default:
 		bad("users.source", "want static, mysql or http, got %q", c.Users.Source)
 	}
@@ -664,4 +672,14 @@ func ValidUserID(id string) error {
 		}
 	}
 	return nil
+}
+
+// httpURL says whether s is an absolute http(s) URL with a host, without
+// a fragment, spaces or control characters.
+func httpURL(s string) bool {
+	if strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return false
+	}
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Opaque == "" && u.Fragment == ""
 }
