@@ -86,7 +86,7 @@ func TestWordPressPreset(t *testing.T) {
 				id         int
 				name, role string
 			}{
-				{site.admin, "admin", RoleAdmin},
+				{site.admin, "User " + strconv.Itoa(site.admin), RoleAdmin}, // display name and nickname are the login
 				{site.editor, "Eddie Editor", RoleMod},
 				{site.sub, "Zoë Subscriber", RoleMember},
 				{site.xs, "<script>alert(1)</script>", RoleMember},
@@ -169,7 +169,7 @@ func TestMySQLHostileIDsAreHarmless(t *testing.T) {
 	}
 	// The table is still there and still answers.
 	got, err = src.Lookup(ctx, []string{strconv.Itoa(site.admin)})
-	if err != nil || got[strconv.Itoa(site.admin)].Name != "admin" {
+	if err != nil || got[strconv.Itoa(site.admin)].Role != RoleAdmin {
 		t.Fatalf("Lookup(admin) after hostile ids = %v, %v; want the admin", got, err)
 	}
 
@@ -228,11 +228,12 @@ func TestOctoberCMSPreset(t *testing.T) {
 				known            bool
 			}{
 				{"1", "Olga Petrova", "https://shop.example.com/storage/app/uploads/public/64a/1b2/c3d/64a1b2c3d4e5f6a7b8c9d0.png", true},
-				{"2", "Ivan", "https://www.gravatar.com/avatar/" + EmailMD5("ivan@example.com") + "?s=96&d=mm", true},
+				{"2", "User 2", "https://www.gravatar.com/avatar/" + EmailMD5("ivan@example.com") + "?s=96&d=mm", true}, // "Ivan" is the username
+
 				{"3", "", "", false}, // banned
 				{"4", "", "", false}, // deleted
 				{"5", "<script>alert(1)</script>", "https://www.gravatar.com/avatar/" + EmailMD5("xss@example.com") + "?s=96&d=mm", true},
-				{"6", "nameless", "https://www.gravatar.com/avatar/" + EmailMD5("nameless@example.com") + "?s=96&d=mm", true},
+				{"6", "User 6", "https://www.gravatar.com/avatar/" + EmailMD5("nameless@example.com") + "?s=96&d=mm", true}, // the username is never shown
 				{"7", "", "", false}, // no such user
 			}
 			for _, tt := range tests {
@@ -605,8 +606,8 @@ func TestWordPressShutOutMembersAreUnknown(t *testing.T) {
 	// Unmarked, the member is known again (after the cache is dropped).
 	db.Exec(t, wp.DBName, "UPDATE wp_users SET spam = 0 WHERE ID = ?", spammer)
 	d.Invalidate(strconv.Itoa(spammer))
-	if u, err := d.Get(ctx, strconv.Itoa(spammer)); err != nil || u.Name != "Spammer" {
-		t.Errorf("Get(spammer) after unmarking = %+v, %v; want Spammer", u, err)
+	if u, err := d.Get(ctx, strconv.Itoa(spammer)); err != nil || u.Name != "User "+strconv.Itoa(spammer) {
+		t.Errorf("Get(spammer) after unmarking = %+v, %v; want User %d (the display name is the login)", u, err, spammer)
 	}
 }
 
