@@ -155,8 +155,11 @@ type mysqlPlan struct {
 	// search is the query of Search: parameters prefix, word prefix
 	// (LIKE patterns, escaped with '!') and a LIMIT; it selects ids only.
 	search string
-	intIDs bool // ids are integers: others are unknown without asking
-	scan   func(rows *sql.Rows, out map[string]User) error
+	// searchPairs is how many (prefix, word prefix) pairs search takes;
+	// zero means one.
+	searchPairs int
+	intIDs      bool // ids are integers: others are unknown without asking
+	scan        func(rows *sql.Rows, out map[string]User) error
 
 	stmts map[int]*sql.Stmt // by batch size; guarded by MySQLSource.mu
 	dead  bool              // the schema changed under it
@@ -522,11 +525,12 @@ func (s *MySQLSource) wordpressPlan(ctx context.Context) (*mysqlPlan, error) {
 		filter + " ORDER BY u.`ID` LIMIT ?"
 	https := strings.HasPrefix(s.siteURL, "https://")
 	return &mysqlPlan{
-		head:   head,
-		tail:   tail,
-		search: search,
-		before: []any{p + "capabilities"},
-		intIDs: true,
+		head:        head,
+		tail:        tail,
+		search:      search,
+		searchPairs: 2,
+		before:      []any{p + "capabilities"},
+		intIDs:      true,
 		scan: func(rows *sql.Rows, out map[string]User) error {
 			for rows.Next() {
 				var id string
@@ -818,7 +822,11 @@ func (s *MySQLSource) Search(ctx context.Context, query string, limit int) ([]Us
 	}
 	pat := likeEscape(query)
 	// Twice the limit: a few names may fail the second check.
-	rows, err := st.QueryContext(ctx, pat+"%", "% "+pat+"%", 2*limit)
+	var args []any
+	for range max(plan.searchPairs, 1) {
+		args = append(args, pat+"%", "% "+pat+"%")
+	}
+	rows, err := st.QueryContext(ctx, append(args, 2*limit)...)
 	if err != nil {
 		s.forgetPlanIfSchemaChanged(plan, err)
 		return nil, fmt.Errorf("bridge: mysql users search: %w", err)
