@@ -56,6 +56,9 @@ func TestErrorsNameKeys(t *testing.T) {
 		{"link secret short", "[auth]\nsecret=\"0123456789abcdef\"\nlink_secret=\"short\"\n", []string{"auth.link_secret"}},
 		{"timezone", "[auth]\nsecret=\"0123456789abcdef\"\ntimezone=\"Mars/Olympus\"\n", []string{"auth.timezone"}},
 		{"syntax", "[auth\nsecret=1", []string{"config"}},
+		{"search_url scheme", "[auth]\nsecret=\"0123456789abcdef\"\n[users]\nsource=\"http\"\n[users.http]\nurl=\"https://example.com/u.php\"\nsearch_url=\"javascript:alert(1)\"\n", []string{"users.http.search_url"}},
+		{"search_url no host", "[auth]\nsecret=\"0123456789abcdef\"\n[users]\nsource=\"http\"\n[users.http]\nurl=\"https://example.com/u.php\"\nsearch_url=\"https:///search.php\"\n", []string{"users.http.search_url"}},
+		{"search_url space", "[auth]\nsecret=\"0123456789abcdef\"\n[users]\nsource=\"http\"\n[users.http]\nurl=\"https://example.com/u.php\"\nsearch_url=\"https://example.com/a b\"\n", []string{"users.http.search_url"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,6 +82,13 @@ func TestErrorsNameKeys(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.toml")); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load(missing) = %v", err)
+	}
+}
+
+func TestSearchURL(t *testing.T) {
+	c, err := Parse("site.toml", []byte("[auth]\nsecret=\"0123456789abcdef\"\n[users]\nsource=\"http\"\n[users.http]\nurl=\"https://example.com/u.php\"\nsearch_url=\"https://example.com/wp-json/pollchat/v1/search?lang=en\"\n"))
+	if err != nil || c.Users.HTTP.SearchURL != "https://example.com/wp-json/pollchat/v1/search?lang=en" {
+		t.Fatalf("Parse(users.http.search_url) = %+v, %v; want it kept", c.Users.HTTP, err)
 	}
 }
 
