@@ -79,7 +79,7 @@ if (!$ids) {
 $db = new PDO(getenv('USERS_INFO_DSN'), 'root', '', array(PDO::ATTR_ERRMODE => PDO::ERRMODE_EXCEPTION));
 $p = preg_replace('/[^A-Za-z0-9_]/', '', (string) getenv('USERS_INFO_PREFIX'));
 $in = implode(',', array_fill(0, count($ids), '?'));
-$q = $db->prepare("SELECT u.ID, u.display_name, u.user_email, m.meta_value FROM {$p}users u
+$q = $db->prepare("SELECT u.ID, u.display_name, u.user_login, u.user_nicename, u.user_email, m.meta_value FROM {$p}users u
     LEFT JOIN {$p}usermeta m ON m.user_id = u.ID AND m.meta_key = ? WHERE u.ID IN ($in)");
 $q->execute(array_merge(array($p . 'capabilities'), $ids));
 
@@ -94,10 +94,17 @@ foreach ($q->fetchAll(PDO::FETCH_ASSOC) as $row) {
         $role = 'mod';
     }
     $id = (int) $row['ID'];
+    // A display name that is the login or an email is not shown (as the
+    // plugins and the mysql presets do).
+    $name = trim((string) $row['display_name']);
+    $lower = strtolower($name);
+    if ($name === '' || strpos($name, '@') !== false || in_array($lower, array_map('strtolower', array($row['user_login'], $row['user_nicename'], $row['user_email'])), true)) {
+        $name = 'User ' . $id;
+    }
     $out[] = array(
         // Some endpoints send ids as numbers, some as strings: both are fine.
         'user_id' => $id % 2 ? $id : (string) $id,
-        'name' => $row['display_name'],
+        'name' => $name,
         'avatar_url' => 'https://secure.gravatar.com/avatar/' . md5(strtolower(trim($row['user_email']))) . '?s=96&d=mm&r=g',
         'profile_url' => $site . '/?author=' . $id,
         'role' => $role,
