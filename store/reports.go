@@ -26,13 +26,13 @@ const (
 
 // Report is one report of a message.
 type Report struct {
-	ID        int64     `json:"id"`
-	MessageID int64     `json:"message_id"`
-	Message   MessageSnapshot  `json:"message"`
-	Reporter  string    `json:"reporter"`
-	Reason    string    `json:"reason"`
-	Status    string    `json:"status"`
-	At        time.Time `json:"at"`
+	ID        int64           `json:"id"`
+	MessageID int64           `json:"message_id"`
+	Message   MessageSnapshot `json:"message"`
+	Reporter  string          `json:"reporter"`
+	Reason    string          `json:"reason"`
+	Status    string          `json:"status"`
+	At        time.Time       `json:"at"`
 
 	ResolvedBy string    `json:"resolved_by,omitempty"`
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
