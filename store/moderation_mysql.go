@@ -264,4 +264,3 @@ func (s *MySQL) erase(ctx context.Context, user, pseudo string, policy ErasePoli
 	}
 	return n, tx.Commit()
 }
-

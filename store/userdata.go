@@ -285,4 +285,3 @@ func eraseConv(c Conv, user, pseudo string) Conv {
 	}
 	return c
 }
-

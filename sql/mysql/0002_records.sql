@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS `{prefix}records` (
   `at` BIGINT NOT NULL DEFAULT 0,
   PRIMARY KEY (`kind`, `k`),
   KEY `kind_at` (`kind`, `at`)
-) ENGINE=InnoDB;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- A deleted message stays as a tombstone (history shows it as deleted).
 ALTER TABLE `{prefix}messages` ADD COLUMN `deleted` TINYINT(1) NOT NULL DEFAULT 0;
