@@ -596,3 +596,61 @@ func convString(cs []store.Conversation) string {
 	}
 	return b.String()
 }
+
+// Two processes (two stores on one database) claim the same due notices:
+// the conditional UPDATE gives each notice to exactly one of them.
+func TestMySQLOutboxClaimAcrossProcesses(t *testing.T) {
+	dsn := mysqlDSN(t)
+	ctx := context.Background()
+	var procs [2]*store.MySQL
+	for i := range procs {
+		s, err := store.OpenMySQL(ctx, dsn, testPrefix, store.MySQLOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		procs[i] = s
+	}
+	const notices = 60
+	for i := 0; i < notices; i++ {
+		if _, err := store.NewOutbox(procs[0]).Enqueue(ctx, fmt.Sprint("user", i), store.NoticeItem{MessageID: int64(i), From: "x"}, time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := func() time.Time { return time.Now().Add(time.Minute) } // past every window
+	var mu sync.Mutex
+	claimed := map[int64]string{}
+	var wg sync.WaitGroup
+	for c := 0; c < 6; c++ {
+		wg.Add(1)
+		go func(owner string, s *store.MySQL) {
+			defer wg.Done()
+			o := store.NewOutbox(s)
+			o.Now = later
+			for {
+				got, err := o.ClaimDue(ctx, owner, time.Hour, 4)
+				if err != nil {
+					t.Errorf("ClaimDue(%s) = %v", owner, err)
+					return
+				}
+				mu.Lock()
+				for _, n := range got {
+					if prev, ok := claimed[n.ID]; ok {
+						t.Errorf("notice %d claimed by %s and %s", n.ID, prev, owner)
+					}
+					claimed[n.ID] = owner
+				}
+				mu.Unlock()
+				if len(got) == 0 {
+					if rest, _ := o.Due(ctx, later(), 1); len(rest) == 0 {
+						return
+					}
+				}
+			}
+		}(fmt.Sprint("p", c), procs[c%2])
+	}
+	wg.Wait()
+	if len(claimed) != notices {
+		t.Errorf("%d notices claimed; want %d", len(claimed), notices)
+	}
+}
