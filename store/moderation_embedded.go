@@ -12,7 +12,7 @@ import (
 
 // The embedded store's MessageAdmin. bbolt has no index by sender, so
 // UserMessages and EraseUserMessages walk the messages bucket (a rare,
-// administrative operation; about a second per million messages).
+// administrative operation).
 
 var _ MessageAdmin = (*Embedded)(nil)
 
