@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -23,6 +24,8 @@ type Embedded interface {
 	Importer
 	BatchSaver
 	Backuper
+	Records
+	MessageAdmin
 }
 
 // Engines of the embedded store (config store.engine).
@@ -183,10 +186,34 @@ func migrateBolt(dir string, log *slog.Logger) error {
 				}
 			}
 		}
+		// Records: bucket "rec/"+kind is table tRec under kind 0, and
+		// "recat/"+kind is tRecAt likewise (records_pebble.go).
+		err := tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
+			var t byte
+			switch {
+			case bytes.HasPrefix(name, []byte("rec/")):
+				t, name = tRec, name[len("rec/"):]
+			case bytes.HasPrefix(name, []byte("recat/")):
+				t, name = tRecAt, name[len("recat/"):]
+			default:
+				return nil
+			}
+			pre := append(append([]byte{t}, name...), 0)
+			return bk.ForEach(func(k, v []byte) error {
+				keys++
+				if err := b.Set(append(bytes.Clone(pre), k...), v, nil); err != nil {
+					return err
+				}
+				return flush(false)
+			})
+		})
+		if err != nil {
+			return err
+		}
 		if err := b.Set(metaSchema, u64(pebbleSchema), nil); err != nil {
 			return err
 		}
-		err := flush(true)
+		err = flush(true)
 		b.Close()
 		return err
 	})

@@ -87,6 +87,17 @@ func TestEngineChoiceAndMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := seed(t, b, 30)
+	ctx := context.Background()
+	if ok, err := b.SwapRecord(ctx, "test.kind", "due", 0, []byte("v1"), 77); !ok || err != nil {
+		t.Fatalf("SwapRecord on bbolt = %v, %v", ok, err)
+	}
+	if ok, err := b.SwapRecord(ctx, "test.kind", "due", 1, []byte("v2"), 88); !ok || err != nil {
+		t.Fatalf("SwapRecord on bbolt = %v, %v", ok, err)
+	}
+	pseudo, err := store.Pseudonym(ctx, b, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
 	b.Close()
 
 	s, err := store.OpenEmbeddedWith(dir, store.EmbeddedOptions{Log: quiet})
@@ -113,6 +124,20 @@ func TestEngineChoiceAndMigration(t *testing.T) {
 		t.Errorf("the bbolt file was not kept as %s: %v", store.EmbeddedFile+store.MigratedSuffix, err)
 	}
 	checkSeeded(t, s, want)
+	// Records come along: value, revision, due index and the erase secret.
+	ps := s.(*store.Pebble)
+	if r, ok, err := ps.GetRecord(ctx, "test.kind", "due"); err != nil || !ok || string(r.Val) != "v2" || r.Rev != 2 || r.At != 88 {
+		t.Errorf("after migration GetRecord = %+v, %v, %v; want v2 at rev 2, due 88", r, ok, err)
+	}
+	if due, err := ps.DueRecords(ctx, "test.kind", 100, 0); err != nil || len(due) != 1 || due[0].Key != "due" {
+		t.Errorf("after migration DueRecords(100) = %+v, %v; want the one record", due, err)
+	}
+	if due, err := ps.DueRecords(ctx, "test.kind", 80, 0); err != nil || len(due) != 0 {
+		t.Errorf("after migration DueRecords(80) = %+v, %v; want none (the old due time left the index)", due, err)
+	}
+	if p2, err := store.Pseudonym(ctx, ps, "alice"); err != nil || p2 != pseudo {
+		t.Errorf("after migration Pseudonym(alice) = %q, %v; want %q as before", p2, err, pseudo)
+	}
 	s.Close()
 
 	// Now the directory is Pebble's, found without being told.
