@@ -94,3 +94,77 @@ func ids(msgs []Message) []int64 {
 	}
 	return out
 }
+
+// Pebble erases a user a page at a time: with pages of 2, every one of the
+// user's messages, among others', is erased, the peer's line and read mark
+// follow the conversation, and nothing of the user's state is left.
+func TestPebbleEraseInPages(t *testing.T) {
+	defer func(n int) { eraseChunk = n }(eraseChunk)
+	eraseChunk = 2
+	ctx := context.Background()
+	p, err := OpenPebble(filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var msgs []*Message
+	for i := 0; i < 5; i++ {
+		msgs = append(msgs,
+			&Message{From: "eve", To: "bob", Text: "to bob"},
+			&Message{From: "carol", Room: "lobby", Text: "carol's"},
+			&Message{From: "eve", Room: "lobby", Text: "eve's"},
+			&Message{From: "bob", To: "eve", Text: "to eve"})
+	}
+	if _, err := p.SaveMessages(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.MarkRead(ctx, "bob", DirectConv("bob", "eve"), msgs[3].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetBlock(ctx, "carol", "eve", true); err != nil {
+		t.Fatal(err)
+	}
+	n, _, err := EraseUser(ctx, p, "eve", EraseDelete)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Messages != 15 || n.Blocks != 1 {
+		t.Errorf("EraseUser counts = %+v; want 15 messages and 1 block", n)
+	}
+	pseudo, err := Pseudonym(ctx, p, "eve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, err := p.UserMessages(ctx, "eve", 0, 0)
+	if err != nil || len(left) != 0 {
+		t.Errorf("UserMessages(eve) after erasure = %v, %v; want none", ids(left), err)
+	}
+	h, _, err := p.History(ctx, DirectConv("bob", pseudo), 0, 0)
+	if err != nil || len(h) != 10 {
+		t.Fatalf("History(bob, pseudonym) = %v, %v; want the 10 direct messages", ids(h), err)
+	}
+	for _, m := range h {
+		if !m.Deleted || m.Text != "" || m.From != pseudo && m.To != pseudo {
+			t.Errorf("message %d after erasure = %+v; want a tombstone under %s", m.ID, m, pseudo)
+		}
+	}
+	if h, _, err := p.History(ctx, DirectConv("bob", "eve"), 0, 0); err != nil || len(h) != 0 {
+		t.Errorf("History(bob, eve) after erasure = %v, %v; want none", ids(h), err)
+	}
+	room, _, err := p.History(ctx, RoomConv("lobby"), 0, 0)
+	if err != nil || len(room) != 10 {
+		t.Fatalf("History(lobby) = %v, %v; want 10", ids(room), err)
+	}
+	for _, m := range room {
+		if m.From == "carol" && (m.Deleted || m.Text != "carol's") || m.From != "carol" && (m.From != pseudo || !m.Deleted) {
+			t.Errorf("lobby message after erasure = %+v", m)
+		}
+	}
+	cs, err := p.Conversations(ctx, "bob", nil, 0)
+	if err != nil || len(cs) != 1 || cs[0].With != pseudo || cs[0].Unread != 4 {
+		t.Errorf("Conversations(bob) after erasure = %+v, %v; want one line with %s, 4 unread (eve's 4 after the mark)", cs, err, pseudo)
+	}
+	if st, err := p.UserState(ctx, "eve"); err != nil || len(st.BlockedBy) != 0 || len(st.ReadMarks) != 0 {
+		t.Errorf("UserState(eve) after erasure = %+v, %v; want nothing", st, err)
+	}
+}

@@ -197,7 +197,7 @@ func (p *Pebble) UserState(ctx context.Context, user string) (UserState, error) 
 }
 
 // eraseChunk bounds the messages one erasure batch rewrites.
-const eraseChunk = 1000
+var eraseChunk = 1000 // a variable for tests
 
 // EraseUserMessages implements MessageAdmin. It walks the messages table a
 // page at a time (a snapshot finds the ids, then one batch per page reads
