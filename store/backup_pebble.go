@@ -320,7 +320,7 @@ func verifyPebbleBackup(file string) (BackupInfo, error) {
 	}
 	var known []string
 	for t := range tables {
-		if !strings.ContainsRune("mcurdaqxbM", rune(t)) {
+		if !strings.ContainsRune("mcurdaqxbMRT", rune(t)) {
 			known = append(known, strconv.Quote(string(t)))
 		}
 	}
