@@ -73,6 +73,8 @@ type Hub struct {
 
 	closed    chan struct{}
 	closeOnce sync.Once
+	epoch     time.Time // tick 0 of the timeout grid
+	pool      workers
 
 	parked     atomic.Int64
 	deliveries atomic.Uint64
@@ -80,8 +82,9 @@ type Hub struct {
 }
 
 type shard struct {
-	mu sync.RWMutex
-	m  map[string]*stream
+	mu   sync.RWMutex
+	m    map[string]*stream
+	grid grid // the deadlines of the polls parked on its streams
 }
 
 // stream is this process's view of one user: parked polls, presence.
@@ -103,18 +106,23 @@ const (
 )
 
 // waiter is a parked poll. It ends exactly once: whoever wins fired (a
-// wake, its timer, an eviction, Close) runs end in a goroutine of its own,
-// which answers fn. Until then it holds no goroutine and no stack.
+// wake, its tick on the timeout grid, an eviction, Close) hands end to the
+// hub's workers, which answer fn. Until then it holds no goroutine and no
+// stack.
 type waiter struct {
 	h      *Hub
 	s      *stream
+	sh     *shard
 	user   string
 	cursor string
 	fn     func(PollResult)
-	timer  *time.Timer // guarded by s.mu
 	fired  atomic.Bool
 	why    int  // set by the one that fired it
 	scoped bool // a scoped token's poll: counted in its own quota
+	// Its place on the shard's timeout grid (guarded by the grid's mutex):
+	// its tick (0: not on the grid) and its neighbours in that tick's list.
+	tick       int64
+	prev, next *waiter
 }
 
 // fire ends w for why unless it has ended; it reports whether it did.
@@ -123,9 +131,16 @@ func (w *waiter) fire(why int) bool {
 		return false
 	}
 	w.why = why
-	go w.h.end(w)
+	w.h.pool.run(w)
 	return true
 }
+
+// Run ends w, on one of the hub's workers.
+func (w *waiter) Run() { w.h.end(w) }
+
+// Go runs t on one of the hub's long-lived workers (a parked poll's
+// callback runs there too): an idle one, or a new one when none is idle.
+func (h *Hub) Go(t Task) { h.pool.run(t) }
 
 // NewHub returns a hub over cfg.Engine and registers its wake with it.
 func NewHub(cfg HubConfig) *Hub {
@@ -146,10 +161,14 @@ func NewHub(cfg HubConfig) *Hub {
 		seed:     maphash.MakeSeed(),
 		closed:   make(chan struct{}),
 		errs:     &engineErrors{},
+		epoch:    time.Now(),
 	}
+	h.pool = workers{tasks: make(chan Task), closed: h.closed}
 	for i := range h.shards {
 		h.shards[i].m = make(map[string]*stream)
+		h.shards[i].grid.ticks = make(map[int64]*waiter)
 	}
+	go h.ticker()
 	ctl := cfg.Control
 	if ctl == nil {
 		ctl = func(Control) {}
@@ -234,9 +253,11 @@ type PollResult struct {
 // Park answers a poll of user from cursor. When it can be answered now (an
 // event newer than cursor, a reset, an empty cursor, no timeout, a closed
 // hub) it returns the result and parked = false. Otherwise it keeps fn and
-// returns parked = true: fn then runs exactly once, in a goroutine of its
-// own, with the result, when an event arrives, timeout passes or the hub
-// closes. A parked poll costs a waiter and a runtime timer, no stack.
+// returns parked = true: fn then runs exactly once, on one of the hub's
+// workers (see Go), with the result, when an event arrives, timeout passes
+// (rounded up to the timeout grid's tick) or the hub closes; it may go on
+// with other work there. A parked poll costs a waiter on the grid, no
+// goroutine and no stack.
 func (h *Hub) Park(user, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
 	res, w := h.park(user, cursor, timeout, false, fn)
 	return res, w != nil
@@ -277,9 +298,10 @@ func (h *Hub) poll(user, cursor string, timeout time.Duration, scoped bool, done
 // park is the one poll path. It returns the answer and a nil waiter, or
 // the waiter that will answer fn.
 func (h *Hub) park(user, cursor string, timeout time.Duration, scoped bool, fn func(PollResult)) (PollResult, *waiter) {
+	sh := h.shard(user)
 	s := h.get(user, true)
 	h.seen(user, s)
-	w := &waiter{h: h, s: s, user: user, cursor: cursor, fn: fn, scoped: scoped}
+	w := &waiter{h: h, s: s, sh: sh, user: user, cursor: cursor, fn: fn, scoped: scoped}
 	s.mu.Lock()
 	s.addWaiter(w)
 	s.mu.Unlock()
@@ -302,11 +324,11 @@ func (h *Hub) park(user, cursor string, timeout time.Duration, scoped bool, fn f
 	if err != nil {
 		timeout = downPause
 	}
-	s.mu.Lock()
-	if !w.fired.Load() {
-		w.timer = time.AfterFunc(timeout, func() { w.fire(endTimeout) })
+	h.schedule(w, timeout)
+	if w.fired.Load() {
+		// Fired meanwhile: its end may have run before it was scheduled.
+		h.unschedule(w)
 	}
-	s.mu.Unlock()
 	return PollResult{}, w
 }
 
@@ -357,9 +379,6 @@ func (h *Hub) unpark(w *waiter) {
 			break
 		}
 	}
-	if w.timer != nil {
-		w.timer.Stop()
-	}
 	s.parked--
 	s.lastSeen = h.now().UnixNano()
 	s.mu.Unlock()
@@ -368,6 +387,7 @@ func (h *Hub) unpark(w *waiter) {
 
 // end answers a parked poll that fired.
 func (h *Hub) end(w *waiter) {
+	h.unschedule(w)
 	h.unpark(w)
 	res := PollResult{Cursor: w.cursor}
 	switch w.why {

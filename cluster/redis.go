@@ -163,15 +163,20 @@ func (r *Redis) Ping(ctx context.Context) error {
 }
 
 // Append adds data to the stream of each user and wakes the processes
-// holding their polls: one pipeline, one round trip. Every user gets it
-// (a stream is made by its first event).
+// holding their polls: one transaction (MULTI/EXEC), one round trip. Every
+// user gets it (a stream is made by its first event). The transaction
+// makes an event's appends to all its recipients one step: two events
+// appended by two processes at once reach every recipient they share in
+// the same order (a plain pipeline's commands interleave with another
+// connection's, so two members of a room could see two messages in
+// opposite orders).
 func (r *Redis) Append(ctx context.Context, users []string, data []byte) (int, error) {
 	if len(users) == 0 {
 		return 0, nil
 	}
 	c, cancel := r.ctx(ctx)
 	defer cancel()
-	pipe := r.c.Pipeline()
+	pipe := r.c.TxPipeline()
 	for _, u := range users {
 		k := r.key("u", u)
 		pipe.XAdd(c, &redis.XAddArgs{Stream: k, MaxLen: r.o.MaxLen, Approx: true, Values: []any{"d", data}})
@@ -348,7 +353,7 @@ func (r *Redis) Touch(ctx context.Context, seen []chat.Seen) ([]string, error) {
 	}
 	c, cancel := r.ctx(ctx)
 	defer cancel()
-	pipe := r.c.Pipeline()
+	pipe := r.c.TxPipeline()
 	cmds := make([]*redis.IntCmd, len(seen))
 	for i, s := range seen {
 		// GT: a process that saw the user earlier does not move them back.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -249,5 +250,65 @@ func TestParkedPollHoldsNoGoroutine(t *testing.T) {
 	}
 	if p := h.Parked(); p != n-1 {
 		t.Fatalf("Parked() = %d; want %d", p, n-1)
+	}
+}
+
+// Events appended at once by several processes (several connections) reach
+// every recipient they share in the same order: each Append is one step.
+func TestAppendSameOrderForEveryRecipient(t *testing.T) {
+	a, rd := open(t, 100000)
+	var procs []*Redis
+	for i := 0; i < 3; i++ {
+		r, err := Open(context.Background(), rd.URL, Options{MaxLen: 100000, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		procs = append(procs, r)
+	}
+	members := make([]string, 200)
+	for i := range members {
+		members[i] = fmt.Sprint("m", i)
+	}
+	heads := make([]string, len(members))
+	for i, m := range members {
+		h, err := a.Head(context.Background(), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		heads[i] = h
+	}
+	const per = 40
+	var wg sync.WaitGroup
+	for p, r := range procs {
+		wg.Add(1)
+		go func(p int, r *Redis) {
+			defer wg.Done()
+			for n := 0; n < per; n++ {
+				if _, err := r.Append(context.Background(), members, []byte(fmt.Sprintf("%d:%d", p, n))); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(p, r)
+	}
+	wg.Wait()
+	var want []string
+	for i, m := range members {
+		evs, _, reset, err := a.Read(context.Background(), m, heads[i], 1000)
+		if err != nil || reset {
+			t.Fatalf("Read(%s) = reset %v, %v", m, reset, err)
+		}
+		got := toStrings(evs)
+		if len(got) != len(procs)*per {
+			t.Fatalf("%s got %d events; want %d", m, len(got), len(procs)*per)
+		}
+		if want == nil {
+			want = got
+			continue
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Fatalf("%s saw the events in another order than %s:\n%v\n%v", m, members[0], got, want)
+		}
 	}
 }

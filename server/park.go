@@ -22,12 +22,12 @@ import (
 // (worker and RequestCtx go back to their pools) and the hub keeps a
 // callback and a runtime timer (Hub.Park), no goroutine (bench: 10.7 KB
 // with a waiting goroutine, about 4 KB without). When the poll ends, the
-// callback writes the answer on the raw connection and hands the
-// connection back to fasthttp for the next request. The hand-back goes
-// through a listener that fasthttp serves like the real one, so the next
-// request runs on one of its pooled workers, whose stacks are already
-// grown (ServeConn on a small goroutine spent 14% of the CPU of a
-// saturated fan-out growing stacks).
+// callback writes the answer on the raw connection and serves the
+// connection's next request (fasthttp's ServeConn) on the same goroutine:
+// one of the hub's long-lived workers, whose stack has already grown
+// (ServeConn on a fresh goroutine spent 14% of the CPU of a saturated
+// fan-out growing stacks; handing the connection back through a listener
+// cost two goroutine hops per re-poll).
 //
 // Only plain HTTP/1.1 keep-alive GET/POST polls with a timeout are parked
 // this way; everything else (HEAD, HTTP/1.0, Connection: close, a per-IP
@@ -35,61 +35,7 @@ import (
 
 // parking is the server's state of hijacked polls.
 type parking struct {
-	wg   sync.WaitGroup // polls parked now
-	once sync.Once      // starts serving the hand-back listener
-	back handback
-}
-
-// handback is a net.Listener whose connections are the ones parked polls
-// give back: fasthttp serves it like the real listener, and Shutdown
-// closes it like the real one.
-type handback struct {
-	conns     chan net.Conn
-	closed    chan struct{}
-	closeOnce sync.Once
-	init      sync.Once
-}
-
-func (h *handback) setup() {
-	h.init.Do(func() {
-		h.conns = make(chan net.Conn, 1024)
-		h.closed = make(chan struct{})
-	})
-}
-
-// give hands c to fasthttp; once closed it closes c instead.
-func (h *handback) give(c net.Conn) {
-	select {
-	case h.conns <- c:
-	case <-h.closed:
-		c.Close()
-	}
-}
-
-func (h *handback) Accept() (net.Conn, error) {
-	h.setup()
-	select {
-	case c := <-h.conns:
-		return c, nil
-	case <-h.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (h *handback) Close() error {
-	h.setup()
-	h.closeOnce.Do(func() { close(h.closed) })
-	return nil
-}
-
-func (h *handback) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
-
-// handBack gives c back to fasthttp for its next request.
-func (s *Server) handBack(c net.Conn) {
-	p := &s.parking
-	p.back.setup()
-	p.once.Do(func() { go s.http.Serve(&p.back) })
-	p.back.give(c)
+	wg sync.WaitGroup // polls parked now
 }
 
 // parkedPoll is what a parked poll keeps: the caller, its position and
@@ -138,13 +84,23 @@ func (pk *parkedPoll) hijacked(c net.Conn) {
 	// and closed (Connection: close; the client sends the rest again, as
 	// HTTP/1.1 clients must when a pipelined connection closes).
 	pk.last = holdsBuffer(c)
-	// Wait without a goroutine: the hub keeps a callback and a timer, and
-	// runs the callback in a goroutine of its own when the poll ends.
+	// Wait without a goroutine: the hub keeps a callback on its timeout
+	// grid and runs it on one of its workers when the poll ends.
 	res, parked := pk.s.svc.Park(pk.caller, pk.cursor, pk.timeout, func(res chat.PollResult) { pk.finish(c, res) })
 	if !parked {
-		go pk.finish(c, res)
+		// This goroutine holds the RequestCtx until it returns.
+		pk.s.svc.Hub().Go(&answerNow{pk: pk, c: c, res: res})
 	}
 }
+
+// answerNow finishes a hijacked poll that was answered without parking.
+type answerNow struct {
+	pk  *parkedPoll
+	c   net.Conn
+	res chat.PollResult
+}
+
+func (a *answerNow) Run() { a.pk.finish(a.c, a.res) }
 
 // finish writes the poll's answer on the hijacked connection and hands the
 // connection back to fasthttp (or closes it).
@@ -175,12 +131,15 @@ func (pk *parkedPoll) finish(c net.Conn, res chat.PollResult) {
 		c.Close()
 		return
 	}
-	// fasthttp sets the deadlines it needs for the next request. Hand back
-	// the bare connection, so that hijack wrappers do not pile up.
+	// fasthttp sets the deadlines it needs for the next request. Serve the
+	// bare connection, so that hijack wrappers do not pile up, on this
+	// goroutine (one of the hub's workers, whose stack has grown): its next
+	// request is read and handled here, with no hop to another goroutine;
+	// when that request parks, ServeConn returns and the worker is free.
 	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
 		c = u.UnsafeConn()
 	}
-	s.handBack(c)
+	s.http.ServeConn(c)
 }
 
 // holdsBuffer says whether fasthttp's hijacked connection reads through a

@@ -258,8 +258,7 @@ func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
 // Shutdown stops accepting, answers parked polls and waits for open
 // requests to end (or ctx).
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.svc.Hub().Close()
-	s.parking.back.Close() // answered parked polls close their connection from now on
+	s.svc.Hub().Close() // answered parked polls close their connection from now on
 	err := s.http.ShutdownWithContext(ctx)
 	s.waitParks(ctx) // hijacked polls are not fasthttp's to wait for
 	return err
