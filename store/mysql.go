@@ -84,6 +84,7 @@ var (
 
 type tables struct {
 	messages, userConvs, reads, dedup, requests, mutes, blocks, migrations string
+	records                                                                string
 }
 
 func newTables(prefix string) tables {
@@ -91,6 +92,7 @@ func newTables(prefix string) tables {
 	return tables{
 		messages: q("messages"), userConvs: q("user_convs"), reads: q("reads"), dedup: q("dedup"),
 		requests: q("requests"), mutes: q("mutes"), blocks: q("blocks"), migrations: q("migrations"),
+		records: q("records"),
 	}
 }
 

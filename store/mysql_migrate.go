@@ -8,8 +8,11 @@ import (
 	"crypto/sha1"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	schema "pollchat/sql"
 )
@@ -77,7 +80,7 @@ func migrate(ctx context.Context, db *sql.DB, prefix string) error {
 			continue
 		}
 		for _, st := range m.Statements(prefix) {
-			if _, err := conn.ExecContext(ctx, st); err != nil {
+			if _, err := conn.ExecContext(ctx, st); err != nil && !alreadyApplied(err) {
 				return fmt.Errorf("%s: %w", m.Name, err)
 			}
 		}
@@ -107,4 +110,11 @@ func (s *MySQL) SchemaVersions(ctx context.Context) ([]int, error) {
 		out = append(out, v)
 	}
 	return out, s.fail(ctx, "schema versions", rows.Err())
+}
+
+// alreadyApplied says whether err is an ALTER TABLE finding its change made
+// by an earlier run cut short: duplicate column (1060) or key name (1061).
+func alreadyApplied(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1060 || me.Number == 1061)
 }

@@ -13,14 +13,14 @@ import (
 	"time"
 )
 
-const msgCols = "`id`, `from_id`, `to_id`, `room`, `text`, `ts`, `client_id`, `is_system`, `data`"
+const msgCols = "`id`, `from_id`, `to_id`, `room`, `text`, `ts`, `client_id`, `is_system`, `data`, `deleted`"
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanMessage(r scanner) (Message, error) {
 	var m Message
 	var data []byte
-	if err := r.Scan(&m.ID, &m.From, &m.To, &m.Room, &m.Text, &m.TS, &m.ClientID, &m.System, &data); err != nil {
+	if err := r.Scan(&m.ID, &m.From, &m.To, &m.Room, &m.Text, &m.TS, &m.ClientID, &m.System, &data, &m.Deleted); err != nil {
 		return m, err
 	}
 	m.TS = m.TS.UTC()

@@ -89,9 +89,19 @@ func TestMySQLMigrate(t *testing.T) {
 	}
 	defer again.Close()
 	vs, err := again.SchemaVersions(ctx)
-	if err != nil || fmt.Sprint(vs) != "[1]" {
-		t.Errorf("SchemaVersions() = %v, %v; want [1]", vs, err)
+	if err != nil || fmt.Sprint(vs) != "[1 2]" {
+		t.Errorf("SchemaVersions() = %v, %v; want [1 2]", vs, err)
 	}
+	// A migration cut short after its ALTER TABLEs re-runs cleanly: forget
+	// version 2 and open again.
+	if _, err := again.DB().ExecContext(ctx, "DELETE FROM "+testPrefix+"migrations WHERE version = 2"); err != nil {
+		t.Fatal(err)
+	}
+	rerun, err := store.OpenMySQL(ctx, dsn, testPrefix, store.MySQLOptions{})
+	if err != nil {
+		t.Fatalf("OpenMySQL re-running migration 2 = %v; want it applied again harmlessly", err)
+	}
+	rerun.Close()
 	hist, _, err := again.History(ctx, m.Conv(), 0, 10)
 	if err != nil || len(hist) != 1 || hist[0].ID != m.ID {
 		t.Errorf("History after second migration = %+v, %v; want the message", hist, err)
@@ -225,6 +235,12 @@ func TestMySQLExplain(t *testing.T) {
 		if err := s.SaveRequest(ctx, store.Request{From: fmt.Sprint("u", i), To: fmt.Sprint("u", i%10), Text: "r"}); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := store.NewOutbox(s).Enqueue(ctx, fmt.Sprint("u", i), store.NoticeItem{MessageID: m.ID}, time.Duration(i)*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.NewBans(s).Ban(ctx, store.Ban{UserID: fmt.Sprint("u", i), By: "m"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	p := testPrefix
 	tests := []struct {
@@ -238,6 +254,12 @@ func TestMySQLExplain(t *testing.T) {
 		{"room last message", "SELECT * FROM " + p + "messages WHERE conv = ? ORDER BY id DESC LIMIT 1", "conv_id", []any{"r:room1"}},
 		// Prune's statement, with its parameter as Prune sends it (whole microseconds).
 		{"prune", "DELETE FROM " + p + "messages WHERE ts < ? ORDER BY ts LIMIT 500", "ts", []any{time.Now().Add(-time.Hour).UTC().Truncate(time.Microsecond)}},
+		// Records: the outbox's due scan, the typed stores' reads and lists.
+		{"due records", "SELECT k, val, rev, at FROM " + p + "records WHERE kind = ? AND at BETWEEN 1 AND ? ORDER BY at, k LIMIT 100", "kind_at", []any{"outbox", time.Now().UnixMilli()}},
+		{"get record", "SELECT k, val, rev, at FROM " + p + "records WHERE kind = ? AND k = ?", "PRIMARY", []any{"ban", "u3"}},
+		{"list records", "SELECT k, val, rev, at FROM " + p + "records WHERE kind = ? AND k > ? AND k < ? ORDER BY k LIMIT 500", "PRIMARY", []any{"hidden", []byte("u3,"), []byte("u3-")}},
+		{"swap record", "UPDATE " + p + "records SET val = ?, at = ?, rev = rev + 1 WHERE kind = ? AND k = ? AND rev = ?", "PRIMARY", []any{[]byte("x"), 5, "outbox", "u3,1", 3}},
+		{"user's messages", "SELECT * FROM " + p + "messages WHERE from_id = ? AND id > ? ORDER BY id LIMIT 500", "from_id", []any{"u3", 0}},
 	}
 	for _, tt := range tests {
 		rows := explain(t, s.DB(), tt.query, tt.args...)
@@ -573,4 +595,62 @@ func convString(cs []store.Conversation) string {
 		fmt.Fprintf(&b, "[%s %s %d %v]", c.With, c.Room, c.Unread, c.Last)
 	}
 	return b.String()
+}
+
+// Two processes (two stores on one database) claim the same due notices:
+// the conditional UPDATE gives each notice to exactly one of them.
+func TestMySQLOutboxClaimAcrossProcesses(t *testing.T) {
+	dsn := mysqlDSN(t)
+	ctx := context.Background()
+	var procs [2]*store.MySQL
+	for i := range procs {
+		s, err := store.OpenMySQL(ctx, dsn, testPrefix, store.MySQLOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		procs[i] = s
+	}
+	const notices = 60
+	for i := 0; i < notices; i++ {
+		if _, err := store.NewOutbox(procs[0]).Enqueue(ctx, fmt.Sprint("user", i), store.NoticeItem{MessageID: int64(i), From: "x"}, time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := func() time.Time { return time.Now().Add(time.Minute) } // past every window
+	var mu sync.Mutex
+	claimed := map[int64]string{}
+	var wg sync.WaitGroup
+	for c := 0; c < 6; c++ {
+		wg.Add(1)
+		go func(owner string, s *store.MySQL) {
+			defer wg.Done()
+			o := store.NewOutbox(s)
+			o.Now = later
+			for {
+				got, err := o.ClaimDue(ctx, owner, time.Hour, 4)
+				if err != nil {
+					t.Errorf("ClaimDue(%s) = %v", owner, err)
+					return
+				}
+				mu.Lock()
+				for _, n := range got {
+					if prev, ok := claimed[n.ID]; ok {
+						t.Errorf("notice %d claimed by %s and %s", n.ID, prev, owner)
+					}
+					claimed[n.ID] = owner
+				}
+				mu.Unlock()
+				if len(got) == 0 {
+					if rest, _ := o.Due(ctx, later(), 1); len(rest) == 0 {
+						return
+					}
+				}
+			}
+		}(fmt.Sprint("p", c), procs[c%2])
+	}
+	wg.Wait()
+	if len(claimed) != notices {
+		t.Errorf("%d notices claimed; want %d", len(claimed), notices)
+	}
 }

@@ -312,14 +312,14 @@ func (s *MySQL) writeBatch(ctx context.Context, ops []*msgOp) error {
 
 // insertMessages inserts ops' messages and sets their ids.
 func (s *MySQL) insertMessages(ctx context.Context, tx *sql.Tx, ops []*msgOp) error {
-	const cols = " (`conv`, `from_id`, `to_id`, `room`, `text`, `ts`, `client_id`, `is_system`, `data`) VALUES "
-	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	const cols = " (`conv`, `from_id`, `to_id`, `room`, `text`, `ts`, `client_id`, `is_system`, `data`, `deleted`) VALUES "
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	rowArgs := func(m *Message, args []any) []any {
 		var data any
 		if len(m.Data) > 0 {
 			data = []byte(m.Data)
 		}
-		return append(args, string(m.Conv()), m.From, m.To, m.Room, m.Text, m.TS, m.ClientID, m.System, data)
+		return append(args, string(m.Conv()), m.From, m.To, m.Room, m.Text, m.TS, m.ClientID, m.System, data, m.Deleted)
 	}
 	if !s.multiRow {
 		for _, op := range ops {
@@ -337,7 +337,7 @@ func (s *MySQL) insertMessages(ctx context.Context, tx *sql.Tx, ops []*msgOp) er
 		n := chunkLen(len(ops), func(i int) int { return msgSize(&ops[i].m) })
 		chunk := ops[:n]
 		ops = ops[n:]
-		args := make([]any, 0, 9*n)
+		args := make([]any, 0, 10*n)
 		for _, op := range chunk {
 			args = rowArgs(&op.m, args)
 		}
@@ -510,14 +510,14 @@ func (s *MySQL) importChunk(ctx context.Context, msgs []Message) (int, error) {
 	vals := make([]string, len(fresh))
 	args := make([]any, 0, 10*len(fresh))
 	for i, m := range fresh {
-		vals[i] = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		vals[i] = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 		var data any
 		if len(m.Data) > 0 {
 			data = []byte(m.Data)
 		}
-		args = append(args, m.ID, string(m.Conv()), m.From, m.To, m.Room, m.Text, m.TS, m.ClientID, m.System, data)
+		args = append(args, m.ID, string(m.Conv()), m.From, m.To, m.Room, m.Text, m.TS, m.ClientID, m.System, data, m.Deleted)
 	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO "+s.t.messages+" (`id`, `conv`, `from_id`, `to_id`, `room`, `text`, `ts`, `client_id`, `is_system`, `data`) VALUES "+
+	if _, err := tx.ExecContext(ctx, "INSERT INTO "+s.t.messages+" (`id`, `conv`, `from_id`, `to_id`, `room`, `text`, `ts`, `client_id`, `is_system`, `data`, `deleted`) VALUES "+
 		strings.Join(vals, ", "), args...); err != nil {
 		return 0, err
 	}

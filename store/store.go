@@ -40,6 +40,9 @@ type Message struct {
 	ClientID string          `json:"client_id,omitempty"`
 	System   bool            `json:"system,omitempty"`
 	Data     json.RawMessage `json:"data,omitempty"`
+	// Deleted marks a tombstone: a message removed by a moderator or an
+	// erasure, kept (without text or data) so history shows it as deleted.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // Conv returns the message's conversation key.

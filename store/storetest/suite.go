@@ -128,7 +128,7 @@ func equalIDs(a, b []int64) bool {
 // sameMessage compares every field; times to the microsecond, Data as JSON.
 func sameMessage(a, b store.Message) error {
 	if a.ID != b.ID || a.From != b.From || a.To != b.To || a.Room != b.Room || a.Text != b.Text ||
-		a.ClientID != b.ClientID || a.System != b.System {
+		a.ClientID != b.ClientID || a.System != b.System || a.Deleted != b.Deleted {
 		return fmt.Errorf("got %+v; want %+v", a, b)
 	}
 	if !a.TS.Truncate(time.Microsecond).Equal(b.TS.Truncate(time.Microsecond)) {
