@@ -14,10 +14,10 @@ import (
 // UserMessages and EraseUserMessages walk the messages bucket (a rare,
 // administrative operation).
 
-var _ MessageAdmin = (*Embedded)(nil)
+var _ MessageAdmin = (*Bolt)(nil)
 
 // DeleteMessage implements MessageAdmin.
-func (e *Embedded) DeleteMessage(ctx context.Context, id int64) (Message, bool, error) {
+func (e *Bolt) DeleteMessage(ctx context.Context, id int64) (Message, bool, error) {
 	var m Message
 	var found bool
 	err := e.update(ctx, "delete message", func(tx *bolt.Tx) error {
@@ -40,7 +40,7 @@ const clearChunk = 5000
 
 // ClearConversation implements MessageAdmin, in transactions of clearChunk
 // messages.
-func (e *Embedded) ClearConversation(ctx context.Context, conv Conv) (int, error) {
+func (e *Bolt) ClearConversation(ctx context.Context, conv Conv) (int, error) {
 	total := 0
 	for {
 		var n int
@@ -94,7 +94,7 @@ func directUsers(c Conv) (a, b string, ok bool) {
 }
 
 // UserMessages implements MessageAdmin.
-func (e *Embedded) UserMessages(ctx context.Context, user string, after int64, limit int) ([]Message, error) {
+func (e *Bolt) UserMessages(ctx context.Context, user string, after int64, limit int) ([]Message, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
@@ -117,7 +117,7 @@ func (e *Embedded) UserMessages(ctx context.Context, user string, after int64, l
 }
 
 // UserState implements MessageAdmin.
-func (e *Embedded) UserState(ctx context.Context, user string) (UserState, error) {
+func (e *Bolt) UserState(ctx context.Context, user string) (UserState, error) {
 	var st UserState
 	err := e.view(ctx, "user state", func(tx *bolt.Tx) error {
 		st = UserState{}
@@ -186,7 +186,7 @@ func split2(k []byte) (string, string, bool) {
 }
 
 // EraseUserMessages implements MessageAdmin in one transaction.
-func (e *Embedded) EraseUserMessages(ctx context.Context, user, pseudo string, policy ErasePolicy) (EraseCounts, error) {
+func (e *Bolt) EraseUserMessages(ctx context.Context, user, pseudo string, policy ErasePolicy) (EraseCounts, error) {
 	if err := checkErase(user, pseudo, policy); err != nil {
 		return EraseCounts{}, &Error{Op: "erase user", Err: err}
 	}

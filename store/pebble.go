@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -88,6 +89,15 @@ type Pebble struct {
 	dir    string
 	writes *groupCommit[*pebbleOp]
 	seq    int64 // the last id handed out; only the writer touches it
+	// durable is the highest id whose commit's fsync has returned. Pebble
+	// shows a committed batch to readers before the write-ahead log is
+	// synced, so a message above durable may still vanish in a crash (and
+	// its id be handed out again): every read of messages skips ids above
+	// it (visible).
+	durable atomic.Int64
+	// beforeDurable, when set (tests), runs after a commit is visible and
+	// before durable moves to its last id.
+	beforeDurable func()
 	// mu orders reads before Close: reads hold it shared, Close takes it
 	// to set closed, so no read touches a closed database.
 	mu     sync.RWMutex
@@ -230,6 +240,7 @@ func (p *Pebble) init() error {
 	} else if ok && len(v) == 8 {
 		p.seq = int64(binary.BigEndian.Uint64(v))
 	}
+	p.durable.Store(p.seq)
 	return nil
 }
 
@@ -285,7 +296,24 @@ func (p *Pebble) apply(fn func(tx *pebbleTx) error) error {
 	if b.Empty() {
 		return nil
 	}
-	return b.Commit(pebble.Sync)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	if p.beforeDurable != nil {
+		p.beforeDurable()
+	}
+	p.durable.Store(p.seq)
+	return nil
+}
+
+// visible is the first message id reads must not show: 1 + the highest id
+// known durable.
+func (p *Pebble) visible() int64 {
+	d := p.durable.Load()
+	if d >= math.MaxInt64-1 {
+		return math.MaxInt64
+	}
+	return d + 1
 }
 
 // update runs fn in the next group commit and waits until it is durable.
@@ -518,6 +546,7 @@ func (p *Pebble) History(ctx context.Context, conv Conv, before int64, limit int
 	var msgs []Message
 	var more bool
 	err := p.view(ctx, "history", func(r pebbleReader) error {
+		before := min(before, p.visible())
 		pre := tk(tConv, prefix(string(conv)))
 		it, err := r.NewIter(&pebble.IterOptions{LowerBound: pre, UpperBound: tk(tConv, convKey(conv, before))})
 		if err != nil {
@@ -558,6 +587,7 @@ func (p *Pebble) History(ctx context.Context, conv Conv, before int64, limit int
 func (p *Pebble) Conversations(ctx context.Context, user string, rooms []string, limit int) ([]Conversation, error) {
 	var out []Conversation
 	err := p.view(ctx, "conversations", func(r pebbleReader) error {
+		vis := p.visible()
 		type line struct {
 			conv Conv
 			last int64
@@ -576,6 +606,23 @@ func (p *Pebble) Conversations(ctx context.Context, user string, rooms []string,
 		if err := it.Close(); err != nil {
 			return err
 		}
+		// A line whose newest message is not durable yet shows the newest
+		// that is, or waits when there is none.
+		kept := lines[:0]
+		for _, l := range lines {
+			if l.last >= vis {
+				id, err := pebbleNewest(r, l.conv, vis)
+				if err != nil {
+					return err
+				}
+				if id == 0 {
+					continue
+				}
+				l.last = id
+			}
+			kept = append(kept, l)
+		}
+		lines = kept
 		sort.Slice(lines, func(i, j int) bool { return lines[i].last > lines[j].last })
 		if limit > 0 && len(lines) > limit {
 			lines = lines[:limit]
@@ -600,7 +647,7 @@ func (p *Pebble) Conversations(ctx context.Context, user string, rooms []string,
 			if err != nil {
 				return err
 			}
-			if cv.Unread, err = pebbleUnread(r, l.conv, user, read); err != nil {
+			if cv.Unread, err = pebbleUnread(r, l.conv, user, read, vis); err != nil {
 				return err
 			}
 			out = append(out, cv)
@@ -608,7 +655,7 @@ func (p *Pebble) Conversations(ctx context.Context, user string, rooms []string,
 		for _, room := range rooms {
 			conv := RoomConv(room)
 			cv := Conversation{Room: room}
-			id, err := pebbleNewest(r, conv)
+			id, err := pebbleNewest(r, conv, vis)
 			if err != nil {
 				return err
 			}
@@ -626,7 +673,7 @@ func (p *Pebble) Conversations(ctx context.Context, user string, rooms []string,
 				return err
 			}
 			if ok {
-				if cv.Unread, err = pebbleUnread(r, conv, user, read); err != nil {
+				if cv.Unread, err = pebbleUnread(r, conv, user, read, vis); err != nil {
 					return err
 				}
 			}
@@ -640,10 +687,10 @@ func (p *Pebble) Conversations(ctx context.Context, user string, rooms []string,
 	return out, nil
 }
 
-// pebbleNewest is the id of conv's newest message, 0 if none.
-func pebbleNewest(r pebbleReader, conv Conv) (int64, error) {
+// pebbleNewest is the id of conv's newest message below below, 0 if none.
+func pebbleNewest(r pebbleReader, conv Conv, below int64) (int64, error) {
 	pre := tk(tConv, prefix(string(conv)))
-	it, err := piter(r, pre)
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: pre, UpperBound: tk(tConv, convKey(conv, below))})
 	if err != nil {
 		return 0, err
 	}
@@ -658,16 +705,16 @@ func pebbleNewest(r pebbleReader, conv Conv) (int64, error) {
 }
 
 // pebbleUnread counts messages of conv after mark not sent by user, at most
-// UnreadCap, looking at no more than unreadScan index entries.
-func pebbleUnread(r pebbleReader, conv Conv, user string, mark int64) (int, error) {
-	pre := tk(tConv, prefix(string(conv)))
+// UnreadCap, looking at no more than unreadScan index entries and none from
+// below on.
+func pebbleUnread(r pebbleReader, conv Conv, user string, mark, below int64) (int, error) {
 	if mark < 0 {
 		mark = 0
 	}
-	if mark >= math.MaxInt64-1 {
+	if mark >= below-1 {
 		return 0, nil
 	}
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: tk(tConv, convKey(conv, mark+1)), UpperBound: upper(pre)})
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: tk(tConv, convKey(conv, mark+1)), UpperBound: tk(tConv, convKey(conv, below))})
 	if err != nil {
 		return 0, err
 	}
@@ -929,8 +976,12 @@ func (p *Pebble) Export(ctx context.Context, conv Conv, after int64, limit int) 
 	var out []Message
 	err := p.view(ctx, "export", func(r pebbleReader) error {
 		out = nil
+		vis := p.visible()
+		if after+1 >= vis {
+			return nil
+		}
 		if conv == "" {
-			it, err := r.NewIter(&pebble.IterOptions{LowerBound: tk(tMsg, u64(uint64(after+1))), UpperBound: []byte{tMsg + 1}})
+			it, err := r.NewIter(&pebble.IterOptions{LowerBound: tk(tMsg, u64(uint64(after+1))), UpperBound: tk(tMsg, u64(uint64(vis)))})
 			if err != nil {
 				return err
 			}
@@ -945,7 +996,7 @@ func (p *Pebble) Export(ctx context.Context, conv Conv, after int64, limit int) 
 			return it.Close()
 		}
 		pre := tk(tConv, prefix(string(conv)))
-		it, err := r.NewIter(&pebble.IterOptions{LowerBound: tk(tConv, convKey(conv, after+1)), UpperBound: upper(pre)})
+		it, err := r.NewIter(&pebble.IterOptions{LowerBound: tk(tConv, convKey(conv, after+1)), UpperBound: tk(tConv, convKey(conv, vis))})
 		if err != nil {
 			return err
 		}

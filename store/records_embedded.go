@@ -12,7 +12,7 @@ import (
 // rev(8) at(8) value) and, beside it, the due-time index ("recat/"+kind:
 // at(8) key -> empty). Buckets are made by the first write of a kind.
 
-var _ Records = (*Embedded)(nil)
+var _ Records = (*Bolt)(nil)
 
 func recBuckets(tx *bolt.Tx, kind string, create bool) (recs, at *bolt.Bucket, err error) {
 	rn, an := []byte("rec/"+kind), []byte("recat/"+kind)
@@ -80,7 +80,7 @@ func swapInTx(tx *bolt.Tx, kind, key string, rev int64, val []byte, at int64) (b
 }
 
 // PutRecord implements Records.
-func (e *Embedded) PutRecord(ctx context.Context, kind, key string, val []byte) error {
+func (e *Bolt) PutRecord(ctx context.Context, kind, key string, val []byte) error {
 	if err := checkRecord(kind, key, val); err != nil {
 		return &Error{Op: "put record", Err: err}
 	}
@@ -94,7 +94,7 @@ func (e *Embedded) PutRecord(ctx context.Context, kind, key string, val []byte) 
 }
 
 // GetRecord implements Records.
-func (e *Embedded) GetRecord(ctx context.Context, kind, key string) (Record, bool, error) {
+func (e *Bolt) GetRecord(ctx context.Context, kind, key string) (Record, bool, error) {
 	if err := checkRecord(kind, key, nil); err != nil {
 		return Record{}, false, &Error{Op: "get record", Err: err}
 	}
@@ -110,7 +110,7 @@ func (e *Embedded) GetRecord(ctx context.Context, kind, key string) (Record, boo
 }
 
 // DeleteRecord implements Records.
-func (e *Embedded) DeleteRecord(ctx context.Context, kind, key string) (bool, error) {
+func (e *Bolt) DeleteRecord(ctx context.Context, kind, key string) (bool, error) {
 	if err := checkRecord(kind, key, nil); err != nil {
 		return false, &Error{Op: "delete record", Err: err}
 	}
@@ -130,7 +130,7 @@ func (e *Embedded) DeleteRecord(ctx context.Context, kind, key string) (bool, er
 
 // SwapRecord implements Records: the check and the write happen in one
 // write transaction, which bbolt runs one at a time.
-func (e *Embedded) SwapRecord(ctx context.Context, kind, key string, rev int64, val []byte, at int64) (bool, error) {
+func (e *Bolt) SwapRecord(ctx context.Context, kind, key string, rev int64, val []byte, at int64) (bool, error) {
 	if err := checkRecord(kind, key, val); err != nil {
 		return false, &Error{Op: "swap record", Err: err}
 	}
@@ -147,7 +147,7 @@ func (e *Embedded) SwapRecord(ctx context.Context, kind, key string, rev int64, 
 }
 
 // ListRecords implements Records.
-func (e *Embedded) ListRecords(ctx context.Context, kind, prefix, after string, limit int) ([]Record, error) {
+func (e *Bolt) ListRecords(ctx context.Context, kind, prefix, after string, limit int) ([]Record, error) {
 	if err := checkKind(kind); err != nil {
 		return nil, &Error{Op: "list records", Err: err}
 	}
@@ -177,7 +177,7 @@ func (e *Embedded) ListRecords(ctx context.Context, kind, prefix, after string, 
 }
 
 // DueRecords implements Records.
-func (e *Embedded) DueRecords(ctx context.Context, kind string, upto int64, limit int) ([]Record, error) {
+func (e *Bolt) DueRecords(ctx context.Context, kind string, upto int64, limit int) ([]Record, error) {
 	if err := checkKind(kind); err != nil {
 		return nil, &Error{Op: "due records", Err: err}
 	}
