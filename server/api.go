@@ -31,6 +31,7 @@ const (
 
 func (s *Server) routeAPI(r *router.Router) {
 	r.POST("/api/v1/messages", s.api(s.apiMessages))
+	r.GET("/api/v1/messages", s.api(s.apiHistory))
 	r.POST("/api/v1/tokens", s.api(s.apiTokens))
 	r.GET("/api/v1/unread", s.api(s.apiUnread))
 	r.GET("/api/v1/online", s.api(s.apiOnline))
