@@ -36,6 +36,8 @@ func (s *Server) routeAPI(r *router.Router) {
 	r.GET("/api/v1/unread", s.api(s.apiUnread))
 	r.GET("/api/v1/online", s.api(s.apiOnline))
 	r.POST("/api/v1/users/invalidate", s.api(s.apiInvalidate))
+	r.GET("/api/v1/users/{id}/export", s.api(s.apiExportUser))
+	r.DELETE("/api/v1/users/{id}", s.api(s.apiEraseUser))
 	r.GET("/api/v1/backup", s.api(s.apiBackup))
 }
 

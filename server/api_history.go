@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -56,7 +58,7 @@ func (s *Server) apiHistory(ctx *fasthttp.RequestCtx, rp reply) {
 			s.fail(rp, herr)
 			return
 		}
-		rp.raw(fasthttp.StatusOK, appendMessages(nil, msgs, more))
+		rp.raw(fasthttp.StatusOK, appendAPIMessages(nil, msgs, more))
 		return
 	}
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -73,7 +75,27 @@ func (s *Server) apiHistory(ctx *fasthttp.RequestCtx, rp reply) {
 		s.fail(rp, storeError(herr))
 		return
 	}
-	rp.raw(fasthttp.StatusOK, appendMessages(nil, msgs, more))
+	rp.raw(fasthttp.StatusOK, appendAPIMessages(nil, msgs, more))
+}
+
+// appendAPIMessages is appendMessages with tombstones marked "deleted":true
+// (a deleted or erased message keeps its sender, place and time, not its
+// text), so the backend tells them from empty messages.
+func appendAPIMessages(b []byte, msgs []store.Message, more bool) []byte {
+	b = append(b, `{"messages":[`...)
+	for i := range msgs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		start := len(b)
+		b = chat.AppendMessage(b, &msgs[i])
+		if msgs[i].Deleted && !bytes.Contains(b[start:], []byte(`"deleted":`)) && b[len(b)-1] == '}' {
+			b = append(b[:len(b)-1], `,"deleted":true}`...)
+		}
+	}
+	b = append(b, `],"has_more":`...)
+	b = strconv.AppendBool(b, more)
+	return append(b, '}')
 }
 
 // roomExists says whether room is one of chat.rooms or a room created by
