@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -18,7 +19,11 @@ const userDataTimeout = 2 * time.Minute
 
 // pathUser reads and checks the {id} of a /api/v1/users/{id} path.
 func pathUser(ctx *fasthttp.RequestCtx) (string, *chat.Error) {
-	id, _ := ctx.UserValue("id").(string)
+	raw, _ := ctx.UserValue("id").(string)
+	id, uerr := url.PathUnescape(raw)
+	if uerr != nil {
+		return "", chat.Errorf(chat.CodeBadRequest, "the user id in the path is not valid: bad %%-escape")
+	}
 	if err := config.ValidUserID(id); err != nil {
 		return "", chat.Errorf(chat.CodeBadRequest, "the user id in the path is not valid: %v", err)
 	}
