@@ -232,7 +232,7 @@ func (s *Server) apiResolveReport(ctx *fasthttp.RequestCtx, rp reply, who modera
 		s.fail(rp, chat.Errorf(chat.CodeNotFound, "no report %d", id))
 		return
 	}
-	details, _ := json.Marshal(map[string]any{"report": id, "via": who.via()})
+	details, _ := json.Marshal(map[string]any{"report": id, "via": who.via(), "name": who.Name})
 	entry := &store.AuditEntry{Who: who.who(), Action: "resolve_report", Reason: note,
 		Target: store.AuditTarget{User: r.Message.From, Room: r.Message.Conv.Room(), Message: r.MessageID}, Details: details}
 	if aerr := store.NewAuditLog(recs).Append(sctx, entry); aerr != nil {
