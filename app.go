@@ -123,6 +123,7 @@ func start(cfg *config.Config, log *slog.Logger) (_ *app, err error) {
 	if err != nil {
 		return nil, err
 	}
+	srv.SetDirectory(dir)
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("server.listen %q: %w", cfg.Server.Listen, err)

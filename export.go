@@ -31,9 +31,10 @@ func runExport(args []string) int {
 	path := fs.String("config", "config.toml", "the configuration file (its [store] is read)")
 	convFlag := fs.String("conv", "", "export one direct conversation: with:A,B (user ids A and B)")
 	room := fs.String("room", "", "export one room")
+	user := fs.String("user", "", "export everything stored about one user (one JSON object, as GET /api/v1/users/{id}/export)")
 	out := fs.String("o", "-", "output file; - is standard output")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: pollchat export -config FILE [-conv with:A,B | -room NAME] [-o FILE]")
+		fmt.Fprintln(fs.Output(), "usage: pollchat export -config FILE [-conv with:A,B | -room NAME | -user ID] [-o FILE]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -44,6 +45,13 @@ func runExport(args []string) int {
 		return 2
 	}
 	conv, err := exportConv(*convFlag, *room)
+	if err == nil && *user != "" {
+		if *convFlag != "" || *room != "" {
+			err = errors.New("give -user alone, without -conv or -room")
+		} else if verr := config.ValidUserID(*user); verr != nil {
+			err = fmt.Errorf("-user %q: %v", *user, verr)
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "export:", err)
 		return 2
@@ -71,7 +79,12 @@ func runExport(args []string) int {
 		w = f
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
-	n, err := exportMessages(ctx, st, conv, bw)
+	var n int
+	if *user != "" {
+		n, err = exportUser(ctx, st, *user, bw)
+	} else {
+		n, err = exportMessages(ctx, st, conv, bw)
+	}
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -104,6 +117,19 @@ func exportConv(conv, room string) (store.Conv, error) {
 		return store.DirectConv(a, b), nil
 	}
 	return "", nil
+}
+
+// exportUser writes everything st keeps about user as one JSON object
+// (store.UserExport) and says how many messages it holds.
+func exportUser(ctx context.Context, st store.Store, user string, w io.Writer) (int, error) {
+	x, err := store.ExportUser(ctx, st, user)
+	if err != nil {
+		return 0, err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return len(x.Messages), enc.Encode(x)
 }
 
 // exportMessages writes conv's messages (all when conv is "") to w as JSON

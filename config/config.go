@@ -56,6 +56,7 @@ type Config struct {
 	Presence Presence `toml:"presence"`
 	Demo     Demo     `toml:"demo"`
 	Cluster  Cluster  `toml:"cluster"`
+	Privacy  Privacy  `toml:"privacy"`
 
 	// File is the path the config was read from ("" for an in-memory one).
 	File string `toml:"-"`
@@ -220,6 +221,14 @@ type Presence struct {
 // Demo is the demo page.
 type Demo struct {
 	Enabled bool `toml:"enabled"`
+}
+
+// Privacy is users' data (DELETE /api/v1/users/{id}).
+type Privacy struct {
+	// Erase is what erasing a user does to their messages: "delete"
+	// (tombstones: no text) or "anonymize" (the text stays under a
+	// pseudonym); zero means "delete".
+	Erase string `toml:"erase"`
 }
 
 // Cluster is the scale-out.
@@ -435,6 +444,9 @@ func (c *Config) setDefaults() {
 	if c.Presence.Grace.Duration == 0 {
 		c.Presence.Grace.Duration = DefaultGrace
 	}
+	if c.Privacy.Erase == "" {
+		c.Privacy.Erase = "delete"
+	}
 }
 
 var (
@@ -581,6 +593,9 @@ func (c *Config) validate() []Problem {
 		bad("users.source", "want static, mysql or http, got %q", c.Users.Source)
 	}
 
+	if c.Privacy.Erase != "delete" && c.Privacy.Erase != "anonymize" {
+		bad("privacy.erase", "want delete or anonymize, got %q", c.Privacy.Erase)
+	}
 	switch c.Store.Driver {
 	case "embedded":
 		if c.Store.Engine != "" && c.Store.Engine != "pebble" && c.Store.Engine != "bbolt" {

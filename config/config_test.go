@@ -58,6 +58,7 @@ func TestErrorsNameKeys(t *testing.T) {
 		{"syntax", "[auth\nsecret=1", []string{"config"}},
 		{"search_url scheme", "[auth]\nsecret=\"0123456789abcdef\"\n[users]\nsource=\"http\"\n[users.http]\nurl=\"https://example.com/u.php\"\nsearch_url=\"javascript:alert(1)\"\n", []string{"users.http.search_url"}},
 		{"search_url no host", "[auth]\nsecret=\"0123456789abcdef\"\n[users]\nsource=\"http\"\n[users.http]\nurl=\"https://example.com/u.php\"\nsearch_url=\"https:///search.php\"\n", []string{"users.http.search_url"}},
+		{"privacy erase", "[auth]\nsecret=\"0123456789abcdef\"\n[privacy]\nerase=\"shred\"\n", []string{"privacy.erase"}},
 		{"search_url space", "[auth]\nsecret=\"0123456789abcdef\"\n[users]\nsource=\"http\"\n[users.http]\nurl=\"https://example.com/u.php\"\nsearch_url=\"https://example.com/a b\"\n", []string{"users.http.search_url"}},
 	}
 	for _, tc := range cases {

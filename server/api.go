@@ -31,11 +31,21 @@ const (
 
 func (s *Server) routeAPI(r *router.Router) {
 	r.POST("/api/v1/messages", s.api(s.apiMessages))
+	r.GET("/api/v1/messages", s.console(plain(s.apiHistory)))
 	r.POST("/api/v1/tokens", s.api(s.apiTokens))
 	r.GET("/api/v1/unread", s.api(s.apiUnread))
 	r.GET("/api/v1/online", s.api(s.apiOnline))
 	r.POST("/api/v1/users/invalidate", s.api(s.apiInvalidate))
+	r.GET("/api/v1/users/{id}/export", s.api(s.apiExportUser))
+	r.DELETE("/api/v1/users/{id}", s.api(s.apiEraseUser))
 	r.GET("/api/v1/backup", s.api(s.apiBackup))
+	r.GET("/api/v1/reports", s.console(s.apiReports))
+	r.POST("/api/v1/reports/{id}/resolve", s.console(s.apiResolveReport))
+	r.GET("/api/v1/audit", s.console(s.apiAudit))
+	r.POST("/api/v1/moderator/sessions", s.api(s.apiModeratorSession))
+	r.GET("/api/v1/admin/capabilities", s.console(s.apiCapabilities))
+	r.GET("/api/v1/admin/overview", s.console(s.apiOverview))
+	r.GET("/api/v1/admin/users/{id}", s.console(s.apiUserView))
 }
 
 // api wraps a backend handler: off (404) without a password, Basic auth.
@@ -47,6 +57,10 @@ func (s *Server) api(h func(*fasthttp.RequestCtx, reply)) fasthttp.RequestHandle
 		rp := reply{ctx: ctx}
 		if s.cfg.API.Password == "" {
 			s.fail(rp, chat.Errorf(chat.CodeNotFound, "the backend API is off (api.password is not set)"))
+			return
+		}
+		if e := crossSite(ctx); e != nil {
+			s.fail(rp, e)
 			return
 		}
 		if !basicAuthOK(ctx, s.cfg.API) {

@@ -43,6 +43,7 @@ type Server struct {
 	http     *fasthttp.Server
 	parking  parking // polls parked on hijacked connections (park.go)
 	started  time.Time
+	more     more // the directory search and moderator sessions (more.go)
 }
 
 // New builds the HTTP face.
@@ -120,6 +121,8 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	s.browser(r, "/v1/join", s.join)
 	s.browser(r, "/v1/leave", s.leave)
 	s.browser(r, "/v1/block", s.block)
+	s.browser(r, "/v1/directory", s.directory)
+	s.browser(r, "/v1/report", s.report)
 	// The poll verifies by itself: it may park (park.go).
 	r.GET("/v1/poll", s.cors(s.poll))
 	r.POST("/v1/poll", s.cors(s.poll))
@@ -142,6 +145,10 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	}
 	r.HEAD("/healthz", s.healthz)
 	r.GET("/demo", s.demo)
+	r.GET("/admin", s.adminPage)
+	r.GET("/admin/session", s.adminSession)
+	r.GET("/admin.js", s.asset("admin.js"))
+	r.GET("/admin.css", s.asset("admin.css"))
 	r.GET("/demo/user", s.demoUser)
 	r.GET("/", s.index)
 	return s.withMetrics(r.Handler)
