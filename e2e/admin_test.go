@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os/exec"
 	"path/filepath"
@@ -270,4 +271,162 @@ func mustJSON(t *testing.T, r *testsvc.Response, v any) {
 		t.Fatalf("status %d %s; want 200", r.Status, r.Body)
 	}
 	r.JSON(t, v)
+}
+
+// Reports (issue 16.3) from the browser endpoint to the backend's queue:
+// only participants and members report, bounded reasons, a daily cap, and
+// resolving writes the audit log.
+func TestReports(t *testing.T) {
+	p := testsvc.StartPollchat(t, testsvc.Options{Chat: "rate = 0"})
+	c := testsvc.NewClient(p.URL)
+	m := c.MustCall(t, "4", "send", "to", "3", "text", "rude words")
+	id := fmt.Sprint(int64(m["message"].(map[string]any)["id"].(float64)))
+	for _, tc := range []struct {
+		uid  string
+		args []string
+		code string
+	}{
+		{"5", []string{"message_id", id, "with", "4", "reason", "x"}, "NOT_FOUND"}, // not their conversation
+		{"3", []string{"message_id", id, "with", "4", "reason", " "}, "BAD_REQUEST"},
+		{"3", []string{"message_id", id, "with", "4", "reason", strings.Repeat("é", 501)}, "TOO_LONG"},
+		{"3", []string{"message_id", id, "reason", "x"}, "BAD_REQUEST"},
+		{"3", []string{"message_id", "0", "with", "4", "reason", "x"}, "BAD_REQUEST"},
+		{"4", []string{"message_id", id, "with", "3", "reason", "x"}, "BAD_REQUEST"},   // own message
+		{"3", []string{"message_id", id, "room", "lobby", "reason", "x"}, "FORBIDDEN"}, // not a member
+	} {
+		if r := c.Call(t, tc.uid, "report", tc.args...); r.ErrorCode() != tc.code {
+			t.Errorf("report as %s %v = %d %s; want %s", tc.uid, tc.args, r.Status, r.Body, tc.code)
+		}
+	}
+	if r := c.Do(t, "GET", "/v1/report", url.Values{"message_id": {id}, "with": {"4"}, "reason": {"x"}}); r.ErrorCode() != "AUTH_FAILED" {
+		t.Errorf("report without identity = %s", r.Body)
+	}
+	for i := 0; i < 20; i++ {
+		c.MustCall(t, "3", "report", "message_id", id, "with", "4", "reason", fmt.Sprintf("report %d", i))
+	}
+	if r := c.Call(t, "3", "report", "message_id", id, "with", "4", "reason", "one more"); r.ErrorCode() != "RATE_LIMITED" {
+		t.Errorf("21st report of the day = %d %s; want RATE_LIMITED", r.Status, r.Body)
+	}
+	var list struct {
+		Reports []struct {
+			ID      int64    `json:"id"`
+			Status  string   `json:"status"`
+			Between []string `json:"between"`
+			Message struct {
+				Text string `json:"text"`
+				From string `json:"from"`
+			} `json:"message"`
+		} `json:"reports"`
+		NextAfter int64 `json:"next_after"`
+	}
+	mustJSON(t, api(t, p.URL, "GET", "/api/v1/reports?status=open&limit=5", "", authGood), &list)
+	if len(list.Reports) != 5 || list.NextAfter != list.Reports[4].ID || list.Reports[0].Message.Text != "rude words" || list.Reports[0].Message.From != "4" || len(list.Reports[0].Between) != 2 {
+		t.Fatalf("reports page = %+v", list)
+	}
+	first := list.Reports[0].ID
+	if r := api(t, p.URL, "POST", fmt.Sprintf("/api/v1/reports/%d/resolve", first), `{"note":"handled"}`, authGood); r.Status != 200 {
+		t.Fatalf("resolve = %d %s", r.Status, r.Body)
+	}
+	if r := api(t, p.URL, "POST", "/api/v1/reports/999999/resolve", `{}`, authGood); r.ErrorCode() != "NOT_FOUND" {
+		t.Errorf("resolve of no report = %s", r.Body)
+	}
+	if r := api(t, p.URL, "GET", "/api/v1/reports?status=maybe", "", authGood); r.ErrorCode() != "BAD_REQUEST" {
+		t.Errorf("status=maybe = %s", r.Body)
+	}
+	mustJSON(t, api(t, p.URL, "GET", "/api/v1/reports?status=resolved", "", authGood), &list)
+	if len(list.Reports) != 1 || list.Reports[0].ID != first || list.Reports[0].Status != "resolved" {
+		t.Errorf("resolved reports = %+v", list)
+	}
+	var audit struct {
+		Entries []struct {
+			Who, Action, Reason string
+		} `json:"entries"`
+	}
+	mustJSON(t, api(t, p.URL, "GET", "/api/v1/audit?limit=1", "", authGood), &audit)
+	if len(audit.Entries) != 1 || audit.Entries[0].Action != "resolve_report" || audit.Entries[0].Who != "api" || audit.Entries[0].Reason != "handled" {
+		t.Errorf("audit = %+v", audit)
+	}
+}
+
+// Moderator sessions: ttl bounds, a cookie that opens the console's
+// endpoints only, CSRF on writes, and cross-site writes refused.
+func TestModeratorSessions(t *testing.T) {
+	p := testsvc.StartPollchat(t, testsvc.Options{})
+	for _, body := range []string{`{"user_id":"2","ttl":59}`, `{"user_id":"2","ttl":3601}`, `{"ttl":600}`, `{"user_id":"2","ttl":"soon"}`} {
+		if r := api(t, p.URL, "POST", "/api/v1/moderator/sessions", body, authGood); r.ErrorCode() != "BAD_REQUEST" {
+			t.Errorf("session %s = %d %s; want BAD_REQUEST", body, r.Status, r.Body)
+		}
+	}
+	var s struct {
+		URL string `json:"url"`
+	}
+	r := api(t, p.URL, "POST", "/api/v1/moderator/sessions", `{"user_id":"2"}`, authGood)
+	if r.Status != 201 {
+		t.Fatalf("session = %d %s", r.Status, r.Body)
+	}
+	r.JSON(t, &s)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 303 || !strings.HasSuffix(resp.Header.Get("Location"), "/admin") {
+		t.Fatalf("link = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var cookie string
+	for _, sc := range resp.Header.Values("Set-Cookie") {
+		if !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Strict") {
+			t.Errorf("Set-Cookie %q; want HttpOnly and SameSite=Strict", sc)
+		}
+		cookie = strings.SplitN(sc, ";", 2)[0]
+	}
+	do := func(method, path, body string, h map[string]string) *http.Response {
+		req, _ := http.NewRequest(method, p.URL+path, strings.NewReader(body))
+		req.Header.Set("Cookie", cookie)
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if st := do("GET", "/api/v1/admin/overview", "", nil).StatusCode; st != 200 {
+		t.Errorf("overview with the session = %d", st)
+	}
+	if st := do("GET", "/admin", "", nil).StatusCode; st != 200 {
+		t.Errorf("/admin with the session = %d", st)
+	}
+	if st := do("POST", "/api/v1/tokens", `{"user_id":"1"}`, nil).StatusCode; st != 401 {
+		t.Errorf("tokens with a moderator session = %d; want 401 (Basic only)", st)
+	}
+	if st := do("GET", "/api/v1/users/3/export", "", nil).StatusCode; st != 401 {
+		t.Errorf("export with a moderator session = %d; want 401 (Basic only)", st)
+	}
+	if st := do("POST", "/api/v1/reports/1/resolve", `{}`, nil).StatusCode; st != 403 {
+		t.Errorf("resolve without the CSRF header = %d; want 403", st)
+	}
+	if st := do("POST", "/api/v1/reports/1/resolve", `{}`, map[string]string{"X-Pollchat-Csrf": "wrong"}).StatusCode; st != 403 {
+		t.Errorf("resolve with a wrong CSRF header = %d; want 403", st)
+	}
+	if st := do("GET", "/api/v1/admin/overview", "", map[string]string{"Cookie": "pollchat_mod=x.y"}).StatusCode; st != 401 {
+		t.Errorf("a forged cookie = %d; want 401", st)
+	}
+	req, _ := http.NewRequest("POST", p.URL+"/api/v1/messages", strings.NewReader(`{"to":"4","text":"forged"}`))
+	req.SetBasicAuth(testsvc.APILogin, testsvc.APIPassword)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "https://evil.example")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
+		t.Errorf("cross-site POST with cached credentials = %v %v; want 403", resp.StatusCode, err)
+	}
+	if r := api(t, p.URL, "GET", "/admin", "", authNone); r.Status != 401 || !strings.Contains(r.Header.Get("WWW-Authenticate"), "Basic") {
+		t.Errorf("/admin without credentials = %d; want 401 with a Basic prompt", r.Status)
+	}
+	if r := api(t, p.URL, "GET", "/admin", "", authGood); r.Status != 200 || !strings.Contains(string(r.Body), "admin.js") {
+		t.Errorf("/admin with Basic auth = %d", r.Status)
+	}
 }
