@@ -142,8 +142,9 @@ func TestAPIAuth(t *testing.T) {
 	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") || strings.HasPrefix(string(r.Body), "/**/") {
 		t.Fatalf("online with callback = %d %s %s", r.Status, r.Header.Get("Content-Type"), r.Body)
 	}
-	// Unknown API paths and methods are 404, not a route to something else.
-	for _, ep := range []apiEndpoint{{"GET", "/api/v1/messages", "", 404}, {"POST", "/api/v1/nope", "{}", 404}, {"DELETE", "/api/v1/online", "", 404}} {
+	// Unknown API paths and methods are 404, not a route to something else
+	// (GET /api/v1/messages is backend history now; tokens are POST only).
+	for _, ep := range []apiEndpoint{{"GET", "/api/v1/tokens", "", 404}, {"POST", "/api/v1/nope", "{}", 404}, {"DELETE", "/api/v1/online", "", 404}} {
 		if r := api(t, p.URL, ep.method, ep.path, ep.body, authGood); r.Status != ep.status {
 			t.Errorf("%s %s = %d %s; want %d", ep.method, ep.path, r.Status, r.Body, ep.status)
 		}
