@@ -1,7 +1,9 @@
 package chat
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"pollchat/store"
 	"sort"
 	"strings"
@@ -54,6 +56,28 @@ func validClientID(id string) error {
 // SendParams are a send's parameters: To or Room.
 type SendParams struct {
 	To, Room, Text, ClientID string
+	// Data is stored and delivered with the message as its "data": a JSON
+	// object of at most MaxSendData bytes. Only the server sets it (an
+	// upload attaches its file this way); browser sends never carry it.
+	Data json.RawMessage
+}
+
+// MaxSendData bounds SendParams.Data.
+const MaxSendData = 8 << 10
+
+// checkSendData accepts an empty Data or a JSON object within MaxSendData.
+func checkSendData(d json.RawMessage) error {
+	if len(d) == 0 {
+		return nil
+	}
+	if len(d) > MaxSendData {
+		return Errorf(CodeTooLong, "data is %d bytes; the limit is %d", len(d), MaxSendData)
+	}
+	t := bytes.TrimSpace(d)
+	if len(t) == 0 || t[0] != '{' || !json.Valid(t) {
+		return Errorf(CodeBadRequest, "data must be a JSON object")
+	}
+	return nil
 }
 
 // SendResult is a send's answer: the message, or Command for a room
@@ -72,6 +96,9 @@ func (s *Service) Send(ctx context.Context, c Caller, p SendParams) (SendResult,
 	if err := validClientID(p.ClientID); err != nil {
 		return SendResult{}, err
 	}
+	if err := checkSendData(p.Data); err != nil {
+		return SendResult{}, err
+	}
 	text, err := CleanText(p.Text, s.cfg.MaxLength)
 	if err != nil {
 		return SendResult{}, err
@@ -81,7 +108,7 @@ func (s *Service) Send(ctx context.Context, c Caller, p SendParams) (SendResult,
 		if err != nil {
 			return SendResult{}, err
 		}
-		if strings.HasPrefix(text, "/") {
+		if strings.HasPrefix(text, "/") && len(p.Data) == 0 {
 			if err := s.limits.allow(c.ID); err != nil {
 				return SendResult{}, err
 			}
@@ -110,7 +137,7 @@ func (s *Service) Send(ctx context.Context, c Caller, p SendParams) (SendResult,
 	if err := s.limits.allow(c.ID); err != nil {
 		return SendResult{}, err
 	}
-	m := &store.Message{From: c.ID, To: p.To, Room: p.Room, Text: s.mask(text), ClientID: p.ClientID}
+	m := &store.Message{From: c.ID, To: p.To, Room: p.Room, Text: s.mask(text), ClientID: p.ClientID, Data: p.Data}
 	if err := s.commit(ctx, m); err != nil {
 		return SendResult{}, err
 	}

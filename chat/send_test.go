@@ -1,7 +1,10 @@
 package chat
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -26,6 +29,39 @@ func TestSendDeliversToBothSides(t *testing.T) {
 	for _, p := range []SendParams{{To: "1", Text: "me"}, {To: "2", Text: " "}, {To: "2", Room: "lobby", Text: "x"}, {To: "nobody", Text: "x"}} {
 		if _, err := svc.Send(ctx, Caller{ID: "1"}, p); err == nil {
 			t.Errorf("Send(%+v) = nil; want an error", p)
+		}
+	}
+}
+
+// TestSendData: a server-set Data (an upload's attachment) is stored and
+// delivered with the message; anything but a bounded JSON object is refused.
+func TestSendData(t *testing.T) {
+	svc := newTestService(t, Config{})
+	ctx := context.Background()
+	c2 := hello(t, svc, "2")
+	hello(t, svc, "1")
+	data := json.RawMessage(`{"attachment":{"id":"abc","name":"a.png"}}`)
+	res, err := svc.Send(ctx, Caller{ID: "1"}, SendParams{To: "2", Text: "a.png", Data: data})
+	if err != nil || string(res.Message.Data) != string(data) {
+		t.Fatalf("Send with data = %+v, %v", res, err)
+	}
+	got := svc.Poll(Caller{ID: "2"}, c2, 0, nil)
+	found := false
+	for _, ev := range got.Events {
+		if bytes.Contains(ev, []byte(`"attachment":{"id":"abc"`)) {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("events of 2 = %s; want the message with its data", got.Events)
+	}
+	msgs, _, err := svc.History(ctx, Caller{ID: "2"}, HistoryParams{With: "1"})
+	if err != nil || len(msgs) != 1 || string(msgs[0].Data) != string(data) {
+		t.Fatalf("History = %+v, %v; want the data kept", msgs, err)
+	}
+	for _, d := range []string{`[1]`, `"x"`, `{"a":`, `{"a":"` + strings.Repeat("x", MaxSendData) + `"}`} {
+		if _, err := svc.Send(ctx, Caller{ID: "1"}, SendParams{To: "2", Text: "x", Data: json.RawMessage(d)}); err == nil {
+			t.Errorf("Send with data %.20q = nil; want refused", d)
 		}
 	}
 }
