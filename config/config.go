@@ -57,6 +57,8 @@ type Config struct {
 	Demo     Demo     `toml:"demo"`
 	Cluster  Cluster  `toml:"cluster"`
 	Privacy  Privacy  `toml:"privacy"`
+	Notify   Notify   `toml:"notify"`
+	Rooms    Rooms    `toml:"rooms"`
 
 	// File is the path the config was read from ("" for an in-memory one).
 	File string `toml:"-"`
@@ -209,6 +211,47 @@ type Chat struct {
 	RoomEventsLimit int `toml:"room_events_limit"`
 	// BannedWords are masked in messages.
 	BannedWords []string `toml:"banned_words"`
+	// AutoJoin is the room every user joins on hello (Moneypot's lobby);
+	// zero means the first of Rooms, and "none" joins nobody anywhere.
+	AutoJoin string `toml:"auto_join"`
+}
+
+// AutoJoinRoom is the room hello joins everyone to, or "" for none.
+func (c Chat) AutoJoinRoom() string {
+	if c.AutoJoin == AutoJoinNone {
+		return ""
+	}
+	return c.AutoJoin
+}
+
+// AutoJoinNone as chat.auto_join turns the auto-join off.
+const AutoJoinNone = "none"
+
+// Notify is the notices of missed messages (docs/protocol.md, section 6).
+type Notify struct {
+	// URL the notices are POSTed to; zero means no notices.
+	URL string `toml:"url"`
+	// Secret keys the HMAC-SHA256 signature of every notice; required
+	// with URL.
+	Secret string `toml:"secret"`
+	// Delay is how long a message stays unread, its recipient offline,
+	// before it leads to a notice; zero means 60s.
+	Delay Duration `toml:"delay"`
+	// Window: at most one notice per recipient per window, covering what
+	// arrived meanwhile; zero means 10m (the plugins drop notices within
+	// 10 minutes of the last one anyway).
+	Window Duration `toml:"window"`
+}
+
+// On says whether notices are sent.
+func (n Notify) On() bool { return n.URL != "" }
+
+// Rooms is who may read the rooms.
+type Rooms struct {
+	// GuestRead lets a visitor without an identity read the public rooms
+	// (history and live messages), never send; false means every call
+	// needs an identity.
+	GuestRead bool `toml:"guest_read"`
 }
 
 // Presence is the online state.
@@ -444,6 +487,15 @@ func (c *Config) setDefaults() {
 	if c.Presence.Grace.Duration == 0 {
 		c.Presence.Grace.Duration = DefaultGrace
 	}
+	if c.Chat.AutoJoin == "" && len(c.Chat.Rooms) > 0 {
+		c.Chat.AutoJoin = c.Chat.Rooms[0]
+	}
+	if c.Notify.Delay.Duration == 0 {
+		c.Notify.Delay.Duration = DefaultNotifyDelay
+	}
+	if c.Notify.Window.Duration == 0 {
+		c.Notify.Window.Duration = DefaultNotifyWindow
+	}
 	if c.Privacy.Erase == "" {
 		c.Privacy.Erase = "delete"
 	}
@@ -646,6 +698,26 @@ func (c *Config) validate() []Problem {
 		if strings.TrimSpace(w) == "" {
 			bad(fmt.Sprintf("chat.banned_words[%d]", i), "empty word")
 		}
+	}
+	if aj := c.Chat.AutoJoin; aj != AutoJoinNone && !seenRoom[aj] {
+		bad("chat.auto_join", "%q is not one of chat.rooms; name one of them, or \"none\" to join nobody", aj)
+	}
+	if u := c.Notify.URL; u != "" {
+		if !httpURL(u) {
+			bad("notify.url", "want an http:// or https:// URL with a host, got %q", u)
+		}
+		switch {
+		case c.Notify.Secret == "":
+			bad("notify.secret", "missing while notify.url is set: the receiver checks every notice's signature with it")
+		case len(c.Notify.Secret) < 16:
+			bad("notify.secret", "too short (%d characters); use at least 16 random characters", len(c.Notify.Secret))
+		}
+	}
+	if d := c.Notify.Delay.Duration; d < time.Second || d > 24*time.Hour {
+		bad("notify.delay", "want 1s..24h, got %s", c.Notify.Delay)
+	}
+	if w := c.Notify.Window.Duration; w < 0 || w > 7*24*time.Hour {
+		bad("notify.window", "want 0 (10m)..168h, got %s", c.Notify.Window)
 	}
 	if c.Cluster.RedisURL != "" && !strings.HasPrefix(c.Cluster.RedisURL, "redis://") && !strings.HasPrefix(c.Cluster.RedisURL, "rediss://") {
 		bad("cluster.redis_url", "want redis://host:port/db, got %q", c.Cluster.RedisURL)

@@ -111,3 +111,39 @@ func FuzzConfig(f *testing.F) {
 		}
 	})
 }
+
+// Issue 15's keys: zero means the defaults, and bad values are named.
+func TestNotifyRoomsKeys(t *testing.T) {
+	c, err := Parse("t.toml", []byte("[auth]\nsecret = \"0123456789abcdef\"\n[chat]\nrooms = [\"hall\", \"games\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Notify.Delay.Duration != 60*time.Second || c.Notify.Window.Duration != 10*time.Minute || c.Notify.On() ||
+		c.Chat.AutoJoinRoom() != "hall" || c.Rooms.GuestRead {
+		t.Fatalf("defaults: notify %+v, auto_join %q, guest_read %v", c.Notify, c.Chat.AutoJoinRoom(), c.Rooms.GuestRead)
+	}
+	off, err := Parse("t.toml", []byte("[auth]\nsecret = \"0123456789abcdef\"\n[chat]\nauto_join = \"none\"\n[rooms]\nguest_read = true\n"))
+	if err != nil || off.Chat.AutoJoinRoom() != "" || !off.Rooms.GuestRead {
+		t.Fatalf("auto_join none: %q %v", off.Chat.AutoJoinRoom(), err)
+	}
+	for _, tc := range []struct{ toml, key string }{
+		{"[chat]\nauto_join = \"nowhere\"\n", "chat.auto_join"},
+		{"[notify]\nurl = \"https://site.example/n\"\n", "notify.secret"},
+		{"[notify]\nurl = \"https://site.example/n\"\nsecret = \"short\"\n", "notify.secret"},
+		{"[notify]\nurl = \"ftp://site.example/n\"\nsecret = \"0123456789abcdef-n\"\n", "notify.url"},
+		{"[notify]\ndelay = \"1ms\"\n", "notify.delay"},
+		{"[notify]\nwindow = \"-1s\"\n", "notify.window"},
+	} {
+		_, err := Parse("t.toml", []byte("[auth]\nsecret = \"0123456789abcdef\"\n"+tc.toml))
+		if err == nil || !strings.Contains(err.Error(), tc.key+":") {
+			t.Errorf("Parse(%q) = %v; want a problem with %s", tc.toml, err, tc.key)
+		}
+	}
+	c, err = Parse("t.toml", []byte("[auth]\nsecret = \"0123456789abcdef\"\n[notify]\nurl = \"https://site.example/n\"\nsecret = \"notice-secret-0123456789\"\n"))
+	if err != nil || !c.Notify.On() {
+		t.Fatalf("notify on: %v", err)
+	}
+	if !strings.Contains(strings.Join(c.Secrets(), " "), "notice-secret-0123456789") {
+		t.Errorf("Secrets() misses notify.secret")
+	}
+}

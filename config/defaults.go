@@ -22,4 +22,8 @@ const (
 	DefaultBurst = 20
 	// DefaultRoomEventsLimit is chat.room_events_limit.
 	DefaultRoomEventsLimit = 500
+	// DefaultNotifyDelay is notify.delay.
+	DefaultNotifyDelay = 60 * time.Second
+	// DefaultNotifyWindow is notify.window.
+	DefaultNotifyWindow = 10 * time.Minute
 )
