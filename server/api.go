@@ -36,6 +36,10 @@ func (s *Server) routeAPI(r *router.Router) {
 	r.GET("/api/v1/unread", s.api(s.apiUnread))
 	r.GET("/api/v1/online", s.api(s.apiOnline))
 	r.POST("/api/v1/users/invalidate", s.api(s.apiInvalidate))
+	r.GET("/api/v1/rooms", s.api(s.apiRooms))
+	r.POST("/api/v1/rooms", s.api(s.apiCreateRoom))
+	r.POST("/api/v1/rooms/{room}/members", s.api(s.apiRoomMembers))
+	r.DELETE("/api/v1/rooms/{room}", s.api(s.apiDeleteRoom))
 	r.GET("/api/v1/users/{id}/export", s.api(s.apiExportUser))
 	r.DELETE("/api/v1/users/{id}", s.api(s.apiEraseUser))
 	r.GET("/api/v1/backup", s.api(s.apiBackup))
@@ -118,7 +122,7 @@ func decode(ctx *fasthttp.RequestCtx, v any) *chat.Error {
 }
 
 // listFields are the form fields that hold lists.
-var listFields = map[string]bool{"user_ids": true}
+var listFields = map[string]bool{"user_ids": true, "members": true, "add": true, "remove": true}
 
 // formJSON turns a form body into the JSON object the handlers decode.
 func formJSON(ctx *fasthttp.RequestCtx) ([]byte, *chat.Error) {

@@ -67,6 +67,10 @@ func (s *Server) hello(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Cal
 	if c.With != "" {
 		scopeHello(res, c)
 	}
+	if herr := s.filterHidden(ctx, res, c.ID); herr != nil {
+		s.fail(rp, storeError(herr))
+		return
+	}
 	rp.json(fasthttp.StatusOK, res)
 }
 

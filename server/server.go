@@ -123,6 +123,7 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	s.browser(r, "/v1/block", s.block)
 	s.browser(r, "/v1/directory", s.directory)
 	s.browser(r, "/v1/report", s.report)
+	s.browser(r, "/v1/hide", s.hide)
 	// The poll verifies by itself: it may park (park.go).
 	r.GET("/v1/poll", s.cors(s.poll))
 	r.POST("/v1/poll", s.cors(s.poll))
