@@ -223,6 +223,8 @@
       onlineNow: 'Online now',
       nobody: 'Nobody else is online right now. Conversations show up here.',
       noRooms: 'No rooms on this site.',
+      signInToWrite: 'Sign in to write.',
+      privateRoom: 'Private room',
       placeholder: 'Write a message…',
       roomPlaceholder: 'Message #{room}',
       send: 'Send',
@@ -293,6 +295,8 @@
       onlineNow: 'Jetzt online',
       nobody: 'Gerade ist niemand sonst online. Unterhaltungen erscheinen hier.',
       noRooms: 'Diese Seite hat keine Räume.',
+      signInToWrite: 'Melden Sie sich an, um zu schreiben.',
+      privateRoom: 'Privater Raum',
       placeholder: 'Nachricht schreiben…',
       roomPlaceholder: 'Nachricht an #{room}',
       send: 'Senden',
@@ -363,6 +367,8 @@
       onlineNow: 'En ligne maintenant',
       nobody: 'Personne d’autre n’est en ligne. Vos conversations apparaîtront ici.',
       noRooms: 'Ce site n’a pas de salon.',
+      signInToWrite: 'Connectez-vous pour écrire.',
+      privateRoom: 'Salon privé',
       placeholder: 'Écrire un message…',
       roomPlaceholder: 'Message dans #{room}',
       send: 'Envoyer',
@@ -433,6 +439,8 @@
       onlineNow: 'Online ora',
       nobody: 'Al momento non c’è nessun altro online. Le conversazioni compaiono qui.',
       noRooms: 'Questo sito non ha stanze.',
+      signInToWrite: 'Accedi per scrivere.',
+      privateRoom: 'Stanza privata',
       placeholder: 'Scrivi un messaggio…',
       roomPlaceholder: 'Messaggio in #{room}',
       send: 'Invia',
@@ -1288,6 +1296,8 @@
     this.o = opts;
     this.t = null;
     this.me = null;
+    this.roomInfo = {};
+    this.guest = false;
     this.users = {};
     this.wanted = {};
     this.convs = {};
@@ -1337,6 +1347,8 @@
     var o = this.o;
     var ident;
     if (o.token) { return { token: o.token }; }
+    // A guest (rooms.guest_read on the server) reads public rooms only.
+    if (o.guest && !o.id) { return {}; }
     ident = { id: str(o.id), timestamp: str(o.timestamp), hash: str(o.hash) };
     // eStreamChat pages send the user's name and picture along (unsigned:
     // the server uses them only when its user source knows nothing better).
@@ -1696,6 +1708,13 @@
       if (c.last_message) { conv.last = c.last_message; }
     }
     this.rooms = d.rooms || [];
+    // Created rooms carry a title and a private flag (hello.room_info).
+    this.roomInfo = d.room_info || {};
+    this.guest = !!d.guest;
+    if (this.guest && this.$tabPeople) {
+      this.$tabPeople.hide();
+      this.tab('rooms');
+    }
     list = d.requests || [];
     for (i = 0; i < list.length; i++) {
       r = list[i];
@@ -2252,12 +2271,14 @@
       return;
     }
     $.each(this.rooms, function (i, name) {
-      var conv = self.conv('room:' + name), $row, $main;
+      var conv = self.conv('room:' + name), $row, $main, info;
       $row = el('div', 'pollchat-row pollchat-room-row').attr('data-room', str(name));
       $main = el('button', 'pollchat-row-main').appendTo($row);
       $main.append(el('span', 'pollchat-avatar pollchat-room-avatar').append(icon('hash')));
+      info = self.roomInfo[name] || {};
+      if (info['private']) { $row.addClass('pollchat-room-private').attr('title', self.s('privateRoom')); }
       $main.append(el('span', 'pollchat-row-text')
-        .append(el('span', 'pollchat-row-name').attr('dir', 'auto').text(str(name)))
+        .append(el('span', 'pollchat-row-name').attr('dir', 'auto').text(str(info.title || name)))
         .append(el('span', 'pollchat-row-sub').text(conv.memberCount && conv.win ? self.members(conv.memberCount) : self.s('join'))));
       if (conv.unread && conv.win) { $main.append(el('span', 'pollchat-count').text(str(conv.unread))); }
       $main.on('click', function () { self.openRoom(name, true); });
@@ -2417,6 +2438,12 @@
       if (e.which === 13 && !e.shiftKey) { e.preventDefault(); }
     });
     w.$input.on('input keyup', function () { self.grow(conv); });
+    if (this.guest) {
+      // A guest reads; the server refuses their sends (AUTH_FAILED).
+      w.$input.prop('disabled', true).attr('placeholder', this.s('signInToWrite')).attr('aria-label', this.s('signInToWrite'));
+      w.$send.prop('disabled', true);
+      w.$emoji.hide();
+    }
     $w.on('mousedown focusin', function () {
       if (self.activeKey !== conv.key) { self.activate(conv); } else { self.markRead(conv); }
     });
@@ -3251,7 +3278,7 @@
       }
       if (!I18N[o.lang]) { o.lang = o.lang.split('-')[0]; }
       if (!o.server) { warn('pollchat: init needs a server URL'); return Pollchat; }
-      if (!o.token && !(o.id && o.timestamp && o.hash)) { warn('pollchat: init needs {id, timestamp, hash} or {token}'); return Pollchat; }
+      if (!o.token && !(o.id && o.timestamp && o.hash) && !o.guest) { warn('pollchat: init needs {id, timestamp, hash}, {token} or {guest: true}'); return Pollchat; }
       started = true;
       // Without jQuery on the page, the server's /jquery.js (the system's
       // copy, or a redirect to a public one); IE8-era browsers get 1.12.
