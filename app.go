@@ -124,6 +124,13 @@ func start(cfg *config.Config, log *slog.Logger) (_ *app, err error) {
 		return nil, err
 	}
 	srv.SetDirectory(dir)
+	ns, err := startNotices(cfg, st, svc, dir, log)
+	if err != nil {
+		return nil, err
+	}
+	if ns != nil {
+		a.owns("notices", noErr(ns.Close))
+	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("server.listen %q: %w", cfg.Server.Listen, err)
