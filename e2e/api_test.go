@@ -715,6 +715,8 @@ func TestAPIDocsPHPExamples(t *testing.T) {
 			name = "online"
 		case strings.Contains(code, "/api/v1/users/invalidate"):
 			name = "invalidate"
+		case strings.Contains(code, "/api/v1/rooms"):
+			name = "rooms"
 		default:
 			t.Fatalf("php block %d is not known to this test:\n%s", i, code)
 		}
@@ -772,6 +774,13 @@ func TestAPIDocsPHPExamples(t *testing.T) {
 			if out != "The author is online\n" {
 				t.Fatalf("online example printed %q", out)
 			}
+		case "rooms":
+			if out != "3 rooms; team-a is private\n" {
+				t.Fatalf("rooms example printed %q", out)
+			}
+			if r := api(t, p.URL, "GET", "/api/v1/rooms", "", authGood); strings.Contains(string(r.Body), "team-a") {
+				t.Fatalf("rooms example left team-a: %s", r.Body)
+			}
 		case "invalidate":
 			if out != "invalidated\n" {
 				t.Fatalf("invalidate example printed %q", out)
@@ -782,7 +791,7 @@ func TestAPIDocsPHPExamples(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"messages", "tokens", "token-endpoint", "unread", "online", "invalidate", "errors"} {
+	for _, name := range []string{"messages", "tokens", "token-endpoint", "unread", "online", "invalidate", "rooms", "errors"} {
 		if !seen[name] {
 			t.Errorf("README.md's backend API section has no %s example", name)
 		}
