@@ -114,6 +114,7 @@ func start(cfg *config.Config, log *slog.Logger) (_ *app, err error) {
 		BannedWords:     cfg.Chat.BannedWords,
 		RequireKnown:    cfg.Users.Source != "static" && !cfg.Users.AllowUnknown,
 		Log:             log,
+		NoticeDelay:     noticeDelay(cfg),
 	}, st, dir)
 	if err != nil {
 		return nil, err

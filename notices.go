@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
-	"slices"
+	"time"
 
 	"pollchat/bridge"
 	"pollchat/chat"
@@ -19,7 +19,7 @@ type noticeState struct {
 	dir *bridge.Directory
 }
 
-func (n noticeState) Online(user string) bool { return slices.Contains(n.svc.Online(), user) }
+func (n noticeState) Online(user string) bool { return n.svc.UserOnline(user) }
 
 func (n noticeState) Unread(ctx context.Context, user string) (map[store.Conv]int, error) {
 	_, convs, err := n.svc.Unread(ctx, user)
@@ -67,4 +67,12 @@ func startNotices(cfg *config.Config, st store.Store, svc *chat.Service, dir *br
 	}
 	go s.Run()
 	return s, nil
+}
+
+// noticeDelay is chat's NoticeDelay: notify.delay when notices are on.
+func noticeDelay(cfg *config.Config) time.Duration {
+	if !cfg.Notify.On() {
+		return 0
+	}
+	return cfg.Notify.Delay.Duration
 }

@@ -49,6 +49,10 @@ type Config struct {
 	// without users.allow_unknown. False lets an identity alone make a
 	// user ("User N").
 	RequireKnown bool
+	// NoticeDelay, when positive, puts every direct message whose recipient
+	// is offline into the store's outbox of missed-message notices, due this
+	// long after (notify.delay; the notify package sends them). Zero: off.
+	NoticeDelay time.Duration
 	// StoreTimeout bounds one store call; zero means 5s.
 	StoreTimeout time.Duration
 	// Now is the clock; nil means time.Now.
