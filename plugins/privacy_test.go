@@ -198,3 +198,34 @@ func TestWordPressPersonalData(t *testing.T) {
 		}
 	})
 }
+
+// TestWordPressEraseAnonymize: under pollchat's privacy.erase = "anonymize"
+// the eraser reports the member's messages as retained (their texts stay
+// under a pseudonym) and says why; the member's own export is empty of them.
+func TestWordPressEraseAnonymize(t *testing.T) {
+	s := installWordPressPlugin(t)
+	s.web = s.wp.Serve(t)
+	s.pc = testsvc.StartPollchat(t, testsvc.Options{
+		Users: fmt.Sprintf("[users]\nsource = \"http\"\n[users.http]\nurl = %q\nlogin = %q\npassword = %q\ntimeout = \"30s\"\n",
+			s.usersURL, usersLogin, usersPassword),
+		Extra: "[privacy]\nerase = \"anonymize\"\n",
+	})
+	s.saveSettings(t, map[string]any{"users_password": usersPassword})
+	s.saveSettings(t, goodWordPressSettings(s))
+	eve, sam := fmt.Sprint(s.editor), fmt.Sprint(s.subscriber)
+	postMessage(t, s.pc, sam, eve, "anonymised text one")
+	postMessage(t, s.pc, eve, sam, "anonymised answer")
+
+	var e erasePage
+	privacyCall(t, s, "erase", "sam@example.com", 1, &e)
+	if e.Error != "" || !e.Done || !e.ItemsRetained || len(e.Messages) < 2 || !strings.Contains(strings.Join(e.Messages, " "), "anonymize") {
+		t.Fatalf("erase under anonymize = %+v; want done, items retained, and messages naming the policy", e)
+	}
+	if got := apiExport(t, s.pc, s.subscriber); strings.Contains(got, "anonymised text one") {
+		t.Errorf("after erasing, Sam's export still holds the text:\n%s", got)
+	}
+	got := apiExport(t, s.pc, s.editor)
+	if !strings.Contains(got, "anonymised text one") || strings.Contains(got, `"from":"`+sam+`"`) {
+		t.Errorf("under anonymize Eve's export should keep Sam's text under a pseudonym, without Sam's id:\n%s", got)
+	}
+}

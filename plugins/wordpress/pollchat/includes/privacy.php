@@ -262,28 +262,39 @@ function pollchat_privacy_erase( $email, $page = 1 ) {
 		$out['done']       = false;
 		return $out;
 	}
+	// pollchat answers {ok, user_id, policy, erased: {messages, read_marks, …}};
+	// counts at the top level are read too.
+	$policy = isset( $r['body']['policy'] ) && is_string( $r['body']['policy'] ) ? $r['body']['policy'] : '';
+	$all    = $r['body'];
+	if ( isset( $all['erased'] ) && is_array( $all['erased'] ) ) {
+		$all = array_merge( $all, $all['erased'] );
+	}
 	$removed  = 0;
 	$retained = 0;
 	$counts   = array();
-	foreach ( $r['body'] as $name => $n ) {
+	foreach ( $all as $name => $n ) {
 		if ( ! is_int( $n ) && ! ( is_float( $n ) && floor( $n ) === $n ) ) {
 			continue;
 		}
 		$n = (int) $n;
-		if ( preg_match( '/anonymi[sz]ed|retained|kept/', $name ) ) {
+		// Anonymised messages keep their text under a pseudonym: retained.
+		if ( preg_match( '/anonymi[sz]ed|retained|kept/', (string) $name ) || ( 'anonymize' === $policy && 'messages' === $name ) ) {
 			$retained += $n;
 		} else {
 			$removed += $n;
 		}
 		if ( $n > 0 ) {
-			$counts[] = str_replace( '_', ' ', $name ) . ': ' . $n;
+			$counts[] = str_replace( '_', ' ', (string) $name ) . ': ' . $n;
 		}
 	}
 	$out['items_removed']  = $removed > 0;
 	$out['items_retained'] = $retained > 0;
 	if ( $counts ) {
-		/* translators: %s: counts, e.g. "messages deleted: 3". */
-		$out['messages'][] = sprintf( __( 'Chat: %s.', 'pollchat' ), implode( ', ', $counts ) );
+		$out['messages'][] = '' !== $policy
+			/* translators: 1: pollchat's privacy.erase policy, 2: counts, e.g. "messages: 3". */
+			? sprintf( __( 'Chat (privacy.erase = %1$s): %2$s.', 'pollchat' ), $policy, implode( ', ', $counts ) )
+			/* translators: %s: counts, e.g. "messages: 3". */
+			: sprintf( __( 'Chat: %s.', 'pollchat' ), implode( ', ', $counts ) );
 	}
 	if ( $retained > 0 ) {
 		$out['messages'][] = __( 'The chat server keeps the texts of anonymised messages under a pseudonym (its privacy.erase policy is "anonymize"), and reports about the member\'s messages and its audit log of moderator actions.', 'pollchat' );
