@@ -22,10 +22,12 @@ var (
 // goodWordPressSettings are settings that reach s.pc with its API credentials.
 func goodWordPressSettings(s *wpSite) map[string]any {
 	return map[string]any{
-		"server_url":   s.pc.URL,
-		"secret":       testsvc.Secret,
-		"api_login":    testsvc.APILogin,
-		"api_password": testsvc.APIPassword,
+		"server_url":     s.pc.URL,
+		"secret":         testsvc.Secret,
+		"api_login":      testsvc.APILogin,
+		"api_password":   testsvc.APIPassword,
+		"users_login":    usersLogin,
+		"users_password": usersPassword,
 	}
 }
 

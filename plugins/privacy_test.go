@@ -210,7 +210,6 @@ func TestWordPressEraseAnonymize(t *testing.T) {
 			s.usersURL, usersLogin, usersPassword),
 		Extra: "[privacy]\nerase = \"anonymize\"\n",
 	})
-	s.saveSettings(t, map[string]any{"users_password": usersPassword})
 	s.saveSettings(t, goodWordPressSettings(s))
 	eve, sam := fmt.Sprint(s.editor), fmt.Sprint(s.subscriber)
 	postMessage(t, s.pc, sam, eve, "anonymised text one")
