@@ -63,7 +63,7 @@ func (s *wpSite) openConsole(t *testing.T, cookie string) (code int, location, n
 // does after the redirect: pollchat sets its console cookie and sends the
 // browser to /admin. It returns the final URL and status, and the cookies
 // the jar holds for pollchat.
-func followConsole(t *testing.T, pcURL, consoleURL string) (final string, code int, cookies []*http.Cookie) {
+func followConsole(t *testing.T, consoleURL string) (final string, code int, cookies []*http.Cookie) {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -75,8 +75,8 @@ func followConsole(t *testing.T, pcURL, consoleURL string) (final string, code i
 		t.Fatalf("GET %s: %v", consoleURL, err)
 	}
 	resp.Body.Close()
-	u, _ := url.Parse(pcURL)
-	return resp.Request.URL.String(), resp.StatusCode, jar.Cookies(u)
+	// The cookies the browser would now send to where it landed.
+	return resp.Request.URL.String(), resp.StatusCode, jar.Cookies(resp.Request.URL)
 }
 
 // TestWordPressModeration: the "Chat moderation" entry of wp-admin opens
@@ -114,12 +114,12 @@ func TestWordPressModeration(t *testing.T) {
 		if code != 303 || !strings.HasPrefix(loc, s.pc.URL+"/admin/session?") || notice != "" {
 			t.Fatalf("Open the moderation console = %d, Location %q, notice %q; want 303 to %s/admin/session?token=…", code, loc, notice, s.pc.URL)
 		}
-		final, status, cookies := followConsole(t, s.pc.URL, loc)
+		final, status, cookies := followConsole(t, loc)
 		if status != 200 || final != s.pc.URL+"/admin" || len(cookies) == 0 {
 			t.Fatalf("following %s ended at %s (%d) with cookies %v; want %s/admin, 200, a console cookie\n%s", loc, final, status, cookies, s.pc.URL, s.pc.Log())
 		}
 		// The session URL is single-use: a second visit gets no console.
-		if final2, status2, cookies2 := followConsole(t, s.pc.URL, loc); status2 == 200 && final2 == s.pc.URL+"/admin" && len(cookies2) > 0 {
+		if final2, status2, cookies2 := followConsole(t, loc); status2 == 200 && final2 == s.pc.URL+"/admin" && len(cookies2) > 0 {
 			t.Errorf("the session URL worked twice (ended at %s with cookies %v); want single use", final2, cookies2)
 		}
 	})

@@ -176,7 +176,7 @@ func TestOctoberModerationAgainstPollchat(t *testing.T) {
 	if !strings.HasPrefix(r.Redirect, pc.URL+"/admin/session?") {
 		t.Fatalf("onOpen = %+v; want a redirect to %s/admin/session?…\n%s", r, pc.URL, pc.Log())
 	}
-	final, status, cookies := followConsole(t, pc.URL, r.Redirect)
+	final, status, cookies := followConsole(t, r.Redirect)
 	if status != 200 || final != pc.URL+"/admin" || len(cookies) == 0 {
 		t.Errorf("following %s ended at %s (%d) with cookies %v; want %s/admin, 200, a console cookie", r.Redirect, final, status, cookies, pc.URL)
 	}
