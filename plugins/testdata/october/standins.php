@@ -18,6 +18,43 @@ namespace System\Classes {
     }
 }
 
+namespace Backend\Classes {
+    /** The backend controller base: what an action page sets. */
+    class Controller
+    {
+        public $pageTitle;
+
+        public function __construct()
+        {
+        }
+    }
+}
+
+namespace Backend\Models {
+    /** A backend administrator: attributes and the permissions held. */
+    class User
+    {
+        public $id;
+        public $login;
+        public $email;
+        public $first_name;
+        public $last_name;
+        public $permissions = [];
+
+        public function __construct(array $attrs)
+        {
+            foreach ($attrs as $k => $v) {
+                $this->$k = $v;
+            }
+        }
+
+        public function hasAccess($permission)
+        {
+            return in_array($permission, $this->permissions, true);
+        }
+    }
+}
+
 namespace Cms\Classes {
     /** The CMS controller: records response headers (ResponseMaker). */
     class Controller
@@ -363,6 +400,50 @@ namespace {
     {
     }
 
+    /** The backend's URL helper. */
+    class Backend
+    {
+        public static function url($path)
+        {
+            return 'https://site.example/backend/' . ltrim($path, '/');
+        }
+    }
+
+    /** Records the backend menu context a controller sets. */
+    class BackendMenu
+    {
+        public static $context = [];
+
+        public static function setContext($owner, $code)
+        {
+            self::$context = [$owner, $code];
+        }
+    }
+
+    /** The signed-in backend administrator. */
+    class BackendAuth
+    {
+        public static $user;
+
+        public static function getUser()
+        {
+            return self::$user;
+        }
+    }
+
+    /** A redirect answer: its target. */
+    class Redirect
+    {
+        public $target;
+
+        public static function to($url)
+        {
+            $r = new self();
+            $r->target = $url;
+            return $r;
+        }
+    }
+
     function url($path = '/')
     {
         return 'https://site.example/' . ltrim($path, '/');
@@ -422,7 +503,7 @@ namespace {
     }
 
     $plugin = __DIR__ . '/../../octobercms/pollchat/chat';
-    foreach (['classes/Signer.php', 'classes/SettingsRules.php', 'updates/remove_settings_on_uninstall.php', 'classes/BasicAuth.php', 'classes/UsersInfo.php', 'classes/Invalidator.php', 'classes/WidgetConfig.php', 'classes/Notice.php', 'models/Settings.php', 'components/ChatWidget.php', 'components/NoticeSettings.php', 'Plugin.php', 'routes.php'] as $f) {
+    foreach (['classes/Signer.php', 'classes/SettingsRules.php', 'updates/remove_settings_on_uninstall.php', 'classes/BasicAuth.php', 'classes/UsersInfo.php', 'classes/Invalidator.php', 'classes/WidgetConfig.php', 'classes/Notice.php', 'classes/ModeratorSession.php', 'models/Settings.php', 'components/ChatWidget.php', 'components/NoticeSettings.php', 'controllers/Moderation.php', 'Plugin.php', 'routes.php'] as $f) {
         require $plugin . '/' . $f;
     }
 }

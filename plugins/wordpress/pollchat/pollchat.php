@@ -26,6 +26,9 @@ require_once __DIR__ . '/includes/links.php';
 require_once __DIR__ . '/includes/rest.php';
 require_once __DIR__ . '/includes/notices.php';
 require_once __DIR__ . '/includes/invalidate.php';
+require_once __DIR__ . '/includes/api.php';
+require_once __DIR__ . '/includes/privacy.php';
+require_once __DIR__ . '/includes/moderation.php';
 if ( is_admin() ) {
 	require_once __DIR__ . '/includes/admin.php';
 }

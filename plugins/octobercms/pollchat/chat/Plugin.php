@@ -11,7 +11,8 @@ use System\Classes\SettingsManager;
  * pollchat for RainLab.User sites: the settings page, the chat widget
  * component, a "Chat with" Twig function, the users-info route and the
  * missed-message notice route (routes.php) with its mail and the members'
- * switch for it, and cache invalidation when a member changes.
+ * switch for it, cache invalidation when a member changes, and the backend's
+ * "Chat moderation" entry that opens pollchat's console.
  */
 class Plugin extends PluginBase
 {
@@ -42,6 +43,27 @@ class Plugin extends PluginBase
             'pollchat.chat.access_settings' => [
                 'tab' => 'pollchat.chat::lang.plugin.name',
                 'label' => 'pollchat.chat::lang.permissions.settings',
+            ],
+            'pollchat.chat.moderate' => [
+                'tab' => 'pollchat.chat::lang.plugin.name',
+                'label' => 'pollchat.chat::lang.permissions.moderate',
+            ],
+        ];
+    }
+
+    /**
+     * Backend → Chat moderation (controllers/Moderation.php), for
+     * administrators with pollchat.chat.moderate.
+     */
+    public function registerNavigation()
+    {
+        return [
+            'moderation' => [
+                'label' => 'pollchat.chat::lang.moderation.menu',
+                'url' => \Backend::url('pollchat/chat/moderation'),
+                'icon' => 'icon-gavel',
+                'permissions' => ['pollchat.chat.moderate'],
+                'order' => 500,
             ],
         ];
     }

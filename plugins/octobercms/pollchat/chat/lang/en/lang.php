@@ -7,6 +7,14 @@ return [
     ],
     'permissions' => [
         'settings' => 'Manage pollchat settings',
+        'moderate' => 'Moderate the chat (open pollchat\'s moderation console)',
+    ],
+    'moderation' => [
+        'menu' => 'Chat moderation',
+        'title' => 'Chat moderation',
+        'intro' => 'pollchat\'s moderation console shows who is online, the rooms and their messages live, the reports queue and the audit log; there you can delete messages, ban, mute and kick members and clear rooms. It opens on the chat server, signed in as you for a few minutes.',
+        'open' => 'Open the moderation console',
+        'denied' => 'You may not moderate the chat.',
     ],
     'component' => [
         'name' => 'Chat widget',
