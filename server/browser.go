@@ -137,6 +137,7 @@ func (s *Server) history(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.C
 		s.fail(rp, herr)
 		return
 	}
+	s.freshLinks(msgs)
 	rp.raw(fasthttp.StatusOK, appendMessages(nil, msgs, more))
 }
 
