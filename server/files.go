@@ -287,8 +287,9 @@ func (s *Server) mayRead(ctx context.Context, c chat.Caller, conv store.Conv) bo
 		member, err := store.NewCreatedRooms(rec).IsMember(ctx, room, c.ID)
 		return err == nil && member
 	}
+	// Peer assumes c is one of the two: check that conv is theirs.
 	peer := conv.Peer(c.ID)
-	return peer != "" && (c.With == "" || c.With == peer)
+	return peer != "" && store.DirectConv(c.ID, peer) == conv && (c.With == "" || c.With == peer)
 }
 
 // removeFile deletes a file's bytes, thumbnail and metadata.

@@ -209,6 +209,10 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 		u.fail(s, cerr)
 		return
 	}
+	if strings.HasPrefix(strings.TrimSpace(p.get("text")), "/") {
+		u.fail(s, chat.Errorf(chat.CodeBadRequest, "a file's text cannot be a room command; send the command alone"))
+		return
+	}
 	if int64(len(data)) > s.cfg.Files.MaxSize {
 		u.fail(s, chat.Errorf(chat.CodeTooLong, "the file is larger than %s, the limit", humanSize(s.cfg.Files.MaxSize)))
 		return
@@ -309,17 +313,18 @@ func (s *Server) accept(ctx context.Context, data []byte, name string) (*files.U
 	return up, nil
 }
 
-// sendAttachment sends the message that carries an attachment.
+// sendAttachment sends the message that carries an attachment, as any
+// send: mutes, blocks and the rate limit apply.
 func (s *Server) sendAttachment(ctx context.Context, c chat.Caller, p chat.SendParams, data []byte) (*store.Message, error) {
-	text, err := chat.CleanText(p.Text, 10000)
+	p.Data = data
+	res, err := s.svc.Send(ctx, c, p)
 	if err != nil {
 		return nil, err
 	}
-	m := &store.Message{From: c.ID, To: p.To, Room: p.Room, Text: text, ClientID: p.ClientID, Data: data}
-	if err := s.svc.Inject(ctx, m); err != nil {
-		return nil, err
+	if res.Message == nil {
+		return nil, chat.Errorf(chat.CodeBadRequest, "a file cannot go with a room command; send the command alone")
 	}
-	return m, nil
+	return res.Message, nil
 }
 
 func humanSize(n int64) string {
