@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -67,7 +68,20 @@ func (s *Server) hello(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Cal
 	if c.With != "" {
 		scopeHello(res, c)
 	}
-	rp.json(fasthttp.StatusOK, res)
+	if !s.filesOn() {
+		rp.json(fasthttp.StatusOK, res)
+		return
+	}
+	// Attachments on: say so, with the size limit, so the widget shows
+	// its paperclip and refuses a file too large before sending it.
+	b, jerr := json.Marshal(res)
+	if jerr != nil || len(b) < 2 || b[len(b)-1] != '}' {
+		s.fail(rp, chat.AsError(jerr))
+		return
+	}
+	b = append(b[:len(b)-1], `,"files":{"max_size":`...)
+	b = strconv.AppendInt(b, s.cfg.Files.MaxSize, 10)
+	rp.raw(fasthttp.StatusOK, append(b, "}}"...))
 }
 
 func (s *Server) send(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
