@@ -11,6 +11,7 @@ import (
 	"pollchat/chat"
 	"pollchat/cluster"
 	"pollchat/config"
+	"pollchat/files"
 	"pollchat/server"
 	"pollchat/store"
 )
@@ -132,6 +133,18 @@ func start(cfg *config.Config, log *slog.Logger) (_ *app, err error) {
 	if ns != nil {
 		a.owns("notices", noErr(ns.Close))
 	}
+	if cfg.Files.Enabled {
+		blobs, err := openBlobs(cfg, st)
+		if err != nil {
+			return nil, err
+		}
+		if c, ok := blobs.(interface{ Close() error }); ok {
+			a.owns("files", func(context.Context) error { return c.Close() })
+		}
+		if err := srv.SetFiles(blobs); err != nil {
+			return nil, fmt.Errorf("files: %w", err)
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("server.listen %q: %w", cfg.Server.Listen, err)
@@ -145,12 +158,69 @@ func start(cfg *config.Config, log *slog.Logger) (_ *app, err error) {
 		pr := startPruner(p, time.Duration(cfg.Store.KeepDays)*24*time.Hour, log)
 		a.owns("pruner", noErr(pr.close))
 	}
+	if cfg.Files.Enabled {
+		sw := startEvery(10*time.Minute, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			n, err := srv.SweepFiles(ctx)
+			if err != nil {
+				log.Warn("files: sweep failed", "err", err)
+			} else if n > 0 {
+				log.Info("files: removed files whose message is gone", "count", n)
+			}
+		})
+		a.owns("files sweep", noErr(sw.close))
+	}
 	log.Info("pollchat: listening", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL,
 		"store", cfg.Store.Driver, "users", cfg.Users.Source, "demo", cfg.Demo.Enabled)
 	if cfg.Demo.Enabled {
 		log.Info("pollchat: demo page at " + cfg.Server.PublicURL + "/demo")
 	}
 	return a, nil
+}
+
+// openBlobs is where attachments' bytes live: with the MySQL store, in
+// MySQL (every process of a cluster reads what another stored, and one
+// backup holds everything); with the embedded store, under files.path.
+func openBlobs(cfg *config.Config, st store.Store) (files.Blobs, error) {
+	if m, ok := st.(*store.MySQL); ok {
+		return m.Blobs(), nil
+	}
+	d, err := files.NewDir(cfg.Files.Path)
+	if err != nil {
+		return nil, fmt.Errorf("files.path %q: %w", cfg.Files.Path, err)
+	}
+	return d, nil
+}
+
+// every runs f at once and then every interval, in one goroutine that
+// close stops and waits for.
+type every struct {
+	stop chan struct{}
+	done chan struct{}
+}
+
+func startEvery(interval time.Duration, f func()) *every {
+	e := &every{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			f()
+			select {
+			case <-t.C:
+			case <-e.stop:
+				return
+			}
+		}
+	}()
+	return e
+}
+
+func (e *every) close() {
+	close(e.stop)
+	<-e.done
 }
 
 // pruner deletes messages older than keep, in small batches, every 10

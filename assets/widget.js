@@ -228,6 +228,12 @@
       placeholder: 'Write a message…',
       roomPlaceholder: 'Message #{room}',
       send: 'Send',
+      attach: 'Attach a file or image',
+      uploading: 'Uploading {name}…',
+      cancelUpload: 'Cancel',
+      uploadFailed: 'The file could not be sent.',
+      download: 'Download',
+      fileTooLarge: 'The file is larger than {size}.',
       loadEarlier: 'Load earlier messages',
       loading: 'Loading…',
       start: 'This is the beginning of your conversation.',
@@ -300,6 +306,12 @@
       placeholder: 'Nachricht schreiben…',
       roomPlaceholder: 'Nachricht an #{room}',
       send: 'Senden',
+      attach: 'Datei oder Bild anhängen',
+      uploading: '{name} wird hochgeladen…',
+      cancelUpload: 'Abbrechen',
+      uploadFailed: 'Die Datei konnte nicht gesendet werden.',
+      download: 'Herunterladen',
+      fileTooLarge: 'Die Datei ist größer als {size}.',
       loadEarlier: 'Ältere Nachrichten laden',
       loading: 'Wird geladen…',
       start: 'Hier beginnt eure Unterhaltung.',
@@ -372,6 +384,12 @@
       placeholder: 'Écrire un message…',
       roomPlaceholder: 'Message dans #{room}',
       send: 'Envoyer',
+      attach: 'Joindre un fichier ou une image',
+      uploading: 'Envoi de {name}…',
+      cancelUpload: 'Annuler',
+      uploadFailed: 'Le fichier n’a pas pu être envoyé.',
+      download: 'Télécharger',
+      fileTooLarge: 'Le fichier dépasse {size}.',
       loadEarlier: 'Charger les messages précédents',
       loading: 'Chargement…',
       start: 'Début de votre conversation.',
@@ -444,6 +462,12 @@
       placeholder: 'Scrivi un messaggio…',
       roomPlaceholder: 'Messaggio in #{room}',
       send: 'Invia',
+      attach: 'Allega un file o un’immagine',
+      uploading: 'Caricamento di {name}…',
+      cancelUpload: 'Annulla',
+      uploadFailed: 'Impossibile inviare il file.',
+      download: 'Scarica',
+      fileTooLarge: 'Il file supera {size}.',
       loadEarlier: 'Carica i messaggi precedenti',
       loading: 'Caricamento…',
       start: 'Qui inizia la vostra conversazione.',
@@ -514,6 +538,12 @@
       placeholder: 'اكتب رسالة…',
       roomPlaceholder: 'رسالة إلى #{room}',
       send: 'إرسال',
+      attach: 'إرفاق ملف أو صورة',
+      uploading: 'جارٍ رفع {name}…',
+      cancelUpload: 'إلغاء',
+      uploadFailed: 'تعذّر إرسال الملف.',
+      download: 'تنزيل',
+      fileTooLarge: 'الملف أكبر من {size}.',
       loadEarlier: 'تحميل الرسائل الأقدم',
       loading: 'جارٍ التحميل…',
       start: 'هذه بداية محادثتكما.',
@@ -584,6 +614,12 @@
       placeholder: 'כתבו הודעה…',
       roomPlaceholder: 'הודעה ל-#{room}',
       send: 'שליחה',
+      attach: 'צירוף קובץ או תמונה',
+      uploading: 'מעלה את {name}…',
+      cancelUpload: 'ביטול',
+      uploadFailed: 'לא ניתן היה לשלוח את הקובץ.',
+      download: 'הורדה',
+      fileTooLarge: 'הקובץ גדול מ-{size}.',
       loadEarlier: 'טעינת הודעות קודמות',
       loading: 'טוען…',
       start: 'כאן מתחילה השיחה שלכם.',
@@ -647,6 +683,7 @@
   // ------------------------------------------------------------ icons (static)
 
   var ICONS = {
+    clip: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5H9v9a3 3 0 0 0 6 0V5a4.5 4.5 0 0 0-9 0v11.5a6 6 0 0 0 12 0v-10z"/></svg>',
     chat: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3C6.5 3 2 6.9 2 11.7c0 2.6 1.3 4.9 3.4 6.5L4.6 21.4c-.1.4.3.7.7.5l3.8-1.9c.9.2 1.9.3 2.9.3 5.5 0 10-3.9 10-8.7S17.5 3 12 3z"/></svg>',
     close: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M18.3 5.7a1 1 0 0 0-1.4 0L12 10.6 7.1 5.7a1 1 0 1 0-1.4 1.4l4.9 4.9-4.9 4.9a1 1 0 1 0 1.4 1.4l4.9-4.9 4.9 4.9a1 1 0 0 0 1.4-1.4L13.4 12l4.9-4.9a1 1 0 0 0 0-1.4z"/></svg>',
     minus: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M5 11h14a1 1 0 1 1 0 2H5a1 1 0 1 1 0-2z"/></svg>',
@@ -1686,6 +1723,7 @@
 
   App.prototype.onHello = function (d) {
     var self = this, i, c, conv, key, list, r;
+    if (d.files && d.files.max_size) { this.o.files = d.files; }
     if (d.me) {
       this.learn(d.me);
       this.me = str(d.me.user_id);
@@ -1913,7 +1951,13 @@
       $m.append(el('div', 'pollchat-author').append(this.profileLink(m.from, this.uname(m.from))).append(this.roleBadge(m.from, conv)));
     }
     $body = el('div', 'pollchat-bubble').attr('dir', 'auto').attr('title', clock(m.ts));
-    this.fillText($body, str(m.text));
+    if (m.data && m.data.attachment && m.data.attachment.url) {
+      // The text of a message with a file is its caption, or its name.
+      if (str(m.text) !== str(m.data.attachment.name)) { this.fillText($body, str(m.text)); }
+      $body.append(this.attachmentEl(m.data.attachment));
+    } else {
+      this.fillText($body, str(m.text));
+    }
     $m.append($body);
     $m.append(el('div', 'pollchat-meta').append(el('span', 'pollchat-time').text(clock(m.ts))).append(el('span', 'pollchat-state')));
     return $m;
@@ -2425,6 +2469,7 @@
     });
     w.$send = el('button', 'pollchat-sendbtn').attr('title', this.s('send')).attr('aria-label', this.s('send')).append(icon('send')).appendTo($form);
     w.$send.on('click', function () { self.submit(conv); });
+    if (this.o.files) { this.attachControls(conv, w, $form); }
     w.$input.on('keydown', function (e) {
       if (e.which === 13 && !e.shiftKey) {
         e.preventDefault();
@@ -3205,6 +3250,164 @@
 
   // fillText puts message text in a bubble: plain text, with http(s) links
   // made clickable (as links built here, never as HTML from the server).
+  // ------------------------------------------------------------ attachments
+  // A file goes up with FormData and XMLHttpRequest (progress bar, cancel)
+  // where the browser has them, else as a form posted into a hidden iframe
+  // whose answer page hands the result over with postMessage.
+
+  function humanSize(n) {
+    n = +n || 0;
+    if (n >= 1048576) { return (Math.round(n / 104857.6) / 10) + ' MB'; }
+    if (n >= 1024) { return Math.round(n / 1024) + ' KB'; }
+    return n + ' B';
+  }
+
+  function safeHTTP(u) { return /^https?:\/\//i.test(str(u)); }
+
+  App.prototype.attachmentEl = function (a) {
+    var $a, $img, w = +a.width || 0, h = +a.height || 0, k;
+    if (!safeHTTP(a.url)) { return null; }
+    if (/^image\//.test(str(a.type)) && a.thumb_url && safeHTTP(a.thumb_url)) {
+      $a = el('a', 'pollchat-file-img').attr('href', str(a.url)).attr('target', '_blank').attr('rel', 'noopener noreferrer');
+      $img = $(document.createElement('img')).addClass('pollchat-thumb').attr('alt', str(a.name)).attr('src', str(a.thumb_url));
+      if (w > 0 && h > 0) {
+        k = Math.min(1, 240 / Math.max(w, h));
+        $img.attr('width', String(Math.round(w * k))).attr('height', String(Math.round(h * k)));
+      }
+      return $a.append($img);
+    }
+    $a = el('a', 'pollchat-file').attr('href', str(a.url)).attr('target', '_blank').attr('rel', 'noopener noreferrer')
+      .attr('title', this.s('download')).attr('download', str(a.name));
+    $a.append(icon('clip')).append(el('span', 'pollchat-file-name').text(str(a.name)))
+      .append(el('span', 'pollchat-file-size').text(humanSize(a.size)));
+    return $a;
+  };
+
+  App.prototype.attachControls = function (conv, w, $form) {
+    var self = this, $w = w.$input.closest('.pollchat-window');
+    w.$clip = el('button', 'pollchat-clip').attr('title', this.s('attach')).attr('aria-label', this.s('attach'))
+      .append(icon('clip')).insertBefore(w.$send);
+    w.$file = $(document.createElement('input')).attr('type', 'file').addClass('pollchat-fileinput')
+      .attr('tabindex', '-1').attr('aria-hidden', 'true').appendTo($form);
+    w.$clip.on('click', function () { w.$file.trigger('click'); });
+    w.$file.on('change', function () {
+      var f = this.files && this.files[0];
+      if (f || this.value) { self.upload(conv, f || null); }
+    });
+    if (!$w.length) { $w = $form.parent(); }
+    $w.on('dragover', function (e) {
+      var dt = e.originalEvent && e.originalEvent.dataTransfer;
+      if (dt) { e.preventDefault(); }
+    });
+    $w.on('drop', function (e) {
+      var dt = e.originalEvent && e.originalEvent.dataTransfer;
+      if (dt && dt.files && dt.files.length) {
+        e.preventDefault();
+        self.upload(conv, dt.files[0]);
+      }
+    });
+    w.$input.on('paste', function (e) {
+      var cd = e.originalEvent && e.originalEvent.clipboardData, i, it;
+      if (!cd || !cd.items) { return; }
+      for (i = 0; i < cd.items.length; i++) {
+        it = cd.items[i];
+        if (it.kind === 'file' && /^image\//.test(it.type)) {
+          e.preventDefault();
+          self.upload(conv, it.getAsFile());
+          return;
+        }
+      }
+    });
+  };
+
+  App.prototype.uploadParams = function (conv) {
+    var p = mix({}, this.identity());
+    if (conv.kind === 'room') { p.room = conv.id; } else { p.to = conv.id; }
+    return p;
+  };
+
+  // upload sends file (a File or Blob), or, without the File API, the
+  // window's file input itself.
+  App.prototype.upload = function (conv, file) {
+    var self = this, w = conv.win, xhr, fd, p, k, $bar, $prog, name;
+    if (!w) { return; }
+    name = file ? str(file.name || 'image.png') : str(w.$file.val()).replace(/^.*[\\\/]/, '');
+    if (file && file.size && this.o.files && this.o.files.max_size && file.size > this.o.files.max_size) {
+      w.$error.text(this.s('fileTooLarge', { size: humanSize(this.o.files.max_size) })).show();
+      return;
+    }
+    $bar = el('div', 'pollchat-upload').insertBefore(w.$error);
+    $bar.append(el('span', 'pollchat-upload-label').text(this.s('uploading', { name: name })));
+    $prog = el('span', 'pollchat-progress').append(el('span', 'pollchat-progress-fill'));
+    $bar.append($prog);
+    function done(err, data) {
+      $bar.remove();
+      if (w.$file) { w.$file.val(''); }
+      if (err) {
+        if (err !== 'abort') { w.$error.text(str(err.message || self.s('uploadFailed'))).show(); }
+        return;
+      }
+      w.$error.hide();
+      if (data && data.message) { self.onMessage(data.message); }
+    }
+    p = this.uploadParams(conv);
+    if (file && window.FormData && window.XMLHttpRequest && ('upload' in (xhr = new XMLHttpRequest()))) {
+      fd = new FormData();
+      for (k in p) { if (own(p, k)) { fd.append(k, p[k]); } }
+      fd.append('file', file, name);
+      xhr.open('POST', this.o.server + '/v1/upload', true);
+      xhr.upload.onprogress = function (e) {
+        if (e.lengthComputable) { $prog.children().css('width', Math.round(100 * e.loaded / e.total) + '%'); }
+      };
+      xhr.onreadystatechange = function () {
+        var data = null;
+        if (xhr.readyState !== 4) { return; }
+        try { data = JSON.parse(xhr.responseText); } catch (e) { data = null; }
+        if (xhr.status === 0) { done('abort'); return; }
+        if (!data || data.error) { done((data && data.error) || {}); return; }
+        done(null, data);
+      };
+      el('button', 'pollchat-upload-cancel').text(this.s('cancelUpload')).appendTo($bar).on('click', function () { xhr.abort(); });
+      xhr.send(fd);
+      return;
+    }
+    this.uploadFrame(conv, p, done);
+  };
+
+  var frameSeq = 0;
+
+  // uploadFrame posts the window's file input in a form into a hidden
+  // iframe; the server answers a page that posts {pollchat_upload, answer}
+  // to this page's origin.
+  App.prototype.uploadFrame = function (conv, p, done) {
+    var w = conv.win, id = 'pollchat-up-' + (++frameSeq), $f, $if, k, origin, onMsg, $in = w.$file, $home = $in.parent();
+    origin = location.protocol + '//' + location.host;
+    $if = $('<iframe name="' + id + '" style="display:none" src="about:blank"></iframe>').appendTo(document.body);
+    $f = $(document.createElement('form')).attr('method', 'post').attr('enctype', 'multipart/form-data')
+      .attr('encoding', 'multipart/form-data').attr('target', id).css('display', 'none')
+      .attr('action', this.o.server + '/v1/upload?frame=1&frame_id=' + id + '&origin=' + encodeURIComponent(origin))
+      .appendTo(document.body);
+    for (k in p) {
+      if (own(p, k)) { $(document.createElement('input')).attr('type', 'hidden').attr('name', k).val(p[k]).appendTo($f); }
+    }
+    $in.attr('name', 'file').appendTo($f);
+    onMsg = function (e) {
+      var d;
+      e = e.originalEvent || e;
+      if (str(e.origin) !== this.o.server.replace(/^(https?:\/\/[^\/]+).*$/, '$1')) { return; }
+      try { d = JSON.parse(e.data); } catch (x) { return; }
+      if (!d || d.pollchat_upload !== id) { return; }
+      $(window).off('message', onMsg);
+      $if.remove();
+      done(d.answer && d.answer.error ? d.answer.error : null, d.answer);
+    };
+    onMsg = $.proxy(onMsg, this);
+    $(window).on('message', onMsg);
+    $f.get(0).submit();
+    $in.removeAttr('name').appendTo($home);
+    $f.remove();
+  };
+
   App.prototype.fillText = function ($b, text) {
     var re = /\bhttps?:\/\/[^\s<>"]+/gi, last = 0, m, url, tail;
     $b.empty();

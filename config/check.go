@@ -150,6 +150,7 @@ func (c *Config) Secrets() []string {
 	add(c.API.Password)
 	add(c.Users.HTTP.Password)
 	add(c.Notify.Secret)
+	add(c.Files.Key)
 	for _, v := range []string{c.Users.MySQL.DSN, c.Store.DSN, c.Cluster.RedisURL, c.Users.HTTP.URL, c.Server.PublicURL, c.Notify.URL} {
 		for _, m := range userinfo.FindAllStringSubmatch(v, -1) {
 			if _, pass, ok := strings.Cut(m[2], ":"); ok {

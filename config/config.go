@@ -7,6 +7,8 @@
 package config
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -19,6 +21,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"pollchat/files"
 )
 
 // DemoSecret is the secret of the shipped config.toml. Starting with it on a
@@ -59,6 +63,7 @@ type Config struct {
 	Privacy  Privacy  `toml:"privacy"`
 	Notify   Notify   `toml:"notify"`
 	Rooms    Rooms    `toml:"rooms"`
+	Files    Files    `toml:"files"`
 
 	// File is the path the config was read from ("" for an in-memory one).
 	File string `toml:"-"`
@@ -274,6 +279,43 @@ type Privacy struct {
 	Erase string `toml:"erase"`
 }
 
+// Files is attachments: images and files sent in conversations (docs/attachments.md).
+type Files struct {
+	// Enabled turns on POST /v1/upload and /files/…; false (the default)
+	// answers both with 404.
+	Enabled bool `toml:"enabled"`
+	// Path of the directory that keeps the files with the embedded store;
+	// zero means "files", relative to the config file like store.path.
+	// With store.driver "mysql" files are kept in MySQL (every process
+	// reads them) and Path is not used.
+	Path string `toml:"path"`
+	// MaxSize is the largest upload in bytes; zero means 5 MiB (5242880).
+	MaxSize int64 `toml:"max_size"`
+	// Types are the file types accepted besides images (jpeg, png, gif,
+	// webp, always accepted): pdf, txt, zip, docx, xlsx, pptx, odt, ods, odp,
+	// doc, xls, ppt, or "office" for the office documents but ppt. Zero (an
+	// empty list) means pdf, txt, zip, office; ["jpeg"] means images only.
+	Types []string `toml:"types"`
+	// DailyQuota is how many bytes one user may upload a day (UTC);
+	// zero means 50 MiB (52428800), -1 means no quota.
+	DailyQuota int64 `toml:"daily_quota"`
+	// URLTTL is how long a signed file URL works; zero means 1h.
+	URLTTL Duration `toml:"url_ttl"`
+	// Key signs file URLs (at least 32 characters); zero means a key
+	// derived from auth.secret (every process of a cluster derives the same).
+	Key string `toml:"key"`
+}
+
+// Default values of [files].
+const (
+	DefaultFilesMaxSize    = 5 << 20
+	DefaultFilesDailyQuota = 50 << 20
+	DefaultFilesURLTTL     = time.Hour
+)
+
+// DefaultFileTypes is files.types when zero.
+var DefaultFileTypes = []string{"pdf", "txt", "zip", "office"}
+
 // Cluster is the scale-out.
 type Cluster struct {
 	// RedisURL empty means one process.
@@ -331,9 +373,11 @@ func Load(path string) (*Config, error) {
 // file's directory): a service started from any working directory finds
 // the same data.
 func (c *Config) resolvePaths(dir string) {
-	if c.Store.Path != "" && !filepath.IsAbs(c.Store.Path) {
-		if abs, err := filepath.Abs(filepath.Join(dir, c.Store.Path)); err == nil {
-			c.Store.Path = abs
+	for _, p := range []*string{&c.Store.Path, &c.Files.Path} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			if abs, err := filepath.Abs(filepath.Join(dir, *p)); err == nil {
+				*p = abs
+			}
 		}
 	}
 }
@@ -382,7 +426,7 @@ func undecodedKey(k toml.Key) string {
 }
 
 // secretLine matches a line that sets a secret: its text is never shown.
-var secretLine = regexp.MustCompile(`(?i)^\s*"?(secret|link_secret|password|dsn|redis_url|url)"?\s*=`)
+var secretLine = regexp.MustCompile(`(?i)^\s*"?(secret|link_secret|password|dsn|redis_url|url|key)"?\s*=`)
 
 // syntaxError reports a TOML syntax error with its line and column. The
 // parser's message may quote the bad line; when that line sets a secret,
@@ -499,6 +543,33 @@ func (c *Config) setDefaults() {
 	if c.Privacy.Erase == "" {
 		c.Privacy.Erase = "delete"
 	}
+	f := &c.Files
+	if f.Path == "" {
+		f.Path = "files"
+	}
+	if f.MaxSize == 0 {
+		f.MaxSize = DefaultFilesMaxSize
+	}
+	if len(f.Types) == 0 {
+		f.Types = append([]string(nil), DefaultFileTypes...)
+	}
+	if f.DailyQuota == 0 {
+		f.DailyQuota = DefaultFilesDailyQuota
+	}
+	if f.URLTTL.Duration == 0 {
+		f.URLTTL.Duration = DefaultFilesURLTTL
+	}
+}
+
+// FilesKey is the key that signs file URLs: files.key, or one derived
+// from auth.secret for that use only (HMAC-SHA256 of a label).
+func (c *Config) FilesKey() []byte {
+	if c.Files.Key != "" {
+		return []byte(c.Files.Key)
+	}
+	m := hmac.New(sha256.New, []byte(c.Auth.Secret))
+	m.Write([]byte("pollchat files.key v1"))
+	return m.Sum(nil)
 }
 
 var (
@@ -718,6 +789,27 @@ func (c *Config) validate() []Problem {
 	}
 	if w := c.Notify.Window.Duration; w < 0 || w > 7*24*time.Hour {
 		bad("notify.window", "want 0 (10m)..168h, got %s", c.Notify.Window)
+	}
+	{
+		f := c.Files
+		if f.MaxSize < 1 || f.MaxSize > 1<<30 {
+			bad("files.max_size", "want 1..1073741824 bytes, got %d", f.MaxSize)
+		}
+		if _, err := files.ParseTypes(f.Types); err != nil {
+			bad("files.types", "%s", strings.TrimPrefix(err.Error(), "files: "))
+		}
+		if f.DailyQuota < -1 {
+			bad("files.daily_quota", "want bytes a day, or -1 for no quota; got %d", f.DailyQuota)
+		}
+		if f.URLTTL.Duration < time.Minute || f.URLTTL.Duration > 7*24*time.Hour {
+			bad("files.url_ttl", "want 1m..168h, got %s", f.URLTTL)
+		}
+		if f.Key != "" && len(f.Key) < files.MinKeyLen {
+			bad("files.key", "too short (%d characters); use at least %d random characters, or leave it empty to derive one from auth.secret", len(f.Key), files.MinKeyLen)
+		}
+		if f.Key != "" && (f.Key == c.Auth.Secret || f.Key == c.Auth.LinkSecret) {
+			bad("files.key", "equal to another secret; use a key of its own")
+		}
 	}
 	if c.Cluster.RedisURL != "" && !strings.HasPrefix(c.Cluster.RedisURL, "redis://") && !strings.HasPrefix(c.Cluster.RedisURL, "rediss://") {
 		bad("cluster.redis_url", "want redis://host:port/db, got %q", c.Cluster.RedisURL)

@@ -58,6 +58,7 @@ func (s *Server) apiHistory(ctx *fasthttp.RequestCtx, rp reply) {
 			s.fail(rp, herr)
 			return
 		}
+		s.freshLinks(msgs)
 		rp.raw(fasthttp.StatusOK, appendAPIMessages(nil, msgs, more))
 		return
 	}
@@ -75,6 +76,7 @@ func (s *Server) apiHistory(ctx *fasthttp.RequestCtx, rp reply) {
 		s.fail(rp, storeError(herr))
 		return
 	}
+	s.freshLinks(msgs)
 	rp.raw(fasthttp.StatusOK, appendAPIMessages(nil, msgs, more))
 }
 

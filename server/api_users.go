@@ -85,13 +85,7 @@ func (s *Server) apiEraseUser(ctx *fasthttp.RequestCtx, rp reply) {
 		s.fail(rp, storeError(eerr))
 		return
 	}
-	if len(files) > 0 {
-		ids := make([]string, len(files))
-		for i, f := range files {
-			ids[i] = f.ID
-		}
-		s.log.Info("server: erased user's attachments' metadata; their bytes go with the file store's cleanup", "user", id, "files", ids)
-	}
+	s.eraseFiles(files)
 	details, _ := json.Marshal(map[string]any{"policy": policy, "erased": n})
 	entry := &store.AuditEntry{Who: "api", Action: "erase_user", Target: store.AuditTarget{User: id}, Details: details}
 	if aerr := store.NewAuditLog(recs).Append(sctx, entry); aerr != nil {

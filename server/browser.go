@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -71,7 +72,20 @@ func (s *Server) hello(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Cal
 		s.fail(rp, storeError(herr))
 		return
 	}
-	rp.json(fasthttp.StatusOK, res)
+	if !s.filesOn() {
+		rp.json(fasthttp.StatusOK, res)
+		return
+	}
+	// Attachments on: say so, with the size limit, so the widget shows
+	// its paperclip and refuses a file too large before sending it.
+	b, jerr := json.Marshal(res)
+	if jerr != nil || len(b) < 2 || b[len(b)-1] != '}' {
+		s.fail(rp, chat.AsError(jerr))
+		return
+	}
+	b = append(b[:len(b)-1], `,"files":{"max_size":`...)
+	b = strconv.AppendInt(b, s.cfg.Files.MaxSize, 10)
+	rp.raw(fasthttp.StatusOK, append(b, "}}"...))
 }
 
 func (s *Server) send(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
@@ -141,6 +155,7 @@ func (s *Server) history(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.C
 		s.fail(rp, herr)
 		return
 	}
+	s.freshLinks(msgs)
 	rp.raw(fasthttp.StatusOK, appendMessages(nil, msgs, more))
 }
 

@@ -20,7 +20,7 @@ func scopeCheck(ctx *fasthttp.RequestCtx, p *params, c chat.Caller) *chat.Error 
 	switch endpoint {
 	case "hello", "poll", "users":
 		return nil
-	case "send", "typing":
+	case "send", "typing", "upload":
 		if p.get("to") == c.With && p.get("room") == "" {
 			return nil
 		}

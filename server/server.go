@@ -43,7 +43,8 @@ type Server struct {
 	http     *fasthttp.Server
 	parking  parking // polls parked on hijacked connections (park.go)
 	started  time.Time
-	more     more // the directory search and moderator sessions (more.go)
+	more     more     // the directory search and moderator sessions (more.go)
+	files    *fileSvc // attachments (files.go), set by SetFiles
 }
 
 // New builds the HTTP face.
@@ -64,9 +65,11 @@ func New(cfg *config.Config, svc *chat.Service, dir Invalidator, v *bridge.Verif
 	}
 	s.assets = a
 	s.http = &fasthttp.Server{
-		Handler:      s.Handler(),
-		Name:         "pollchat",
-		ErrorHandler: s.errorHandler,
+		Handler: s.Handler(),
+		// POST /v1/upload alone may carry files.max_size (upload.go).
+		HeaderReceived: s.headerReceived,
+		Name:           "pollchat",
+		ErrorHandler:   s.errorHandler,
 		// A parked poll is not bounded by these: the read deadline covers
 		// reading a request, the write deadline is set after the handler.
 		// ReadTimeout runs from a request's first byte to its last, so a
@@ -124,6 +127,10 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	s.browser(r, "/v1/directory", s.directory)
 	s.browser(r, "/v1/report", s.report)
 	s.browser(r, "/v1/hide", s.hide)
+	r.POST(uploadPath, s.cors(s.upload))
+	r.OPTIONS(uploadPath, s.cors(func(*fasthttp.RequestCtx) {}))
+	r.GET("/files/{id}", s.serveFile)
+	r.HEAD("/files/{id}", s.serveFile)
 	// The poll verifies by itself: it may park (park.go).
 	r.GET("/v1/poll", s.cors(s.poll))
 	r.POST("/v1/poll", s.cors(s.poll))
@@ -248,6 +255,8 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.As(err, &small):
 		ctx.Error("request line or headers too large (limit 16 KiB)\n", fasthttp.StatusRequestHeaderFieldsTooLarge)
+	case errors.Is(err, fasthttp.ErrBodyTooLarge) && isUploadURI(ctx.Request.Header.RequestURI()):
+		s.uploadTooLarge(ctx)
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		ctx.Error("request body too large (limit 64 KiB)\n", fasthttp.StatusRequestEntityTooLarge)
 	default:

@@ -217,3 +217,21 @@ func (as *Attachments) Usage(ctx context.Context, user string) (int64, error) {
 	}
 	return n, nil
 }
+
+// List returns up to limit attachments with ids after after, in id order
+// (the sweep that removes files whose message is gone; export).
+func (as *Attachments) List(ctx context.Context, after string, limit int) ([]Attachment, error) {
+	recs, err := as.r.ListRecords(ctx, kindAttach, "", after, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Attachment, 0, len(recs))
+	for _, rec := range recs {
+		var a Attachment
+		if err := json.Unmarshal(rec.Val, &a); err != nil {
+			return out, &Error{Op: "list attachments", Err: err}
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
