@@ -1,18 +1,30 @@
 package browser
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
 	"pollchat/internal/testsvc"
 )
 
 // Report from the widget and the member directory (issue 18 item 7).
+
+// shiftTab presses Shift+Tab in the focused element.
+func (b *tab) shiftTab() {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, wait)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab, chromedp.KeyModifiers(chromedp.ModifierShift))); err != nil {
+		b.fatalf("Shift+Tab: %v", err)
+	}
+}
 
 // backendReports is GET /api/v1/reports with the backend's credentials.
 func backendReports(t *testing.T, base string) []struct {
@@ -127,7 +139,7 @@ func TestReportKeyboardOnly(t *testing.T) {
 
 	toButton := func() {
 		for i := 0; i < 12 && !eval[bool](linus, `document.activeElement === `+reportBtn(win("1"), text)); i++ {
-			linus.key(kb.Shift + kb.Tab)
+			linus.shiftTab()
 		}
 		if !eval[bool](linus, `document.activeElement === `+reportBtn(win("1"), text)) {
 			linus.fatalf("Shift+Tab from the message box never reached the report button")
@@ -155,7 +167,7 @@ func TestReportKeyboardOnly(t *testing.T) {
 	if cls := eval[string](linus, `document.activeElement.className`); cls != "pollchat-report-reason" {
 		linus.fatalf("Tab from Send went to %q; want the focus kept in the dialog", cls)
 	}
-	linus.key(kb.Shift + kb.Tab)
+	linus.shiftTab()
 	linus.key(kb.Enter)
 	linus.waitTrue("sent and thanked", `!document.querySelector('.pollchat-report') && jQuery('.pollchat-toast').text().indexOf('Thank you.') >= 0`)
 	reps := backendReports(t, e.pc.URL)
