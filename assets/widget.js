@@ -288,7 +288,21 @@
       err_MUTED: 'You are muted in this room.',
       err_FORBIDDEN: 'You are not allowed to do that.',
       err_TOO_LONG: 'That message is too long.',
-      err_NOT_FOUND: 'Not found.'
+      err_NOT_FOUND: 'Not found.',
+      report: 'Report',
+      reportMsg: 'Report message from {name}',
+      reportTitle: 'Report message',
+      reportReason: 'Why are you reporting it?',
+      reportHint: 'The moderators will see the message and your reason.',
+      reportEmpty: 'Write a reason first.',
+      reportSent: 'Thank you. The moderators will look at it.',
+      reportLimit: 'You reported too many messages today.',
+      reportForbidden: 'You cannot report this message.',
+      reportGone: 'That message is no longer there.',
+      reportFailed: 'The report was not sent. Try again.',
+      reported: 'Reported',
+      searching: 'Searching…',
+      dirLimited: 'Too many searches right now. Showing people you know.'
     },
     de: {
       title: 'Chat',
@@ -366,7 +380,21 @@
       err_MUTED: 'Du bist in diesem Raum stummgeschaltet.',
       err_FORBIDDEN: 'Das darfst du nicht.',
       err_TOO_LONG: 'Die Nachricht ist zu lang.',
-      err_NOT_FOUND: 'Nicht gefunden.'
+      err_NOT_FOUND: 'Nicht gefunden.',
+      report: 'Melden',
+      reportMsg: 'Nachricht von {name} melden',
+      reportTitle: 'Nachricht melden',
+      reportReason: 'Warum meldest du sie?',
+      reportHint: 'Die Moderatoren sehen die Nachricht und deinen Grund.',
+      reportEmpty: 'Gib zuerst einen Grund an.',
+      reportSent: 'Danke. Die Moderatoren sehen sich das an.',
+      reportLimit: 'Du hast heute zu viele Nachrichten gemeldet.',
+      reportForbidden: 'Diese Nachricht kannst du nicht melden.',
+      reportGone: 'Diese Nachricht gibt es nicht mehr.',
+      reportFailed: 'Die Meldung wurde nicht gesendet. Versuch es noch einmal.',
+      reported: 'Gemeldet',
+      searching: 'Suche läuft…',
+      dirLimited: 'Gerade zu viele Suchen. Du siehst die Personen, die du kennst.'
     },
     fr: {
       title: 'Discussion',
@@ -444,7 +472,21 @@
       err_MUTED: 'Vous êtes réduit au silence dans ce salon.',
       err_FORBIDDEN: 'Vous n’avez pas le droit de faire cela.',
       err_TOO_LONG: 'Ce message est trop long.',
-      err_NOT_FOUND: 'Introuvable.'
+      err_NOT_FOUND: 'Introuvable.',
+      report: 'Signaler',
+      reportMsg: 'Signaler le message de {name}',
+      reportTitle: 'Signaler le message',
+      reportReason: 'Pourquoi le signalez-vous ?',
+      reportHint: 'Les modérateurs verront le message et votre raison.',
+      reportEmpty: 'Indiquez d’abord une raison.',
+      reportSent: 'Merci. Les modérateurs vont l’examiner.',
+      reportLimit: 'Vous avez signalé trop de messages aujourd’hui.',
+      reportForbidden: 'Vous ne pouvez pas signaler ce message.',
+      reportGone: 'Ce message n’existe plus.',
+      reportFailed: 'Le signalement n’a pas été envoyé. Réessayez.',
+      reported: 'Signalé',
+      searching: 'Recherche…',
+      dirLimited: 'Trop de recherches en ce moment. Voici les personnes que vous connaissez.'
     },
     it: {
       title: 'Chat',
@@ -522,7 +564,21 @@
       err_MUTED: 'Sei silenziato in questa stanza.',
       err_FORBIDDEN: 'Non hai il permesso di farlo.',
       err_TOO_LONG: 'Il messaggio è troppo lungo.',
-      err_NOT_FOUND: 'Non trovato.'
+      err_NOT_FOUND: 'Non trovato.',
+      report: 'Segnala',
+      reportMsg: 'Segnala il messaggio di {name}',
+      reportTitle: 'Segnala messaggio',
+      reportReason: 'Perché lo segnali?',
+      reportHint: 'I moderatori vedranno il messaggio e il tuo motivo.',
+      reportEmpty: 'Scrivi prima un motivo.',
+      reportSent: 'Grazie. I moderatori lo esamineranno.',
+      reportLimit: 'Oggi hai segnalato troppi messaggi.',
+      reportForbidden: 'Non puoi segnalare questo messaggio.',
+      reportGone: 'Questo messaggio non c’è più.',
+      reportFailed: 'La segnalazione non è stata inviata. Riprova.',
+      reported: 'Segnalato',
+      searching: 'Ricerca…',
+      dirLimited: 'Troppe ricerche in questo momento. Ecco le persone che conosci.'
     },
     ar: {
       title: 'الدردشة',
@@ -598,7 +654,21 @@
       err_MUTED: 'أنت مكتوم في هذه الغرفة.',
       err_FORBIDDEN: 'لا يُسمح لك بذلك.',
       err_TOO_LONG: 'الرسالة طويلة جدًا.',
-      err_NOT_FOUND: 'غير موجود.'
+      err_NOT_FOUND: 'غير موجود.',
+      report: 'إبلاغ',
+      reportMsg: 'الإبلاغ عن رسالة من {name}',
+      reportTitle: 'الإبلاغ عن رسالة',
+      reportReason: 'لماذا تبلغ عنها؟',
+      reportHint: 'سيرى المشرفون الرسالة وسببك.',
+      reportEmpty: 'اكتب سببًا أولًا.',
+      reportSent: 'شكرًا. سيراجعها المشرفون.',
+      reportLimit: 'لقد أبلغت عن رسائل كثيرة جدًا اليوم.',
+      reportForbidden: 'لا يمكنك الإبلاغ عن هذه الرسالة.',
+      reportGone: 'لم تعد هذه الرسالة موجودة.',
+      reportFailed: 'لم يُرسل البلاغ. حاول مرة أخرى.',
+      reported: 'تم الإبلاغ',
+      searching: 'جارٍ البحث…',
+      dirLimited: 'عمليات بحث كثيرة الآن. نعرض الأشخاص الذين تعرفهم.'
     },
     he: {
       title: 'צ׳אט',
@@ -674,7 +744,21 @@
       err_MUTED: 'הושתקת בחדר הזה.',
       err_FORBIDDEN: 'אין לך הרשאה לעשות זאת.',
       err_TOO_LONG: 'ההודעה ארוכה מדי.',
-      err_NOT_FOUND: 'לא נמצא.'
+      err_NOT_FOUND: 'לא נמצא.',
+      report: 'דיווח',
+      reportMsg: 'דיווח על הודעה מאת {name}',
+      reportTitle: 'דיווח על הודעה',
+      reportReason: 'למה את/ה מדווח/ת עליה?',
+      reportHint: 'המנהלים יראו את ההודעה ואת הסיבה שלך.',
+      reportEmpty: 'כתבו קודם סיבה.',
+      reportSent: 'תודה. המנהלים יבדקו את זה.',
+      reportLimit: 'דיווחת על יותר מדי הודעות היום.',
+      reportForbidden: 'אי אפשר לדווח על ההודעה הזו.',
+      reportGone: 'ההודעה הזו כבר לא קיימת.',
+      reportFailed: 'הדיווח לא נשלח. נסו שוב.',
+      reported: 'דווח',
+      searching: 'מחפש…',
+      dirLimited: 'יותר מדי חיפושים כרגע. מוצגים אנשים שאת/ה מכיר/ה.'
     }
   };
 
@@ -693,6 +777,7 @@
     bell: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-1.7 1.7A1 1 0 0 0 4 19.4h16a1 1 0 0 0 .7-1.7L19 16z"/></svg>',
     smile: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 18a8 8 0 1 1 0-16 8 8 0 0 1 0 16zm-3.5-9a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zm7 0a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zM12 17.5c2.3 0 4.3-1.4 5.1-3.5H6.9c.8 2.1 2.8 3.5 5.1 3.5z"/></svg>',
     block: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zM4 12a8 8 0 0 1 12.9-6.3L5.7 16.9A7.96 7.96 0 0 1 4 12zm8 8c-1.8 0-3.5-.6-4.9-1.7L18.3 7.1A8 8 0 0 1 12 20z"/></svg>',
+    flag: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M5 2a1 1 0 0 1 1 1v1h12.4a.8.8 0 0 1 .7 1.2L17.5 9l1.6 3.8a.8.8 0 0 1-.7 1.2H6v7a1 1 0 1 1-2 0V3a1 1 0 0 1 1-1z"/></svg>',
     hash: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M10.6 3.1a1 1 0 0 1 .8 1.2L10.9 8h4l.6-4.2a1 1 0 1 1 2 .3L16.9 8H20a1 1 0 1 1 0 2h-3.4l-.6 4H19a1 1 0 1 1 0 2h-3.3l-.7 4.2a1 1 0 1 1-2-.3l.6-3.9h-4l-.6 4.2a1 1 0 1 1-2-.3l.6-3.9H4a1 1 0 1 1 0-2h3.9l.6-4H5a1 1 0 1 1 0-2h3.8l.6-4.2a1 1 0 0 1 1.2-.7zM10.6 10l-.6 4h4l.6-4h-4z"/></svg>'
   };
 
@@ -1353,6 +1438,13 @@
     this.hidden = {};        // user id -> message id: conversations removed until a newer message
     this.expiredFired = false;
     this.query = '';
+    this.reportedIds = {};   // message ids reported from here
+    this.report = null;      // the open report dialog
+    this.dirFound = null;    // {q, ids}: the member directory's answer to the current query
+    this.dirSeq = 0;
+    this.dirPending = false;
+    this.dirHint = '';
+    this.dirOff = false;     // the server has no directory ({supported:false})
     locale = str(opts.lang);
   }
 
@@ -1508,14 +1600,30 @@
     });
 
     this.$body = el('div', 'pollchat-panel-body').appendTo($panel);
-    // The directory: everyone the widget knows, searchable by name.
+    // The directory: everyone the widget knows, searchable by name, and
+    // from 2 characters on the site's members too (/v1/directory).
     this.$search = $(document.createElement('input')).addClass('pollchat-search').attr('type', 'search')
       .attr('placeholder', this.s('search')).attr('aria-label', this.s('search')).attr('aria-controls', 'pollchat-people')
       .on('input keyup', function () {
         var q = trim($(this).val()).toLowerCase();
-        if (q !== self.query) { self.query = q; self.renderPeople(); }
+        if (q !== self.query) {
+          self.query = q;
+          self.searchDirectory(q);
+          self.renderPeople();
+        }
+      })
+      .on('keydown', function (e) {
+        var $first;
+        if (e.which !== 13 && e.which !== 40) { return; }
+        $first = self.$people.find('.pollchat-row-main').first();
+        if (!$first.length) { return; }
+        e.preventDefault();
+        // Enter opens the first person found; Down moves into the list.
+        if (e.which === 13) { $first.click(); } else { $first.focus(); }
       });
-    el('div', 'pollchat-search-wrap').append(this.$search).appendTo(this.$body);
+    el('div', 'pollchat-search-wrap').append(this.$search)
+      .append(this.$searchHint = el('div', 'pollchat-search-hint').attr('role', 'status').attr('aria-live', 'polite'))
+      .appendTo(this.$body);
     this.$people = el('div', 'pollchat-people').attr('id', 'pollchat-people').attr('role', 'tabpanel')
       .attr('aria-labelledby', 'pollchat-tab-people').appendTo(this.$body);
     this.$roomList = el('div', 'pollchat-roomlist').attr('id', 'pollchat-roomlist').attr('role', 'tabpanel')
@@ -1675,6 +1783,8 @@
     this.$root.find('.pollchat-avatar').filter(function () { return $(this).attr('data-uid') === id; }).each(function () {
       $(this).replaceWith(self.avatar(id, $(this).hasClass('pollchat-avatar-sm')));
     });
+    this.$root.find('.pollchat-msg').filter(function () { return $(this).attr('data-from') === id; })
+      .children('.pollchat-report-btn:not(.pollchat-reported)').attr('aria-label', this.s('reportMsg', { name: u.name || ('#' + id) }));
     // The window's header links to the profile once it is known.
     if (own(this.convs, 'user:' + id) && this.convs['user:' + id].win && this.convs['user:' + id].win.$who) {
       (function (w) {
@@ -1959,6 +2069,9 @@
       this.fillText($body, str(m.text));
     }
     $m.append($body);
+    if (!mine && m.id != null && m.from != null && (conv.kind === 'user' || conv.kind === 'room')) {
+      $m.append(this.reportButton(conv, m));
+    }
     $m.append(el('div', 'pollchat-meta').append(el('span', 'pollchat-time').text(clock(m.ts))).append(el('span', 'pollchat-state')));
     return $m;
   };
@@ -2211,13 +2324,21 @@
     var self = this, $p = this.$people, convs = [], onlineOnly = [], seen = {}, q = this.query, found = [];
     if (!$p) { return; }
     $p.empty();
+    if (this.$searchHint) { this.$searchHint.text(q ? this.dirHint : ''); }
     if (q) {
       each(this.users, function (id, u) {
         if (id !== self.me && self.nameOf(id).toLowerCase().indexOf(q) >= 0) { found.push(id); }
       });
       found.sort(function (a, b) { return self.nameOf(a).toLowerCase() < self.nameOf(b).toLowerCase() ? -1 : 1; });
-      $.each(found.slice(0, 100), function (i, id) { $p.append(self.personRow(id, own(self.convs, 'user:' + id) ? self.convs['user:' + id] : null)); });
-      if (!found.length) { $p.append(el('div', 'pollchat-empty').text(this.s('noMatch'))); }
+      found = found.slice(0, 100);
+      // Then the members the directory found, best first, once each.
+      if (this.dirFound && this.dirFound.q === q) {
+        $.each(this.dirFound.ids, function (i, id) {
+          if (id !== self.me && $.inArray(id, found) < 0) { found.push(id); }
+        });
+      }
+      $.each(found, function (i, id) { $p.append(self.personRow(id, own(self.convs, 'user:' + id) ? self.convs['user:' + id] : null)); });
+      if (!found.length) { $p.append(el('div', 'pollchat-empty').text(this.dirPending ? this.s('searching') : this.s('noMatch'))); }
       return;
     }
     each(this.convs, function (k, c) {
@@ -2243,6 +2364,39 @@
     if (!convs.length && !onlineOnly.length) {
       $p.append(el('div', 'pollchat-empty').text(this.s('nobody')));
     }
+  };
+
+  // searchDirectory asks the server's member directory for q, 300 ms after
+  // the last key, from 2 characters on; only the answer to the newest query
+  // is used. Without a directory, or when it fails, the local search is all.
+  App.prototype.searchDirectory = function (q) {
+    var self = this, seq = ++this.dirSeq;
+    clearTimeout(this.dirTimer);
+    this.dirPending = false;
+    this.dirHint = '';
+    if (this.dirOff || !this.t || q.length < 2 || q.length > 64 || (this.dirFound && this.dirFound.q === q)) { return; }
+    this.dirPending = true;
+    this.dirTimer = setTimeout(function () {
+      self.t.call('directory', { q: q, limit: 20 }, function (err, data) {
+        var ids = [];
+        if (seq !== self.dirSeq) { return; }
+        self.dirPending = false;
+        if (err) {
+          if (err.code === 'RATE_LIMITED') { self.dirHint = self.s('dirLimited'); }
+        } else if (!data || data.supported === false) {
+          self.dirOff = true;
+        } else {
+          $.each($.isArray(data.users) ? data.users : [], function (i, u) {
+            if (u && u.user_id != null && ids.length < 20) {
+              self.learn(u);
+              ids.push(str(u.user_id));
+            }
+          });
+          self.dirFound = { q: q, ids: ids };
+        }
+        if (self.query === q) { self.renderPeople(); }
+      }, 0);
+    }, 300);
   };
 
   App.prototype.lastTime = function (c) {
@@ -3133,6 +3287,128 @@
       return a.name.toLowerCase() < b.name.toLowerCase() ? -1 : a.name.toLowerCase() > b.name.toLowerCase() ? 1 : 0;
     });
     return out;
+  };
+
+  // ---- reports
+
+  // reportButton is the per-message action that opens the report dialog: a
+  // real button, reached with Tab, shown on touch without hover.
+  App.prototype.reportButton = function (conv, m) {
+    var self = this, id = str(m.id), done = own(this.reportedIds, id);
+    return el('button', 'pollchat-report-btn' + (done ? ' pollchat-reported' : ''))
+      .attr('type', 'button').attr('data-mid', id)
+      .attr('title', done ? this.s('reported') : this.s('report'))
+      .attr('aria-label', done ? this.s('reported') : this.s('reportMsg', { name: this.nameOf(m.from) }))
+      .append(icon('flag'))
+      .on('click', function (e) {
+        e.stopPropagation();
+        self.openReport(conv, m, this);
+      });
+  };
+
+  // openReport shows the report dialog for message m: named, modal, the
+  // focus inside it until Send, Cancel or Escape gives it back.
+  App.prototype.openReport = function (conv, m, from) {
+    var self = this, r, rid = 'pollchat-rp' + (++winSeq), $box, $actions;
+    if (this.report) { this.closeReport(); }
+    r = this.report = { conv: conv, m: m, back: from || document.activeElement, busy: false };
+    r.$el = el('div', 'pollchat-modal').on('mousedown', function (e) { if (e.target === this) { e.preventDefault(); } });
+    $box = el('div', 'pollchat-report').attr('role', 'dialog').attr('aria-modal', 'true')
+      .attr('aria-labelledby', rid + '-t').attr('aria-describedby', rid + '-q').appendTo(r.$el);
+    el('h2', 'pollchat-report-title').attr('id', rid + '-t').text(this.s('reportTitle')).appendTo($box);
+    el('div', 'pollchat-report-quote').attr('id', rid + '-q')
+      .append(el('span', 'pollchat-report-who').text(this.nameOf(m.from) + ': '))
+      .append(el('span').attr('dir', 'auto').text(str(m.text)))
+      .appendTo($box);
+    $('<label>').addClass('pollchat-report-label').attr('for', rid + '-r').text(this.s('reportReason')).appendTo($box);
+    r.$reason = $(document.createElement('textarea')).addClass('pollchat-report-reason').attr('id', rid + '-r')
+      .attr('rows', '3').attr('maxlength', '500').attr('aria-describedby', rid + '-h ' + rid + '-e').appendTo($box);
+    el('div', 'pollchat-report-hint').attr('id', rid + '-h').text(this.s('reportHint')).appendTo($box);
+    r.$error = el('div', 'pollchat-report-error').attr('id', rid + '-e').attr('role', 'alert').appendTo($box);
+    $actions = el('div', 'pollchat-request-actions').appendTo($box);
+    r.$cancel = el('button', 'pollchat-btn pollchat-btn-secondary pollchat-report-cancel').attr('type', 'button').text(this.s('cancel'))
+      .on('click', function () { self.closeReport(); }).appendTo($actions);
+    r.$send = el('button', 'pollchat-btn pollchat-btn-primary pollchat-report-send').attr('type', 'button').text(this.s('send'))
+      .on('click', function () { self.sendReport(); }).appendTo($actions);
+    // Escape closes this dialog only (not the window under it); Tab stays inside.
+    r.$el.on('keydown', function (e) {
+      var $f, first, last;
+      if (e.which === 27) {
+        e.preventDefault();
+        e.stopPropagation();
+        self.closeReport();
+        return;
+      }
+      if (e.which === 9) {
+        $f = $box.find('textarea, button').filter(':visible:not(:disabled)');
+        first = $f[0];
+        last = $f[$f.length - 1];
+        if (e.shiftKey && document.activeElement === first) { e.preventDefault(); last.focus(); } else if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }
+      }
+      e.stopPropagation();
+    });
+    r.$el.appendTo(this.$root);
+    this.reveal();
+    r.$reason.focus();
+  };
+
+  App.prototype.closeReport = function () {
+    var r = this.report, back, $b;
+    if (!r) { return; }
+    this.report = null;
+    r.$el.remove();
+    back = r.back;
+    // The message may have been redrawn meanwhile: find its button again.
+    if (back && !$.contains(document.documentElement, back) && r.conv.win) {
+      $b = r.conv.win.$msgs.find('.pollchat-report-btn').filter(function () { return $(this).attr('data-mid') === str(r.m.id); });
+      back = $b[0] || (r.conv.win.$input && r.conv.win.$input[0]);
+    }
+    this.restoreFocus(back);
+  };
+
+  // sendReport files the report: /v1/report with the message, its
+  // conversation and the reason. Errors stay in the dialog.
+  App.prototype.sendReport = function () {
+    var self = this, r = this.report, reason, params;
+    if (!r || r.busy) { return; }
+    reason = trim(r.$reason.val());
+    if (!reason) {
+      r.$error.text(this.s('reportEmpty'));
+      r.$reason.focus();
+      return;
+    }
+    if (reason.length > 500) {
+      r.$error.text(this.s('tooLong', { n: 500 }));
+      r.$reason.focus();
+      return;
+    }
+    r.busy = true;
+    r.$send.attr('aria-disabled', 'true').addClass('pollchat-busy');
+    r.$error.text('');
+    params = mix({ message_id: str(r.m.id), reason: reason }, this.convParams(r.conv));
+    this.t.call('report', params, function (err) {
+      var text, id = str(r.m.id);
+      r.busy = false;
+      r.$send.removeAttr('aria-disabled').removeClass('pollchat-busy');
+      if (!err) {
+        self.reportedIds[id] = true;
+        if (r.conv.win) {
+          r.conv.win.$msgs.find('.pollchat-report-btn').filter(function () { return $(this).attr('data-mid') === id; })
+            .addClass('pollchat-reported').attr('title', self.s('reported')).attr('aria-label', self.s('reported'));
+        }
+        if (self.report === r) { self.closeReport(); }
+        self.toast(self.s('reportSent'), 'ok');
+        emit('message_reported', { message_id: r.m.id, from: str(r.m.from) });
+        return;
+      }
+      if (self.report !== r) { return; }
+      text = err.code === 'RATE_LIMITED' ? self.s('reportLimit') :
+        err.code === 'FORBIDDEN' ? self.s('reportForbidden') :
+        err.code === 'NOT_FOUND' ? self.s('reportGone') :
+        isNetworkError(err) ? self.s('reportFailed') :
+        self.s('error', { message: str(err.message || err.code) });
+      r.$error.text(text);
+    }, 1);
   };
 
   // ---- toasts
