@@ -4,10 +4,18 @@
 //
 // Every user has a Redis stream of their events (bounded by MAXLEN, with a
 // TTL). A cursor is an id in that stream, so it means the same thing on
-// every process: consecutive polls may land anywhere. Appending pipelines
-// XADD for each recipient and one PUBLISH on a wake channel that every
-// process listens to; a process wakes only its own parked polls, which
-// then read their stream. Presence is a sorted set of last-seen times.
+// every process: consecutive polls may land anywhere. Presence is a sorted
+// set of last-seen times.
+//
+// Wakes go only to the processes that hold a user's polls. Each process
+// has an id (random, new at every start) and listens on its own channel,
+// prefix + "wake:" + id. A process that reads a user's stream registers
+// itself as a holder of that user in the same script that reads (a hash
+// per user, process id → expiry), so every append that Redis runs after
+// that read finds the registration; the read itself sees every append
+// before it. The append script adds the event to each recipient's stream
+// and publishes once per holding process, all its users in one message.
+// See wake.go.
 package cluster
 
 import (
@@ -43,6 +51,11 @@ type Options struct {
 	Grace time.Duration
 	// Timeout bounds each Redis call; zero means 2s.
 	Timeout time.Duration
+	// PollMax is the longest a poll parks (server.poll_max); zero means
+	// 10m, the most the config allows. A process's registration as holder
+	// of a user lasts 2·PollMax + 10s and is renewed by a read when less
+	// than PollMax + 5s is left, so it outlasts every poll parked on it.
+	PollMax time.Duration
 	// Log; nil means slog.Default().
 	Log *slog.Logger
 }
@@ -56,6 +69,13 @@ type Redis struct {
 	head   *redis.Script
 	bucket *redis.Script
 	expire *redis.Script
+	append *redis.Script
+
+	// id names this process's wake channel and its registrations.
+	id string
+	// held: the users this process registered as holder of, and when the
+	// registration must be renewed (see wake.go).
+	held held
 
 	// local holds the rate-limit buckets kept in this process: the cheaper
 	// kinds of call, and every kind while Redis is down.
@@ -90,6 +110,9 @@ func Open(ctx context.Context, url string, o Options) (*Redis, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 2 * time.Second
 	}
+	if o.PollMax <= 0 {
+		o.PollMax = 10 * time.Minute
+	}
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
@@ -100,8 +123,10 @@ func Open(ctx context.Context, url string, o Options) (*Redis, error) {
 	opt.MaxRetries = 1
 	r := &Redis{c: redis.NewClient(opt), o: o, log: o.Log,
 		read: redis.NewScript(readLua), head: redis.NewScript(headLua), bucket: redis.NewScript(bucketLua),
-		expire: redis.NewScript(expireLua),
-		stop:   make(chan struct{})}
+		expire: redis.NewScript(expireLua), append: redis.NewScript(appendLua),
+		id:   newProcessID(),
+		stop: make(chan struct{})}
+	r.held.m = make(map[string]time.Time)
 	if err := r.Ping(ctx); err != nil {
 		r.c.Close()
 		return nil, err
@@ -110,9 +135,21 @@ func Open(ctx context.Context, url string, o Options) (*Redis, error) {
 }
 
 func (r *Redis) key(kind, name string) string { return r.o.Prefix + kind + ":" + name }
-func (r *Redis) wakeChannel() string          { return r.o.Prefix + "wake" }
-func (r *Redis) ctlChannel() string           { return r.o.Prefix + "ctl" }
-func (r *Redis) onlineKey() string            { return r.o.Prefix + "online" }
+
+// userKey is a key of user's; the user is its hash tag, so that a user's
+// stream and holders are in one slot of a Redis Cluster.
+func (r *Redis) userKey(kind, user string) string { return r.o.Prefix + kind + ":{" + user + "}" }
+func (r *Redis) streamKey(user string) string     { return r.userKey("u", user) }
+func (r *Redis) holdersKey(user string) string    { return r.userKey("h", user) }
+
+// legacyWakeChannel is the channel every process listened to before wakes
+// went per process; it is still listened to, so that a process of the
+// older version wakes this one during a rolling upgrade.
+func (r *Redis) legacyWakeChannel() string { return r.o.Prefix + "wake" }
+func (r *Redis) wakePrefix() string        { return r.o.Prefix + "wake:" }
+func (r *Redis) wakeChannel() string       { return r.wakePrefix() + r.id }
+func (r *Redis) ctlChannel() string        { return r.o.Prefix + "ctl" }
+func (r *Redis) onlineKey() string         { return r.o.Prefix + "online" }
 
 func (r *Redis) ctx(parent context.Context) (context.Context, context.CancelFunc) {
 	if parent == nil {
@@ -163,27 +200,28 @@ func (r *Redis) Ping(ctx context.Context) error {
 }
 
 // Append adds data to the stream of each user and wakes the processes
-// holding their polls: one transaction (MULTI/EXEC), one round trip. Every
-// user gets it (a stream is made by its first event). The transaction
-// makes an event's appends to all its recipients one step: two events
-// appended by two processes at once reach every recipient they share in
-// the same order (a plain pipeline's commands interleave with another
-// connection's, so two members of a room could see two messages in
-// opposite orders).
+// holding their polls: one script, one round trip. Every user gets it (a
+// stream is made by its first event). The script makes an event's appends
+// to all its recipients one step: two events appended by two processes at
+// once reach every recipient they share in the same order (a plain
+// pipeline's commands interleave with another connection's, so two
+// members of a room could see two messages in opposite orders). It then
+// publishes once per process that holds any of the users, with those
+// users.
 func (r *Redis) Append(ctx context.Context, users []string, data []byte) (int, error) {
 	if len(users) == 0 {
 		return 0, nil
 	}
 	c, cancel := r.ctx(ctx)
 	defer cancel()
-	pipe := r.c.TxPipeline()
+	keys := make([]string, 0, 2*len(users))
+	args := make([]any, 0, 4+len(users))
+	args = append(args, data, r.o.MaxLen, r.o.TTL.Milliseconds(), r.wakePrefix())
 	for _, u := range users {
-		k := r.key("u", u)
-		pipe.XAdd(c, &redis.XAddArgs{Stream: k, MaxLen: r.o.MaxLen, Approx: true, Values: []any{"d", data}})
-		pipe.Expire(c, k, r.o.TTL)
+		keys = append(keys, r.streamKey(u), r.holdersKey(u))
+		args = append(args, u)
 	}
-	pipe.Publish(c, r.wakeChannel(), strings.Join(users, ","))
-	if _, err := pipe.Exec(c); err != nil {
+	if err := r.append.Run(c, r.c, keys, args...).Err(); err != nil {
 		return 0, r.fail("append", err)
 	}
 	r.ok()
@@ -197,7 +235,7 @@ func (r *Redis) Append(ctx context.Context, users []string, data []byte) (int, e
 func (r *Redis) Head(ctx context.Context, user string) (string, error) {
 	c, cancel := r.ctx(ctx)
 	defer cancel()
-	id, err := r.head.Run(c, r.c, []string{r.key("u", user)}).Text()
+	id, err := r.head.Run(c, r.c, []string{r.streamKey(user)}).Text()
 	if err != nil {
 		return "", r.fail("head", err)
 	}
@@ -215,10 +253,22 @@ func (r *Redis) Read(ctx context.Context, user, cursor string, max int) ([][]byt
 	id := cursor[1:]
 	c, cancel := r.ctx(ctx)
 	defer cancel()
-	minMS := time.Now().Add(-r.o.TTL).UnixMilli()
-	v, err := r.read.Run(c, r.c, []string{r.key("u", user)}, id, max, minMS).Slice()
+	now := time.Now()
+	minMS := now.Add(-r.o.TTL).UnixMilli()
+	// Register as a holder of user in the read's own step when the
+	// registration is missing or short: a poll parked after this read is
+	// woken by every append Redis runs after it.
+	hold, gen := r.held.need(user, now, r.o.PollMax)
+	holdMS := int64(0)
+	if hold {
+		holdMS = r.holdFor().Milliseconds()
+	}
+	v, err := r.read.Run(c, r.c, []string{r.streamKey(user), r.holdersKey(user)}, id, max, minMS, r.id, holdMS).Slice()
 	if err != nil {
 		return nil, "", false, r.fail("read", err)
+	}
+	if hold {
+		r.held.did(user, now.Add(r.holdFor()), gen)
 	}
 	r.ok()
 	if len(v) == 0 || v[0].(int64) == 1 {
@@ -272,7 +322,7 @@ func (r *Redis) Listen(wake func(user string), control func(chat.Control)) {
 		return
 	default:
 	}
-	r.ps = r.c.Subscribe(context.Background(), r.wakeChannel(), r.ctlChannel())
+	r.ps = r.c.Subscribe(context.Background(), r.wakeChannel(), r.legacyWakeChannel(), r.ctlChannel())
 	r.wg.Add(1)
 	go func(ps *redis.PubSub) {
 		defer r.wg.Done()
@@ -306,7 +356,12 @@ func (r *Redis) listen(ps *redis.PubSub, wake func(string), control func(chat.Co
 		case *redis.Subscription:
 			if m.Kind == "subscribe" && m.Channel == r.wakeChannel() {
 				r.ok()
-				wake("") // (re)subscribed: re-read, a wake may have been missed
+				// (Re)subscribed: a wake may have been missed, and Redis
+				// may have lost the registrations (a restart). Forget them
+				// first, so that the re-reads that wake("") causes register
+				// again.
+				r.held.forget()
+				wake("")
 			}
 		case *redis.Message:
 			if m.Channel == r.ctlChannel() {
@@ -378,6 +433,7 @@ func (r *Redis) Touch(ctx context.Context, seen []chat.Seen) ([]string, error) {
 // offline. It also forgets this process's full rate-limit buckets.
 func (r *Redis) Expire(ctx context.Context) ([]string, error) {
 	r.local.Sweep(time.Now())
+	r.held.sweep(time.Now())
 	c, cancel := r.ctx(ctx)
 	defer cancel()
 	cutoff := float64(time.Now().Add(-r.o.Grace).UnixMilli())
@@ -508,9 +564,17 @@ func (r *Redis) Close() error {
 
 // readLua returns {1} when the cursor must be reset (malformed, older than
 // the TTL, older than what MAXLEN kept, or newer than the stream's last
-// id), else {0, entries after the cursor}.
+// id), else {0, entries after the cursor}. First, when ARGV[5] (ms) is not
+// 0, it registers process ARGV[4] as a holder of the user (KEYS[2]) until
+// Redis's now + ARGV[5].
 const readLua = `
 local key, cur, count, minms = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local hold = tonumber(ARGV[5])
+if hold > 0 then
+  local t = redis.call('TIME')
+  redis.call('HSET', KEYS[2], ARGV[4], t[1] * 1000 + math.floor(t[2] / 1000) + hold)
+  if redis.call('PTTL', KEYS[2]) < hold then redis.call('PEXPIRE', KEYS[2], hold) end
+end
 local cms, cseq = string.match(cur, '^(%d+)-(%d+)$')
 if not cms then return {1} end
 cms = tonumber(cms); cseq = tonumber(cseq)

@@ -102,6 +102,13 @@ func TestWakeAndPresence(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("not subscribed")
 	}
+	// A process is woken only for users it read (a poll parked here reads
+	// first): register a and b by reading them.
+	for _, u := range []string{"a", "b"} {
+		if _, _, _, err := r.Read(ctx, u, "r0-0", 1); err != nil {
+			t.Fatal(err)
+		}
+	}
 	r.Append(ctx, []string{"a", "b"}, []byte("x"))
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
