@@ -95,7 +95,7 @@ func start(cfg *config.Config, log *slog.Logger) (_ *app, err error) {
 	var engine chat.Engine // nil: the memory engine, one process
 	if cfg.Cluster.RedisURL != "" {
 		r, err := cluster.Open(ctx, cfg.Cluster.RedisURL, cluster.Options{
-			MaxLen: int64(cfg.Chat.Buffer), Grace: cfg.Presence.Grace.Duration, Log: log})
+			MaxLen: int64(cfg.Chat.Buffer), Grace: cfg.Presence.Grace.Duration, PollMax: cfg.Server.PollMax.Duration, Log: log})
 		if err != nil {
 			return nil, fmt.Errorf("cluster.redis_url: %w", err)
 		}
