@@ -50,6 +50,12 @@ func (s *Server) routeAPI(r *router.Router) {
 	r.GET("/api/v1/admin/capabilities", s.console(s.apiCapabilities))
 	r.GET("/api/v1/admin/overview", s.console(s.apiOverview))
 	r.GET("/api/v1/admin/users/{id}", s.console(s.apiUserView))
+	r.DELETE("/api/v1/messages/{id}", s.console(s.apiDeleteMessage))
+	r.POST("/api/v1/users/{id}/ban", s.console(s.apiBan))
+	r.DELETE("/api/v1/users/{id}/ban", s.console(s.apiUnban))
+	r.GET("/api/v1/bans", s.console(s.apiBans))
+	r.POST("/api/v1/rooms/{room}/kick", s.console(s.apiKick))
+	r.POST("/api/v1/rooms/{room}/clear", s.console(s.apiClearRoom))
 }
 
 // api wraps a backend handler: off (404) without a password, Basic auth.

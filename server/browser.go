@@ -11,7 +11,6 @@ import (
 	"pollchat/bridge"
 	"pollchat/chat"
 	"pollchat/config"
-	"pollchat/store"
 )
 
 // poll is the hot path: verify (no I/O), then answer at once or park.
@@ -156,20 +155,8 @@ func (s *Server) history(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.C
 		return
 	}
 	s.freshLinks(msgs)
-	rp.raw(fasthttp.StatusOK, appendMessages(nil, msgs, more))
-}
-
-func appendMessages(b []byte, msgs []store.Message, more bool) []byte {
-	b = append(b, `{"messages":[`...)
-	for i := range msgs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = chat.AppendMessage(b, &msgs[i])
-	}
-	b = append(b, `],"has_more":`...)
-	b = strconv.AppendBool(b, more)
-	return append(b, '}')
+	// A deleted message comes as a tombstone, "deleted":true and no text.
+	rp.raw(fasthttp.StatusOK, appendAPIMessages(nil, msgs, more))
 }
 
 func (s *Server) read(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {

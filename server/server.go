@@ -18,6 +18,7 @@ import (
 	"pollchat/bridge"
 	"pollchat/chat"
 	"pollchat/config"
+	"pollchat/moderation"
 )
 
 // Invalidator drops users from the directory's cache (bridge.Directory).
@@ -43,8 +44,9 @@ type Server struct {
 	http     *fasthttp.Server
 	parking  parking // polls parked on hijacked connections (park.go)
 	started  time.Time
-	more     more     // the directory search and moderator sessions (more.go)
-	files    *fileSvc // attachments (files.go), set by SetFiles
+	more     more                  // the directory search and moderator sessions (more.go)
+	files    *fileSvc              // attachments (files.go), set by SetFiles
+	mod      *moderation.Moderator // nil when the store keeps no records (api_moderation.go)
 }
 
 // New builds the HTTP face.
@@ -53,6 +55,7 @@ func New(cfg *config.Config, svc *chat.Service, dir Invalidator, v *bridge.Verif
 		log = slog.Default()
 	}
 	s := &Server{cfg: cfg, svc: svc, dir: dir, verifier: v, log: log, metrics: newMetrics(), origins: map[string]bool{}, started: time.Now()}
+	s.mod, _ = moderation.New(svc)
 	for _, o := range cfg.Server.AllowedOrigins {
 		if o == "*" {
 			s.anyOrig = true
@@ -195,6 +198,10 @@ func (s *Server) verified(ctx *fasthttp.RequestCtx) (*params, reply, chat.Caller
 	}
 	if aerr := s.svc.Admit(ctx, c); aerr != nil {
 		s.fail(rp, aerr)
+		return nil, rp, chat.Caller{}, false
+	}
+	if berr := s.banGate(ctx, c); berr != nil {
+		s.fail(rp, berr)
 		return nil, rp, chat.Caller{}, false
 	}
 	return p, rp, c, true

@@ -199,6 +199,10 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 		u.fail(s, aerr)
 		return
 	}
+	if berr := s.banGate(ctx, c); berr != nil {
+		u.fail(s, berr)
+		return
+	}
 	if perr != nil {
 		u.fail(s, perr)
 		return
