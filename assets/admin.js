@@ -101,6 +101,42 @@
     return b;
   }
 
+  // banButton asks how long (a duration such as 1h or 30m, or seconds;
+  // empty: for ever) and why.
+  function banButton(id) {
+    var b = el('button', 'action ban', 'Ban');
+    b.type = 'button';
+    b.onclick = function () {
+      var d = window.prompt('Ban ' + name(id) + ' for how long? (e.g. 30m, 24h; empty: for ever)', '');
+      if (d === null) { return; }
+      var reason = window.prompt('Ban: reason (optional)', '');
+      if (reason === null) { return; }
+      var payload = { reason: reason };
+      d = d.replace(/\s+/g, '');
+      if (d) { payload.duration = /^\d+$/.test(d) ? +d : d; }
+      call('POST', '/api/v1/users/' + encodeURIComponent(id) + '/ban', payload, function () { refresh(); });
+    };
+    return b;
+  }
+
+  function bans() {
+    if (!caps.ban) { return; }
+    call('GET', '/api/v1/bans', null, function (err, d) {
+      if (err || !d) { return; }
+      var ul = $('bans');
+      clear(ul);
+      $('bans-count').textContent = d.bans.length;
+      for (var i = 0; i < d.bans.length; i++) {
+        var b = d.bans[i];
+        var li = el('li', 'ban');
+        li.appendChild(el('strong', '', name(b.user_id)));
+        li.appendChild(el('span', 'meta', ' ' + (b.until ? 'until ' + time(b.until) : 'for ever') + ' by ' + b.by + (b.reason ? ': ' + b.reason : '')));
+        li.appendChild(actionButton('Unban', 'DELETE', '/api/v1/users/' + encodeURIComponent(b.user_id) + '/ban', null));
+        ul.appendChild(li);
+      }
+    });
+  }
+
   function overview() {
     call('GET', '/api/v1/admin/overview', null, function (err, d) {
       if (err || !d) { return; }
@@ -169,7 +205,13 @@
       var k;
       for (k in d.users) { if (d.users.hasOwnProperty(k)) { users[k] = d.users[k]; } }
       box.appendChild(el('p', '', name(id) + (d.online ? ' · online' : ' · offline') + (d.rooms && d.rooms.length ? ' · in #' + d.rooms.join(', #') : '')));
-      if (caps.ban) { box.appendChild(actionButton('Ban', 'POST', '/api/v1/users/' + encodeURIComponent(id) + '/ban', null)); }
+      if (caps.ban) {
+        box.appendChild(banButton(id));
+        box.appendChild(actionButton('Unban', 'DELETE', '/api/v1/users/' + encodeURIComponent(id) + '/ban', null));
+      }
+      for (var r = 0; caps.kick && d.rooms && r < d.rooms.length; r++) {
+        box.appendChild(actionButton('Kick from #' + d.rooms[r], 'POST', '/api/v1/rooms/' + encodeURIComponent(d.rooms[r]) + '/kick', { user_id: id }));
+      }
       var ul = el('ul', 'list');
       for (var i = 0; i < d.conversations.length; i++) {
         var c = d.conversations[i];
@@ -304,6 +346,7 @@
   function refresh() {
     overview();
     reports();
+    bans();
     audit();
   }
 

@@ -280,6 +280,12 @@
       you: 'You',
       muted: 'You are muted in this room until {time}.',
       modHint: 'Moderators: /mute NAME MINUTES, /unmute NAME',
+      deleted: 'message deleted',
+      roomCleared: 'A moderator cleared this room\'s history.',
+      banned: 'You are banned from the chat until {time}.',
+      bannedForever: 'You are banned from the chat.',
+      unbanned: 'Your ban has been lifted.',
+      kicked: 'A moderator removed you from {room}.',
       newMessage: 'New message from {name}',
       newMessages: '({n}) {title}',
       tooLong: 'Messages can be at most {n} characters.',
@@ -1963,6 +1969,13 @@
       if (str(ev.user_id) === this.me) { conv.mutedUntil = 0; }
       this.renderMembers(conv);
       break;
+    case 'message_deleted':
+    case 'room_cleared':
+    case 'banned':
+    case 'unbanned':
+    case 'kicked':
+      this.onModeration(t, ev);
+      break;
     case 'system_message':
       if (ev.room != null) {
         this.systemLine(this.conv('room:' + ev.room), str(ev.text), true);
@@ -1972,6 +1985,41 @@
       break;
     }
     emit('event', ev);
+  };
+
+  // onModeration shows a moderator's action (docs/protocol.md, section 3).
+  App.prototype.onModeration = function (t, ev) {
+    var conv, m, $old, i, reason = ev.reason ? ': ' + str(ev.reason) : '';
+    if (t === 'message_deleted') {
+      conv = this.conv(ev.room != null ? 'room:' + ev.room : 'user:' + str(ev['with']));
+      m = conv.byId[ev.id];
+      if (!m) { return; }
+      m.text = '';
+      m.data = null;
+      m.deleted = true;
+      if (conv.win) {
+        $old = conv.win.$msgs.children('.pollchat-msg[data-id="' + str(+ev.id) + '"]');
+        if ($old.length) { $old.replaceWith(this.messageEl(conv, m)); this.group(conv); }
+      }
+      this.renderPeople();
+    } else if (t === 'room_cleared') {
+      conv = this.conv('room:' + ev.room);
+      conv.msgs = [];
+      conv.byId = {};
+      conv.last = null;
+      if (conv.win) { conv.win.$msgs.children('.pollchat-msg, .pollchat-day').remove(); }
+      this.systemLine(conv, this.s('roomCleared'), true);
+    } else if (t === 'kicked') {
+      conv = this.conv('room:' + ev.room);
+      if (this.me && own(conv.members, this.me)) { conv.memberCount--; delete conv.members[this.me]; }
+      if (conv.win) { this.renderMembers(conv); }
+      this.systemLine(conv, this.s('kicked', { room: str(ev.room) }) + reason, true);
+    } else {
+      this.bannedUntil = t === 'banned' ? (ev.until ? parseISO(ev.until) : true) : null;
+      t = t === 'unbanned' ? this.s('unbanned') : (ev.until ? this.s('banned', { time: clock(ev.until) }) : this.s('bannedForever')) + reason;
+      for (i = 0; i < this.windows.length; i++) { this.systemLine(this.windows[i], t); }
+      if (!this.windows.length) { this.toast(t); }
+    }
   };
 
   App.prototype.onMessage = function (m) {
@@ -2061,7 +2109,12 @@
       $m.append(el('div', 'pollchat-author').append(this.profileLink(m.from, this.uname(m.from))).append(this.roleBadge(m.from, conv)));
     }
     $body = el('div', 'pollchat-bubble').attr('dir', 'auto').attr('title', clock(m.ts));
-    if (m.data && m.data.attachment && m.data.attachment.url) {
+    if (m.deleted || (str(m.text) === '' && !m.data)) {
+      // A tombstone: /v1/history marks it deleted, a room's join history
+      // gives it with no text.
+      $m.addClass('pollchat-deleted');
+      $body.append(el('em', 'pollchat-deleted-text').text(this.s('deleted')));
+    } else if (m.data && m.data.attachment && m.data.attachment.url) {
       // The text of a message with a file is its caption, or its name.
       if (str(m.text) !== str(m.data.attachment.name)) { this.fillText($body, str(m.text)); }
       $body.append(this.attachmentEl(m.data.attachment));

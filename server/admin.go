@@ -354,7 +354,14 @@ var capabilities = map[string]bool{
 }
 
 func (s *Server) apiCapabilities(ctx *fasthttp.RequestCtx, rp reply, m moderator) {
-	rp.json(fasthttp.StatusOK, map[string]any{"capabilities": capabilities, "who": m.who(), "name": m.Name})
+	caps := make(map[string]bool, len(capabilities))
+	for k, v := range capabilities {
+		caps[k] = v
+	}
+	if s.mod != nil { // api_moderation.go; mute waits for chat (see there)
+		caps["delete_message"], caps["ban"], caps["kick"], caps["clear_room"] = true, true, true, true
+	}
+	rp.json(fasthttp.StatusOK, map[string]any{"capabilities": caps, "who": m.who(), "name": m.Name})
 }
 
 // apiOverview is GET /api/v1/admin/overview: online users (count and the
