@@ -78,10 +78,19 @@ func (m *Moderator) now() time.Time {
 // Action is who acts and why.
 type Action struct {
 	Who    string // the moderator's user id, or "api"
+	Name   string // the moderator's name, when the session gave one
 	Reason string
 }
 
 func (m *Moderator) log(ctx context.Context, a Action, what string, t store.AuditTarget, details []byte) (*store.AuditEntry, error) {
+	if a.Name != "" { // the console shows it beside the id
+		n := appendString([]byte(`{"name":`), a.Name)
+		if len(details) > 2 {
+			details = append(append(n, ','), details[1:]...)
+		} else {
+			details = append(n, '}')
+		}
+	}
 	e := &store.AuditEntry{Who: a.Who, Action: what, Target: t, Reason: a.Reason, Details: details}
 	if err := m.audit.Append(ctx, e); err != nil {
 		return nil, fmt.Errorf("moderation: audit: %w", err)

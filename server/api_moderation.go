@@ -111,7 +111,7 @@ func (s *Server) apiDeleteMessage(ctx *fasthttp.RequestCtx, rp reply, m moderato
 	}
 	sctx, cancel := modCtx(ctx)
 	defer cancel()
-	tomb, entry, derr := s.mod.DeleteMessage(sctx, moderation.Action{Who: m.who(), Reason: in.Reason}, id)
+	tomb, entry, derr := s.mod.DeleteMessage(sctx, moderation.Action{Who: m.who(), Name: m.Name, Reason: in.Reason}, id)
 	if derr != nil && entry == nil && tomb.ID == 0 {
 		s.fail(rp, modError(derr))
 		return
@@ -180,7 +180,7 @@ func (s *Server) apiBan(ctx *fasthttp.RequestCtx, rp reply, m moderator) {
 	}
 	sctx, cancel := modCtx(ctx)
 	defer cancel()
-	b, entry, err := s.mod.Ban(sctx, moderation.Action{Who: m.who(), Reason: in.Reason}, id, d)
+	b, entry, err := s.mod.Ban(sctx, moderation.Action{Who: m.who(), Name: m.Name, Reason: in.Reason}, id, d)
 	if err != nil && b.UserID == "" {
 		s.fail(rp, modError(err))
 		return
@@ -208,7 +208,7 @@ func (s *Server) apiUnban(ctx *fasthttp.RequestCtx, rp reply, m moderator) {
 	}
 	sctx, cancel := modCtx(ctx)
 	defer cancel()
-	entry, err := s.mod.Unban(sctx, moderation.Action{Who: m.who(), Reason: in.Reason}, id)
+	entry, err := s.mod.Unban(sctx, moderation.Action{Who: m.who(), Name: m.Name, Reason: in.Reason}, id)
 	if err != nil && entry == nil {
 		s.fail(rp, modError(err))
 		return
@@ -281,7 +281,7 @@ func (s *Server) apiKick(ctx *fasthttp.RequestCtx, rp reply, m moderator) {
 	}
 	sctx, cancel := modCtx(ctx)
 	defer cancel()
-	entry, err := s.mod.Kick(sctx, moderation.Action{Who: m.who(), Reason: in.Reason}, uid, room)
+	entry, err := s.mod.Kick(sctx, moderation.Action{Who: m.who(), Name: m.Name, Reason: in.Reason}, uid, room)
 	if err != nil && entry == nil {
 		s.fail(rp, modError(err))
 		return
@@ -308,7 +308,7 @@ func (s *Server) apiClearRoom(ctx *fasthttp.RequestCtx, rp reply, m moderator) {
 	}
 	sctx, cancel := modCtx(ctx)
 	defer cancel()
-	n, entry, err := s.mod.ClearRoom(sctx, moderation.Action{Who: m.who(), Reason: in.Reason}, room)
+	n, entry, err := s.mod.ClearRoom(sctx, moderation.Action{Who: m.who(), Name: m.Name, Reason: in.Reason}, room)
 	if err != nil && entry == nil && n == 0 {
 		s.fail(rp, modError(err))
 		return
