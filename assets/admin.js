@@ -119,6 +119,21 @@
     return b;
   }
 
+  // muteButton asks for how many minutes (chat's /mute, done as the
+  // console's moderator: offered only when their site role may mute).
+  function muteButton(id, room) {
+    var b = el('button', 'action mute', 'Mute in #' + room);
+    b.type = 'button';
+    b.onclick = function () {
+      var mins = window.prompt('Mute ' + name(id) + ' in #' + room + ' for how many minutes?', '10');
+      if (mins === null) { return; }
+      var reason = window.prompt('Mute: reason (optional)', '');
+      if (reason === null) { return; }
+      call('POST', '/api/v1/rooms/' + encodeURIComponent(room) + '/mute', { user_id: id, minutes: +mins, reason: reason }, function () { refresh(); });
+    };
+    return b;
+  }
+
   function bans() {
     if (!caps.ban) { return; }
     call('GET', '/api/v1/bans', null, function (err, d) {
@@ -209,8 +224,13 @@
         box.appendChild(banButton(id));
         box.appendChild(actionButton('Unban', 'DELETE', '/api/v1/users/' + encodeURIComponent(id) + '/ban', null));
       }
-      for (var r = 0; caps.kick && d.rooms && r < d.rooms.length; r++) {
-        box.appendChild(actionButton('Kick from #' + d.rooms[r], 'POST', '/api/v1/rooms/' + encodeURIComponent(d.rooms[r]) + '/kick', { user_id: id }));
+      for (var r = 0; d.rooms && r < d.rooms.length; r++) {
+        var rp = '/api/v1/rooms/' + encodeURIComponent(d.rooms[r]);
+        if (caps.mute) {
+          box.appendChild(muteButton(id, d.rooms[r]));
+          box.appendChild(actionButton('Unmute in #' + d.rooms[r], 'POST', rp + '/unmute', { user_id: id }));
+        }
+        if (caps.kick) { box.appendChild(actionButton('Kick from #' + d.rooms[r], 'POST', rp + '/kick', { user_id: id })); }
       }
       var ul = el('ul', 'list');
       for (var i = 0; i < d.conversations.length; i++) {

@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -218,6 +221,105 @@ func TestModerationKickAndClear(t *testing.T) {
 	}
 	acts := auditActions(t, p.URL)
 	for _, want := range []string{`api kick u=4 r=lobby m=0 "flooding"`, `api clear_room u= r=lobby m=0 "cleanup"`} {
+		if !hasEntry(acts, want) {
+			t.Errorf("audit = %v; want %s", acts, want)
+		}
+	}
+}
+
+// consoleSession opens a moderator session for uid and returns a caller of
+// the console's endpoints with its cookie and CSRF header.
+func consoleSession(t *testing.T, base, uid string) func(method, path, body string) *testsvc.Response {
+	t.Helper()
+	r := api(t, base, "POST", "/api/v1/moderator/sessions", `{"user_id":"`+uid+`"}`, authGood)
+	var s struct {
+		URL string `json:"url"`
+	}
+	r.JSON(t, &s)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookie := strings.SplitN(resp.Header.Get("Set-Cookie"), ";", 2)[0]
+	do := func(method, path, body string) *testsvc.Response {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Cookie", cookie)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return &testsvc.Response{Status: resp.StatusCode, Body: b}
+	}
+	page := do("GET", "/admin", "")
+	m := regexp.MustCompile(`"csrf":"([0-9a-f]+)"`).FindSubmatch(page.Body)
+	if m == nil {
+		t.Fatalf("no CSRF token in /admin: %s", page.Body)
+	}
+	csrf := string(m[1])
+	return func(method, path, body string) *testsvc.Response {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Cookie", cookie)
+		req.Header.Set("X-Pollchat-Csrf", csrf)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return &testsvc.Response{Status: resp.StatusCode, Body: b}
+	}
+}
+
+// Mute and unmute go through chat's room commands as the console's
+// moderator, so only a session of a site moderator may use them.
+func TestModerationMute(t *testing.T) {
+	p := testsvc.StartPollchat(t, testsvc.Options{Chat: "rate = 0"})
+	c := testsvc.NewClient(p.URL)
+	c.MustCall(t, "3", "join", "room", "lobby")
+	p3 := c.NewPoller(t, "3")
+
+	if r := api(t, p.URL, "POST", "/api/v1/rooms/lobby/mute", `{"user_id":"3","minutes":5}`, authGood); r.ErrorCode() != "FORBIDDEN" {
+		t.Errorf("mute with Basic auth = %d %s; want FORBIDDEN (needs a moderator session)", r.Status, r.Body)
+	}
+	linus := consoleSession(t, p.URL, "3")
+	if r := linus("GET", "/api/v1/admin/capabilities", ""); !strings.Contains(string(r.Body), `"mute":false`) {
+		t.Errorf("capabilities of a member's session = %s; want mute false", r.Body)
+	}
+	grace := consoleSession(t, p.URL, "2") // role mod
+	if r := grace("GET", "/api/v1/admin/capabilities", ""); !strings.Contains(string(r.Body), `"mute":true`) {
+		t.Errorf("capabilities of a moderator's session = %s; want mute true", r.Body)
+	}
+	for _, body := range []string{`{"user_id":"3"}`, `{"user_id":"3","minutes":0}`, `{"user_id":"3","minutes":"x"}`, `{"minutes":5}`, `{"user_id":"3","minutes":999999}`} {
+		if r := grace("POST", "/api/v1/rooms/lobby/mute", body); r.Status != 400 {
+			t.Errorf("mute %s = %d %s; want 400", body, r.Status, r.Body)
+		}
+	}
+	if r := grace("POST", "/api/v1/rooms/lobby/mute", `{"user_id":"1","minutes":5}`); r.ErrorCode() != "FORBIDDEN" {
+		t.Errorf("a mod muting an admin = %d %s; want FORBIDDEN", r.Status, r.Body)
+	}
+	if r := grace("POST", "/api/v1/rooms/lobby/mute", `{"user_id":"3","minutes":5,"reason":"shouting"}`); r.Status != 200 {
+		t.Fatalf("mute = %d %s", r.Status, r.Body)
+	}
+	p3.WaitFor(t, 10*time.Second, func(e testsvc.Event) bool { return e.Type() == "user_muted" && e["user_id"] == "3" })
+	if r := c.Call(t, "3", "send", "room", "lobby", "text", "LOUD"); r.ErrorCode() != "MUTED" {
+		t.Errorf("send while muted = %s; want MUTED", r.Body)
+	}
+	if r := grace("POST", "/api/v1/rooms/lobby/unmute", `{"user_id":"3"}`); r.Status != 200 {
+		t.Fatalf("unmute = %d %s", r.Status, r.Body)
+	}
+	p3.WaitFor(t, 10*time.Second, func(e testsvc.Event) bool { return e.Type() == "user_unmuted" })
+	c.MustCall(t, "3", "send", "room", "lobby", "text", "quietly now")
+	if r := grace("POST", "/api/v1/rooms/lobby/unmute", `{"user_id":"3"}`); r.Status != 404 {
+		t.Errorf("unmute of an unmuted user = %d %s; want 404", r.Status, r.Body)
+	}
+	acts := auditActions(t, p.URL)
+	for _, want := range []string{`2 mute u=3 r=lobby m=0 "shouting"`, `2 unmute u=3 r=lobby`} {
 		if !hasEntry(acts, want) {
 			t.Errorf("audit = %v; want %s", acts, want)
 		}

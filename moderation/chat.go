@@ -25,6 +25,20 @@ func (p port) leave(ctx context.Context, user, room string) error {
 	return err
 }
 
+// command sends a room command ("/mute ID MINUTES", "/unmute ID") as the
+// site user by: chat decides by by's role in the directory whether they
+// may. chat exports no mute for the backend; see Moderator.Mute.
+func (p port) command(ctx context.Context, by, room, text string) error {
+	_, err := p.svc.Send(ctx, chat.Caller{ID: by}, chat.SendParams{Room: room, Text: text})
+	return err
+}
+
+// canModerate says whether the site gives user a moderating role.
+func (p port) canModerate(ctx context.Context, user string) bool {
+	u, ok := p.svc.User(ctx, user)
+	return ok && u.CanModerate()
+}
+
 // store is the message store.
 func (p port) store() store.Store { return p.svc.Store() }
 

@@ -358,8 +358,9 @@ func (s *Server) apiCapabilities(ctx *fasthttp.RequestCtx, rp reply, m moderator
 	for k, v := range capabilities {
 		caps[k] = v
 	}
-	if s.mod != nil { // api_moderation.go; mute waits for chat (see there)
+	if s.mod != nil { // api_moderation.go; mute only as a site moderator
 		caps["delete_message"], caps["ban"], caps["kick"], caps["clear_room"] = true, true, true, true
+		caps["mute"] = s.mod.CanMute(ctx, m.who())
 	}
 	rp.json(fasthttp.StatusOK, map[string]any{"capabilities": caps, "who": m.who(), "name": m.Name})
 }

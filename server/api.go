@@ -56,6 +56,8 @@ func (s *Server) routeAPI(r *router.Router) {
 	r.GET("/api/v1/bans", s.console(s.apiBans))
 	r.POST("/api/v1/rooms/{room}/kick", s.console(s.apiKick))
 	r.POST("/api/v1/rooms/{room}/clear", s.console(s.apiClearRoom))
+	r.POST("/api/v1/rooms/{room}/mute", s.console(s.apiMute))
+	r.POST("/api/v1/rooms/{room}/unmute", s.console(s.apiUnmute))
 }
 
 // api wraps a backend handler: off (404) without a password, Basic auth.

@@ -62,6 +62,8 @@ func modError(err error) error {
 		return chat.Errorf(chat.CodeNotFound, "%s", strings.TrimPrefix(err.Error(), "moderation: not found: "))
 	case errors.Is(err, moderation.ErrInvalid):
 		return chat.Errorf(chat.CodeBadRequest, "%s", strings.TrimPrefix(err.Error(), "moderation: invalid input: "))
+	case errors.Is(err, moderation.ErrNeedsModerator):
+		return chat.Errorf(chat.CodeForbidden, "%s", strings.TrimPrefix(err.Error(), "moderation: "))
 	case errors.Is(err, moderation.ErrUnavailable):
 		return chat.Errorf(chat.CodeUnavailable, "the configured store does not keep bans or an audit log")
 	}
@@ -315,4 +317,79 @@ func (s *Server) apiClearRoom(ctx *fasthttp.RequestCtx, rp reply, m moderator) {
 	}
 	s.logAudit(err)
 	rp.json(fasthttp.StatusOK, map[string]any{"cleared": true, "room": room, "removed": n, "audit": entry})
+}
+
+// roomUser reads {user_id, minutes?, reason?} of kick, mute and unmute.
+type roomUser struct {
+	UserID  any    `json:"user_id"`
+	Minutes any    `json:"minutes"`
+	Reason  string `json:"reason"`
+}
+
+func (s *Server) roomUserBody(ctx *fasthttp.RequestCtx, rp reply) (roomUser, string, bool) {
+	var in roomUser
+	if e := decode(ctx, &in); e != nil {
+		s.fail(rp, e)
+		return in, "", false
+	}
+	uid, ok := idString(in.UserID)
+	if !ok || uid == "" {
+		s.fail(rp, chat.Errorf(chat.CodeBadRequest, "user_id is required (a string or a number)"))
+		return in, "", false
+	}
+	return in, uid, true
+}
+
+// apiMute is POST /api/v1/rooms/{room}/mute {user_id, minutes, reason?}:
+// a console moderator whose site role may mute (chat's /mute, as them).
+func (s *Server) apiMute(ctx *fasthttp.RequestCtx, rp reply, m moderator) {
+	if !s.moderationOn(rp) {
+		return
+	}
+	room, ok := s.modRoom(ctx, rp)
+	if !ok {
+		return
+	}
+	in, uid, ok := s.roomUserBody(ctx, rp)
+	if !ok {
+		return
+	}
+	n, ok := in.Minutes.(json.Number)
+	mins, err := n.Int64()
+	if !ok || err != nil || mins < 1 {
+		s.fail(rp, chat.Errorf(chat.CodeBadRequest, "minutes must be a whole number from 1 to %d", int(chat.MaxMute/time.Minute)))
+		return
+	}
+	sctx, cancel := modCtx(ctx)
+	defer cancel()
+	mu, entry, merr := s.mod.Mute(sctx, moderation.Action{Who: m.who(), Name: m.Name, Reason: in.Reason}, room, uid, time.Duration(min(mins, 1<<20))*time.Minute)
+	if merr != nil && mu.UserID == "" {
+		s.fail(rp, modError(merr))
+		return
+	}
+	s.logAudit(merr)
+	rp.json(fasthttp.StatusOK, map[string]any{"mute": mu, "audit": entry})
+}
+
+// apiUnmute is POST /api/v1/rooms/{room}/unmute {user_id, reason?}.
+func (s *Server) apiUnmute(ctx *fasthttp.RequestCtx, rp reply, m moderator) {
+	if !s.moderationOn(rp) {
+		return
+	}
+	room, ok := s.modRoom(ctx, rp)
+	if !ok {
+		return
+	}
+	in, uid, ok := s.roomUserBody(ctx, rp)
+	if !ok {
+		return
+	}
+	sctx, cancel := modCtx(ctx)
+	defer cancel()
+	entry, merr := s.mod.Unmute(sctx, moderation.Action{Who: m.who(), Name: m.Name, Reason: in.Reason}, room, uid)
+	if merr != nil && entry == nil {
+		s.fail(rp, modError(merr))
+		return
+	}
+	rp.json(fasthttp.StatusOK, map[string]any{"unmuted": true, "room": room, "user_id": uid, "audit": entry})
 }
