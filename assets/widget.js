@@ -2122,7 +2122,7 @@
       this.fillText($body, str(m.text));
     }
     $m.append($body);
-    if (!mine && m.id != null && m.from != null && (conv.kind === 'user' || conv.kind === 'room')) {
+    if (!mine && !$m.hasClass('pollchat-deleted') && m.id != null && m.from != null && (conv.kind === 'user' || conv.kind === 'room')) {
       $m.append(this.reportButton(conv, m));
     }
     $m.append(el('div', 'pollchat-meta').append(el('span', 'pollchat-time').text(clock(m.ts))).append(el('span', 'pollchat-state')));
