@@ -325,3 +325,43 @@ func TestModerationMute(t *testing.T) {
 		}
 	}
 }
+
+// On a cluster (two processes, Redis, MariaDB): an action on one process
+// reaches polls held by the other, and a ban made on one holds on the
+// other within moderation.BanTTL (3 s) of read-through cache.
+func TestModerationCluster(t *testing.T) {
+	c := startCluster(t, 2)
+	a, b := c.procs[0], c.cls[1]
+	p3, p4 := b.NewPoller(t, "3"), b.NewPoller(t, "4")
+	sent := b.MustCall(t, "3", "send", "to", "4", "text", "cross-process")
+	id := int64(sent["message"].(map[string]any)["id"].(float64))
+	if r := api(t, a.URL, "DELETE", fmt.Sprintf("/api/v1/messages/%d", id), "", authGood); r.Status != 200 {
+		t.Fatalf("DELETE on the MySQL store = %d %s", r.Status, r.Body)
+	}
+	if e, _ := p4.WaitFor(t, 10*time.Second, func(e testsvc.Event) bool { return e.Type() == "message_deleted" }); e["id"] != float64(id) {
+		t.Errorf("message_deleted on the other process = %v", e)
+	}
+
+	if r := api(t, a.URL, "POST", "/api/v1/users/3/ban", `{"duration":600}`, authGood); r.Status != 200 {
+		t.Fatalf("ban = %d %s", r.Status, r.Body)
+	}
+	p3.WaitFor(t, 10*time.Second, func(e testsvc.Event) bool { return e.Type() == "banned" })
+	refused := func(want bool) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			r := b.Call(t, "3", "typing", "to", "4")
+			if got := r.ErrorCode() == "FORBIDDEN"; got == want {
+				return
+			} else if time.Now().After(deadline) {
+				t.Fatalf("typing via the other process = %s; want refused %v", r.Body, want)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	refused(true)
+	if r := api(t, a.URL, "DELETE", "/api/v1/users/3/ban", "", authGood); r.Status != 200 {
+		t.Fatalf("unban = %d %s", r.Status, r.Body)
+	}
+	refused(false)
+}
