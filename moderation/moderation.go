@@ -225,7 +225,9 @@ func (m *Moderator) Banned(ctx context.Context, user string) (store.Ban, bool) {
 		return c.ban, c.banned && c.ban.Active(now)
 	}
 	v, _, _ := m.fill.Do(user, func() (any, error) {
-		b, banned, err := m.bans.BannedUntil(ctx, user)
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		b, banned, err := m.bans.BannedUntil(sctx, user)
 		if err != nil {
 			return cached{}, err
 		}
