@@ -112,7 +112,7 @@ const helpText = "Commands: /mute NAME_OR_ID MINUTES mutes a user in this room (
 // command runs a room command; feedback goes to the caller as system_message.
 func (s *Service) command(ctx context.Context, c Caller, r *room, text string) error {
 	me := s.me(ctx, c)
-	tell := func(msg string) { s.hub.Publish(c.ID, systemEvent(r.name, msg)) }
+	tell := func(msg string) { s.hub.Publish(c.ID, "", systemEvent(r.name, msg)) }
 	cmd, err := ParseCommand(text)
 	if cmd.Name == "help" {
 		tell(helpText)
@@ -154,9 +154,9 @@ func (s *Service) command(ctx context.Context, c Caller, r *room, text string) e
 		}
 		s.mutes.set(m)
 		s.broadcast(Control{Kind: ControlMutes})
-		s.hub.PublishMany(r.snapshot(), mutedEvent(m))
+		s.hub.PublishMany(r.snapshot(), "", mutedEvent(m))
 		if !r.has(target.ID) {
-			s.hub.Publish(target.ID, mutedEvent(m))
+			s.hub.Publish(target.ID, "", mutedEvent(m))
 		}
 		tell(target.Name + " is muted in " + r.name + " for " + humanSeconds(int(cmd.Duration/time.Second)) + ".")
 	case "unmute":
@@ -178,7 +178,7 @@ func (s *Service) command(ctx context.Context, c Caller, r *room, text string) e
 			tell(target.Name + " was not muted in " + r.name + ".")
 			return nil
 		}
-		s.hub.PublishMany(r.snapshot(), unmutedEvent(r.name, target.ID))
+		s.hub.PublishMany(r.snapshot(), "", unmutedEvent(r.name, target.ID))
 		tell(target.Name + " is no longer muted in " + r.name + ".")
 	}
 	return nil

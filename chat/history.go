@@ -113,10 +113,10 @@ func (s *Service) Read(ctx context.Context, c Caller, with, room string, system 
 	if err := s.store.MarkRead(sctx, c.ID, conv, upto); err != nil {
 		return storeErr(err)
 	}
-	ev := readEvent(c.ID, with, room, upto)
-	s.hub.Publish(c.ID, ev)
+	ev, key := readEvent(c.ID, with, room, upto), keyOf(c.ID, with, room)
+	s.hub.Publish(c.ID, key, ev)
 	if with != "" && !s.blocks.blocks(with, c.ID) {
-		s.hub.Publish(with, ev)
+		s.hub.Publish(with, key, ev)
 	}
 	return nil
 }
@@ -144,7 +144,7 @@ func (s *Service) Typing(ctx context.Context, c Caller, to, room string) error {
 		ev := typingEvent(c.ID, "", room)
 		for _, u := range r.snapshot() {
 			if u != c.ID && !s.blocks.blocks(u, c.ID) {
-				s.hub.Publish(u, ev)
+				s.hub.Publish(u, roomKey(room), ev)
 			}
 		}
 	default:
@@ -161,7 +161,7 @@ func (s *Service) Typing(ctx context.Context, c Caller, to, room string) error {
 			return nil
 		}
 		if !s.blocks.blocks(to, c.ID) {
-			s.hub.Publish(to, typingEvent(c.ID, to, ""))
+			s.hub.Publish(to, directKey(c.ID, to), typingEvent(c.ID, to, ""))
 		}
 	}
 	return nil

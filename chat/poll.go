@@ -83,6 +83,9 @@ func (s *Service) Hello(ctx context.Context, c Caller) (*HelloResult, error) {
 		}
 	}
 	res.Online = s.hub.OnlineUsers(c.ID, s.hub.Contacts(c.ID), 200)
+	if c.With != "" {
+		scopeHello(res, c)
+	}
 	return res, nil
 }
 
@@ -140,7 +143,7 @@ func (s *Service) Park(c Caller, cursor string, timeout time.Duration, fn func(P
 	s.remember(c)
 	s.loadContacts(c.ID)
 	if c.With != "" {
-		return s.hub.ParkScoped(c.ID, cursor, jitter(timeout), fn)
+		return s.hub.ParkScoped(c.ID, cursor, scopeFilter(c), jitter(timeout), fn)
 	}
 	return s.hub.Park(c.ID, cursor, jitter(timeout), fn)
 }
@@ -150,7 +153,7 @@ func (s *Service) Poll(c Caller, cursor string, timeout time.Duration, done <-ch
 	s.remember(c)
 	s.loadContacts(c.ID)
 	if c.With != "" {
-		return s.hub.PollScoped(c.ID, cursor, jitter(timeout), done)
+		return s.hub.PollScoped(c.ID, cursor, scopeFilter(c), jitter(timeout), done)
 	}
 	return s.hub.Poll(c.ID, cursor, jitter(timeout), done)
 }

@@ -59,7 +59,7 @@ func (s *Service) onPresence(user string, online bool) {
 			}
 		}
 	}
-	s.publish(to, ev)
+	s.publish(to, presenceKey(user), ev)
 	for _, r := range left {
 		if r.remove(user) {
 			s.roomUserEvent("user_left", r, user, context.Background())

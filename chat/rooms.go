@@ -174,7 +174,7 @@ func (s *Service) roomUserEventUser(typ string, r *room, u bridge.User) {
 	ev := roomUserEvent(typ, r.name, u)
 	for _, m := range members {
 		if m != u.ID {
-			s.hub.Publish(m, ev)
+			s.hub.Publish(m, roomKey(r.name), ev)
 		}
 	}
 }

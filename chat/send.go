@@ -327,7 +327,7 @@ func (s *Service) deliver(m *store.Message) {
 			}
 		}
 	}
-	if _, err := s.hub.PublishMany(to, ev); err != nil {
+	if _, err := s.hub.PublishMany(to, keyOf(m.From, m.To, m.Room), ev); err != nil {
 		s.log.Warn("chat: message stored but not delivered live (engine down); clients see it on their next hello", "id", m.ID, "err", err)
 	}
 }

@@ -237,8 +237,8 @@ func (s *Service) Close() {
 }
 
 // publish sends an event to users' streams; a failure is counted and logged.
-func (s *Service) publish(users []string, ev []byte) {
-	if _, err := s.hub.PublishMany(users, ev); err != nil {
+func (s *Service) publish(users []string, key string, ev []byte) {
+	if _, err := s.hub.PublishMany(users, key, ev); err != nil {
 		s.log.Warn("chat: event not delivered live (engine down)", "err", err)
 	}
 }

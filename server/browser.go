@@ -43,10 +43,6 @@ func (s *Server) poll(ctx *fasthttp.RequestCtx) {
 		s.fail(rp, errEvicted)
 		return
 	}
-	if c.With != "" {
-		res.Events = scopeEvents(res.Events, c)
-	}
-
 	rp.raw(fasthttp.StatusOK, appendPoll(make([]byte, 0, pollSize(res)), res))
 	s.metrics.polled(len(res.Events))
 }
@@ -64,9 +60,6 @@ func (s *Server) hello(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Cal
 	if err != nil {
 		s.fail(rp, err)
 		return
-	}
-	if c.With != "" {
-		scopeHello(res, c)
 	}
 	if herr := s.filterHidden(ctx, res, c.ID); herr != nil {
 		s.fail(rp, storeError(herr))
