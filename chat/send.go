@@ -216,10 +216,11 @@ type commit struct {
 // maxBatch bounds how many messages one commit round writes.
 const maxBatch = 512
 
-// runCommitter is the group commit: it takes what sends arrived, writes
-// them to the store together (one transaction where the store batches),
-// then publishes them in id order before taking the next batch. So every
-// stream sees messages in id order, and throughput grows with load.
+// runCommitter is the one group commit of messages: it takes what sends
+// arrived, writes them with one SaveMessages call (one transaction), then
+// publishes them in id order before taking the next batch. So every
+// stream sees messages in id order, and throughput grows with load. The
+// stores do not batch messages again (docs/architecture.md, "Writes").
 func (s *Service) runCommitter() {
 	defer close(s.stopped)
 	batch := make([]*commit, 0, maxBatch)
