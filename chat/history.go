@@ -57,7 +57,7 @@ func (s *Service) conv(c Caller, with, room string) (store.Conv, error) {
 	case (with == "") == (room == ""):
 		return "", Errorf(CodeBadRequest, "give exactly one of with and room")
 	case room != "":
-		if _, err := s.room(room); err != nil {
+		if _, err := s.roomFor(c, room); err != nil {
 			return "", err
 		}
 		return store.RoomConv(room), nil
@@ -128,7 +128,7 @@ func (s *Service) Typing(ctx context.Context, c Caller, to, room string) error {
 	case (to == "") == (room == ""):
 		return Errorf(CodeBadRequest, "give exactly one of to and room")
 	case room != "":
-		r, err := s.room(room)
+		r, err := s.roomFor(c, room)
 		if err != nil {
 			return err
 		}
@@ -178,7 +178,8 @@ func (s *Service) typingFresh(sender, conv string) bool {
 func (s *Service) Unread(ctx context.Context, user string) (int, []ConversationInfo, error) {
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()
-	convs, err := s.store.Conversations(sctx, user, s.roomNames, 1000)
+	rooms, _ := s.roomsFor(Caller{ID: user})
+	convs, err := s.store.Conversations(sctx, user, rooms, 1000)
 	if err != nil {
 		return 0, nil, storeErr(err)
 	}

@@ -41,8 +41,7 @@ func (s *Service) onPresence(user string, online bool) {
 	// Co-members of the user's small rooms, taken before an offline user
 	// leaves them, so they hear both the presence and the leave.
 	var left []*room
-	for _, name := range s.roomNames {
-		r := s.rooms[name]
+	for _, r := range s.allRooms() {
 		if !r.has(user) {
 			continue
 		}

@@ -106,7 +106,7 @@ func (s *Service) Join(ctx context.Context, c Caller, name string) (*RoomState, 
 	if name == "" {
 		return nil, Errorf(CodeBadRequest, "room is required")
 	}
-	r, err := s.room(name)
+	r, err := s.roomFor(c, name)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +213,7 @@ func (s *Service) roomState(ctx context.Context, me bridge.User, r *room, withHi
 
 // RoomMembers returns the members of a room (for tests and the API).
 func (s *Service) RoomMembers(name string) []string {
-	r := s.rooms[name]
+	r := s.lookupRoom(name)
 	if r == nil {
 		return nil
 	}

@@ -82,6 +82,7 @@ func scopeHello(res *HelloResult, c Caller) {
 	res.Conversations = convs
 	res.Requests = res.Requests[:0]
 	res.Rooms = []string{}
+	res.RoomInfo = map[string]RoomInfo{}
 	online := res.Online[:0]
 	for _, u := range res.Online {
 		if u == c.With {

@@ -34,7 +34,7 @@ func CleanText(text string, max int) (string, error) {
 }
 
 func (s *Service) room(name string) (*room, error) {
-	r := s.rooms[name]
+	r := s.lookupRoom(name)
 	if r == nil {
 		return nil, Errorf(CodeNotFound, "no room %q", name)
 	}
@@ -104,7 +104,7 @@ func (s *Service) Send(ctx context.Context, c Caller, p SendParams) (SendResult,
 		return SendResult{}, err
 	}
 	if p.Room != "" {
-		r, err := s.room(p.Room)
+		r, err := s.roomFor(c, p.Room)
 		if err != nil {
 			return SendResult{}, err
 		}
@@ -303,7 +303,7 @@ func (s *Service) deliver(m *store.Message) {
 	ev := messageEvent(m)
 	var to []string
 	if m.Room != "" {
-		r := s.rooms[m.Room]
+		r := s.lookupRoom(m.Room)
 		if r == nil {
 			return
 		}

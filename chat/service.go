@@ -27,6 +27,9 @@ type Directory interface {
 type Config struct {
 	// Rooms everyone may join; nil means ["lobby"].
 	Rooms []string
+	// AutoJoin is the room (one of Rooms) every signed-in user joins on
+	// hello (chat.auto_join); empty joins nobody.
+	AutoJoin string
 	// MaxLength of a message in characters after trimming; zero means 350.
 	MaxLength int
 	// History is how many messages join answers; zero means 50.
@@ -76,6 +79,12 @@ type Caller struct {
 	// popup chat page's token); empty means unrestricted. The HTTP face
 	// enforces it.
 	With string
+	// Guest marks a visitor without an identity (rooms.guest_read): they
+	// read the public rooms and nothing else (guest.go).
+	Guest bool
+	// Lang is the language of the server's own texts for this caller (en,
+	// de, fr, it; hello's lang); empty means the one hello last said.
+	Lang string
 }
 
 // Service is the messenger.
@@ -90,8 +99,10 @@ type Service struct {
 	now    func() time.Time
 	banned *wordMask
 
-	rooms     map[string]*room
+	rooms     map[string]*room // the static rooms (Config.Rooms)
 	roomNames []string
+	created   createdRooms // the backend's rooms (rooms_created.go)
+	langs     sync.Map     // user -> language of their system texts (lang.go)
 
 	commits chan *commit
 	stop    chan struct{}
@@ -148,6 +159,7 @@ func New(cfg Config, st store.Store, dir Directory) (*Service, error) {
 		s.rooms[name] = &room{name: name, engine: cfg.Engine, errs: s.errs}
 		s.roomNames = append(s.roomNames, name)
 	}
+	s.initCreated(st)
 	s.banned = newWordMask(cfg.BannedWords)
 	s.limits = limiter{engine: cfg.Engine, errs: s.errs, rate: cfg.Rate, burst: cfg.Burst}
 	s.blocks.init()
@@ -202,6 +214,8 @@ func (s *Service) Control(c Control) {
 	case ControlInvalidate:
 		s.dir.Invalidate(c.Users...)
 		s.Forget(c.Users...)
+	case ControlRooms:
+		s.reloadRooms()
 	}
 }
 

@@ -56,6 +56,7 @@ var errEvicted = &chat.Error{Code: chat.CodeRateLimited, RetryAfter: EvictedRetr
 	Message: "too many polls at once for this user: a newer poll took this one's place; wait before polling again"}
 
 func (s *Server) hello(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
+	c.Lang = p.get("lang") // the language of the server's texts to c
 	res, err := s.svc.Hello(ctx, c)
 	if err != nil {
 		s.fail(rp, err)
