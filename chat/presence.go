@@ -59,6 +59,9 @@ func (s *Service) onPresence(user string, online bool) {
 		}
 	}
 	s.publish(to, presenceKey(user), ev)
+	if !online {
+		s.queueNotice(noticeJob{offline: user})
+	}
 	for _, r := range left {
 		if r.remove(user) {
 			s.roomUserEvent("user_left", r, user, context.Background())

@@ -323,29 +323,12 @@ func (s *Service) deliver(m *store.Message) {
 		}
 		if m.From == "" || !s.blocks.blocks(m.To, m.From) {
 			to = append(to, m.To)
-			if s.cfg.NoticeDelay > 0 {
-				go s.noticeIfOffline(*m)
-			}
+			cp := *m
+			s.queueNotice(noticeJob{msg: &cp})
 		}
 	}
 	if _, err := s.hub.PublishMany(to, keyOf(m.From, m.To, m.Room), ev); err != nil {
 		s.log.Warn("chat: message stored but not delivered live (engine down); clients see it on their next hello", "id", m.ID, "err", err)
-	}
-}
-
-// noticeIfOffline puts m into the outbox of missed-message notices when its
-// recipient is offline (issue 15.3); the sender checks again at send time
-// that it is still unread and the recipient still offline.
-func (s *Service) noticeIfOffline(m store.Message) {
-	r, ok := s.store.(store.Records)
-	if !ok || m.To == "" || s.hub.Online(m.To) {
-		return
-	}
-	ctx, cancel := s.storeCtx(context.Background())
-	defer cancel()
-	it := store.NoticeItem{MessageID: m.ID, From: m.From, Conv: store.DirectConv(m.From, m.To), Excerpt: m.Text, TS: m.TS}
-	if _, err := store.NewOutbox(r).Enqueue(ctx, m.To, it, s.cfg.NoticeDelay); err != nil {
-		s.log.Warn("chat: missed-message notice not queued", "to", m.To, "id", m.ID, "err", err)
 	}
 }
 

@@ -108,6 +108,10 @@ type Service struct {
 	stop    chan struct{}
 	stopped chan struct{}
 	once    sync.Once
+	notices chan noticeJob // for the notice worker (notices.go)
+	workers sync.WaitGroup // the notice worker
+	noticed sync.Map       // user -> int64: newest message id put in a notice here
+	dropped atomic.Uint64  // notice jobs dropped on a full queue
 
 	limits  limiter
 	typing  *cache.Cache // sender + conversation -> nil: a typing event went out this second
@@ -168,6 +172,13 @@ func New(cfg Config, st store.Store, dir Directory) (*Service, error) {
 	defer cancel()
 	if err := s.mutes.load(ctx, st); err != nil {
 		return nil, err
+	}
+	if cfg.NoticeDelay > 0 {
+		if _, ok := st.(store.Records); ok {
+			s.notices = make(chan noticeJob, noticeQueue)
+			s.workers.Add(1)
+			go s.runNotices()
+		}
 	}
 	go s.runCommitter()
 	go s.runReaper()
@@ -247,6 +258,7 @@ func (s *Service) Close() {
 		s.hub.Close()
 		close(s.stop)
 		<-s.stopped
+		s.workers.Wait()
 	})
 }
 
