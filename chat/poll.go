@@ -34,10 +34,15 @@ type HelloResult struct {
 	Rooms    []string            `json:"rooms"`
 	RoomInfo map[string]RoomInfo `json:"room_info"`
 	Online   []string            `json:"online"`
+	// Guest marks a guest's hello (rooms.guest_read): no me, only rooms.
+	Guest bool `json:"guest,omitempty"`
 }
 
 // Hello opens the caller's stream and returns their state.
 func (s *Service) Hello(ctx context.Context, c Caller) (*HelloResult, error) {
+	if c.Guest {
+		return s.guestHello()
+	}
 	me := s.me(ctx, c)
 	s.setLang(c)
 	// Open the stream first: whatever is published from here on is in it,
@@ -88,7 +93,7 @@ func (s *Service) Hello(ctx context.Context, c Caller) (*HelloResult, error) {
 			res.Requests = append(res.Requests, wireRequest(users[r.From], r))
 		}
 	}
-	res.Online = s.hub.OnlineUsers(c.ID, s.hub.Contacts(c.ID), 200)
+	res.Online = withoutGuests(s.hub.OnlineUsers(c.ID, s.hub.Contacts(c.ID), 200))
 	if c.With != "" {
 		scopeHello(res, c)
 	} else {
@@ -160,6 +165,9 @@ func (s *Service) Seen(c Caller) {
 
 // Park is Poll without a goroutine while it waits: see Hub.Park.
 func (s *Service) Park(c Caller, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
+	if c.Guest {
+		return s.guestPark(cursor, timeout, fn)
+	}
 	s.remember(c)
 	s.loadContacts(c.ID)
 	if c.With != "" {
@@ -170,6 +178,9 @@ func (s *Service) Park(c Caller, cursor string, timeout time.Duration, fn func(P
 
 // Poll answers the caller's events after cursor, parking up to timeout.
 func (s *Service) Poll(c Caller, cursor string, timeout time.Duration, done <-chan struct{}) PollResult {
+	if c.Guest {
+		return s.guestPoll(cursor, timeout, done)
+	}
 	s.remember(c)
 	s.loadContacts(c.ID)
 	if c.With != "" {

@@ -7,7 +7,7 @@ import (
 
 // Online returns every online user.
 func (s *Service) Online() []string {
-	out := s.hub.AllOnline()
+	out := withoutGuests(s.hub.AllOnline())
 	sort.Strings(out)
 	return out
 }
@@ -15,6 +15,15 @@ func (s *Service) Online() []string {
 // onPresence is the hub's presence callback: tell contacts and the members
 // of the user's small rooms; a user who went offline leaves their rooms.
 func (s *Service) onPresence(user string, online bool) {
+	if IsGuest(user) {
+		// Never announced; a guest gone offline leaves the rooms quietly.
+		if !online {
+			for _, r := range s.allRooms() {
+				r.remove(user)
+			}
+		}
+		return
+	}
 	ev := presenceEvent(user, online)
 	sent := map[string]bool{user: true}
 	contacts := s.hub.Contacts(user)

@@ -62,6 +62,13 @@ func (s *Server) hello(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Cal
 		s.fail(rp, err)
 		return
 	}
+	if res.Guest {
+		// A guest: no me, only the rooms (docs/protocol.md, guests).
+		rp.json(fasthttp.StatusOK, map[string]any{"guest": true, "me": nil, "cursor": res.Cursor,
+			"rooms": res.Rooms, "room_info": res.RoomInfo, "conversations": res.Conversations,
+			"requests": res.Requests, "online": res.Online})
+		return
+	}
 	if herr := s.filterHidden(ctx, res, c.ID); herr != nil {
 		s.fail(rp, storeError(herr))
 		return
