@@ -3,9 +3,9 @@ package chat
 import (
 	"context"
 
-	"pollchat/bridge"
 	"crypto/rand"
 	"encoding/hex"
+	"pollchat/bridge"
 	"strings"
 	"time"
 )
