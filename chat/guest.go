@@ -2,12 +2,12 @@ package chat
 
 import (
 	"context"
-
 	"crypto/rand"
 	"encoding/hex"
-	"pollchat/bridge"
 	"strings"
 	"time"
+
+	"pollchat/bridge"
 )
 
 // Guests (issue 15.4, rooms.guest_read): a visitor without an identity
