@@ -72,6 +72,9 @@ func (s *Service) guestHello() (*HelloResult, error) {
 	if err != nil {
 		return nil, &Error{Code: CodeUnavailable, Message: "the cluster broker is unavailable; try again shortly", Err: err}
 	}
+	// Seen now: a guest who never polls goes offline after the grace like
+	// anyone, which takes their stream out of the rooms again.
+	s.hub.Touch(id)
 	rooms, info := s.roomsFor(Caller{Guest: true})
 	for _, name := range rooms {
 		if r := s.lookupRoom(name); r != nil {

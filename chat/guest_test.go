@@ -26,6 +26,16 @@ func TestGuestReadsPublicRooms(t *testing.T) {
 	if !res.Guest || len(res.Rooms) != 1 || res.Rooms[0] != "lobby" {
 		t.Fatalf("guest hello = %+v; want guest and only lobby", res)
 	}
+	gid, _, _ := splitGuestCursor(res.Cursor)
+	if !svc.hub.Online(gid) {
+		t.Fatal("a guest is not seen on hello: one who never polls would stay in the rooms")
+	}
+	// Gone offline: out of the rooms, quietly.
+	svc.onPresence(gid, false)
+	if m, _ := svc.engine.RoomMembers(ctx, "lobby"); len(m) != 0 {
+		t.Fatalf("lobby members after the guest went offline = %v", m)
+	}
+	svc.engine.RoomAdd(ctx, "lobby", gid)
 	if _, err := svc.Join(ctx, Caller{ID: "1"}, "staff"); err != nil {
 		t.Fatal(err)
 	}
