@@ -319,3 +319,28 @@ func TestAppendSameOrderForEveryRecipient(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamConversationKeys: an event's conversation key is kept in its
+// stream entry, so a scoped read keeps one conversation's events without
+// parsing them, and its cursor moves past the others.
+func TestStreamConversationKeys(t *testing.T) {
+	r, _ := open(t, 16)
+	ctx := context.Background()
+	head, err := r.Head(ctx, "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []struct{ key, data string }{{"d:u\x00v", "1"}, {"d:u\x00w", "2"}, {"", "3"}, {"p:v", "4"}, {"d:u\x00v", "5"}} {
+		if _, err := r.Append(ctx, []string{"u"}, ev.key, []byte(ev.data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keep := func(k string) bool { return k == "d:u\x00v" || k == "p:v" }
+	evs, next, reset, err := r.Read(ctx, "u", head, 10, keep)
+	if err != nil || reset || fmt.Sprintf("%s", evs) != "[1 4 5]" {
+		t.Fatalf("scoped Read = %s, %v, %v; want [1 4 5]", evs, reset, err)
+	}
+	if all, next2, _, _ := r.Read(ctx, "u", head, 10, nil); len(all) != 5 || next2 != next {
+		t.Fatalf("unscoped Read = %s (next %s, scoped %s); want all 5 and the same cursor", all, next2, next)
+	}
+}
