@@ -105,6 +105,7 @@ func start(cfg *config.Config, log *slog.Logger) (_ *app, err error) {
 	svc, err := chat.New(chat.Config{
 		Engine:          engine,
 		Rooms:           cfg.Chat.Rooms,
+		AutoJoin:        cfg.Chat.AutoJoinRoom(),
 		MaxLength:       cfg.Chat.MaxLength,
 		History:         cfg.Chat.History,
 		Rate:            cfg.Chat.RateLimit(),

@@ -107,19 +107,18 @@ func rank(role string) int {
 	return 0
 }
 
-const helpText = "Commands: /mute NAME_OR_ID MINUTES mutes a user in this room (moderators); /unmute NAME_OR_ID ends a mute; /help shows this."
-
 // command runs a room command; feedback goes to the caller as system_message.
 func (s *Service) command(ctx context.Context, c Caller, r *room, text string) error {
 	me := s.me(ctx, c)
-	tell := func(msg string) { s.hub.Publish(c.ID, systemEvent(r.name, msg)) }
+	lang := s.langOf(c)
+	tell := func(msg string) { s.hub.Publish(c.ID, "", systemEvent(r.name, msg)) }
 	cmd, err := ParseCommand(text)
 	if cmd.Name == "help" {
-		tell(helpText)
+		tell(sysText(lang, txtHelp))
 		return nil
 	}
 	if (cmd.Name == "mute" || cmd.Name == "unmute") && !me.CanModerate() {
-		tell("Only moderators can use /" + cmd.Name + ".")
+		tell(sysText(lang, txtOnlyMods, cmd.Name))
 		return Errorf(CodeForbidden, "only moderators can use /%s", cmd.Name)
 	}
 	if err != nil {
@@ -128,7 +127,7 @@ func (s *Service) command(ctx context.Context, c Caller, r *room, text string) e
 	}
 	target, ok := s.resolveTarget(ctx, r, cmd.Target)
 	if !ok {
-		tell("No user " + strconv.Quote(cmd.Target) + " in " + r.name + ".")
+		tell(sysText(lang, txtNoUser, cmd.Target, r.name))
 		return nil
 	}
 	sctx, cancel := s.storeCtx(ctx)
@@ -138,11 +137,11 @@ func (s *Service) command(ctx context.Context, c Caller, r *room, text string) e
 	switch cmd.Name {
 	case "mute":
 		if target.ID == c.ID {
-			tell("You cannot mute yourself.")
+			tell(sysText(lang, txtNoSelfMute))
 			return nil
 		}
 		if rank(target.Role) >= rank(me.Role) {
-			tell("You cannot mute " + target.Name + ": their role is not below yours.")
+			tell(sysText(lang, txtCantMute, target.Name))
 			return Errorf(CodeForbidden, "cannot mute a user whose role is not below yours")
 		}
 		now := s.now()
@@ -154,20 +153,20 @@ func (s *Service) command(ctx context.Context, c Caller, r *room, text string) e
 		}
 		s.mutes.set(m)
 		s.broadcast(Control{Kind: ControlMutes})
-		s.hub.PublishMany(r.snapshot(), mutedEvent(m))
+		s.hub.PublishMany(r.snapshot(), "", mutedEvent(m))
 		if !r.has(target.ID) {
-			s.hub.Publish(target.ID, mutedEvent(m))
+			s.hub.Publish(target.ID, "", mutedEvent(m))
 		}
-		tell(target.Name + " is muted in " + r.name + " for " + humanSeconds(int(cmd.Duration/time.Second)) + ".")
+		tell(sysText(lang, txtMuted, target.Name, r.name, humanIn(lang, int(cmd.Duration/time.Second))))
 	case "unmute":
 		// The same ranks as for /mute: a muted moderator cannot lift their
 		// own mute, nor one of a user ranked as high as them.
 		if target.ID == c.ID {
-			tell("You cannot unmute yourself.")
+			tell(sysText(lang, txtNoSelfUnmute))
 			return Errorf(CodeForbidden, "cannot unmute yourself")
 		}
 		if rank(target.Role) >= rank(me.Role) {
-			tell("You cannot unmute " + target.Name + ": their role is not below yours.")
+			tell(sysText(lang, txtCantUnmute, target.Name))
 			return Errorf(CodeForbidden, "cannot unmute a user whose role is not below yours")
 		}
 		if _, err := s.store.DeleteMute(sctx, r.name, target.ID); err != nil {
@@ -175,11 +174,11 @@ func (s *Service) command(ctx context.Context, c Caller, r *room, text string) e
 		}
 		s.broadcast(Control{Kind: ControlMutes})
 		if !s.mutes.del(r.name, target.ID) {
-			tell(target.Name + " was not muted in " + r.name + ".")
+			tell(sysText(lang, txtNotMuted, target.Name, r.name))
 			return nil
 		}
-		s.hub.PublishMany(r.snapshot(), unmutedEvent(r.name, target.ID))
-		tell(target.Name + " is no longer muted in " + r.name + ".")
+		s.hub.PublishMany(r.snapshot(), "", unmutedEvent(r.name, target.ID))
+		tell(sysText(lang, txtUnmuted, target.Name, r.name))
 	}
 	return nil
 }

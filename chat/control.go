@@ -40,6 +40,8 @@ const (
 	// ControlInvalidate: drop Users from the directory's cache and end
 	// their parked polls (the backend API's users/invalidate).
 	ControlInvalidate
+	// ControlRooms: the created rooms changed; reload them from the store.
+	ControlRooms
 )
 
 // CallerInfo is what an identity said of its user.
@@ -52,13 +54,13 @@ type CallerInfo struct {
 // ErrBadControl is returned by Decode for a message it does not understand.
 var ErrBadControl = errors.New("chat: bad control message")
 
-var controlNames = [...]string{ControlMutes: "mutes", ControlBlocks: "blocks", ControlCaller: "caller", ControlInvalidate: "invalidate"}
+var controlNames = [...]string{ControlMutes: "mutes", ControlBlocks: "blocks", ControlCaller: "caller", ControlInvalidate: "invalidate", ControlRooms: "rooms"}
 
 // Encode returns the wire form of c.
 func (c Control) Encode() ([]byte, error) {
 	switch c.Kind {
-	case ControlMutes:
-		return []byte("mutes"), nil
+	case ControlMutes, ControlRooms:
+		return []byte(controlNames[c.Kind]), nil
 	case ControlBlocks, ControlInvalidate:
 		if len(c.Users) == 0 || (c.Kind == ControlBlocks && len(c.Users) != 1) {
 			return nil, fmt.Errorf("%w: %s needs user ids", ErrBadControl, controlNames[c.Kind])
@@ -89,9 +91,12 @@ func DecodeControl(b []byte) (Control, error) {
 		return Control{}, fmt.Errorf("%w: %s", ErrBadControl, why)
 	}
 	switch kind {
-	case "mutes":
+	case "mutes", "rooms":
 		if hasArg {
-			return bad("mutes takes no argument")
+			return bad(kind + " takes no argument")
+		}
+		if kind == "rooms" {
+			return Control{Kind: ControlRooms}, nil
 		}
 		return Control{Kind: ControlMutes}, nil
 	case "blocks", "invalidate":

@@ -31,12 +31,15 @@ type Engine interface {
 	// Read returns up to max events of user after cursor, oldest first,
 	// and the cursor after them. When cursor is unknown, malformed or
 	// older than what the stream keeps, reset is set and next is the
-	// stream's head.
-	Read(ctx context.Context, user, cursor string, max int) (events [][]byte, next string, reset bool, err error)
-	// Append adds data to the stream of each user and wakes the processes
-	// holding their polls. It returns how many streams took it (users
-	// without a stream get nothing: they read the store on hello).
-	Append(ctx context.Context, users []string, data []byte) (int, error)
+	// stream's head. With keep set, only the events whose conversation
+	// key it keeps are returned (a scoped poll's); the cursor still moves
+	// past the others.
+	Read(ctx context.Context, user, cursor string, max int, keep func(key string) bool) (events [][]byte, next string, reset bool, err error)
+	// Append adds data, with its conversation key (scope.go), to the
+	// stream of each user and wakes the processes holding their polls. It
+	// returns how many streams took it (users without a stream get
+	// nothing: they read the store on hello).
+	Append(ctx context.Context, users []string, key string, data []byte) (int, error)
 	// Listen registers the hub's callbacks: wake for every user whose
 	// stream got events (on any process; "" means every user, after a
 	// reconnect), control for control messages from other processes. It

@@ -82,6 +82,7 @@ type ringShard struct {
 
 type event struct {
 	seq  uint64
+	key  string // the conversation key (scope.go)
 	data []byte
 }
 
@@ -146,7 +147,7 @@ func (e *MemoryEngine) Head(_ context.Context, user string) (string, error) {
 }
 
 // Read implements Engine.
-func (e *MemoryEngine) Read(_ context.Context, user, cursor string, max int) ([][]byte, string, bool, error) {
+func (e *MemoryEngine) Read(_ context.Context, user, cursor string, max int, keep func(string) bool) ([][]byte, string, bool, error) {
 	seq, ok := e.parseCursor(cursor)
 	r := e.ring(user, true)
 	r.mu.Lock()
@@ -160,17 +161,19 @@ func (e *MemoryEngine) Read(_ context.Context, user, cursor string, max int) ([]
 	if n == 0 {
 		return nil, cursor, false, nil
 	}
-	evs := make([][]byte, n)
+	evs := make([][]byte, 0, n)
 	l := len(r.buf)
 	start := r.head + l - int(r.last-seq)
 	for i := 0; i < n; i++ {
-		evs[i] = r.buf[(start+i)%l].data
+		if ev := &r.buf[(start+i)%l]; keep == nil || keep(ev.key) {
+			evs = append(evs, ev.data)
+		}
 	}
 	return evs, e.cursor(seq + uint64(n)), false, nil
 }
 
 // Append implements Engine: only users with a ring get the event.
-func (e *MemoryEngine) Append(_ context.Context, users []string, data []byte) (int, error) {
+func (e *MemoryEngine) Append(_ context.Context, users []string, key string, data []byte) (int, error) {
 	n := 0
 	for _, u := range users {
 		r := e.ring(u, false)
@@ -179,7 +182,7 @@ func (e *MemoryEngine) Append(_ context.Context, users []string, data []byte) (i
 		}
 		r.mu.Lock()
 		r.last++
-		ev := event{seq: r.last, data: data}
+		ev := event{seq: r.last, key: key, data: data}
 		if len(r.buf) < e.buffer {
 			r.buf = append(r.buf, ev)
 		} else {

@@ -40,6 +40,9 @@ func (s *Service) History(ctx context.Context, c Caller, p HistoryParams) ([]sto
 	if err != nil {
 		return nil, false, storeErr(err)
 	}
+	if c.Guest || c.ID == "" {
+		return msgs, more, nil
+	}
 	if blocked := s.blocks.get(sctx, s.store, c.ID); len(blocked) > 0 {
 		kept := msgs[:0]
 		for _, m := range msgs {
@@ -57,7 +60,7 @@ func (s *Service) conv(c Caller, with, room string) (store.Conv, error) {
 	case (with == "") == (room == ""):
 		return "", Errorf(CodeBadRequest, "give exactly one of with and room")
 	case room != "":
-		if _, err := s.room(room); err != nil {
+		if _, err := s.roomFor(c, room); err != nil {
 			return "", err
 		}
 		return store.RoomConv(room), nil
@@ -113,10 +116,10 @@ func (s *Service) Read(ctx context.Context, c Caller, with, room string, system 
 	if err := s.store.MarkRead(sctx, c.ID, conv, upto); err != nil {
 		return storeErr(err)
 	}
-	ev := readEvent(c.ID, with, room, upto)
-	s.hub.Publish(c.ID, ev)
+	ev, key := readEvent(c.ID, with, room, upto), keyOf(c.ID, with, room)
+	s.hub.Publish(c.ID, key, ev)
 	if with != "" && !s.blocks.blocks(with, c.ID) {
-		s.hub.Publish(with, ev)
+		s.hub.Publish(with, key, ev)
 	}
 	return nil
 }
@@ -128,7 +131,7 @@ func (s *Service) Typing(ctx context.Context, c Caller, to, room string) error {
 	case (to == "") == (room == ""):
 		return Errorf(CodeBadRequest, "give exactly one of to and room")
 	case room != "":
-		r, err := s.room(room)
+		r, err := s.roomFor(c, room)
 		if err != nil {
 			return err
 		}
@@ -144,7 +147,7 @@ func (s *Service) Typing(ctx context.Context, c Caller, to, room string) error {
 		ev := typingEvent(c.ID, "", room)
 		for _, u := range r.snapshot() {
 			if u != c.ID && !s.blocks.blocks(u, c.ID) {
-				s.hub.Publish(u, ev)
+				s.hub.Publish(u, roomKey(room), ev)
 			}
 		}
 	default:
@@ -161,7 +164,7 @@ func (s *Service) Typing(ctx context.Context, c Caller, to, room string) error {
 			return nil
 		}
 		if !s.blocks.blocks(to, c.ID) {
-			s.hub.Publish(to, typingEvent(c.ID, to, ""))
+			s.hub.Publish(to, directKey(c.ID, to), typingEvent(c.ID, to, ""))
 		}
 	}
 	return nil
@@ -178,7 +181,8 @@ func (s *Service) typingFresh(sender, conv string) bool {
 func (s *Service) Unread(ctx context.Context, user string) (int, []ConversationInfo, error) {
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()
-	convs, err := s.store.Conversations(sctx, user, s.roomNames, 1000)
+	rooms, _ := s.roomsFor(Caller{ID: user})
+	convs, err := s.store.Conversations(sctx, user, rooms, 1000)
 	if err != nil {
 		return 0, nil, storeErr(err)
 	}

@@ -117,8 +117,9 @@ type waiter struct {
 	cursor string
 	fn     func(PollResult)
 	fired  atomic.Bool
-	why    int  // set by the one that fired it
-	scoped bool // a scoped token's poll: counted in its own quota
+	why    int                   // set by the one that fired it
+	scoped bool                  // a scoped token's poll: counted in its own quota
+	keep   func(key string) bool // a scoped poll's filter (scope.go); nil keeps all
 	// Its place on the shard's timeout grid (guarded by the grid's mutex):
 	// its tick (0: not on the grid) and its neighbours in that tick's list.
 	tick       int64
@@ -259,30 +260,31 @@ type PollResult struct {
 // with other work there. A parked poll costs a waiter on the grid, no
 // goroutine and no stack.
 func (h *Hub) Park(user, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
-	res, w := h.park(user, cursor, timeout, false, fn)
+	res, w := h.park(user, cursor, timeout, nil, fn)
 	return res, w != nil
 }
 
 // ParkScoped is Park for a scoped token: its parked polls count in a quota
-// of their own.
-func (h *Hub) ParkScoped(user, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
-	res, w := h.park(user, cursor, timeout, true, fn)
+// of their own and answer only the events whose conversation key keep
+// keeps.
+func (h *Hub) ParkScoped(user, cursor string, keep func(key string) bool, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
+	res, w := h.park(user, cursor, timeout, keep, fn)
 	return res, w != nil
 }
 
 // Poll is Park waiting for its answer: it returns early when done closes.
 func (h *Hub) Poll(user, cursor string, timeout time.Duration, done <-chan struct{}) PollResult {
-	return h.poll(user, cursor, timeout, false, done)
+	return h.poll(user, cursor, timeout, nil, done)
 }
 
-// PollScoped is Poll for a scoped token.
-func (h *Hub) PollScoped(user, cursor string, timeout time.Duration, done <-chan struct{}) PollResult {
-	return h.poll(user, cursor, timeout, true, done)
+// PollScoped is Poll for a scoped token (see ParkScoped).
+func (h *Hub) PollScoped(user, cursor string, keep func(key string) bool, timeout time.Duration, done <-chan struct{}) PollResult {
+	return h.poll(user, cursor, timeout, keep, done)
 }
 
-func (h *Hub) poll(user, cursor string, timeout time.Duration, scoped bool, done <-chan struct{}) PollResult {
+func (h *Hub) poll(user, cursor string, timeout time.Duration, keep func(string) bool, done <-chan struct{}) PollResult {
 	ch := make(chan PollResult, 1)
-	res, w := h.park(user, cursor, timeout, scoped, func(r PollResult) { ch <- r })
+	res, w := h.park(user, cursor, timeout, keep, func(r PollResult) { ch <- r })
 	if w == nil {
 		return res
 	}
@@ -297,24 +299,27 @@ func (h *Hub) poll(user, cursor string, timeout time.Duration, scoped bool, done
 
 // park is the one poll path. It returns the answer and a nil waiter, or
 // the waiter that will answer fn.
-func (h *Hub) park(user, cursor string, timeout time.Duration, scoped bool, fn func(PollResult)) (PollResult, *waiter) {
+func (h *Hub) park(user, cursor string, timeout time.Duration, keep func(string) bool, fn func(PollResult)) (PollResult, *waiter) {
 	sh := h.shard(user)
 	s := h.get(user, true)
 	h.seen(user, s)
-	w := &waiter{h: h, s: s, sh: sh, user: user, cursor: cursor, fn: fn, scoped: scoped}
+	w := &waiter{h: h, s: s, sh: sh, user: user, cursor: cursor, fn: fn, scoped: keep != nil, keep: keep}
 	s.mu.Lock()
 	s.addWaiter(w)
 	s.mu.Unlock()
 	h.parked.Add(1)
 
-	res, err := h.read(user, cursor)
+	res, err := h.read(user, cursor, keep)
 	closed := false
 	select {
 	case <-h.closed:
 		closed = true
 	default:
 	}
-	if err == nil && (cursor == "" || res.Reset || len(res.Events) > 0 || timeout <= 0 || closed) {
+	// A scoped poll whose read skipped other conversations' events (the
+	// cursor moved, nothing kept) answers too, with the new cursor: its
+	// next poll does not skip them again.
+	if err == nil && (cursor == "" || res.Reset || len(res.Events) > 0 || res.Cursor != cursor || timeout <= 0 || closed) {
 		if !w.fired.CompareAndSwap(false, true) {
 			return PollResult{}, w // a wake or an eviction came first: it answers
 		}
@@ -333,14 +338,14 @@ func (h *Hub) park(user, cursor string, timeout time.Duration, scoped bool, fn f
 }
 
 // read reads user's stream after cursor ("" reads only the head).
-func (h *Hub) read(user, cursor string) (PollResult, error) {
+func (h *Hub) read(user, cursor string, keep func(string) bool) (PollResult, error) {
 	ctx, cancel := engineCtx()
 	defer cancel()
 	if cursor == "" {
 		c, err := h.engine.Head(ctx, user)
 		return PollResult{Cursor: c}, h.errs.count(err)
 	}
-	evs, next, reset, err := h.engine.Read(ctx, user, cursor, readMax)
+	evs, next, reset, err := h.engine.Read(ctx, user, cursor, readMax, keep)
 	if h.errs.count(err) != nil {
 		return PollResult{Cursor: cursor}, err
 	}
@@ -394,30 +399,31 @@ func (h *Hub) end(w *waiter) {
 	case endEvicted:
 		res.Evicted = true
 	case endWoken:
-		if r, err := h.read(w.user, w.cursor); err == nil {
+		if r, err := h.read(w.user, w.cursor, w.keep); err == nil {
 			res = r
 		}
 	}
 	w.fn(res)
 }
 
-// Publish appends an event to user's stream and wakes their parked polls.
+// Publish appends an event, with its conversation key (scope.go), to
+// user's stream and wakes their parked polls.
 // It reports whether the event was delivered to a stream.
-func (h *Hub) Publish(user string, data []byte) bool {
-	n, _ := h.PublishMany([]string{user}, data)
+func (h *Hub) Publish(user, key string, data []byte) bool {
+	n, _ := h.PublishMany([]string{user}, key, data)
 	return n == 1
 }
 
 // PublishMany publishes one event to several users; it returns how many
 // streams got it. A user without a stream (not connected since the stream
 // was dropped) gets nothing: they will read the store on hello.
-func (h *Hub) PublishMany(users []string, data []byte) (int, error) {
+func (h *Hub) PublishMany(users []string, key string, data []byte) (int, error) {
 	if len(users) == 0 {
 		return 0, nil
 	}
 	ctx, cancel := engineCtx()
 	defer cancel()
-	n, err := h.engine.Append(ctx, users, data)
+	n, err := h.engine.Append(ctx, users, key, data)
 	h.deliveries.Add(uint64(n))
 	return n, h.errs.count(err)
 }

@@ -28,7 +28,7 @@ func TestHubCursorSemantics(t *testing.T) {
 		t.Fatalf("Poll(empty) = %+v; want no events, cursor %s", r, c0)
 	}
 	for i := 0; i < 3; i++ {
-		h.Publish("u", ev(fmt.Sprint(i)))
+		h.Publish("u", "", ev(fmt.Sprint(i)))
 	}
 	r := h.Poll("u", c0, time.Second, nil)
 	if len(r.Events) != 3 || string(r.Events[0]) != string(ev("0")) || string(r.Events[2]) != string(ev("2")) {
@@ -45,12 +45,12 @@ func TestHubCursorSemantics(t *testing.T) {
 	// Overflow the ring: the old cursor is reset, the head one still works.
 	head := r.Cursor
 	for i := 0; i < 8; i++ {
-		h.Publish("u", ev(fmt.Sprint(i)))
+		h.Publish("u", "", ev(fmt.Sprint(i)))
 	}
 	if r := h.Poll("u", head, 0, nil); r.Reset || len(r.Events) != 8 {
 		t.Fatalf("poll of exactly a full ring = reset %v, %d events; want 8", r.Reset, len(r.Events))
 	}
-	h.Publish("u", ev("x"))
+	h.Publish("u", "", ev("x"))
 	if r := h.Poll("u", head, 0, nil); !r.Reset {
 		t.Fatalf("cursor older than the ring = %+v; want reset", r)
 	}
@@ -73,7 +73,7 @@ func TestHubParkWakeTimeoutClose(t *testing.T) {
 	got := make(chan PollResult)
 	go func() { got <- h.Poll("u", c, 10*time.Second, nil) }()
 	waitFor(t, func() bool { return h.Parked() == 1 })
-	h.Publish("u", ev("a"))
+	h.Publish("u", "", ev("a"))
 	if r := <-got; len(r.Events) != 1 {
 		t.Fatalf("woken poll = %+v", r)
 	}
@@ -175,7 +175,7 @@ func TestHubConcurrentPublishersExactlyOnce(t *testing.T) {
 		go func(w int) {
 			defer wg.Done()
 			for i := 0; i < per; i++ {
-				h.Publish("u", []byte(fmt.Sprintf("%d:%d", w, i)))
+				h.Publish("u", "", []byte(fmt.Sprintf("%d:%d", w, i)))
 			}
 		}(w)
 	}
@@ -266,7 +266,7 @@ func BenchmarkPublishWake(b *testing.B) {
 		for h.Parked() == 0 {
 			runtime.Gosched()
 		}
-		h.Publish("u", data)
+		h.Publish("u", "", data)
 		<-done
 	}
 }
@@ -283,7 +283,7 @@ func BenchmarkFanout(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		h.PublishMany(users, data)
+		h.PublishMany(users, "", data)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(users)), "ns/delivery")
 }
@@ -292,7 +292,7 @@ func TestHubParkCallback(t *testing.T) {
 	h := NewHub(HubConfig{Buffer: 16})
 	c := open1(h, "u")
 	// Behind the head: answered at once, not parked.
-	h.Publish("u", ev("a"))
+	h.Publish("u", "", ev("a"))
 	res, parked := h.Park("u", c, time.Second, func(PollResult) { t.Fatal("fn ran for an answered poll") })
 	if parked || len(res.Events) != 1 {
 		t.Fatalf("Park behind head = %+v, parked %v", res, parked)
@@ -310,8 +310,8 @@ func TestHubParkCallback(t *testing.T) {
 	if h.Parked() != 1 {
 		t.Fatalf("Parked() = %d", h.Parked())
 	}
-	h.Publish("u", ev("b"))
-	h.Publish("u", ev("c"))
+	h.Publish("u", "", ev("b"))
+	h.Publish("u", "", ev("c"))
 	r := <-got
 	if len(r.Events) < 1 || string(r.Events[0]) != string(ev("b")) {
 		t.Fatalf("woken park = %q", r.Events)
@@ -372,7 +372,7 @@ func TestHubParkExactlyOnce(t *testing.T) {
 	}
 	go step(c)
 	for i := 0; i < n; i++ {
-		h.Publish("u", []byte(fmt.Sprint(i)))
+		h.Publish("u", "", []byte(fmt.Sprint(i)))
 		if i%100 == 0 {
 			time.Sleep(time.Millisecond)
 		}

@@ -109,8 +109,8 @@ func (s *Service) expireMutes() {
 		}
 		// In a cluster every process expires its copy; the one whose delete
 		// found the row tells the room, so members hear it once.
-		if r := s.rooms[m.Room]; r != nil && found {
-			s.publish(r.snapshot(), unmutedEvent(m.Room, m.UserID))
+		if r := s.lookupRoom(m.Room); r != nil && found {
+			s.publish(r.snapshot(), "", unmutedEvent(m.Room, m.UserID))
 		}
 	}
 }

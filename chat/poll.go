@@ -28,13 +28,23 @@ type HelloResult struct {
 	Cursor        string             `json:"cursor"`
 	Conversations []ConversationInfo `json:"conversations"`
 	Requests      []RequestInfo      `json:"requests"`
-	Rooms         []string           `json:"rooms"`
-	Online        []string           `json:"online"`
+	// Rooms are the rooms the user may join: the static ones, the public
+	// created ones and the private ones they are a member of; RoomInfo
+	// says each created one's title and whether it is private.
+	Rooms    []string            `json:"rooms"`
+	RoomInfo map[string]RoomInfo `json:"room_info"`
+	Online   []string            `json:"online"`
+	// Guest marks a guest's hello (rooms.guest_read): no me, only rooms.
+	Guest bool `json:"guest,omitempty"`
 }
 
 // Hello opens the caller's stream and returns their state.
 func (s *Service) Hello(ctx context.Context, c Caller) (*HelloResult, error) {
+	if c.Guest {
+		return s.guestHello()
+	}
 	me := s.me(ctx, c)
+	s.setLang(c)
 	// Open the stream first: whatever is published from here on is in it,
 	// and what the store shows below may repeat some of it (ids dedupe).
 	cursor, err := s.hub.Open(c.ID)
@@ -43,7 +53,8 @@ func (s *Service) Hello(ctx context.Context, c Caller) (*HelloResult, error) {
 	}
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()
-	convs, err := s.store.Conversations(sctx, c.ID, s.roomNames, 100)
+	rooms, info := s.roomsFor(c)
+	convs, err := s.store.Conversations(sctx, c.ID, rooms, 100)
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -52,7 +63,7 @@ func (s *Service) Hello(ctx context.Context, c Caller) (*HelloResult, error) {
 		return nil, storeErr(err)
 	}
 	blocked := s.blocks.get(sctx, s.store, c.ID)
-	res := &HelloResult{Me: me, Cursor: cursor, Rooms: s.roomNames,
+	res := &HelloResult{Me: me, Cursor: cursor, Rooms: rooms, RoomInfo: info,
 		Conversations: make([]ConversationInfo, 0, len(convs)), Requests: make([]RequestInfo, 0, len(reqs))}
 	var contacts []string
 	for _, cv := range convs {
@@ -82,8 +93,25 @@ func (s *Service) Hello(ctx context.Context, c Caller) (*HelloResult, error) {
 			res.Requests = append(res.Requests, wireRequest(users[r.From], r))
 		}
 	}
-	res.Online = s.hub.OnlineUsers(c.ID, s.hub.Contacts(c.ID), 200)
+	res.Online = withoutGuests(s.hub.OnlineUsers(c.ID, s.hub.Contacts(c.ID), 200))
+	if c.With != "" {
+		scopeHello(res, c)
+	} else {
+		s.autoJoin(c, me)
+	}
 	return res, nil
+}
+
+// autoJoin joins the caller to Config.AutoJoin (Moneypot's lobby), unless
+// they are muted there: a join is a user_joined event to its members.
+func (s *Service) autoJoin(c Caller, me bridge.User) {
+	r := s.rooms[s.cfg.AutoJoin]
+	if r == nil || s.mutedErr(r, c.ID) != nil {
+		return
+	}
+	if r.add(c.ID) {
+		s.roomUserEventUser("user_joined", r, me)
+	}
 }
 
 func (s *Service) userMap(ctx context.Context, ids []string) map[string]bridge.User {
@@ -137,20 +165,26 @@ func (s *Service) Seen(c Caller) {
 
 // Park is Poll without a goroutine while it waits: see Hub.Park.
 func (s *Service) Park(c Caller, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
+	if c.Guest {
+		return s.guestPark(cursor, timeout, fn)
+	}
 	s.remember(c)
 	s.loadContacts(c.ID)
 	if c.With != "" {
-		return s.hub.ParkScoped(c.ID, cursor, jitter(timeout), fn)
+		return s.hub.ParkScoped(c.ID, cursor, scopeFilter(c), jitter(timeout), fn)
 	}
 	return s.hub.Park(c.ID, cursor, jitter(timeout), fn)
 }
 
 // Poll answers the caller's events after cursor, parking up to timeout.
 func (s *Service) Poll(c Caller, cursor string, timeout time.Duration, done <-chan struct{}) PollResult {
+	if c.Guest {
+		return s.guestPoll(cursor, timeout, done)
+	}
 	s.remember(c)
 	s.loadContacts(c.ID)
 	if c.With != "" {
-		return s.hub.PollScoped(c.ID, cursor, jitter(timeout), done)
+		return s.hub.PollScoped(c.ID, cursor, scopeFilter(c), jitter(timeout), done)
 	}
 	return s.hub.Poll(c.ID, cursor, jitter(timeout), done)
 }

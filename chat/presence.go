@@ -7,7 +7,7 @@ import (
 
 // Online returns every online user.
 func (s *Service) Online() []string {
-	out := s.hub.AllOnline()
+	out := withoutGuests(s.hub.AllOnline())
 	sort.Strings(out)
 	return out
 }
@@ -15,6 +15,15 @@ func (s *Service) Online() []string {
 // onPresence is the hub's presence callback: tell contacts and the members
 // of the user's small rooms; a user who went offline leaves their rooms.
 func (s *Service) onPresence(user string, online bool) {
+	if IsGuest(user) {
+		// Never announced; a guest gone offline leaves the rooms quietly.
+		if !online {
+			for _, r := range s.allRooms() {
+				r.remove(user)
+			}
+		}
+		return
+	}
 	ev := presenceEvent(user, online)
 	sent := map[string]bool{user: true}
 	contacts := s.hub.Contacts(user)
@@ -41,8 +50,7 @@ func (s *Service) onPresence(user string, online bool) {
 	// Co-members of the user's small rooms, taken before an offline user
 	// leaves them, so they hear both the presence and the leave.
 	var left []*room
-	for _, name := range s.roomNames {
-		r := s.rooms[name]
+	for _, r := range s.allRooms() {
 		if !r.has(user) {
 			continue
 		}
@@ -59,7 +67,10 @@ func (s *Service) onPresence(user string, online bool) {
 			}
 		}
 	}
-	s.publish(to, ev)
+	s.publish(to, presenceKey(user), ev)
+	if !online {
+		s.queueNotice(noticeJob{offline: user})
+	}
 	for _, r := range left {
 		if r.remove(user) {
 			s.roomUserEvent("user_left", r, user, context.Background())

@@ -44,7 +44,7 @@ func (s *Service) Request(ctx context.Context, c Caller, to, text string) error 
 	if err := s.store.SaveRequest(sctx, r); err != nil {
 		return storeErr(err)
 	}
-	s.hub.Publish(to, chatRequestEvent(me, r))
+	s.hub.Publish(to, "", chatRequestEvent(me, r))
 	return nil
 }
 
@@ -69,7 +69,7 @@ func (s *Service) Answer(ctx context.Context, c Caller, from string, accept bool
 	if accept {
 		s.hub.AddContact(c.ID, from)
 	}
-	s.hub.Publish(from, chatAnswerEvent(c.ID, accept))
+	s.hub.Publish(from, "", chatAnswerEvent(c.ID, accept))
 	return nil
 }
 

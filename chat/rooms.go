@@ -102,11 +102,14 @@ func (st *RoomState) MarshalJSON() ([]byte, error) {
 
 // Join adds the caller to a room and returns its state.
 func (s *Service) Join(ctx context.Context, c Caller, name string) (*RoomState, error) {
-	me := s.me(ctx, c)
 	if name == "" {
 		return nil, Errorf(CodeBadRequest, "room is required")
 	}
-	r, err := s.room(name)
+	if c.Guest {
+		return s.guestJoin(ctx, c, name)
+	}
+	me := s.me(ctx, c)
+	r, err := s.roomFor(c, name)
 	if err != nil {
 		return nil, err
 	}
@@ -140,10 +143,18 @@ func (s *Service) Join(ctx context.Context, c Caller, name string) (*RoomState, 
 
 // Leave removes the caller from a room and returns its state.
 func (s *Service) Leave(ctx context.Context, c Caller, name string) (*RoomState, error) {
-	me := s.me(ctx, c)
 	if name == "" {
 		return nil, Errorf(CodeBadRequest, "room is required")
 	}
+	if c.Guest {
+		// A guest's stream stays a member of the public rooms.
+		r, err := s.roomFor(c, name)
+		if err != nil {
+			return nil, err
+		}
+		return s.roomState(ctx, bridge.User{Role: bridge.RoleMember}, r, false)
+	}
+	me := s.me(ctx, c)
 	r, err := s.room(name)
 	if err != nil {
 		return nil, err
@@ -168,19 +179,19 @@ func (s *Service) roomUserEvent(typ string, r *room, user string, ctx context.Co
 // roomUserEventUser tells the members of a small room that u joined or left.
 func (s *Service) roomUserEventUser(typ string, r *room, u bridge.User) {
 	members := r.snapshot()
-	if len(members) > s.cfg.RoomEventsLimit {
+	if len(members) > s.cfg.RoomEventsLimit || IsGuest(u.ID) {
 		return
 	}
 	ev := roomUserEvent(typ, r.name, u)
 	for _, m := range members {
 		if m != u.ID {
-			s.hub.Publish(m, ev)
+			s.hub.Publish(m, roomKey(r.name), ev)
 		}
 	}
 }
 
 func (s *Service) roomState(ctx context.Context, me bridge.User, r *room, withHistory bool) (*RoomState, error) {
-	members := r.snapshot()
+	members := withoutGuests(r.snapshot())
 	st := &RoomState{Name: r.name, Count: len(members), History: []*WireMessage{}}
 	list := members
 	if len(list) > s.cfg.RoomEventsLimit {
@@ -213,11 +224,11 @@ func (s *Service) roomState(ctx context.Context, me bridge.User, r *room, withHi
 
 // RoomMembers returns the members of a room (for tests and the API).
 func (s *Service) RoomMembers(name string) []string {
-	r := s.rooms[name]
+	r := s.lookupRoom(name)
 	if r == nil {
 		return nil
 	}
-	out := append([]string(nil), r.snapshot()...)
+	out := append([]string(nil), withoutGuests(r.snapshot())...)
 	sort.Strings(out)
 	return out
 }

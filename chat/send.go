@@ -34,7 +34,7 @@ func CleanText(text string, max int) (string, error) {
 }
 
 func (s *Service) room(name string) (*room, error) {
-	r := s.rooms[name]
+	r := s.lookupRoom(name)
 	if r == nil {
 		return nil, Errorf(CodeNotFound, "no room %q", name)
 	}
@@ -104,7 +104,7 @@ func (s *Service) Send(ctx context.Context, c Caller, p SendParams) (SendResult,
 		return SendResult{}, err
 	}
 	if p.Room != "" {
-		r, err := s.room(p.Room)
+		r, err := s.roomFor(c, p.Room)
 		if err != nil {
 			return SendResult{}, err
 		}
@@ -216,10 +216,11 @@ type commit struct {
 // maxBatch bounds how many messages one commit round writes.
 const maxBatch = 512
 
-// runCommitter is the group commit: it takes what sends arrived, writes
-// them to the store together (one transaction where the store batches),
-// then publishes them in id order before taking the next batch. So every
-// stream sees messages in id order, and throughput grows with load.
+// runCommitter is the one group commit of messages: it takes what sends
+// arrived, writes them with one SaveMessages call (one transaction), then
+// publishes them in id order before taking the next batch. So every
+// stream sees messages in id order, and throughput grows with load. The
+// stores do not batch messages again (docs/architecture.md, "Writes").
 func (s *Service) runCommitter() {
 	defer close(s.stopped)
 	batch := make([]*commit, 0, maxBatch)
@@ -302,7 +303,7 @@ func (s *Service) deliver(m *store.Message) {
 	ev := messageEvent(m)
 	var to []string
 	if m.Room != "" {
-		r := s.rooms[m.Room]
+		r := s.lookupRoom(m.Room)
 		if r == nil {
 			return
 		}
@@ -322,29 +323,12 @@ func (s *Service) deliver(m *store.Message) {
 		}
 		if m.From == "" || !s.blocks.blocks(m.To, m.From) {
 			to = append(to, m.To)
-			if s.cfg.NoticeDelay > 0 {
-				go s.noticeIfOffline(*m)
-			}
+			cp := *m
+			s.queueNotice(noticeJob{msg: &cp})
 		}
 	}
-	if _, err := s.hub.PublishMany(to, ev); err != nil {
+	if _, err := s.hub.PublishMany(to, keyOf(m.From, m.To, m.Room), ev); err != nil {
 		s.log.Warn("chat: message stored but not delivered live (engine down); clients see it on their next hello", "id", m.ID, "err", err)
-	}
-}
-
-// noticeIfOffline puts m into the outbox of missed-message notices when its
-// recipient is offline (issue 15.3); the sender checks again at send time
-// that it is still unread and the recipient still offline.
-func (s *Service) noticeIfOffline(m store.Message) {
-	r, ok := s.store.(store.Records)
-	if !ok || m.To == "" || s.hub.Online(m.To) {
-		return
-	}
-	ctx, cancel := s.storeCtx(context.Background())
-	defer cancel()
-	it := store.NoticeItem{MessageID: m.ID, From: m.From, Conv: store.DirectConv(m.From, m.To), Excerpt: m.Text, TS: m.TS}
-	if _, err := store.NewOutbox(r).Enqueue(ctx, m.To, it, s.cfg.NoticeDelay); err != nil {
-		s.log.Warn("chat: missed-message notice not queued", "to", m.To, "id", m.ID, "err", err)
 	}
 }
 

@@ -27,6 +27,9 @@ type Directory interface {
 type Config struct {
 	// Rooms everyone may join; nil means ["lobby"].
 	Rooms []string
+	// AutoJoin is the room (one of Rooms) every signed-in user joins on
+	// hello (chat.auto_join); empty joins nobody.
+	AutoJoin string
 	// MaxLength of a message in characters after trimming; zero means 350.
 	MaxLength int
 	// History is how many messages join answers; zero means 50.
@@ -76,6 +79,12 @@ type Caller struct {
 	// popup chat page's token); empty means unrestricted. The HTTP face
 	// enforces it.
 	With string
+	// Guest marks a visitor without an identity (rooms.guest_read): they
+	// read the public rooms and nothing else (guest.go).
+	Guest bool
+	// Lang is the language of the server's own texts for this caller (en,
+	// de, fr, it; hello's lang); empty means the one hello last said.
+	Lang string
 }
 
 // Service is the messenger.
@@ -90,13 +99,19 @@ type Service struct {
 	now    func() time.Time
 	banned *wordMask
 
-	rooms     map[string]*room
+	rooms     map[string]*room // the static rooms (Config.Rooms)
 	roomNames []string
+	created   createdRooms // the backend's rooms (rooms_created.go)
+	langs     sync.Map     // user -> language of their system texts (lang.go)
 
 	commits chan *commit
 	stop    chan struct{}
 	stopped chan struct{}
 	once    sync.Once
+	notices chan noticeJob // for the notice worker (notices.go)
+	workers sync.WaitGroup // the notice worker
+	noticed sync.Map       // user -> int64: newest message id put in a notice here
+	dropped atomic.Uint64  // notice jobs dropped on a full queue
 
 	limits  limiter
 	typing  *cache.Cache // sender + conversation -> nil: a typing event went out this second
@@ -148,6 +163,7 @@ func New(cfg Config, st store.Store, dir Directory) (*Service, error) {
 		s.rooms[name] = &room{name: name, engine: cfg.Engine, errs: s.errs}
 		s.roomNames = append(s.roomNames, name)
 	}
+	s.initCreated(st)
 	s.banned = newWordMask(cfg.BannedWords)
 	s.limits = limiter{engine: cfg.Engine, errs: s.errs, rate: cfg.Rate, burst: cfg.Burst}
 	s.blocks.init()
@@ -156,6 +172,13 @@ func New(cfg Config, st store.Store, dir Directory) (*Service, error) {
 	defer cancel()
 	if err := s.mutes.load(ctx, st); err != nil {
 		return nil, err
+	}
+	if cfg.NoticeDelay > 0 {
+		if _, ok := st.(store.Records); ok {
+			s.notices = make(chan noticeJob, noticeQueue)
+			s.workers.Add(1)
+			go s.runNotices()
+		}
 	}
 	go s.runCommitter()
 	go s.runReaper()
@@ -202,6 +225,8 @@ func (s *Service) Control(c Control) {
 	case ControlInvalidate:
 		s.dir.Invalidate(c.Users...)
 		s.Forget(c.Users...)
+	case ControlRooms:
+		s.reloadRooms()
 	}
 }
 
@@ -233,12 +258,13 @@ func (s *Service) Close() {
 		s.hub.Close()
 		close(s.stop)
 		<-s.stopped
+		s.workers.Wait()
 	})
 }
 
 // publish sends an event to users' streams; a failure is counted and logged.
-func (s *Service) publish(users []string, ev []byte) {
-	if _, err := s.hub.PublishMany(users, ev); err != nil {
+func (s *Service) publish(users []string, key string, ev []byte) {
+	if _, err := s.hub.PublishMany(users, key, ev); err != nil {
 		s.log.Warn("chat: event not delivered live (engine down)", "err", err)
 	}
 }

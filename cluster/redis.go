@@ -208,7 +208,7 @@ func (r *Redis) Ping(ctx context.Context) error {
 // members of a room could see two messages in opposite orders). It then
 // publishes once per process that holds any of the users, with those
 // users.
-func (r *Redis) Append(ctx context.Context, users []string, data []byte) (int, error) {
+func (r *Redis) Append(ctx context.Context, users []string, key string, data []byte) (int, error) {
 	if len(users) == 0 {
 		return 0, nil
 	}
@@ -216,7 +216,7 @@ func (r *Redis) Append(ctx context.Context, users []string, data []byte) (int, e
 	defer cancel()
 	keys := make([]string, 0, 2*len(users))
 	args := make([]any, 0, 4+len(users))
-	args = append(args, data, r.o.MaxLen, r.o.TTL.Milliseconds(), r.wakePrefix())
+	args = append(args, data, r.o.MaxLen, r.o.TTL.Milliseconds(), r.wakePrefix(), key)
 	for _, u := range users {
 		keys = append(keys, r.streamKey(u), r.holdersKey(u))
 		args = append(args, u)
@@ -246,7 +246,7 @@ func (r *Redis) Head(ctx context.Context, user string) (string, error) {
 // Read returns up to max events of user after cursor and the new cursor;
 // when the cursor is unknown or older than the stream keeps, reset and the
 // stream's head.
-func (r *Redis) Read(ctx context.Context, user, cursor string, max int) ([][]byte, string, bool, error) {
+func (r *Redis) Read(ctx context.Context, user, cursor string, max int, keep func(string) bool) ([][]byte, string, bool, error) {
 	if len(cursor) < 4 || cursor[0] != 'r' {
 		return r.reset(ctx, user)
 	}
@@ -287,11 +287,17 @@ func (r *Redis) Read(ctx context.Context, user, cursor string, max int) ([][]byt
 		}
 		next, _ = pair[0].(string)
 		fields, _ := pair[1].([]any)
+		var data, key string
 		for i := 0; i+1 < len(fields); i += 2 {
-			if f, _ := fields[i].(string); f == "d" {
-				s, _ := fields[i+1].(string)
-				out = append(out, []byte(s))
+			switch f, _ := fields[i].(string); f {
+			case "d":
+				data, _ = fields[i+1].(string)
+			case "k":
+				key, _ = fields[i+1].(string)
 			}
+		}
+		if keep == nil || keep(key) {
+			out = append(out, []byte(data))
 		}
 	}
 	return out, "r" + next, false, nil

@@ -35,46 +35,46 @@ func TestStreamCursors(t *testing.T) {
 	if err != nil || head != "r0-0" {
 		t.Fatalf("Head(empty) = %q, %v; want r0-0", head, err)
 	}
-	if evs, next, reset, err := r.Read(ctx, "u", head, 10); err != nil || reset || len(evs) != 0 || next != head {
+	if evs, next, reset, err := r.Read(ctx, "u", head, 10, nil); err != nil || reset || len(evs) != 0 || next != head {
 		t.Fatalf("Read(empty) = %q %q %v %v", evs, next, reset, err)
 	}
 	for i := 0; i < 3; i++ {
-		if n, err := r.Append(ctx, []string{"u", "v"}, []byte(fmt.Sprint(i))); err != nil || n != 2 {
+		if n, err := r.Append(ctx, []string{"u", "v"}, "", []byte(fmt.Sprint(i))); err != nil || n != 2 {
 			t.Fatal(err)
 		}
 	}
-	evs, next, reset, err := r.Read(ctx, "u", head, 10)
+	evs, next, reset, err := r.Read(ctx, "u", head, 10, nil)
 	if err != nil || reset || fmt.Sprint(toStrings(evs)) != "[0 1 2]" {
 		t.Fatalf("Read = %q %v %v", evs, reset, err)
 	}
 	// Reading again from the same cursor repeats; from next, nothing.
-	if again, _, _, _ := r.Read(ctx, "u", head, 10); len(again) != 3 {
+	if again, _, _, _ := r.Read(ctx, "u", head, 10, nil); len(again) != 3 {
 		t.Fatalf("re-read = %q", again)
 	}
-	if more, n2, _, _ := r.Read(ctx, "u", next, 10); len(more) != 0 || n2 != next {
+	if more, n2, _, _ := r.Read(ctx, "u", next, 10, nil); len(more) != 0 || n2 != next {
 		t.Fatalf("read at head = %q %q", more, n2)
 	}
 	// max bounds an answer; the cursor continues where it stopped.
-	part, mid, _, _ := r.Read(ctx, "v", head, 2)
-	rest, _, _, _ := r.Read(ctx, "v", mid, 10)
+	part, mid, _, _ := r.Read(ctx, "v", head, 2, nil)
+	rest, _, _, _ := r.Read(ctx, "v", mid, 10, nil)
 	if fmt.Sprint(toStrings(part), toStrings(rest)) != "[0 1] [2]" {
 		t.Fatalf("paged reads = %q %q", part, rest)
 	}
 	// Overflow MAXLEN: a cursor older than what is kept is reset.
 	for i := 0; i < 300; i++ {
-		r.Append(ctx, []string{"u"}, []byte("x"))
+		r.Append(ctx, []string{"u"}, "", []byte("x"))
 	}
-	if _, _, reset, _ := r.Read(ctx, "u", next, 10); !reset {
+	if _, _, reset, _ := r.Read(ctx, "u", next, 10, nil); !reset {
 		t.Fatal("cursor older than the trimmed stream was not reset")
 	}
 	for _, bad := range []string{"junk", "r", "rabc-1", "r99999999999999-0", "1-1"} {
-		if _, next, reset, err := r.Read(ctx, "u", bad, 10); !reset || err != nil || next == "" || next == bad {
+		if _, next, reset, err := r.Read(ctx, "u", bad, 10, nil); !reset || err != nil || next == "" || next == bad {
 			t.Errorf("Read(%q) = next %q, reset %v, %v; want reset to the head", bad, next, reset, err)
 		}
 	}
 	// A cursor into a stream that does not exist (expired) is reset unless
 	// it is the empty head.
-	if _, _, reset, _ := r.Read(ctx, "nobody", "r1795316137216-0", 10); !reset {
+	if _, _, reset, _ := r.Read(ctx, "nobody", "r1795316137216-0", 10, nil); !reset {
 		t.Error("cursor into a missing stream was not reset")
 	}
 }
@@ -105,11 +105,11 @@ func TestWakeAndPresence(t *testing.T) {
 	// A process is woken only for users it read (a poll parked here reads
 	// first): register a and b by reading them.
 	for _, u := range []string{"a", "b"} {
-		if _, _, _, err := r.Read(ctx, u, "r0-0", 1); err != nil {
+		if _, _, _, err := r.Read(ctx, u, "r0-0", 1, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	r.Append(ctx, []string{"a", "b"}, []byte("x"))
+	r.Append(ctx, []string{"a", "b"}, "", []byte("x"))
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		mu.Lock()
@@ -190,7 +190,7 @@ func TestRateAndRooms(t *testing.T) {
 	}
 	// Redis down: errors wrap ErrUnavailable and Down says so; back: works.
 	rd.Kill()
-	if _, err := r.Append(ctx, []string{"u"}, []byte("x")); !errors.Is(err, chat.ErrEngine) || !r.Down() {
+	if _, err := r.Append(ctx, []string{"u"}, "", []byte("x")); !errors.Is(err, chat.ErrEngine) || !r.Down() {
 		t.Fatalf("Append with Redis down = %v, Down %v; want chat.ErrEngine", err, r.Down())
 	}
 	// The shared bucket is down: this process's own answers, and says so.
@@ -244,7 +244,7 @@ func TestParkedPollHoldsNoGoroutine(t *testing.T) {
 	if g := runtime.NumGoroutine(); g-before > n/10 {
 		t.Fatalf("%d parked polls added %d goroutines", n, g-before)
 	}
-	if _, err := r.Append(context.Background(), []string{"p7"}, []byte(`{"n":1}`)); err != nil {
+	if _, err := r.Append(context.Background(), []string{"p7"}, "", []byte(`{"n":1}`)); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -292,7 +292,7 @@ func TestAppendSameOrderForEveryRecipient(t *testing.T) {
 		go func(p int, r *Redis) {
 			defer wg.Done()
 			for n := 0; n < per; n++ {
-				if _, err := r.Append(context.Background(), members, []byte(fmt.Sprintf("%d:%d", p, n))); err != nil {
+				if _, err := r.Append(context.Background(), members, "", []byte(fmt.Sprintf("%d:%d", p, n))); err != nil {
 					t.Error(err)
 					return
 				}
@@ -302,7 +302,7 @@ func TestAppendSameOrderForEveryRecipient(t *testing.T) {
 	wg.Wait()
 	var want []string
 	for i, m := range members {
-		evs, _, reset, err := a.Read(context.Background(), m, heads[i], 1000)
+		evs, _, reset, err := a.Read(context.Background(), m, heads[i], 1000, nil)
 		if err != nil || reset {
 			t.Fatalf("Read(%s) = reset %v, %v", m, reset, err)
 		}
@@ -317,5 +317,30 @@ func TestAppendSameOrderForEveryRecipient(t *testing.T) {
 		if strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Fatalf("%s saw the events in another order than %s:\n%v\n%v", m, members[0], got, want)
 		}
+	}
+}
+
+// TestStreamConversationKeys: an event's conversation key is kept in its
+// stream entry, so a scoped read keeps one conversation's events without
+// parsing them, and its cursor moves past the others.
+func TestStreamConversationKeys(t *testing.T) {
+	r, _ := open(t, 16)
+	ctx := context.Background()
+	head, err := r.Head(ctx, "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []struct{ key, data string }{{"d:u\x00v", "1"}, {"d:u\x00w", "2"}, {"", "3"}, {"p:v", "4"}, {"d:u\x00v", "5"}} {
+		if _, err := r.Append(ctx, []string{"u"}, ev.key, []byte(ev.data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keep := func(k string) bool { return k == "d:u\x00v" || k == "p:v" }
+	evs, next, reset, err := r.Read(ctx, "u", head, 10, keep)
+	if err != nil || reset || fmt.Sprintf("%s", evs) != "[1 4 5]" {
+		t.Fatalf("scoped Read = %s, %v, %v; want [1 4 5]", evs, reset, err)
+	}
+	if all, next2, _, _ := r.Read(ctx, "u", head, 10, nil); len(all) != 5 || next2 != next {
+		t.Fatalf("unscoped Read = %s (next %s, scoped %s); want all 5 and the same cursor", all, next2, next)
 	}
 }

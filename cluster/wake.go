@@ -98,21 +98,26 @@ func (h *held) count() int {
 }
 
 // appendLua appends ARGV[1] to every user's stream (KEYS[2i-1], MAXLEN ~
-// ARGV[2], TTL ARGV[3] ms), reads each user's holders (KEYS[2i]: process
+// ARGV[2], TTL ARGV[3] ms), with its conversation key ARGV[5] as field k
+// when not empty (chat/scope.go), reads each user's holders (KEYS[2i]: process
 // id → expiry ms by Redis's clock), deletes the expired ones, and then
 // publishes on ARGV[4] .. id once per holding process, its users
-// (ARGV[4+i]) joined by commas. It returns the number of users. Being one
+// (ARGV[5+i]) joined by commas. It returns the number of users. Being one
 // script, it is one step for every recipient: appends of two events reach
 // all their shared recipients in the same order.
 const appendLua = `
 local n = #KEYS / 2
-local data, maxlen, ttl, chan = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local data, maxlen, ttl, chan, ckey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local procs, order = {}, {}
 for i = 1, n do
-  local sk, hk, user = KEYS[2 * i - 1], KEYS[2 * i], ARGV[4 + i]
-  redis.call('XADD', sk, 'MAXLEN', '~', maxlen, '*', 'd', data)
+  local sk, hk, user = KEYS[2 * i - 1], KEYS[2 * i], ARGV[5 + i]
+  if ckey == '' then
+    redis.call('XADD', sk, 'MAXLEN', '~', maxlen, '*', 'd', data)
+  else
+    redis.call('XADD', sk, 'MAXLEN', '~', maxlen, '*', 'd', data, 'k', ckey)
+  end
   redis.call('PEXPIRE', sk, ttl)
   local h = redis.call('HGETALL', hk)
   for j = 1, #h, 2 do

@@ -83,7 +83,7 @@ func openOn(t *testing.T, rd *testsvc.Redis, o Options) *Redis {
 
 func read(t *testing.T, r *Redis, user string) {
 	t.Helper()
-	if _, _, _, err := r.Read(context.Background(), user, "r0-0", 1); err != nil {
+	if _, _, _, err := r.Read(context.Background(), user, "r0-0", 1, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -100,7 +100,7 @@ func TestWakeGoesOnlyToHolders(t *testing.T) {
 	read(t, b, "u2")
 	read(t, b, "u3")
 	// c appends to u1..u4: a holds u1 u2, b holds u2 u3, nobody holds u4.
-	if n, err := c.Append(context.Background(), []string{"u1", "u2", "u3", "u4"}, []byte("x")); err != nil || n != 4 {
+	if n, err := c.Append(context.Background(), []string{"u1", "u2", "u3", "u4"}, "", []byte("x")); err != nil || n != 4 {
 		t.Fatalf("Append = %d, %v", n, err)
 	}
 	// Sentinels: each process reads a user of its own and gets it appended.
@@ -109,7 +109,7 @@ func TestWakeGoesOnlyToHolders(t *testing.T) {
 		user string
 	}{{a, "sa"}, {b, "sb"}, {c, "sc"}} {
 		read(t, p.r, p.user)
-		if _, err := c.Append(context.Background(), []string{p.user}, []byte("s")); err != nil {
+		if _, err := c.Append(context.Background(), []string{p.user}, "", []byte("s")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -138,14 +138,14 @@ func publishes(t *testing.T, rd *testsvc.Redis, r *Redis, users []string) string
 	if _, err := ps.Receive(ctx); err != nil { // the confirmation
 		t.Fatal(err)
 	}
-	if _, err := r.Append(ctx, users, []byte("y")); err != nil {
+	if _, err := r.Append(ctx, users, "", []byte("y")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Append(ctx, []string{"end"}, []byte("y")); err != nil {
+	if _, err := r.Append(ctx, []string{"end"}, "", []byte("y")); err != nil {
 		t.Fatal(err)
 	}
 	read(t, r, "end")
-	if _, err := r.Append(ctx, []string{"end"}, []byte("y")); err != nil {
+	if _, err := r.Append(ctx, []string{"end"}, "", []byte("y")); err != nil {
 		t.Fatal(err)
 	}
 	var msgs []string
@@ -197,7 +197,7 @@ func TestNoWakeLostWhenRegistrationRacesAppend(t *testing.T) {
 				// Spread the append around the read: from at once to
 				// about a read's round trip later.
 				time.Sleep(time.Duration(i%16) * 40 * time.Microsecond)
-				_, err := b.Append(context.Background(), []string{user}, []byte(`"e"`))
+				_, err := b.Append(context.Background(), []string{user}, "", []byte(`"e"`))
 				appended <- err
 			}()
 			got := make(chan chat.PollResult, 1)
@@ -249,7 +249,7 @@ func TestRegistrationSurvivesRedisRestart(t *testing.T) {
 	}
 	b := openOn(t, rd, Options{})
 	read(t, a, "u") // re-registers: the record was forgotten
-	if _, err := b.Append(context.Background(), []string{"u"}, []byte("x")); err != nil {
+	if _, err := b.Append(context.Background(), []string{"u"}, "", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	if got := rc.until(t, "u"); fmt.Sprint(got) != "[u]" {
@@ -272,7 +272,7 @@ func TestStaleRegistrationsExpire(t *testing.T) {
 	if _, ok := h[a.id]; !ok || len(h) != 2 {
 		t.Fatalf("holders after a read = %v; want this process and the stale one", h)
 	}
-	if _, err := a.Append(ctx, []string{"u"}, []byte("x")); err != nil {
+	if _, err := a.Append(ctx, []string{"u"}, "", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	h, _ = a.c.HGetAll(ctx, a.holdersKey("u")).Result()

@@ -23,12 +23,15 @@ type RoomAdmin interface {
 	Rooms(ctx context.Context) ([]store.CreatedRoom, error)
 }
 
-var _ RoomAdmin = (*store.CreatedRooms)(nil)
+var (
+	_ RoomAdmin = (*store.CreatedRooms)(nil)
+	_ RoomAdmin = (*chat.RoomRegistry)(nil)
+)
 
 // roomAdmin returns chat's room registry, or the store's rooms.
 func (s *Server) roomAdmin() (RoomAdmin, *chat.Error) {
-	if ra, ok := any(s.svc).(interface{ RoomAdmin() RoomAdmin }); ok {
-		return ra.RoomAdmin(), nil
+	if ra := s.svc.RoomAdmin(); ra != nil {
+		return ra, nil
 	}
 	r, err := s.records()
 	if err != nil {

@@ -42,10 +42,6 @@ func (s *Server) poll(ctx *fasthttp.RequestCtx) {
 		s.fail(rp, errEvicted)
 		return
 	}
-	if c.With != "" {
-		res.Events = scopeEvents(res.Events, c)
-	}
-
 	rp.raw(fasthttp.StatusOK, appendPoll(make([]byte, 0, pollSize(res)), res))
 	s.metrics.polled(len(res.Events))
 }
@@ -59,13 +55,18 @@ var errEvicted = &chat.Error{Code: chat.CodeRateLimited, RetryAfter: EvictedRetr
 	Message: "too many polls at once for this user: a newer poll took this one's place; wait before polling again"}
 
 func (s *Server) hello(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Caller) {
+	c.Lang = p.get("lang") // the language of the server's texts to c
 	res, err := s.svc.Hello(ctx, c)
 	if err != nil {
 		s.fail(rp, err)
 		return
 	}
-	if c.With != "" {
-		scopeHello(res, c)
+	if res.Guest {
+		// A guest: no me, only the rooms (docs/protocol.md, guests).
+		rp.json(fasthttp.StatusOK, map[string]any{"guest": true, "me": nil, "cursor": res.Cursor,
+			"rooms": res.Rooms, "room_info": res.RoomInfo, "conversations": res.Conversations,
+			"requests": res.Requests, "online": res.Online})
+		return
 	}
 	if herr := s.filterHidden(ctx, res, c.ID); herr != nil {
 		s.fail(rp, storeError(herr))

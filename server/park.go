@@ -107,9 +107,6 @@ func (a *answerNow) Run() { a.pk.finish(a.c, a.res) }
 func (pk *parkedPoll) finish(c net.Conn, res chat.PollResult) {
 	s := pk.s
 	hub := s.svc.Hub()
-	if pk.caller.With != "" {
-		res.Events = scopeEvents(res.Events, pk.caller)
-	}
 	closing := pk.last
 	select {
 	case <-hub.Closed():

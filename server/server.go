@@ -185,9 +185,18 @@ func (s *Server) verified(ctx *fasthttp.RequestCtx) (*params, reply, chat.Caller
 	if !ok {
 		return nil, rp, chat.Caller{}, false
 	}
-	c, err := s.identity(p)
+	var c chat.Caller
+	var err *chat.Error
+	if s.cfg.Rooms.GuestRead && anonymous(p) {
+		c = chat.Caller{Guest: true} // rooms.guest_read: a guest (chat/guest.go)
+	} else {
+		c, err = s.identity(p)
+	}
 	if err == nil && p.err != nil {
 		err = p.err
+	}
+	if err == nil && c.Guest {
+		err = c.GuestScope(endpoint(ctx), p.get)
 	}
 	if err == nil && c.With != "" {
 		err = scopeCheck(ctx, p, c)

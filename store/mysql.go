@@ -14,7 +14,7 @@ import (
 
 // MySQLOptions tunes the MySQL store. Zero values mean the defaults below.
 type MySQLOptions struct {
-	// Timeout bounds every call, including the wait for its group commit;
+	// Timeout bounds every call, including the wait for the write before it;
 	// zero means 5s. When MySQL is down calls fail within it with an error
 	// wrapping ErrUnavailable.
 	Timeout time.Duration
@@ -22,16 +22,6 @@ type MySQLOptions struct {
 	DialTimeout time.Duration
 	// MaxOpenConns bounds the connection pool; zero means 32.
 	MaxOpenConns int
-	// MaxBatch bounds how many messages one group commit writes; zero means 512.
-	MaxBatch int
-	// Writers is how many group commits may run at once, each on its own
-	// connection; zero means 1, which keeps this process's ids in commit
-	// order (a reader never sees id n+1 before n from the same process).
-	Writers int
-	// NoGroupCommit writes each message in its own transaction from the
-	// caller's goroutine (one INSERT per message). It exists as the
-	// benchmark's baseline; leave it false.
-	NoGroupCommit bool
 }
 
 func (o *MySQLOptions) defaults() {
@@ -44,18 +34,11 @@ func (o *MySQLOptions) defaults() {
 	if o.MaxOpenConns <= 0 {
 		o.MaxOpenConns = 32
 	}
-	if o.MaxBatch <= 0 {
-		o.MaxBatch = 512
-	}
-	if o.Writers <= 0 {
-		o.Writers = 1
-	}
 }
 
-// MySQL is the store shared by several pollchat processes. Concurrent
-// SaveMessage calls are written together: one transaction with one
-// multi-row INSERT for everything that arrived while the previous commit
-// ran. The client_id dedup window is a table whose primary key makes two
+// MySQL is the store shared by several pollchat processes. A
+// SaveMessages call (one batch of chat's committer) is written in one
+// transaction with one multi-row INSERT. The client_id dedup window is a table whose primary key makes two
 // identical sends one message, even from two processes.
 type MySQL struct {
 	db   *sql.DB
@@ -68,8 +51,12 @@ type MySQL struct {
 	multiRow bool
 	step     int64
 
-	writes *groupCommit[[]*msgOp] // each item: one SaveMessages call's messages
-	now    func() time.Time       // the dedup window's clock
+	// wmu makes this process's message writes one at a time: ids are in
+	// commit order (a reader never sees id n+1 before n from the same
+	// process). The batching is chat's committer's: one SaveMessages call
+	// per batch of sends, written in one transaction.
+	wmu    sync.Mutex
+	now    func() time.Time // the dedup window's clock
 	closed atomic.Bool
 	once   sync.Once
 }
@@ -147,8 +134,6 @@ func OpenMySQL(ctx context.Context, dsn, prefix string, opts MySQLOptions) (*MyS
 		db.Close()
 		return nil, err
 	}
-	s.writes = newGroupCommit(opts.MaxBatch, func(g []*msgOp) int { return len(g) }, s.commitGroups)
-	s.writes.start(opts.Writers)
 	return s, nil
 }
 
@@ -277,13 +262,14 @@ func (s *MySQL) Ping(ctx context.Context) error {
 	return s.fail(ctx, "ping", s.db.PingContext(ctx))
 }
 
-// Close implements Store: it waits for the group commit in progress and
+// Close implements Store: it waits for the message write in progress and
 // closes the pool.
 func (s *MySQL) Close() error {
 	var err error
 	s.once.Do(func() {
 		s.closed.Store(true)
-		s.writes.stop()
+		s.wmu.Lock() // the write in progress ends first
+		defer s.wmu.Unlock()
 		if cerr := s.db.Close(); cerr != nil {
 			err = &Error{Op: "close", Err: cerr}
 		}

@@ -2,7 +2,7 @@ package store
 
 // The MySQL store's queries: history, conversation lists and unread counts,
 // export, and the small single-statement writes (read marks, requests,
-// mutes, blocks, pruning) that need no group commit.
+// mutes, blocks, pruning), each its own statement or transaction.
 
 import (
 	"context"

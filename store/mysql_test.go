@@ -123,7 +123,7 @@ func TestMySQLMigrate(t *testing.T) {
 }
 
 // Big messages are split over several INSERT statements, each well under
-// max_allowed_packet, and still land in one group commit.
+// max_allowed_packet, and still land in one transaction.
 func TestMySQLBigMessages(t *testing.T) {
 	s, err := store.OpenMySQL(context.Background(), mysqlDSN(t), testPrefix, store.MySQLOptions{})
 	if err != nil {

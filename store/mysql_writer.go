@@ -1,27 +1,25 @@
 package store
 
-// The MySQL store's writer: messages go through the shared group commit
-// (commit.go) and are written in one transaction per batch with multi-row
-// statements; imports write pages of messages keeping their ids.
+// The MySQL store's writer: each SaveMessages call (chat's committer makes
+// one per batch of sends) is written in one transaction with multi-row
+// statements, one call at a time; imports write pages of messages keeping
+// their ids.
 
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 )
 
-// msgOp is one SaveMessage waiting for the group commit.
+// msgOp is one message of a SaveMessages call.
 type msgOp struct {
-	ctx     context.Context
 	m       Message // in: the message; out: the stored or original one
 	created bool
 	dupOf   int // within a batch: index of the op with the same key, or -1
 	err     error
-	done    chan struct{}
 }
 
 // SaveMessage implements Store.
@@ -33,8 +31,8 @@ func (s *MySQL) SaveMessage(ctx context.Context, m *Message) (bool, error) {
 	return created[0], nil
 }
 
-// SaveMessages implements BatchSaver: msgs are written in one transaction
-// (with whatever else is waiting), ids in slice order.
+// SaveMessages implements BatchSaver: msgs are written in one transaction,
+// ids in slice order.
 func (s *MySQL) SaveMessages(ctx context.Context, msgs []*Message) ([]bool, error) {
 	if s.closed.Load() {
 		return nil, &Error{Op: "save message", Err: ErrClosed}
@@ -46,7 +44,7 @@ func (s *MySQL) SaveMessages(ctx context.Context, msgs []*Message) ([]bool, erro
 		if err := checkMessage(m); err != nil {
 			return nil, &Error{Op: "save message", Err: err}
 		}
-		op := &msgOp{ctx: ctx, m: *m, dupOf: -1, done: make(chan struct{})}
+		op := &msgOp{m: *m, dupOf: -1}
 		if op.m.TS.IsZero() {
 			op.m.TS = time.Now()
 		}
@@ -56,25 +54,19 @@ func (s *MySQL) SaveMessages(ctx context.Context, msgs []*Message) ([]bool, erro
 	if len(group) == 0 {
 		return nil, nil
 	}
-	if s.opts.NoGroupCommit {
-		s.commit(group)
-	} else {
-		if err := s.writes.submit(ctx, group); err != nil {
-			if errors.Is(err, ErrClosed) {
-				return nil, &Error{Op: "save message", Err: ErrClosed}
-			}
-			return nil, s.fail(ctx, "save message", err)
-		}
-		for _, op := range group {
-			select {
-			case <-op.done:
-			case <-ctx.Done():
-				// Not acknowledged; it may still be written. A retry with
-				// the same client id returns it.
-				return nil, s.fail(ctx, "save message", ctx.Err())
-			}
-		}
+	s.wmu.Lock()
+	if s.closed.Load() {
+		s.wmu.Unlock()
+		return nil, &Error{Op: "save message", Err: ErrClosed}
 	}
+	if err := ctx.Err(); err != nil {
+		// The caller gave up while waiting: do not write what nobody
+		// acknowledges.
+		s.wmu.Unlock()
+		return nil, s.fail(ctx, "save message", err)
+	}
+	s.commit(group)
+	s.wmu.Unlock()
 	created := make([]bool, len(group))
 	for i, op := range group {
 		if op.err != nil {
@@ -86,30 +78,6 @@ func (s *MySQL) SaveMessages(ctx context.Context, msgs []*Message) ([]bool, erro
 		*msgs[i] = op.m
 	}
 	return created, nil
-}
-
-// commitGroups is the group commit's step: the messages of every group
-// gathered, less those whose caller gave up, in one transaction.
-func (s *MySQL) commitGroups(groups [][]*msgOp) {
-	n := 0
-	for _, g := range groups {
-		n += len(g)
-	}
-	live := make([]*msgOp, 0, n)
-	for _, g := range groups {
-		for _, op := range g {
-			if op.ctx.Err() != nil {
-				// Its caller gave up: do not write what nobody acknowledges.
-				op.err = op.ctx.Err()
-				close(op.done)
-				continue
-			}
-			live = append(live, op)
-		}
-	}
-	if len(live) > 0 {
-		s.commit(live)
-	}
 }
 
 // commit writes a batch in one transaction, retrying deadlocks, and
@@ -133,7 +101,6 @@ func (s *MySQL) commit(ops []*msgOp) {
 	}
 	for _, op := range ops {
 		op.err = err
-		close(op.done)
 	}
 }
 

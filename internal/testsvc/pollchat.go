@@ -124,7 +124,13 @@ func PollchatConfig(addr, dataDir string, o Options) string {
 	} else {
 		fmt.Fprintf(&b, "[store]\ndriver = \"embedded\"\npath = %q\n\n", dataDir)
 	}
-	fmt.Fprintf(&b, "[chat]\nrooms = [\"lobby\", \"help\"]\n%s\n", o.Chat)
+	// Tests join rooms themselves unless they set chat.auto_join (whose
+	// default, the first room, would make every hello a join).
+	autoJoin := "auto_join = \"none\"\n"
+	if strings.Contains(o.Chat, "auto_join") {
+		autoJoin = ""
+	}
+	fmt.Fprintf(&b, "[chat]\nrooms = [\"lobby\", \"help\"]\n%s%s\n", autoJoin, o.Chat)
 	fmt.Fprintf(&b, "[presence]\ngrace = %q\n\n", o.grace())
 	fmt.Fprintf(&b, "[demo]\nenabled = %v\n\n", o.Demo)
 	b.WriteString(o.Extra)
@@ -137,7 +143,7 @@ type Options struct {
 	Grace       string // default "2s"
 	Server      string // extra lines in [server]
 	Auth        string // extra lines in [auth]
-	Chat        string // lines in [chat] (rooms are lobby and help)
+	Chat        string // lines in [chat] (rooms are lobby and help; auto_join is "none" unless set)
 	Users       string // replaces the whole [users] section
 	Store       string // replaces the whole [store] section
 	Demo        bool
