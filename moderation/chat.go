@@ -12,8 +12,10 @@ import (
 type port struct{ svc *chat.Service }
 
 // publish appends one event to several users' streams (either engine).
+// Moderation events carry no conversation key, so a popup's scoped poll
+// (one conversation) does not get them; the user's widget does.
 func (p port) publish(users []string, event []byte) {
-	p.svc.Hub().PublishMany(users, event)
+	p.svc.Hub().PublishMany(users, "", event)
 }
 
 // members returns a room's members.
