@@ -21,6 +21,14 @@ import (
 
 const guestPrefix = "guest "
 
+// Guest hellos make streams and room memberships for callers nobody
+// knows, so they share one bucket (across the cluster with Redis): at most
+// GuestHelloRate a second, bursts of GuestHelloBurst; past it RATE_LIMITED.
+const (
+	GuestHelloRate  = 20
+	GuestHelloBurst = 200
+)
+
 // IsGuest says whether id is a guest's stream.
 func IsGuest(id string) bool { return strings.HasPrefix(id, guestPrefix) }
 
@@ -67,6 +75,14 @@ func newGuestID() string {
 // guestHello opens a new guest stream, makes it a member of every public
 // room and returns the rooms.
 func (s *Service) guestHello() (*HelloResult, error) {
+	ctx, cancel := engineCtx()
+	wait, err := s.engine.Allow(ctx, guestPrefix+"hello", 1, GuestHelloRate, GuestHelloBurst)
+	cancel()
+	s.errs.count(err)
+	if wait > 0 {
+		secs := max(int(wait.Seconds()+0.999), 1)
+		return nil, &Error{Code: CodeRateLimited, RetryAfter: secs, Message: "too many guests at once; wait " + humanSeconds(secs)}
+	}
 	id := newGuestID()
 	cursor, err := s.hub.Open(id)
 	if err != nil {

@@ -89,3 +89,22 @@ func TestGuestReadsPublicRooms(t *testing.T) {
 		t.Error("guest history of a direct conversation allowed")
 	}
 }
+
+// TestGuestHellosBounded: guest hellos share one bucket; a flood gets
+// RATE_LIMITED instead of making streams without end.
+func TestGuestHellosBounded(t *testing.T) {
+	at := time.Now()
+	svc := newTestService(t, Config{Now: func() time.Time { return at }}) // the bucket does not refill
+	limited := 0
+	for i := 0; i < GuestHelloBurst+50; i++ {
+		if _, err := svc.Hello(context.Background(), Caller{Guest: true}); err != nil {
+			if AsError(err).Code != CodeRateLimited {
+				t.Fatalf("guest hello %d = %v", i, err)
+			}
+			limited++
+		}
+	}
+	if limited != 50 {
+		t.Fatalf("%d of %d guest hellos limited; want the 50 past the burst", limited, GuestHelloBurst+50)
+	}
+}
