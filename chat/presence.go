@@ -50,8 +50,10 @@ func (s *Service) onPresence(user string, online bool) {
 	// Co-members of the user's small rooms, taken before an offline user
 	// leaves them, so they hear both the presence and the leave.
 	var left []*room
-	for _, r := range s.allRooms() {
-		if !r.has(user) {
+	names, _ := s.roomsFor(Caller{ID: user}) // a private room only if a member
+	for _, name := range names {
+		r := s.lookupRoom(name)
+		if r == nil || !r.has(user) {
 			continue
 		}
 		if !online {
