@@ -33,7 +33,8 @@ type fileSvc struct {
 	// takes about 170 MB at its peak.
 	sem chan struct{}
 	// reads bounds the upload bodies parsed at once (uploadReads); limit
-	// bounds each user's upload starts (upload_limits.go).
+	// bounds each user's upload starts (upload_limits.go), nil when
+	// chat.rate is 0.
 	reads chan struct{}
 	limit *uploadLimiter
 	now   func() time.Time
@@ -60,7 +61,11 @@ func (s *Server) SetFiles(blobs files.Blobs) error {
 	}
 	s.files = &fileSvc{proc: proc, signer: signer, blobs: blobs, ttl: s.cfg.Files.URLTTL.Duration,
 		quota: s.cfg.Files.DailyQuota, sem: make(chan struct{}, max(1, min(runtime.GOMAXPROCS(0), 4))), now: time.Now,
-		reads: make(chan struct{}, uploadReads), limit: newUploadLimiter(uploadEvery, uploadBurst)}
+		reads: make(chan struct{}, uploadReads)}
+	if s.cfg.Chat.RateLimit() > 0 {
+		// chat.rate = 0 turns the rate limits off, this one too.
+		s.files.limit = newUploadLimiter(uploadEvery, uploadBurst)
+	}
 	return nil
 }
 

@@ -2,11 +2,18 @@ package server
 
 import (
 	"bytes"
+	"context"
+	"image"
+	"image/png"
+	"mime/multipart"
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"pollchat/chat"
 	"pollchat/config"
+	"pollchat/internal/testsvc"
 )
 
 // A user starts five uploads in a row, then one per 2 s; another user has
@@ -119,4 +126,79 @@ func TestUploadBodyReadsBounded(t *testing.T) {
 	if errUploadBusy.RetryAfter <= 0 || Status(errUploadBusy.Code) != 503 {
 		t.Fatalf("errUploadBusy = %+v (status %d); want 503 with a retry_after", errUploadBusy, Status(errUploadBusy.Code))
 	}
+}
+
+// uploadCtx is a POST /v1/upload of data as uid to peer, signed as the
+// test config's users are.
+func uploadCtx(t *testing.T, s *Server, uid, to string, data []byte) *fasthttp.RequestCtx {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	ts := testsvc.Timestamp(time.Now())
+	mw.WriteField("id", uid)
+	mw.WriteField("timestamp", ts)
+	mw.WriteField("hash", testsvc.SHA1Hex(uid, ts, s.cfg.Auth.Secret))
+	mw.WriteField("to", to)
+	fw, _ := mw.CreateFormFile("file", "dot.png")
+	fw.Write(data)
+	mw.Close()
+	var req fasthttp.Request
+	req.SetRequestURI("/v1/upload")
+	req.Header.SetMethod("POST")
+	req.Header.SetContentType(mw.FormDataContentType())
+	req.SetBody(body.Bytes())
+	ctx := &fasthttp.RequestCtx{}
+	ctx.Init(&req, nil, nil)
+	return ctx
+}
+
+// Through the handler, on a server whose clock stands still: a user's
+// sixth upload in a row is RATE_LIMITED with Retry-After before anything
+// is processed or counted against the quota; another user may upload.
+func TestUploadRateLimitedBeforeProcessing(t *testing.T) {
+	s, _, _ := sweepServer(t)
+	now := time.Now()
+	s.files.now = func() time.Time { return now }
+	img := pngImage(t, 8, 8)
+	as, _ := s.attachments()
+	for i := 0; i < uploadBurst; i++ {
+		ctx := uploadCtx(t, s, "3", "4", img)
+		s.upload(ctx)
+		if ctx.Response.StatusCode() != 200 {
+			t.Fatalf("upload #%d = %d %s; want 200", i+1, ctx.Response.StatusCode(), ctx.Response.Body())
+		}
+	}
+	used, err := as.Usage(context.Background(), "3")
+	if err != nil || used == 0 {
+		t.Fatalf("quota used after %d uploads = %d, %v; want above 0", uploadBurst, used, err)
+	}
+	ctx := uploadCtx(t, s, "3", "4", img)
+	s.upload(ctx)
+	if ctx.Response.StatusCode() != 429 || !bytes.Contains(ctx.Response.Body(), []byte(`"RATE_LIMITED"`)) || string(ctx.Response.Header.Peek("Retry-After")) != "2" {
+		t.Fatalf("upload #%d = %d %s (Retry-After %q); want 429 RATE_LIMITED, Retry-After 2", uploadBurst+1,
+			ctx.Response.StatusCode(), ctx.Response.Body(), ctx.Response.Header.Peek("Retry-After"))
+	}
+	if after, _ := as.Usage(context.Background(), "3"); after != used {
+		t.Errorf("quota after a rate-limited upload = %d; want %d (not drawn)", after, used)
+	}
+	ctx = uploadCtx(t, s, "4", "3", img)
+	s.upload(ctx)
+	if ctx.Response.StatusCode() != 200 {
+		t.Fatalf("upload by 4 = %d %s; want 200 (a bucket per user)", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+	now = now.Add(uploadEvery)
+	ctx = uploadCtx(t, s, "3", "4", img)
+	s.upload(ctx)
+	if ctx.Response.StatusCode() != 200 {
+		t.Fatalf("upload by 3 two seconds later = %d %s; want 200", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+}
+
+func pngImage(t *testing.T, w, h int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, w, h))); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
