@@ -86,7 +86,9 @@ func runExport(args []string) int {
 	} else {
 		n, err = exportMessages(ctx, st, conv, bw)
 		if err == nil {
-			nf, err = exportFiles(ctx, st, func() (files.Blobs, error) { return openBlobs(cfg, st) }, conv, bw, os.Stderr)
+			bl := &blobsFor{cfg: cfg, st: st}
+			nf, err = exportFiles(ctx, st, bl.open, conv, bw, os.Stderr)
+			bl.close()
 		}
 	}
 	if err == nil {
@@ -240,7 +242,9 @@ func runImport(args []string) int {
 		return 1
 	}
 	defer st.Close()
-	n, err := importMessages(ctx, st, r, rule, func() (files.Blobs, error) { return openBlobs(cfg, st) })
+	bl := &blobsFor{cfg: cfg, st: st}
+	defer bl.close()
+	n, err := importMessages(ctx, st, r, rule, bl.open)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "import: %v (%d messages and %d files stored before the error)\n", err, n.created, n.filesCreated)
 		return 1
@@ -382,7 +386,10 @@ func readImportFiles(r io.Reader, rule importRule, page func(line int, msgs []st
 	prevFile := ""
 	line := 1
 	for ; ; line++ {
-		b, rerr := br.ReadBytes('\n')
+		b, rerr := readLine(br, rule.maxLine())
+		if errors.Is(rerr, errLongLine) {
+			return read, fmt.Errorf("line %d: %w", line, rerr)
+		}
 		if rerr != nil && rerr != io.EOF {
 			return read, rerr
 		}
@@ -517,4 +524,32 @@ func openStoreForTool(ctx context.Context, cfg *config.Config) (store.Store, err
 		return nil, fmt.Errorf("%w: stop pollchat first (the embedded store has one user at a time)", err)
 	}
 	return st, err
+}
+
+var errLongLine = errors.New("line too long")
+
+// maxLine is the longest line an import reads: a file line holds its
+// bytes and its thumbnail, each up to files.max_size, in base64.
+func (r importRule) maxLine() int {
+	size := int64(1 << 20)
+	if r.proc != nil {
+		size = r.proc.Config().MaxSize
+	}
+	return int(2*size/3*4) + 64<<10
+}
+
+// readLine reads one line of at most max bytes (without reading further
+// into a longer one), like ReadBytes('\n').
+func readLine(br *bufio.Reader, max int) ([]byte, error) {
+	var b []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(b)+len(frag) > max {
+			return nil, fmt.Errorf("%w: more than %d bytes", errLongLine, max)
+		}
+		b = append(b, frag...)
+		if err != bufio.ErrBufferFull {
+			return b, err
+		}
+	}
 }

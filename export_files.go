@@ -225,3 +225,28 @@ func storeFile(ctx context.Context, as *store.Attachments, bl files.Blobs, f *fi
 	a := *f.File
 	return true, as.Save(ctx, &a)
 }
+
+// blobsFor opens the configured blobs once, when the first file needs
+// them; closeBlobs closes them if they were opened.
+type blobsFor struct {
+	cfg *config.Config
+	st  store.Store
+	bl  files.Blobs
+}
+
+func (b *blobsFor) open() (files.Blobs, error) {
+	if b.bl == nil {
+		bl, err := openBlobs(b.cfg, b.st)
+		if err != nil {
+			return nil, err
+		}
+		b.bl = bl
+	}
+	return b.bl, nil
+}
+
+func (b *blobsFor) close() {
+	if c, ok := b.bl.(io.Closer); ok {
+		c.Close()
+	}
+}

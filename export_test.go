@@ -442,6 +442,15 @@ func TestImportRefusesHostileFiles(t *testing.T) {
 	if _, err := readImport(strings.NewReader(extra+"\n"), rule, nil); err == nil || !strings.Contains(err.Error(), "unknown field") {
 		t.Errorf("readImport(unknown field) = %v; want refused", err)
 	}
+	// A line longer than two files of max_size in base64 is refused
+	// before it is read whole.
+	small, _ := files.NewProcessor(files.Config{MaxSize: 1000})
+	tiny := rule
+	tiny.proc = small
+	long := msg + "\n" + `{"file":{"id":"` + strings.Repeat("a", 200<<10) + "\"}}\n"
+	if _, err := readImport(strings.NewReader(long), tiny, nil); err == nil || !strings.Contains(err.Error(), "line 2: line too long") {
+		t.Errorf("readImport(a line of 200 KiB, max_size 1000) = %.200v; want line 2 too long", err)
+	}
 	noProc := rule
 	noProc.proc = nil
 	if _, err := readImport(strings.NewReader(enc(good())+"\n"), noProc, nil); err == nil || !strings.Contains(err.Error(), "cannot check files") {
