@@ -318,15 +318,30 @@ func FuzzReadImport(f *testing.F) {
 	f.Add([]byte(`{"id":1,"from":"a","to":"b","text":"fine","ts":"2026-01-01T00:00:00Z"}` + "\n"))
 	f.Add([]byte(`{"id":9223372036854775807,"from":"a","to":"3,4","text":"x","ts":"2026-01-01T00:00:00Z"}`))
 	f.Add([]byte(`{"id":2,"room":"lobby","system":true,"text":"n","ts":"2026-01-01T00:00:00Z","data":{"k":[1]}}`))
-	rule := importRule{rooms: map[string]bool{"lobby": true}, minTS: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), maxTS: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}
+	f.Add([]byte(`{"file":{"id":"aaaaaaaaaaaaaaaaaaaaaaaaaa","owner":"a","conversation":"d:a,b","name":"x.txt","type":"txt","size":2,"created":"2026-01-01T00:00:00Z"},"data":"aGk="}` + "\n"))
+	f.Add([]byte(`{"file":{"id":"aaaaaaaaaaaaaaaaaaaaaaaaaa","owner":"a","conversation":"r:lobby","name":"x.png","type":"png","size":8,"width":1,"height":1,"thumb_id":"aaaaaaaaaaaaaaaaaaaaaaaaaa_t","created":"2026-01-01T00:00:00Z"},"data":"iVBORw0KGgo=","thumb":"iVBORw0KGgo="}`))
+	proc, err := files.NewProcessor(files.Config{MaxSize: 1 << 16, MaxPixels: 1 << 20})
+	if err != nil {
+		f.Fatal(err)
+	}
+	rule := importRule{rooms: map[string]bool{"lobby": true}, minTS: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), maxTS: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), proc: proc}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var prev int64
-		_, err := readImport(bytes.NewReader(b), rule, func(_ int, msgs []store.Message) error {
+		_, err := readImportFiles(bytes.NewReader(b), rule, func(_ int, msgs []store.Message) error {
 			for _, m := range msgs {
 				if m.ID <= prev || m.ID > maxImportID || (m.To == "") == (m.Room == "") || m.TS.IsZero() {
 					t.Fatalf("readImport accepted %+v after id %d", m, prev)
 				}
 				prev = m.ID
+			}
+			return nil
+		}, func(_ int, fl *fileLine) error {
+			a := fl.File
+			if !files.ValidID(a.ID) || a.Size != int64(len(fl.Data)) || files.Type(a.Type) == "" {
+				t.Fatalf("readImport accepted file %+v", a)
+			}
+			if got, err := proc.Detect(fl.Data); err != nil || string(got) != a.Type {
+				t.Fatalf("readImport accepted file %+v whose data is %v, %v", a, got, err)
 			}
 			return nil
 		})
