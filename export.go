@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"pollchat/config"
+	"pollchat/files"
 	"pollchat/store"
 )
 
@@ -79,11 +80,16 @@ func runExport(args []string) int {
 		w = f
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
-	var n int
+	var n, nf int
 	if *user != "" {
 		n, err = exportUser(ctx, st, *user, bw)
 	} else {
 		n, err = exportMessages(ctx, st, conv, bw)
+		if err == nil {
+			bl := &blobsFor{cfg: cfg, st: st}
+			nf, err = exportFiles(ctx, st, bl.open, conv, bw, os.Stderr)
+			bl.close()
+		}
 	}
 	if err == nil {
 		err = bw.Flush()
@@ -97,7 +103,7 @@ func runExport(args []string) int {
 		fmt.Fprintln(os.Stderr, "export:", err)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "export: %d messages\n", n)
+	fmt.Fprintf(os.Stderr, "export: %d messages, %d files\n", n, nf)
 	return 0
 }
 
@@ -163,9 +169,11 @@ func exportMessages(ctx context.Context, st store.Store, conv store.Conv, w io.W
 
 // runImport is `pollchat import -config FILE [-i FILE]`: it reads JSON lines
 // written by export and stores them in the configured store, keeping their
-// ids; messages whose id is stored already are skipped, so importing the
-// same file twice is harmless. Every record is checked before anything is
-// written: one bad record refuses the whole file, naming its line.
+// ids; messages and files whose id is stored already are skipped, so
+// importing the same file twice is harmless. Every record is checked
+// before anything is written (every file's bytes again with files'
+// detection and decoders, under this config's [files]): one bad record
+// refuses the whole file, naming its line.
 func runImport(args []string) int {
 	fs := flag.NewFlagSet("pollchat import", flag.ContinueOnError)
 	path := fs.String("config", "config.toml", "the configuration file (its [store] is written, its chat.rooms are the rooms accepted)")
@@ -211,6 +219,10 @@ func runImport(args []string) int {
 		r = tmp
 	}
 	rule := importRuleFor(cfg, time.Now())
+	if rule.proc == nil {
+		fmt.Fprintln(os.Stderr, "import: files: the [files] section cannot check files")
+		return 2
+	}
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		fmt.Fprintln(os.Stderr, "import:", err)
 		return 1
@@ -230,12 +242,15 @@ func runImport(args []string) int {
 		return 1
 	}
 	defer st.Close()
-	read, created, err := importMessages(ctx, st, r, rule)
+	bl := &blobsFor{cfg: cfg, st: st}
+	defer bl.close()
+	n, err := importMessages(ctx, st, r, rule, bl.open)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "import: %v (%d messages stored before the error)\n", err, created)
+		fmt.Fprintf(os.Stderr, "import: %v (%d messages and %d files stored before the error)\n", err, n.created, n.filesCreated)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "import: %d messages read, %d stored, %d already present\n", read, created, read-created)
+	fmt.Fprintf(os.Stderr, "import: %d messages read, %d stored, %d already present; %d files read, %d stored, %d already present\n",
+		n.read, n.created, n.read-n.created, n.files, n.filesCreated, n.files-n.filesCreated)
 	return 0
 }
 
@@ -254,6 +269,8 @@ const (
 type importRule struct {
 	rooms        map[string]bool
 	minTS, maxTS time.Time
+	// proc checks the files' bytes (max_size, types); nil refuses files.
+	proc *files.Processor
 }
 
 func importRuleFor(cfg *config.Config, now time.Time) importRule {
@@ -266,6 +283,7 @@ func importRuleFor(cfg *config.Config, now time.Time) importRule {
 	for _, name := range cfg.Chat.Rooms {
 		r.rooms[name] = true
 	}
+	r.proc, _ = fileProcessor(cfg) // nil on error: runImport refuses to start
 	return r
 }
 
@@ -351,15 +369,27 @@ func checkImportText(t string) error {
 // readImport reads JSON lines from r, checks each record with rule, and
 // hands them to page in pages of exportPage (page nil: check only). It
 // stops at the first bad record with an error naming its line, and says
-// how many records it read.
+// how many messages it read. Files are checked in full.
 func readImport(r io.Reader, rule importRule, page func(line int, msgs []store.Message) error) (int, error) {
+	return readImportFiles(r, rule, page, nil)
+}
+
+// readImportFiles is readImport that also hands every file line to file
+// (file nil: check the files in full, decoding images; else the whole
+// input was checked before, and only the types are detected again).
+// Messages read before a file are handed to page before it.
+func readImportFiles(r io.Reader, rule importRule, page func(line int, msgs []store.Message) error, file func(line int, f *fileLine) error) (int, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	batch := make([]store.Message, 0, exportPage)
 	read := 0
 	var prev int64
+	prevFile := ""
 	line := 1
 	for ; ; line++ {
-		b, rerr := br.ReadBytes('\n')
+		b, rerr := readLine(br, rule.maxLine())
+		if errors.Is(rerr, errLongLine) {
+			return read, fmt.Errorf("line %d: %w", line, rerr)
+		}
 		if rerr != nil && rerr != io.EOF {
 			return read, rerr
 		}
@@ -367,6 +397,36 @@ func readImport(r io.Reader, rule importRule, page func(line int, msgs []store.M
 			if !utf8.Valid(b) {
 				// encoding/json would quietly turn the bad bytes into U+FFFD.
 				return read, fmt.Errorf("line %d: not valid UTF-8", line)
+			}
+			if isFileLine(b) {
+				var f fileLine
+				dec := json.NewDecoder(bytes.NewReader(b))
+				dec.DisallowUnknownFields()
+				if err := dec.Decode(&f); err != nil {
+					return read, fmt.Errorf("line %d: %v", line, err)
+				}
+				if dec.More() {
+					return read, fmt.Errorf("line %d: more than one JSON value", line)
+				}
+				if err := rule.checkFile(&f, prevFile, file == nil); err != nil {
+					return read, fmt.Errorf("line %d: %v", line, err)
+				}
+				prevFile = f.File.ID
+				if file != nil {
+					if page != nil && len(batch) > 0 {
+						if err := page(line, batch); err != nil {
+							return read, err
+						}
+						batch = batch[:0]
+					}
+					if err := file(line, &f); err != nil {
+						return read, err
+					}
+				}
+				if rerr == io.EOF {
+					break
+				}
+				continue
 			}
 			var m store.Message
 			dec := json.NewDecoder(bytes.NewReader(b))
@@ -404,23 +464,54 @@ func readImport(r io.Reader, rule importRule, page func(line int, msgs []store.M
 	return read, nil
 }
 
-// importMessages reads JSON lines from r into st; it says how many messages
-// it read and how many it stored. Callers check the whole file with
-// readImport first, so that a bad record stores nothing.
-func importMessages(ctx context.Context, st store.Store, r io.Reader, rule importRule) (read, created int, err error) {
+// importCounts says what an import read and stored.
+type importCounts struct {
+	read, created, files, filesCreated int
+}
+
+// importMessages reads JSON lines from r into st, the files' bytes into
+// the blobs that blobs opens (when the first file comes). Callers check
+// the whole file with readImport first, so that a bad record stores
+// nothing.
+func importMessages(ctx context.Context, st store.Store, r io.Reader, rule importRule, blobs func() (files.Blobs, error)) (importCounts, error) {
+	var n importCounts
 	im, ok := st.(store.Importer)
 	if !ok {
-		return 0, 0, fmt.Errorf("the %T store cannot import", st)
+		return n, fmt.Errorf("the %T store cannot import", st)
 	}
-	read, err = readImport(r, rule, func(line int, msgs []store.Message) error {
-		n, err := im.ImportMessages(ctx, msgs)
-		created += n
+	var as *store.Attachments
+	var bl files.Blobs
+	var err error
+	n.read, err = readImportFiles(r, rule, func(line int, msgs []store.Message) error {
+		c, err := im.ImportMessages(ctx, msgs)
+		n.created += c
 		if err != nil {
 			return fmt.Errorf("line %d: %w", line, err)
 		}
 		return nil
+	}, func(line int, f *fileLine) error {
+		if as == nil {
+			rec, ok := st.(store.Records)
+			if !ok {
+				return fmt.Errorf("line %d: the %T store does not keep files", line, st)
+			}
+			var err error
+			if bl, err = blobs(); err != nil {
+				return fmt.Errorf("line %d: %w", line, err)
+			}
+			as = store.NewAttachments(rec)
+		}
+		n.files++
+		created, err := storeFile(ctx, as, bl, f)
+		if created {
+			n.filesCreated++
+		}
+		if err != nil {
+			return fmt.Errorf("line %d: file %s: %w", line, f.File.ID, err)
+		}
+		return nil
 	})
-	return read, created, err
+	return n, err
 }
 
 // openStoreForTool opens the configured store for export or import, with a
@@ -433,4 +524,32 @@ func openStoreForTool(ctx context.Context, cfg *config.Config) (store.Store, err
 		return nil, fmt.Errorf("%w: stop pollchat first (the embedded store has one user at a time)", err)
 	}
 	return st, err
+}
+
+var errLongLine = errors.New("line too long")
+
+// maxLine is the longest line an import reads: a file line holds its
+// bytes and its thumbnail, each up to files.max_size, in base64.
+func (r importRule) maxLine() int {
+	size := int64(1 << 20)
+	if r.proc != nil {
+		size = r.proc.Config().MaxSize
+	}
+	return int(2*size/3*4) + 64<<10
+}
+
+// readLine reads one line of at most max bytes (without reading further
+// into a longer one), like ReadBytes('\n').
+func readLine(br *bufio.Reader, max int) ([]byte, error) {
+	var b []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(b)+len(frag) > max {
+			return nil, fmt.Errorf("%w: more than %d bytes", errLongLine, max)
+		}
+		b = append(b, frag...)
+		if err != bufio.ErrBufferFull {
+			return b, err
+		}
+	}
 }

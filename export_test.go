@@ -6,12 +6,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"pollchat/files"
 	"pollchat/internal/testsvc"
 	"pollchat/store"
 )
@@ -315,10 +318,16 @@ func FuzzReadImport(f *testing.F) {
 	f.Add([]byte(`{"id":1,"from":"a","to":"b","text":"fine","ts":"2026-01-01T00:00:00Z"}` + "\n"))
 	f.Add([]byte(`{"id":9223372036854775807,"from":"a","to":"3,4","text":"x","ts":"2026-01-01T00:00:00Z"}`))
 	f.Add([]byte(`{"id":2,"room":"lobby","system":true,"text":"n","ts":"2026-01-01T00:00:00Z","data":{"k":[1]}}`))
-	rule := importRule{rooms: map[string]bool{"lobby": true}, minTS: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), maxTS: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}
+	f.Add([]byte(`{"file":{"id":"aaaaaaaaaaaaaaaaaaaaaaaaaa","owner":"a","conversation":"d:a,b","name":"x.txt","type":"txt","size":2,"created":"2026-01-01T00:00:00Z"},"data":"aGk="}` + "\n"))
+	f.Add([]byte(`{"file":{"id":"aaaaaaaaaaaaaaaaaaaaaaaaaa","owner":"a","conversation":"r:lobby","name":"x.png","type":"png","size":8,"width":1,"height":1,"thumb_id":"aaaaaaaaaaaaaaaaaaaaaaaaaa_t","created":"2026-01-01T00:00:00Z"},"data":"iVBORw0KGgo=","thumb":"iVBORw0KGgo="}`))
+	proc, err := files.NewProcessor(files.Config{MaxSize: 1 << 16, MaxPixels: 1 << 20})
+	if err != nil {
+		f.Fatal(err)
+	}
+	rule := importRule{rooms: map[string]bool{"lobby": true}, minTS: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), maxTS: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), proc: proc}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var prev int64
-		_, err := readImport(bytes.NewReader(b), rule, func(_ int, msgs []store.Message) error {
+		_, err := readImportFiles(bytes.NewReader(b), rule, func(_ int, msgs []store.Message) error {
 			for _, m := range msgs {
 				if m.ID <= prev || m.ID > maxImportID || (m.To == "") == (m.Room == "") || m.TS.IsZero() {
 					t.Fatalf("readImport accepted %+v after id %d", m, prev)
@@ -326,7 +335,153 @@ func FuzzReadImport(f *testing.F) {
 				prev = m.ID
 			}
 			return nil
+		}, func(_ int, fl *fileLine) error {
+			a := fl.File
+			if !files.ValidID(a.ID) || a.Size != int64(len(fl.Data)) || files.Type(a.Type) == "" {
+				t.Fatalf("readImport accepted file %+v", a)
+			}
+			if got, err := proc.Detect(fl.Data); err != nil || string(got) != a.Type {
+				t.Fatalf("readImport accepted file %+v whose data is %v, %v", a, got, err)
+			}
+			return nil
 		})
 		_ = err
 	})
+}
+
+// pngImage is a w×h PNG.
+func pngImage(w, h int) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 7)
+	}
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	return b.Bytes()
+}
+
+// A file line is refused, naming its line, when its record or its bytes
+// are not what the server would have stored: every blob is detected and
+// decoded again, never trusted.
+func TestImportRefusesHostileFiles(t *testing.T) {
+	proc, err := files.NewProcessor(files.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := proc.Accept(pngImage(200, 100), "cat.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := files.NewID()
+	ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	good := func() fileLine {
+		return fileLine{File: &store.Attachment{ID: id, MessageID: 1, Owner: "a", Conv: store.DirectConv("a", "b"), Name: up.Name,
+			Type: string(up.Type), Size: int64(len(up.Data)), Width: up.Width, Height: up.Height, ThumbID: files.ThumbID(id), Created: ts},
+			Data: up.Data, Thumb: up.Thumb}
+	}
+	enc := func(f fileLine) string {
+		b, _ := json.Marshal(f)
+		return string(b)
+	}
+	msg := `{"id":1,"from":"a","to":"b","text":"cat.png","ts":"2026-01-01T00:00:00Z"}`
+	rule := importRule{rooms: map[string]bool{"lobby": true}, minTS: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), maxTS: time.Now().Add(24 * time.Hour), proc: proc}
+	if _, err := readImport(strings.NewReader(msg+"\n"+enc(good())+"\n"), rule, nil); err != nil {
+		t.Fatalf("readImport(a good file line) = %v; want nil", err)
+	}
+	big, _ := proc.Accept(pngImage(600, 600), "big.png")
+	tests := []struct {
+		name string
+		edit func(f *fileLine)
+		want string
+	}{
+		{"html as png", func(f *fileLine) {
+			f.Data = []byte("<html><script>alert(1)</script></html>")
+			f.File.Size = int64(len(f.Data))
+		}, "file data"},
+		{"pdf claimed png", func(f *fileLine) {
+			f.Data = []byte("%PDF-1.4\n%%EOF\n")
+			f.File.Size = int64(len(f.Data))
+		}, "but its data is pdf"},
+		{"svg", func(f *fileLine) {
+			f.Data = []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`)
+			f.File.Size = int64(len(f.Data))
+		}, "file data"},
+		{"size lies", func(f *fileLine) { f.File.Size++ }, "file size"},
+		{"dimensions lie", func(f *fileLine) { f.File.Width = 20000 }, "but its data is 200×100"},
+		{"truncated image", func(f *fileLine) { f.Data = f.Data[:len(f.Data)/2]; f.File.Size = int64(len(f.Data)) }, "file data"},
+		{"id escapes", func(f *fileLine) { f.File.ID = "../../etc/passwd" }, "not a file id"},
+		{"thumb id as id", func(f *fileLine) { f.File.ID = files.ThumbID(id) }, "not a file id"},
+		{"thumb elsewhere", func(f *fileLine) { f.File.ThumbID = files.ThumbID(files.NewID()) }, "thumb_id"},
+		{"no thumb", func(f *fileLine) { f.Thumb = nil }, "without its thumbnail"},
+		{"thumb is html", func(f *fileLine) { f.Thumb = []byte("<html>") }, "file thumb"},
+		{"thumb too large", func(f *fileLine) { f.Thumb = big.Data }, "a thumbnail fits in"},
+		{"unknown room", func(f *fileLine) { f.File.Conv = store.RoomConv("secret") }, `room "secret" is not in chat.rooms`},
+		{"conv with self", func(f *fileLine) { f.File.Conv = "d:a,a" }, "two different user ids"},
+		{"conv unsorted", func(f *fileLine) { f.File.Conv = "d:b,a" }, "two different user ids"},
+		{"bad owner", func(f *fileLine) { f.File.Owner = "1,2" }, "file owner"},
+		{"html name", func(f *fileLine) { f.File.Name = "cat.html" }, "not a name the server gives"},
+		{"negative message", func(f *fileLine) { f.File.MessageID = -1 }, "message_id -1"},
+		{"no created", func(f *fileLine) { f.File.Created = time.Time{} }, "file created"},
+		{"pdf with thumb", func(f *fileLine) {
+			f.Data = []byte("%PDF-1.4\n%%EOF\n")
+			f.File.Size, f.File.Type, f.File.Name = int64(len(f.Data)), "pdf", "x.pdf"
+		}, "dimensions or a thumbnail"},
+	}
+	cfgPath, dataDir := embeddedConfig(t)
+	dir := t.TempDir()
+	for i, tt := range tests {
+		f := good()
+		x := *f.File
+		f.File = &x
+		tt.edit(&f)
+		body := msg + "\n" + enc(f) + "\n"
+		_, err := readImport(strings.NewReader(body), rule, nil)
+		if err == nil || !strings.Contains(err.Error(), "line 2: ") || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: readImport = %v; want an error naming line 2 and %q", tt.name, err, tt.want)
+		}
+		if i%5 == 0 {
+			file := filepath.Join(dir, fmt.Sprint(i, ".jsonl"))
+			os.WriteFile(file, []byte(body), 0o600)
+			if code := runImport([]string{"-config", cfgPath, "-i", file}); code != 1 {
+				t.Errorf("%s: runImport = %d; want 1", tt.name, code)
+			}
+		}
+	}
+	// Lines out of order, a field the record does not have, and an
+	// import that cannot check files.
+	second := good()
+	if _, err := readImport(strings.NewReader(enc(good())+"\n"+enc(second)+"\n"), rule, nil); err == nil || !strings.Contains(err.Error(), "line 2: file id") {
+		t.Errorf("readImport(the same file twice) = %v; want line 2 refused", err)
+	}
+	extra := strings.Replace(enc(good()), `{"file":{`, `{"file":{"admin":true,`, 1)
+	if _, err := readImport(strings.NewReader(extra+"\n"), rule, nil); err == nil || !strings.Contains(err.Error(), "unknown field") {
+		t.Errorf("readImport(unknown field) = %v; want refused", err)
+	}
+	// A line longer than two files of max_size in base64 is refused
+	// before it is read whole.
+	small, _ := files.NewProcessor(files.Config{MaxSize: 1000})
+	tiny := rule
+	tiny.proc = small
+	long := msg + "\n" + `{"file":{"id":"` + strings.Repeat("a", 200<<10) + "\"}}\n"
+	if _, err := readImport(strings.NewReader(long), tiny, nil); err == nil || !strings.Contains(err.Error(), "line 2: line too long") {
+		t.Errorf("readImport(a line of 200 KiB, max_size 1000) = %.200v; want line 2 too long", err)
+	}
+	noProc := rule
+	noProc.proc = nil
+	if _, err := readImport(strings.NewReader(enc(good())+"\n"), noProc, nil); err == nil || !strings.Contains(err.Error(), "cannot check files") {
+		t.Errorf("readImport without a processor = %v; want refused", err)
+	}
+	// Nothing was stored by the refused imports: no message, no file.
+	st, err := store.OpenEmbedded(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	if all, err := st.Export(ctx, "", 0, 100); err != nil || len(all) != 0 {
+		t.Errorf("store after refused imports holds %d messages (%v); want 0", len(all), err)
+	}
+	if as, err := store.NewAttachments(st).List(ctx, "", 10); err != nil || len(as) != 0 {
+		t.Errorf("store after refused imports holds %d files (%v); want 0", len(as), err)
+	}
 }

@@ -32,7 +32,12 @@ type fileSvc struct {
 	// sem bounds the uploads processed at once: decoding a 12 MP photo
 	// takes about 170 MB at its peak.
 	sem chan struct{}
-	now func() time.Time
+	// reads bounds the upload bodies parsed at once (uploadReads); limit
+	// bounds each user's upload starts (upload_limits.go), nil when
+	// chat.rate is 0.
+	reads chan struct{}
+	limit *uploadLimiter
+	now   func() time.Time
 }
 
 // SetFiles turns attachments on with blobs keeping the bytes (a files.Dir
@@ -55,7 +60,12 @@ func (s *Server) SetFiles(blobs files.Blobs) error {
 		return err
 	}
 	s.files = &fileSvc{proc: proc, signer: signer, blobs: blobs, ttl: s.cfg.Files.URLTTL.Duration,
-		quota: s.cfg.Files.DailyQuota, sem: make(chan struct{}, max(1, min(runtime.GOMAXPROCS(0), 4))), now: time.Now}
+		quota: s.cfg.Files.DailyQuota, sem: make(chan struct{}, max(1, min(runtime.GOMAXPROCS(0), 4))), now: time.Now,
+		reads: make(chan struct{}, uploadReads)}
+	if s.cfg.Chat.RateLimit() > 0 {
+		// chat.rate = 0 turns the rate limits off, this one too.
+		s.files.limit = newUploadLimiter(uploadEvery, uploadBurst)
+	}
 	return nil
 }
 

@@ -183,7 +183,13 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 		u.fail(s, errFilesOff)
 		return
 	}
+	release, ok := s.files.tryRead()
+	if !ok {
+		u.fail(s, errUploadBusy)
+		return
+	}
 	p, data, name, perr := uploadParams(ctx, s.cfg.Files.MaxSize)
+	release()
 	c, err := s.identity(p)
 	if err == nil && p.err != nil {
 		err = p.err
@@ -205,6 +211,10 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 	}
 	if perr != nil {
 		u.fail(s, perr)
+		return
+	}
+	if ok, secs := s.files.limit.allow(c.ID, s.files.now()); !ok {
+		u.fail(s, errUploadRate(secs))
 		return
 	}
 	to, room := p.get("to"), p.get("room")
