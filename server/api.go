@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"math"
@@ -345,4 +346,23 @@ func (s *Server) apiInvalidate(ctx *fasthttp.RequestCtx, rp reply) {
 	}
 	s.svc.Invalidate(ids...) // on every process: a banned member is refused from their next call
 	rp.ok()
+}
+
+// forwarded says whether a proxy passed the request on for another client.
+func forwarded(ctx *fasthttp.RequestCtx) bool {
+	h := &ctx.Request.Header
+	return len(h.Peek("Forwarded")) > 0 || len(h.Peek("X-Forwarded-For")) > 0 || len(h.Peek("X-Real-Ip")) > 0
+}
+
+func parseBasic(h string) (user, pass string, ok bool) {
+	const prefix = "basic "
+	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", "", false
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h[len(prefix):]))
+	if err != nil {
+		return "", "", false
+	}
+	user, pass, ok = strings.Cut(string(b), ":")
+	return user, pass, ok
 }

@@ -155,3 +155,33 @@ func asciiEqualFold(b []byte, lower string) bool {
 	}
 	return true
 }
+
+// metricsHandler serves Prometheus text to loopback clients, to callers
+// with the API credentials, or to anyone with server.metrics_public.
+func (s *Server) metricsHandler(ctx *fasthttp.RequestCtx) {
+	if !s.metricsAllowed(ctx) {
+		// ctx.Error resets the response: headers go after it.
+		ctx.Error("metrics are served to loopback clients or with the api credentials\n", fasthttp.StatusUnauthorized)
+		ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="pollchat metrics"`)
+		ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+		return
+	}
+	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	s.metrics.write(ctx, s.svc)
+}
+
+// metricsAllowed decides who may read /metrics: anyone with
+// server.metrics_public; a loopback peer that does not forward a request
+// for someone else (a reverse proxy on the same host sets Forwarded,
+// X-Forwarded-For or X-Real-IP, and its clients are not local); and
+// callers with the backend API credentials when the API is on.
+func (s *Server) metricsAllowed(ctx *fasthttp.RequestCtx) bool {
+	if s.cfg.Server.MetricsPublic {
+		return true
+	}
+	if ctx.RemoteIP().IsLoopback() && !forwarded(ctx) {
+		return true
+	}
+	return s.cfg.API.Password != "" && basicAuthOK(ctx, s.cfg.API)
+}

@@ -2,19 +2,14 @@ package server
 
 import (
 	"bytes"
-	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"mime"
-	"net/url"
 	"os"
 	"path"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -234,140 +229,4 @@ func (s *Server) jquery(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s.asset("jquery.js")(ctx)
-}
-
-// demoAllowed says whether this request may see the demo, which signs
-// anyone in as any static user: the demo is on, the peer is loopback and
-// forwards for nobody (the check /metrics makes: a reverse proxy on the
-// same host is not a local user), and Host is server.public_url's (a
-// proxy that rewrites neither header is still refused by Host). Otherwise
-// it answers 404, as if the demo were off.
-func (s *Server) demoAllowed(ctx *fasthttp.RequestCtx) bool {
-	if !s.cfg.Demo.Enabled || !ctx.RemoteIP().IsLoopback() || forwarded(ctx) {
-		return false
-	}
-	u, err := url.Parse(s.cfg.Server.PublicURL)
-	return err == nil && strings.EqualFold(string(ctx.Host()), u.Host)
-}
-
-func (s *Server) index(ctx *fasthttp.RequestCtx) {
-	if s.demoAllowed(ctx) {
-		ctx.Redirect("/demo", fasthttp.StatusFound)
-		return
-	}
-	ctx.SetContentType("text/plain; charset=utf-8")
-	ctx.SetBodyString("pollchat is running. Embed it with <script src=\"" + s.cfg.Server.PublicURL + "/widget.js\"></script>\n")
-}
-
-type demoUser struct {
-	ID   string `json:"user_id"`
-	Name string `json:"name"`
-	Role string `json:"role"`
-}
-
-func (s *Server) demoUsers() []demoUser {
-	var out []demoUser
-	for _, u := range s.cfg.Users.Static {
-		role := u.Role
-		if role == "" {
-			role = "member"
-		}
-		out = append(out, demoUser{u.UserID, u.Name, role})
-	}
-	return out
-}
-
-func (s *Server) demo(ctx *fasthttp.RequestCtx) {
-	if !s.demoAllowed(ctx) {
-		s.notFound(ctx)
-		return
-	}
-	cfg, _ := json.Marshal(map[string]any{"server": s.cfg.Server.PublicURL, "users": s.demoUsers()})
-	s.page(ctx, "demo.html", cfg)
-}
-
-// demoUser is a fake host page for one demo user, signed as a site would.
-func (s *Server) demoUser(ctx *fasthttp.RequestCtx) {
-	if !s.demoAllowed(ctx) {
-		s.notFound(ctx)
-		return
-	}
-	id := string(ctx.QueryArgs().Peek("id"))
-	var found *demoUser
-	for _, u := range s.demoUsers() {
-		if u.ID == id {
-			found = &u
-			break
-		}
-	}
-	if found == nil {
-		ctx.Error("no such demo user", fasthttp.StatusNotFound)
-		return
-	}
-	ts := s.verifier.Timestamp(time.Now())
-	cfg, _ := json.Marshal(map[string]any{"server": s.cfg.Server.PublicURL, "id": found.ID, "timestamp": ts,
-		"hash": s.verifier.Hash(found.ID, ts), "name": found.Name, "role": found.Role})
-	s.page(ctx, "demo-user.html", cfg)
-}
-
-func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
-	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	ctx.Response.Header.Set("Cache-Control", "no-store")
-	ctx.SetContentType("application/json; charset=utf-8")
-	if err := s.svc.Healthy(c); err != nil {
-		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		ctx.SetBodyString(`{"status":"unavailable"}`)
-		return
-	}
-	ctx.SetBodyString(`{"status":"ok"}`)
-}
-
-// metricsHandler serves Prometheus text to loopback clients, to callers
-// with the API credentials, or to anyone with server.metrics_public.
-func (s *Server) metricsHandler(ctx *fasthttp.RequestCtx) {
-	if !s.metricsAllowed(ctx) {
-		// ctx.Error resets the response: headers go after it.
-		ctx.Error("metrics are served to loopback clients or with the api credentials\n", fasthttp.StatusUnauthorized)
-		ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="pollchat metrics"`)
-		ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
-		return
-	}
-	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
-	ctx.Response.Header.Set("Cache-Control", "no-store")
-	s.metrics.write(ctx, s.svc)
-}
-
-// metricsAllowed decides who may read /metrics: anyone with
-// server.metrics_public; a loopback peer that does not forward a request
-// for someone else (a reverse proxy on the same host sets Forwarded,
-// X-Forwarded-For or X-Real-IP, and its clients are not local); and
-// callers with the backend API credentials when the API is on.
-func (s *Server) metricsAllowed(ctx *fasthttp.RequestCtx) bool {
-	if s.cfg.Server.MetricsPublic {
-		return true
-	}
-	if ctx.RemoteIP().IsLoopback() && !forwarded(ctx) {
-		return true
-	}
-	return s.cfg.API.Password != "" && basicAuthOK(ctx, s.cfg.API)
-}
-
-// forwarded says whether a proxy passed the request on for another client.
-func forwarded(ctx *fasthttp.RequestCtx) bool {
-	h := &ctx.Request.Header
-	return len(h.Peek("Forwarded")) > 0 || len(h.Peek("X-Forwarded-For")) > 0 || len(h.Peek("X-Real-Ip")) > 0
-}
-
-func parseBasic(h string) (user, pass string, ok bool) {
-	const prefix = "basic "
-	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
-		return "", "", false
-	}
-	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h[len(prefix):]))
-	if err != nil {
-		return "", "", false
-	}
-	user, pass, ok = strings.Cut(string(b), ":")
-	return user, pass, ok
 }
