@@ -119,8 +119,8 @@
     return b;
   }
 
-  // muteButton asks for how many minutes (chat's /mute, done as the
-  // console's moderator: offered only when their site role may mute).
+  // muteButton asks for how many minutes (chat's mute; offered with the
+  // API login, or when the console moderator's site role may mute).
   function muteButton(id, room) {
     var b = el('button', 'action mute', 'Mute in #' + room);
     b.type = 'button';

@@ -2,7 +2,6 @@ package chat
 
 import (
 	"context"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"pollchat/bridge"
-	"pollchat/store"
 )
 
 // Command is a parsed room command: "/mute NAME_OR_ID MINUTES",
@@ -144,18 +142,8 @@ func (s *Service) command(ctx context.Context, c Caller, r *room, text string) e
 			tell(sysText(lang, txtCantMute, target.Name))
 			return Errorf(CodeForbidden, "cannot mute a user whose role is not below yours")
 		}
-		now := s.now()
-		m := store.Mute{Room: r.name, UserID: target.ID, By: c.ID,
-			Mins:      int(math.Ceil(cmd.Duration.Minutes())),
-			ExpiresAt: now.Add(cmd.Duration).UTC()}
-		if err := s.store.SaveMute(sctx, m); err != nil {
-			return storeErr(err)
-		}
-		s.mutes.set(m)
-		s.broadcast(Control{Kind: ControlMutes})
-		s.hub.PublishMany(r.snapshot(), "", mutedEvent(m))
-		if !r.has(target.ID) {
-			s.hub.Publish(target.ID, "", mutedEvent(m))
+		if _, err := s.applyMute(sctx, c.ID, r, target.ID, cmd.Duration); err != nil {
+			return err
 		}
 		tell(sysText(lang, txtMuted, target.Name, r.name, humanIn(lang, int(cmd.Duration/time.Second))))
 	case "unmute":
@@ -169,15 +157,14 @@ func (s *Service) command(ctx context.Context, c Caller, r *room, text string) e
 			tell(sysText(lang, txtCantUnmute, target.Name))
 			return Errorf(CodeForbidden, "cannot unmute a user whose role is not below yours")
 		}
-		if _, err := s.store.DeleteMute(sctx, r.name, target.ID); err != nil {
-			return storeErr(err)
+		found, err := s.applyUnmute(sctx, r, target.ID)
+		if err != nil {
+			return err
 		}
-		s.broadcast(Control{Kind: ControlMutes})
-		if !s.mutes.del(r.name, target.ID) {
+		if !found {
 			tell(sysText(lang, txtNotMuted, target.Name, r.name))
 			return nil
 		}
-		s.hub.PublishMany(r.snapshot(), "", unmutedEvent(r.name, target.ID))
 		tell(sysText(lang, txtUnmuted, target.Name, r.name))
 	}
 	return nil

@@ -2,6 +2,7 @@ package moderation
 
 import (
 	"context"
+	"time"
 
 	"pollchat/chat"
 	"pollchat/store"
@@ -27,13 +28,19 @@ func (p port) leave(ctx context.Context, user, room string) error {
 	return err
 }
 
-// command sends a room command ("/mute ID MINUTES", "/unmute ID") as the
-// site user by: chat decides by by's role in the directory whether they
-// may. chat exports no mute for the backend; see Moderator.Mute.
-func (p port) command(ctx context.Context, by, room, text string) error {
-	_, err := p.svc.Send(ctx, chat.Caller{ID: by}, chat.SendParams{Room: room, Text: text})
-	return err
+// mute mutes user in room for d as by (chat.BackendAPI or a site
+// moderator's id): chat's own mute path, store, cluster and events.
+func (p port) mute(ctx context.Context, by, room, user string, d time.Duration) (store.Mute, error) {
+	return p.svc.Mute(ctx, by, room, user, d)
 }
+
+// unmute ends user's mute in room as by; false if there was none.
+func (p port) unmute(ctx context.Context, by, room, user string) (bool, error) {
+	return p.svc.Unmute(ctx, by, room, user)
+}
+
+// backendAPI is the who of the backend API's Basic auth.
+const backendAPI = chat.BackendAPI
 
 // canModerate says whether the site gives user a moderating role.
 func (p port) canModerate(ctx context.Context, user string) bool {

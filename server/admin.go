@@ -358,7 +358,7 @@ func (s *Server) apiCapabilities(ctx *fasthttp.RequestCtx, rp reply, m moderator
 	for k, v := range capabilities {
 		caps[k] = v
 	}
-	if s.mod != nil { // api_moderation.go; mute only as a site moderator
+	if s.mod != nil { // api_moderation.go; mute for the API and site moderators
 		caps["delete_message"], caps["ban"], caps["kick"], caps["clear_room"] = true, true, true, true
 		caps["mute"] = s.mod.CanMute(ctx, m.who())
 	}

@@ -341,7 +341,8 @@ func (s *Server) roomUserBody(ctx *fasthttp.RequestCtx, rp reply) (roomUser, str
 }
 
 // apiMute is POST /api/v1/rooms/{room}/mute {user_id, minutes, reason?}:
-// a console moderator whose site role may mute (chat's /mute, as them).
+// the backend API (Basic auth, trusted) or a console moderator whose site
+// role may mute (as them); chat's own mute path.
 func (s *Server) apiMute(ctx *fasthttp.RequestCtx, rp reply, m moderator) {
 	if !s.moderationOn(rp) {
 		return

@@ -147,7 +147,7 @@ func newBrowser(t *testing.T) context.Context {
 // page describes a host page: who is logged in, which jQuery the site has,
 // and more widget options.
 type hostPage struct {
-	User      string         // legacy identity, signed now
+	User      string         // legacy identity, signed now ("" with Opts guest: none)
 	Token     string         // or a JWT
 	JQuery    string         // "1" (1.12.4), "3" (3.x) or "" (none: the widget loads one)
 	Opts      map[string]any // more Pollchat.init options
@@ -192,6 +192,8 @@ func (e *env) serveHost(w http.ResponseWriter, r *http.Request) {
 	ts, hash := sign(p.User)
 	if p.Token != "" {
 		opts["token"] = p.Token
+	} else if p.User == "" && opts["guest"] == true {
+		// A guest page ({guest: true}) carries no identity at all.
 	} else {
 		opts["id"], opts["timestamp"], opts["hash"] = p.User, ts, hash
 	}
