@@ -400,7 +400,13 @@
       reportFailed: 'Die Meldung wurde nicht gesendet. Versuch es noch einmal.',
       reported: 'Gemeldet',
       searching: 'Suche läuft…',
-      dirLimited: 'Gerade zu viele Suchen. Du siehst die Personen, die du kennst.'
+      dirLimited: 'Gerade zu viele Suchen. Du siehst die Personen, die du kennst.',
+      deleted: 'Nachricht gelöscht',
+      roomCleared: 'Ein Moderator hat den Verlauf dieses Raums gelöscht.',
+      banned: 'Sie sind bis {time} vom Chat ausgeschlossen.',
+      bannedForever: 'Sie sind vom Chat ausgeschlossen.',
+      unbanned: 'Ihr Ausschluss wurde aufgehoben.',
+      kicked: 'Ein Moderator hat Sie aus {room} entfernt.'
     },
     fr: {
       title: 'Discussion',
@@ -492,7 +498,13 @@
       reportFailed: 'Le signalement n’a pas été envoyé. Réessayez.',
       reported: 'Signalé',
       searching: 'Recherche…',
-      dirLimited: 'Trop de recherches en ce moment. Voici les personnes que vous connaissez.'
+      dirLimited: 'Trop de recherches en ce moment. Voici les personnes que vous connaissez.',
+      deleted: 'message supprimé',
+      roomCleared: 'Un modérateur a effacé l’historique de ce salon.',
+      banned: 'Vous êtes exclu du chat jusqu’au {time}.',
+      bannedForever: 'Vous êtes exclu du chat.',
+      unbanned: 'Votre exclusion a été levée.',
+      kicked: 'Un modérateur vous a retiré de {room}.'
     },
     it: {
       title: 'Chat',
@@ -584,7 +596,13 @@
       reportFailed: 'La segnalazione non è stata inviata. Riprova.',
       reported: 'Segnalato',
       searching: 'Ricerca…',
-      dirLimited: 'Troppe ricerche in questo momento. Ecco le persone che conosci.'
+      dirLimited: 'Troppe ricerche in questo momento. Ecco le persone che conosci.',
+      deleted: 'messaggio eliminato',
+      roomCleared: 'Un moderatore ha cancellato la cronologia di questa stanza.',
+      banned: 'Sei escluso dalla chat fino a {time}.',
+      bannedForever: 'Sei escluso dalla chat.',
+      unbanned: 'La tua esclusione è stata revocata.',
+      kicked: 'Un moderatore ti ha rimosso da {room}.'
     },
     ar: {
       title: 'الدردشة',
@@ -674,7 +692,15 @@
       reportFailed: 'لم يُرسل البلاغ. حاول مرة أخرى.',
       reported: 'تم الإبلاغ',
       searching: 'جارٍ البحث…',
-      dirLimited: 'عمليات بحث كثيرة الآن. نعرض الأشخاص الذين تعرفهم.'
+      dirLimited: 'عمليات بحث كثيرة الآن. نعرض الأشخاص الذين تعرفهم.',
+      signInToWrite: 'سجّل الدخول لتكتب.',
+      privateRoom: 'غرفة خاصة',
+      deleted: 'رسالة محذوفة',
+      roomCleared: 'مسح أحد المشرفين سجل هذه الغرفة.',
+      banned: 'أنت محظور من الدردشة حتى {time}.',
+      bannedForever: 'أنت محظور من الدردشة.',
+      unbanned: 'تم رفع الحظر عنك.',
+      kicked: 'أزالك أحد المشرفين من {room}.'
     },
     he: {
       title: 'צ׳אט',
@@ -764,7 +790,15 @@
       reportFailed: 'הדיווח לא נשלח. נסו שוב.',
       reported: 'דווח',
       searching: 'מחפש…',
-      dirLimited: 'יותר מדי חיפושים כרגע. מוצגים אנשים שאת/ה מכיר/ה.'
+      dirLimited: 'יותר מדי חיפושים כרגע. מוצגים אנשים שאת/ה מכיר/ה.',
+      signInToWrite: 'יש להתחבר כדי לכתוב.',
+      privateRoom: 'חדר פרטי',
+      deleted: 'ההודעה נמחקה',
+      roomCleared: 'מנחה מחק את היסטוריית החדר.',
+      banned: 'נחסמת מהצ׳אט עד {time}.',
+      bannedForever: 'נחסמת מהצ׳אט.',
+      unbanned: 'החסימה שלך הוסרה.',
+      kicked: 'מנחה הסיר אותך מ{room}.'
     }
   };
 
@@ -2122,7 +2156,7 @@
       this.fillText($body, str(m.text));
     }
     $m.append($body);
-    if (!mine && !$m.hasClass('pollchat-deleted') && m.id != null && m.from != null && (conv.kind === 'user' || conv.kind === 'room')) {
+    if (!mine && !this.guest && !$m.hasClass('pollchat-deleted') && m.id != null && m.from != null && (conv.kind === 'user' || conv.kind === 'room')) {
       $m.append(this.reportButton(conv, m));
     }
     $m.append(el('div', 'pollchat-meta').append(el('span', 'pollchat-time').text(clock(m.ts))).append(el('span', 'pollchat-state')));

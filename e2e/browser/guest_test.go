@@ -34,6 +34,10 @@ func TestGuestReadsLobby(t *testing.T) {
 
 	ada.typeInto(room+` .pollchat-input`, "Live, for everyone\r")
 	guest.waitTrue("live message seen by the guest", countBubbles(room, "Live, for everyone")+` === 1`)
+	// A guest cannot report (the server refuses it): no report buttons.
+	if n := eval[int](guest, `jQuery('`+room+` .pollchat-report-btn').length`); n != 0 {
+		guest.fatalf("the guest sees %d report buttons; want none", n)
+	}
 
 	// Linus comes online and writes after the guest: once Ada has his
 	// message, anything the guest's arrival announced is in her widget too.
