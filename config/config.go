@@ -29,6 +29,11 @@ import (
 // non-loopback address is refused.
 const DemoSecret = "demo-secret-change-me"
 
+// DemoAPIPassword is the api.password of the shipped config.toml; like the
+// demo secret, it is refused unless both server.listen and
+// server.public_url are loopback.
+const DemoAPIPassword = "demo-api-password"
+
 // Duration is a time.Duration written as a Go duration string ("25s").
 type Duration struct{ time.Duration }
 
@@ -622,6 +627,9 @@ func (c *Config) validate() []Problem {
 	if c.Auth.Secret == DemoSecret && err == nil && !isLoopback(host) {
 		bad("auth.secret", "the demo secret may only be used on a loopback address, but server.listen is %q: set a secret of your own", c.Server.Listen)
 	}
+	if c.API.Password == DemoAPIPassword && err == nil && !isLoopback(host) {
+		bad("api.password", "the demo API password may only be used on a loopback address, but server.listen is %q: set a password of your own", c.Server.Listen)
+	}
 	if c.Demo.Enabled && err == nil && !isLoopback(host) {
 		bad("demo.enabled", "the demo page signs anyone in as any static user; it may only run on a loopback address, but server.listen is %q", c.Server.Listen)
 	}
@@ -633,6 +641,9 @@ func (c *Config) validate() []Problem {
 		}
 		if c.Demo.Enabled {
 			bad("demo.enabled", "the demo page signs anyone in as any static user; it may only run when server.public_url is a loopback URL, but it is %q", c.Server.PublicURL)
+		}
+		if c.API.Password == DemoAPIPassword {
+			bad("api.password", "the demo API password may only be used when server.public_url is a loopback URL, but it is %q: set a password of your own", c.Server.PublicURL)
 		}
 	}
 	if c.Auth.Timezone != "" {

@@ -49,6 +49,8 @@ func TestErrorsNameKeys(t *testing.T) {
 		{"bad duration", "[auth]\nsecret=\"0123456789abcdef\"\nmax_age=\"1 day\"\n", []string{"max_age"}},
 		{"missing secret", "", []string{"auth.secret"}},
 		{"several at once", "[server]\nlisten=\"nope\"\n[chat]\nmax_length=-1\nbuffer=1\n", []string{"server.listen", "chat.max_length", "chat.buffer", "auth.secret"}},
+		{"demo api password public", "[server]\nlisten=\"0.0.0.0:80\"\n[auth]\nsecret=\"0123456789abcdef-real\"\n[api]\nlogin=\"x\"\npassword=\"" + DemoAPIPassword + "\"\n", []string{"api.password"}},
+		{"demo api password behind a proxy", "[server]\npublic_url=\"https://chat.example.com\"\n[auth]\nsecret=\"0123456789abcdef-real\"\n[api]\nlogin=\"x\"\npassword=\"" + DemoAPIPassword + "\"\n", []string{"api.password"}},
 		{"demo secret public", "[server]\nlisten=\"0.0.0.0:80\"\n[auth]\nsecret=\"" + DemoSecret + "\"\n", []string{"auth.secret"}},
 		{"custom identifiers", "[auth]\nsecret=\"0123456789abcdef\"\n[users]\nsource=\"mysql\"\n[users.mysql]\ndsn=\"x\"\npreset=\"custom\"\ntable=\"users; DROP TABLE x\"\nid_column=\"id\"\nname_column=\"na`me\"\n", []string{"users.mysql.table", "users.mysql.name_column"}},
 		{"demo on a public address", "[server]\nlisten=\"0.0.0.0:8080\"\n[auth]\nsecret=\"0123456789abcdef-real\"\n[demo]\nenabled=true\n", []string{"demo.enabled"}},
