@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -242,22 +241,7 @@ func linkKey(token string) string {
 
 // sessionTTL reads ttl: absent means DefaultSessionTTL.
 func sessionTTL(v any) (int64, bool) {
-	var n json.Number
-	switch x := v.(type) {
-	case nil:
-		return DefaultSessionTTL, true
-	case json.Number:
-		n = x
-	case string:
-		n = json.Number(strings.TrimSpace(x))
-	default:
-		return 0, false
-	}
-	f, err := n.Float64()
-	if err != nil || f != math.Trunc(f) || f < MinSessionTTL || f > MaxSessionTTL {
-		return 0, false
-	}
-	return int64(f), true
+	return wholeSeconds(v, DefaultSessionTTL, MinSessionTTL, MaxSessionTTL)
 }
 
 // adminSession is GET /admin/session?token=…: it spends the link (once,

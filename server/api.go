@@ -274,10 +274,17 @@ func (s *Server) apiTokens(ctx *fasthttp.RequestCtx, rp reply) {
 // number of seconds (a JSON number, or a string holding one, as PHP forms
 // send) must be within MinTokenTTL..MaxTokenTTL.
 func tokenTTL(v any) (int64, bool) {
+	return wholeSeconds(v, DefaultTokenTTL, MinTokenTTL, MaxTokenTTL)
+}
+
+// wholeSeconds reads a lifetime from a decoded JSON body: absent or null
+// means def; otherwise a whole number of seconds (a JSON number, or a
+// string holding one, as PHP forms send) within lo..hi.
+func wholeSeconds(v any, def, lo, hi int64) (int64, bool) {
 	var n json.Number
 	switch x := v.(type) {
 	case nil:
-		return DefaultTokenTTL, true
+		return def, true
 	case json.Number:
 		n = x
 	case string:
@@ -286,7 +293,7 @@ func tokenTTL(v any) (int64, bool) {
 		return 0, false
 	}
 	f, err := n.Float64()
-	if err != nil || f != math.Trunc(f) || f < MinTokenTTL || f > MaxTokenTTL {
+	if err != nil || f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
 		return 0, false
 	}
 	return int64(f), true
