@@ -147,18 +147,7 @@ func (s *Server) apiReports(ctx *fasthttp.RequestCtx, rp reply, _ moderator) {
 		s.fail(rp, chat.Errorf(chat.CodeBadRequest, "status must be open or resolved (or absent: both)"))
 		return
 	}
-	after, err := p.int64("after", 0)
-	if err == nil && after < 0 {
-		err = chat.Errorf(chat.CodeBadRequest, "after must be a report id")
-	}
-	if err != nil {
-		s.fail(rp, err)
-		return
-	}
-	limit, err := p.int64("limit", 50)
-	if err == nil && (limit < 1 || limit > 200) {
-		err = chat.Errorf(chat.CodeBadRequest, "limit must be 1..200")
-	}
+	after, limit, err := p.page("after", "after must be a report id")
 	if err != nil {
 		s.fail(rp, err)
 		return
@@ -251,18 +240,7 @@ func (s *Server) apiAudit(ctx *fasthttp.RequestCtx, rp reply, _ moderator) {
 		return
 	}
 	p := newParams(ctx)
-	before, err := p.int64("before", 0)
-	if err == nil && before < 0 {
-		err = chat.Errorf(chat.CodeBadRequest, "before must be an entry id")
-	}
-	if err != nil {
-		s.fail(rp, err)
-		return
-	}
-	limit, err := p.int64("limit", 50)
-	if err == nil && (limit < 1 || limit > 200) {
-		err = chat.Errorf(chat.CodeBadRequest, "limit must be 1..200")
-	}
+	before, limit, err := p.page("before", "before must be an entry id")
 	if err != nil {
 		s.fail(rp, err)
 		return
@@ -285,4 +263,24 @@ func (s *Server) apiAudit(ctx *fasthttp.RequestCtx, rp reply, _ moderator) {
 func pathValue(ctx *fasthttp.RequestCtx, name string) string {
 	v, _ := ctx.UserValue(name).(string)
 	return v
+}
+
+// page reads a backend listing's position (the id named cursor, 0 or more;
+// bad: the message) and its limit (1..200, default 50).
+func (p *params) page(cursor, bad string) (int64, int64, *chat.Error) {
+	at, err := p.int64(cursor, 0)
+	if err == nil && at < 0 {
+		err = chat.Errorf(chat.CodeBadRequest, "%s", bad)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	limit, err := p.int64("limit", 50)
+	if err == nil && (limit < 1 || limit > 200) {
+		err = chat.Errorf(chat.CodeBadRequest, "limit must be 1..200")
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	return at, limit, nil
 }
