@@ -38,6 +38,11 @@ const (
 // allow takes a token for user or answers RATE_LIMITED.
 func (l *limiter) allow(user string) error { return l.take(user, CostSend) }
 
+// Take draws cost from c's token bucket (RATE_LIMITED when it is empty):
+// for the writing calls the server answers itself, such as /v1/hide, so
+// that they share the one bucket every writing call draws from.
+func (s *Service) Take(c Caller, cost float64) error { return s.limits.take(c.ID, cost) }
+
 // take takes cost tokens for user or answers RATE_LIMITED.
 func (l *limiter) take(user string, cost float64) error {
 	if l.rate <= 0 {

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -117,5 +118,28 @@ func TestLimiter(t *testing.T) {
 		if err := off.allow("u"); err != nil {
 			t.Fatalf("rate 0 allow = %v; want nil (off)", err)
 		}
+	}
+}
+
+// TestServiceTake: a call the server answers itself (/v1/hide) draws from
+// the caller's one bucket, which sends share.
+func TestServiceTake(t *testing.T) {
+	svc := newTestService(t, Config{Rate: 0.001, Burst: 2})
+	c := Caller{ID: "1"}
+	if err := svc.Take(c, CostRead); err != nil {
+		t.Fatalf("Take #1 = %v; want nil", err)
+	}
+	if err := svc.Take(c, CostRead); err != nil {
+		t.Fatalf("Take #2 = %v; want nil", err)
+	}
+	err := svc.Take(c, CostRead)
+	if e, ok := err.(*Error); !ok || e.Code != CodeRateLimited {
+		t.Fatalf("Take #3 = %v; want RATE_LIMITED", err)
+	}
+	if _, err := svc.Send(context.Background(), c, SendParams{To: "2", Text: "x"}); err == nil {
+		t.Fatal("Send after the bucket was drained by Take = nil; want RATE_LIMITED")
+	}
+	if err := svc.Take(Caller{ID: "2"}, CostRead); err != nil {
+		t.Fatalf("Take by another user = %v; want nil", err)
 	}
 }

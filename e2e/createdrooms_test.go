@@ -102,6 +102,14 @@ func TestHideConversation(t *testing.T) {
 	if r := c.Call(t, "3", "hide", "with", "4", "upto", "-5"); r.ErrorCode() != "BAD_REQUEST" {
 		t.Errorf("hide upto=-5 = %d %s; want BAD_REQUEST", r.Status, r.Body)
 	}
+	// Only conversations that exist are hidden: nothing reaches the store
+	// for a peer 3 never wrote with, or a room that has no messages.
+	if r := c.Call(t, "3", "hide", "with", "5"); r.ErrorCode() != "NOT_FOUND" {
+		t.Errorf("hide of a conversation that does not exist = %d %s; want NOT_FOUND", r.Status, r.Body)
+	}
+	if r := c.Call(t, "3", "hide", "room", "no-such-room"); r.ErrorCode() != "NOT_FOUND" {
+		t.Errorf("hide of an unknown room = %d %s; want NOT_FOUND", r.Status, r.Body)
+	}
 	if ok := c.MustCall(t, "3", "hide", "with", "4"); ok["ok"] != true {
 		t.Fatalf("hide = %v", ok)
 	}

@@ -52,16 +52,24 @@ func (s *Server) hide(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat.Call
 		s.fail(rp, rerr)
 		return
 	}
-	if upto == -1 {
-		msgs, _, herr := s.svc.Store().History(ctx, conv, 0, 1)
-		if herr != nil {
-			s.fail(rp, storeError(herr))
-			return
-		}
-		upto = 0
-		if len(msgs) > 0 {
-			upto = msgs[len(msgs)-1].ID
-		}
+	if terr := s.svc.Take(c, chat.CostRead); terr != nil {
+		s.fail(rp, terr)
+		return
+	}
+	// Only a conversation that exists is hidden, up to its newest message
+	// at most (as read marks are clamped): a caller cannot fill the store
+	// with marks for conversations or rooms that are not there.
+	msgs, _, herr := s.svc.Store().History(ctx, conv, 0, 1)
+	if herr != nil {
+		s.fail(rp, storeError(herr))
+		return
+	}
+	if len(msgs) == 0 {
+		s.fail(rp, chat.Errorf(chat.CodeNotFound, "there is no conversation to hide"))
+		return
+	}
+	if newest := msgs[len(msgs)-1].ID; upto == -1 || upto > newest {
+		upto = newest
 	}
 	if herr := store.NewHidden(r).Hide(ctx, c.ID, conv, upto); herr != nil {
 		s.fail(rp, storeError(herr))
