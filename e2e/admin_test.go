@@ -95,6 +95,28 @@ func TestAPIHistory(t *testing.T) {
 // The member directory (issue 18.7) on the static source: a name prefix
 // finds the member, the caller is left out, bad queries and missing
 // identities are refused.
+// TestDirectoryRateLimited: searches draw from the caller's own rate
+// limit, so one user's loop is refused before it spends the host's budget,
+// while another user still searches.
+func TestDirectoryRateLimited(t *testing.T) {
+	p := testsvc.StartPollchat(t, testsvc.Options{Chat: "rate = 0.01\nburst = 2"})
+	c := testsvc.NewClient(p.URL)
+	limited := 0
+	for i := 0; i < 6; i++ {
+		if r := c.Call(t, "3", "directory", "q", "gra"); r.ErrorCode() == "RATE_LIMITED" {
+			limited++
+		} else if r.Status != 200 {
+			t.Fatalf("directory #%d = %d %s", i, r.Status, r.Body)
+		}
+	}
+	if limited < 2 {
+		t.Fatalf("%d of 6 searches by one user were refused; want the bucket (burst 2, 0.5 a search) to refuse at least 2", limited)
+	}
+	if r := c.Call(t, "4", "directory", "q", "gra"); r.Status != 200 {
+		t.Fatalf("another user's search = %d %s; want 200", r.Status, r.Body)
+	}
+}
+
 func TestDirectory(t *testing.T) {
 	p := testsvc.StartPollchat(t, testsvc.Options{})
 	c := testsvc.NewClient(p.URL)

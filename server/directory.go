@@ -28,6 +28,12 @@ func (s *Server) directory(ctx *fasthttp.RequestCtx, p *params, rp reply, c chat
 		rp.raw(fasthttp.StatusOK, []byte(`{"users":[],"supported":false}`))
 		return
 	}
+	// Each search draws from the caller's own bucket, so one user cannot
+	// spend the directory's shared budget of the host's lookups alone.
+	if terr := s.svc.Take(c, chat.CostTyping); terr != nil {
+		s.fail(rp, terr)
+		return
+	}
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	users, serr := s.more.search.Search(sctx, q, int(limit))
