@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -472,8 +474,19 @@ func (b *tab) click(sel string) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, wait)
 	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
-		b.fatalf("click %s: %v", sel, err)
+	for {
+		err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel)))
+		// The widget redraws lists (presence, unread counts): a node found
+		// by the query can be replaced before the click lands on it. Click
+		// the new one; anything else, or the deadline, fails the test.
+		var cdp *cdproto.Error
+		if err == nil || !errors.As(err, &cdp) || cdp.Code != -32000 || ctx.Err() != nil {
+			if err != nil {
+				b.fatalf("click %s: %v", sel, err)
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
