@@ -2408,9 +2408,39 @@
   };
 
   App.prototype.renderPeople = function () {
-    var self = this, $p = this.$people, convs = [], onlineOnly = [], seen = {}, q = this.query, found = [];
+    var $p = this.$people, keep;
     if (!$p) { return; }
+    keep = this.focusInList($p);
     $p.empty();
+    this.drawPeople($p);
+    if (keep) { keep(); }
+  };
+
+  // focusInList notes which row button of $list has the focus, if any, and
+  // returns a function that gives the focus to the same button of the same
+  // row once the list is redrawn: presence and new messages redraw the
+  // lists, and a keyboard or screen-reader user must not be thrown back to
+  // the top of the page each time.
+  App.prototype.focusInList = function ($list) {
+    var a = document.activeElement, $row, sel, cls;
+    if (!a || !$.contains($list[0], a)) { return null; }
+    $row = $(a).closest('.pollchat-row');
+    if (!$row.length) { return null; }
+    sel = [str($row.attr('data-uid')), str($row.attr('data-room')), str($row.attr('data-notices'))];
+    cls = $(a).hasClass('pollchat-row-invite') ? '.pollchat-row-invite' : '.pollchat-row-main';
+    return function () {
+      var b;
+      if ($.contains(document.documentElement, a) && document.activeElement === a) { return; }
+      b = $list.find('.pollchat-row').filter(function () {
+        var $r = $(this);
+        return str($r.attr('data-uid')) === sel[0] && str($r.attr('data-room')) === sel[1] && str($r.attr('data-notices')) === sel[2];
+      }).children(cls)[0];
+      try { if (b) { b.focus(); } } catch (x) { /* gone */ }
+    };
+  };
+
+  App.prototype.drawPeople = function ($p) {
+    var self = this, convs = [], onlineOnly = [], seen = {}, q = this.query, found = [];
     if (this.$searchHint) { this.$searchHint.text(q ? this.dirHint : ''); }
     if (q) {
       each(this.users, function (id, u) {
@@ -2548,9 +2578,16 @@
   };
 
   App.prototype.renderRooms = function () {
-    var self = this, $l = this.$roomList;
+    var $l = this.$roomList, keep;
     if (!$l) { return; }
+    keep = this.focusInList($l);
     $l.empty();
+    this.drawRooms($l);
+    if (keep) { keep(); }
+  };
+
+  App.prototype.drawRooms = function ($l) {
+    var self = this;
     if (!this.rooms.length) {
       $l.append(el('div', 'pollchat-empty').text(this.s('noRooms')));
       return;
