@@ -48,7 +48,7 @@ tidy:
 # Every test, with the real servers installed and started by the tests.
 test: deps vet build
 	mkdir -p $(ARTIFACTS)
-	POLLCHAT_ARTIFACTS=$(abspath $(ARTIFACTS)) POLLCHAT_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 12m ./...
+	POLLCHAT_ARTIFACTS=$(abspath $(ARTIFACTS)) POLLCHAT_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 14m ./...
 
 # Quick tests without real servers (for a fast edit loop).
 unit:
