@@ -341,3 +341,77 @@ func TestUploadRefusalsAndIframe(t *testing.T) {
 		t.Errorf("iframe error answer = %s", r.Body)
 	}
 }
+
+// Upload bodies are received into memory before any handler runs, so
+// their total is bounded: with files.max_size at 40 MB the budget (64 MiB)
+// holds 2 bodies; a third connection that announces a large body while
+// two are arriving is answered UNAVAILABLE with Retry-After before it
+// sends its body, and a connection that drops half-way gives its place
+// back (any client could otherwise hold max_size per connection).
+func TestUploadBodiesInMemoryAreBounded(t *testing.T) {
+	t.Parallel()
+	_, c := start(t, filesOpts("max_size = 40000000\n"))
+	addr := strings.TrimPrefix(c.Base, "http://")
+	// slow sends a large upload's header and 1 MiB of its body, then
+	// nothing, and checks that the server awaits the rest: a refusal
+	// would be answered at once.
+	slow := func() net.Conn {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /v1/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=xx\r\nContent-Length: 30000000\r\n\r\n--xx\r\n")
+		conn.Write(make([]byte, 1<<20))
+		conn.SetReadDeadline(time.Now().Add(time.Second))
+		if n, _ := conn.Read(make([]byte, 512)); n > 0 {
+			t.Fatalf("a large upload with a place free was answered before its body")
+		}
+		return conn
+	}
+	a, b := slow(), slow()
+	defer b.Close()
+	st, body := headersOnly(t, c, "/v1/upload", 30000000)
+	if st != 503 || !strings.Contains(body, "UNAVAILABLE") {
+		t.Fatalf("third large upload while two arrive: %d %s; want 503 UNAVAILABLE", st, body)
+	}
+	// The first drops mid-body: its place is free again.
+	a.Close()
+	waitFor(t, 10*time.Second, "a place given back", func() bool {
+		st, _ := headersOnlyStatus(addr)
+		return st != 503
+	})
+	// Small uploads still work while a large one arrives.
+	r := upload(t, c, "3", "x.png", pngOf(8, 8), "", "to", "4")
+	if r.Status != 200 {
+		t.Fatalf("small upload while one large arrives: %d %s", r.Status, r.Body)
+	}
+}
+
+// headersOnlyStatus is headersOnly without a test to fail: the status, or
+// 0 when there is no answer within 2 s (the body is being awaited).
+func headersOnlyStatus(addr string) (int, error) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=xx\r\nContent-Length: 30000000\r\n\r\n--xx\r\n")
+	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// waitFor polls cond until it holds, or fails the test after d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(d); !cond(); {
+		if time.Now().After(end) {
+			t.Fatalf("waited %s for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -42,7 +42,8 @@ type Server struct {
 	origins  map[string]bool
 	anyOrig  bool
 	http     *fasthttp.Server
-	parking  parking // polls parked on hijacked connections (park.go)
+	parking  parking     // polls parked on hijacked connections (park.go)
+	uploads  *uploadGate // upload bodies being received (upload_limits.go)
 	started  time.Time
 	more     more                  // the directory search and moderator sessions (more.go)
 	files    *fileSvc              // attachments (files.go), set by SetFiles
@@ -55,6 +56,7 @@ func New(cfg *config.Config, svc *chat.Service, dir Invalidator, v *bridge.Verif
 		log = slog.Default()
 	}
 	s := &Server{cfg: cfg, svc: svc, dir: dir, verifier: v, log: log, metrics: newMetrics(), origins: map[string]bool{}, started: time.Now()}
+	s.uploads = newUploadGate(cfg.Files.MaxSize, uploadReadTimeout+time.Minute)
 	s.mod, _ = moderation.New(svc)
 	for _, o := range cfg.Server.AllowedOrigins {
 		if o == "*" {
@@ -276,6 +278,8 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		ctx.Error("request body too large (limit 64 KiB)\n", fasthttp.StatusRequestEntityTooLarge)
 	default:
+		// A body that failed half-way gives its upload place back now.
+		s.uploads.release(&ctx.Request.Header)
 		var netErr net.Error
 		if errors.As(err, &netErr) && netErr.Timeout() {
 			ctx.Error("request timeout\n", fasthttp.StatusRequestTimeout)

@@ -21,6 +21,9 @@ import (
 // the form around it), every other request's 64 KiB (headerReceived).
 const uploadPath = "/v1/upload"
 
+// uploadReadTimeout bounds receiving one upload's body.
+const uploadReadTimeout = 5 * time.Minute
+
 // uploadSlack is what a multipart body may carry besides the file: the
 // boundaries, part headers and the identity and text fields.
 const uploadSlack = 64 << 10
@@ -29,8 +32,8 @@ const uploadSlack = 64 << 10
 // the body is read: fasthttp refuses a Content-Length over the limit
 // without reading the body, and stops a chunked body at it.
 func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-	if s.cfg.Files.Enabled && h.IsPost() && isUploadURI(h.RequestURI()) {
-		return fasthttp.RequestConfig{MaxRequestBodySize: int(s.cfg.Files.MaxSize) + uploadSlack, ReadTimeout: 5 * time.Minute}
+	if s.cfg.Files.Enabled && h.IsPost() && isUploadURI(h.RequestURI()) && s.uploads.take(h, time.Now()) {
+		return fasthttp.RequestConfig{MaxRequestBodySize: int(s.cfg.Files.MaxSize) + uploadSlack, ReadTimeout: uploadReadTimeout}
 	}
 	return fasthttp.RequestConfig{}
 }
@@ -164,6 +167,7 @@ func uploadParams(ctx *fasthttp.RequestCtx, maxSize int64) (*params, []byte, str
 // (a bounded number at once), store it and send it in a message, whose
 // answer carries the attachment.
 func (s *Server) upload(ctx *fasthttp.RequestCtx) {
+	s.uploads.release(&ctx.Request.Header)
 	u := uploadReply{frame: string(ctx.QueryArgs().Peek("frame")) == "1"}
 	if u.frame {
 		u.frameID = string(ctx.QueryArgs().Peek("frame_id"))
@@ -362,6 +366,10 @@ func secondsToMidnight(now time.Time) int {
 // was read (errorHandler): TOO_LONG, in the form the caller asked for.
 func (s *Server) uploadTooLarge(ctx *fasthttp.RequestCtx) {
 	e := chat.Errorf(chat.CodeTooLong, "the file is larger than %s, the limit", humanSize(s.cfg.Files.MaxSize))
+	if !s.uploads.release(&ctx.Request.Header) && s.cfg.Files.Enabled {
+		// It had no place (uploadGate): the limit it passed was 64 KiB.
+		e = errUploadsArriving
+	}
 	q := ctx.QueryArgs()
 	u := uploadReply{rp: reply{ctx: ctx}, frame: string(q.Peek("frame")) == "1"}
 	if u.frame {

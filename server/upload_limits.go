@@ -4,6 +4,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"pollchat/chat"
 )
 
@@ -102,3 +104,66 @@ func (f *fileSvc) tryRead() (release func(), ok bool) {
 		return nil, false
 	}
 }
+
+// uploadBodyBudget is what the upload bodies being received may hold in
+// memory together: fasthttp reads a whole body (and pre-parses its form)
+// before any handler runs, so without this bound anybody, signed in or
+// not, could open many connections that each announce files.max_size and
+// hold that much memory until the read timeout.
+const uploadBodyBudget = 64 << 20
+
+// uploadGate bounds the upload bodies being read at once. A request takes
+// a place when its header arrives (Server.headerReceived) and gives it
+// back when its handler or the error handler runs; a place whose request
+// never reached either (a connection dropped mid-body) expires at its
+// read deadline. A request without a place keeps the 64 KiB body limit,
+// so its body is refused before it is read.
+type uploadGate struct {
+	max  int
+	ttl  time.Duration
+	mu   sync.Mutex
+	held map[*fasthttp.RequestHeader]time.Time // expiry per request (its header's address is the request's for its whole life)
+}
+
+func newUploadGate(maxSize int64, ttl time.Duration) *uploadGate {
+	n := int(uploadBodyBudget / (maxSize + uploadSlack))
+	return &uploadGate{max: max(2, n), ttl: ttl, held: map[*fasthttp.RequestHeader]time.Time{}}
+}
+
+// take gives h a place until now+ttl, or says there is none.
+func (g *uploadGate) take(h *fasthttp.RequestHeader, now time.Time) bool {
+	if g == nil {
+		return true
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := g.held[h]; !ok && len(g.held) >= g.max {
+		for k, exp := range g.held {
+			if now.After(exp) {
+				delete(g.held, k)
+			}
+		}
+		if len(g.held) >= g.max {
+			return false
+		}
+	}
+	g.held[h] = now.Add(g.ttl)
+	return true
+}
+
+// release gives h's place back; it says whether h had one.
+func (g *uploadGate) release(h *fasthttp.RequestHeader) bool {
+	if g == nil {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, ok := g.held[h]
+	delete(g.held, h)
+	return ok
+}
+
+// errUploadsArriving answers an upload whose body could not be received
+// because uploadBodyBudget was in use by others.
+var errUploadsArriving = &chat.Error{Code: chat.CodeUnavailable, RetryAfter: 5,
+	Message: "the server is receiving too many uploads; try again shortly"}
