@@ -2,9 +2,12 @@ package main
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"net"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -166,5 +169,32 @@ func TestFanoutCheck(t *testing.T) {
 			t.Errorf("fanoutCheck(%s) = ok %v, ids down %v, disagree %v; want %v, %v, %v", tc.name,
 				m["all_once_in_order"], m["members_ids_disorder"], m["members_order_disagree"], tc.ok, tc.idDisorder, tc.disagree)
 		}
+	}
+}
+
+// Errors of different concrete types, from many goroutines: the first
+// is kept and none panics (an atomic.Value did, aborting a whole run).
+func TestFirstErrorKeepsFirstOfAnyType(t *testing.T) {
+	var f firstError
+	if f.get() != nil {
+		t.Fatal("a fresh firstError has an error")
+	}
+	first := errors.New("first")
+	f.set(first)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if i%2 == 0 {
+				f.set(fmt.Errorf("wrapped %d: %w", i, errStatus))
+			} else {
+				f.set(&net.OpError{Op: "dial", Err: errors.New("refused")})
+			}
+		}(i)
+	}
+	wg.Wait()
+	if f.get() != first {
+		t.Fatalf("got %v, want the first error", f.get())
 	}
 }

@@ -358,7 +358,7 @@ type fleet struct {
 	total  atomic.Int64 // messages seen
 	last   atomic.Int64 // unix nanos of the newest message seen
 	errs   atomic.Int64
-	first  atomic.Value // first error
+	first  firstError
 	spread time.Duration
 }
 
@@ -376,7 +376,7 @@ func openFleet(o *options, t *target, n, base int, room string, spread time.Dura
 		f.subs[i] = t.newSub(i, id, ch)
 	}
 	sem := make(chan struct{}, o.setupConc)
-	var firstErr atomic.Value
+	var firstErr firstError
 	var wg sync.WaitGroup
 	for _, s := range f.subs {
 		if spread > 0 {
@@ -386,7 +386,7 @@ func openFleet(o *options, t *target, n, base int, room string, spread time.Dura
 				time.Sleep(rand.N(spread))
 				if err := t.open(s, room); err != nil {
 					f.errs.Add(1)
-					f.first.CompareAndSwap(nil, err)
+					f.first.set(err)
 					f.wg.Done()
 					return
 				}
@@ -400,7 +400,7 @@ func openFleet(o *options, t *target, n, base int, room string, spread time.Dura
 			defer wg.Done()
 			defer func() { <-sem }()
 			if err := t.open(s, room); err != nil {
-				firstErr.CompareAndSwap(nil, err)
+				firstErr.set(err)
 				return
 			}
 			f.wg.Add(1)
@@ -408,9 +408,9 @@ func openFleet(o *options, t *target, n, base int, room string, spread time.Dura
 		}(s)
 	}
 	wg.Wait()
-	if e := firstErr.Load(); e != nil {
+	if e := firstErr.get(); e != nil {
 		f.close()
-		return nil, e.(error)
+		return nil, e
 	}
 	return f, nil
 }
@@ -427,7 +427,7 @@ func (f *fleet) loop(s *sub) {
 				return
 			}
 			f.errs.Add(1)
-			f.first.CompareAndSwap(nil, err)
+			f.first.set(err)
 			s.mu.Lock()
 			s.errs++
 			s.mu.Unlock()
@@ -555,8 +555,23 @@ func (f *fleet) repolls() int {
 }
 
 func firstErr(f *fleet) []string {
-	if e := f.first.Load(); e != nil {
-		return []string{"first error: " + e.(error).Error()}
+	if e := f.first.get(); e != nil {
+		return []string{"first error: " + e.Error()}
+	}
+	return nil
+}
+
+// firstError keeps the first error reported to it, from any goroutine.
+// (An atomic.Value would panic on the second error of another concrete
+// type: CompareAndSwap checks the type before it compares.)
+type firstError struct{ p atomic.Pointer[error] }
+
+func (f *firstError) set(err error) { f.p.CompareAndSwap(nil, &err) }
+
+// get returns the first error, or nil.
+func (f *firstError) get() error {
+	if e := f.p.Load(); e != nil {
+		return *e
 	}
 	return nil
 }
@@ -571,7 +586,7 @@ type job struct {
 
 type sendStats struct {
 	ok, errs atomic.Int64
-	first    atomic.Value
+	first    firstError
 	mu       sync.Mutex
 	lats     []int64
 }
@@ -594,7 +609,7 @@ func pace(t *target, k int, rate float64, jobs []job, senderBase int) (*sendStat
 				t0 := time.Now()
 				if err := t.send(c, q, j.to, j.room, j.seq); err != nil {
 					st.errs.Add(1)
-					st.first.CompareAndSwap(nil, err)
+					st.first.set(err)
 					continue
 				}
 				st.ok.Add(1)
@@ -810,8 +825,8 @@ func addSendLatency(m map[string]float64, st *sendStats) {
 }
 
 func sendNotes(st *sendStats) []string {
-	if e := st.first.Load(); e != nil {
-		return []string{"first send error: " + e.(error).Error()}
+	if e := st.first.get(); e != nil {
+		return []string{"first send error: " + e.Error()}
 	}
 	return nil
 }
@@ -922,7 +937,7 @@ func durableSends(o *options, t *target, name string) ([]result, error) {
 	var out []result
 	for _, conc := range o.durable {
 		var ok, errs atomic.Int64
-		var first atomic.Value
+		var first firstError
 		var mu sync.Mutex
 		var lats []int64
 		stop := time.Now().Add(o.durableDur)
@@ -941,7 +956,7 @@ func durableSends(o *options, t *target, name string) ([]result, error) {
 					t0 := time.Now()
 					if err := t.send(c, q, targets[(i+seq)%len(targets)], "", seq); err != nil {
 						errs.Add(1)
-						first.CompareAndSwap(nil, err)
+						first.set(err)
 						time.Sleep(10 * time.Millisecond)
 						continue
 					}
@@ -965,8 +980,8 @@ func durableSends(o *options, t *target, name string) ([]result, error) {
 			m["us_per_send"] = cpu.ServerS * 1e6 / float64(ok.Load())
 		}
 		var notes []string
-		if e := first.Load(); e != nil {
-			notes = append(notes, "first error: "+e.(error).Error())
+		if e := first.get(); e != nil {
+			notes = append(notes, "first error: "+e.Error())
 		}
 		out = append(out, result{Scenario: fmt.Sprintf("%s_c%d", name, conc), Target: t.kind, Metrics: m, CPU: cpu, Notes: notes})
 	}
