@@ -198,3 +198,26 @@ func TestFirstErrorKeepsFirstOfAnyType(t *testing.T) {
 		t.Fatalf("got %v, want the first error", f.get())
 	}
 }
+
+// A failed scenario run is a failed row, and the medians are those of the
+// runs that did not fail.
+func TestTableFailedRow(t *testing.T) {
+	var b strings.Builder
+	fail := failedResult("parked-cluster", "pollchat", errors.New("only 7306 of 15000 subscribers parked | after 2m25s"))
+	fail.Run = 2
+	if !failed([]result{fail}) {
+		t.Fatal("failed() does not recognise failedResult")
+	}
+	printTable(&b, &options{runs: 2, clusterProcs: 3}, []result{
+		{Scenario: "parked_cluster", Target: "pollchat", Run: 1, Metrics: map[string]float64{"kb_per_poll": 3.5}},
+		fail,
+	})
+	for _, want := range []string{
+		"| cluster (Redis): memory per parked poll (KB RSS) | 3.50 | – | – | ≤ 4.00 | met |",
+		"| parked_cluster against pollchat, run 2: failed: only 7306 of 15000 subscribers parked / after 2m25s | – | – | – | runs to the end | failed |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("printTable = %s; want a line %q", b.String(), want)
+		}
+	}
+}

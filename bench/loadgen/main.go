@@ -185,6 +185,7 @@ func run(o *options) error {
 		}
 	}
 	var all []result
+	fails := 0
 	emit := func(r result) {
 		r.Time = time.Now().UTC().Format(time.RFC3339)
 		b, _ := json.Marshal(r)
@@ -220,15 +221,25 @@ func run(o *options) error {
 					logf("run %d: %s against %s", run, sc, tk)
 					got, err := runScenario(o, sc, tk, run)
 					if err != nil {
-						return fmt.Errorf("run %d, %s against %s: %w", run, sc, tk, err)
+						// A failed scenario is a failed row of the table;
+						// the other scenarios still run. A retry may
+						// replace it, a failure never replaces a figure.
+						logf("run %d, %s against %s failed: %v", run, sc, tk, err)
+						if rs == nil {
+							rs = []result{failedResult(sc, tk, err)}
+						}
+						continue
 					}
-					if rs == nil || noise(got) < noise(rs) {
+					if rs == nil || failed(rs) || noise(got) < noise(rs) {
 						rs = got
 					}
 					if noise(rs) <= o.quietPct {
 						break
 					}
 					logf("other processes used %.0f%% of a core during the measurement", noise(got))
+				}
+				if failed(rs) {
+					fails++
 				}
 				for _, r := range rs {
 					r.Run = run
@@ -248,8 +259,21 @@ func run(o *options) error {
 		printHeading(f, o, all)
 		printTable(f, o, all)
 	}
+	if fails > 0 {
+		return fmt.Errorf("%d scenario run(s) failed (the table's failed rows say why)", fails)
+	}
 	return nil
 }
+
+// failedResult is the row of a scenario run that failed: no figures, the
+// error in its notes.
+func failedResult(sc, tk string, err error) result {
+	return result{Scenario: strings.ReplaceAll(sc, "-", "_"), Target: tk,
+		Metrics: map[string]float64{"failed": 1}, Notes: []string{"failed: " + err.Error()}}
+}
+
+// failed says whether rs is a failed scenario run.
+func failed(rs []result) bool { return len(rs) == 1 && rs[0].Metrics["failed"] == 1 }
 
 // pollchatOnly scenarios have no Nchan counterpart.
 func pollchatOnly(sc string) bool {
@@ -360,6 +384,40 @@ type fleet struct {
 	errs   atomic.Int64
 	first  firstError
 	spread time.Duration
+	// helloRetries counts hellos (opens) that failed and were tried again.
+	helloRetries atomic.Int64
+}
+
+// Retrying, as the widget does: a hello or poll that fails (a 503 while
+// the server or its broker is overloaded, a timeout) is tried again after
+// a pause that doubles from retryFirst up to retryMax. A subscriber never
+// gives up on its polls while the fleet runs (a browser does not either):
+// before, one failed hello, or 21 failed polls in a row, lost the user for
+// the rest of the scenario, and waitParked then failed the whole run.
+const (
+	retryFirst = 100 * time.Millisecond
+	retryMax   = 5 * time.Second
+	// openLimit bounds how long a subscriber keeps retrying its hello.
+	openLimit = 60 * time.Second
+)
+
+func backoff(d time.Duration) time.Duration { return min(2*d, retryMax) }
+
+// open opens s (hello, and the room's join), retrying a failure until
+// openLimit has passed or the fleet stops; the last error is returned.
+func (f *fleet) open(s *sub, room string) error {
+	deadline := time.Now().Add(openLimit)
+	pause := retryFirst
+	for {
+		err := f.t.open(s, room)
+		if err == nil || f.stop.Load() || time.Now().Add(pause).After(deadline) {
+			return err
+		}
+		f.helloRetries.Add(1)
+		f.first.set(err)
+		time.Sleep(pause)
+		pause = backoff(pause)
+	}
 }
 
 // openFleet makes n subscribers (users from base, or all on one channel
@@ -384,7 +442,7 @@ func openFleet(o *options, t *target, n, base int, room string, spread time.Dura
 			f.wg.Add(1)
 			go func(s *sub) {
 				time.Sleep(rand.N(spread))
-				if err := t.open(s, room); err != nil {
+				if err := f.open(s, room); err != nil {
 					f.errs.Add(1)
 					f.first.set(err)
 					f.wg.Done()
@@ -399,7 +457,7 @@ func openFleet(o *options, t *target, n, base int, room string, spread time.Dura
 		go func(s *sub) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := t.open(s, room); err != nil {
+			if err := f.open(s, room); err != nil {
 				firstErr.set(err)
 				return
 			}
@@ -418,7 +476,7 @@ func openFleet(o *options, t *target, n, base int, room string, spread time.Dura
 func (f *fleet) loop(s *sub) {
 	defer f.wg.Done()
 	var buf []msg
-	fails := 0
+	pause := retryFirst
 	for !f.stop.Load() {
 		ms, err := f.t.poll(s, buf)
 		buf = ms
@@ -431,14 +489,11 @@ func (f *fleet) loop(s *sub) {
 			s.mu.Lock()
 			s.errs++
 			s.mu.Unlock()
-			fails++
-			if fails > 20 {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(pause)
+			pause = backoff(pause)
 			continue
 		}
-		fails = 0
+		pause = retryFirst
 		now := time.Now().UnixNano()
 		s.record(now, ms)
 		if len(ms) > 0 {
@@ -470,7 +525,9 @@ func (f *fleet) wait() {
 
 // waitParked waits until the server counts at least n parked subscribers.
 func waitParked(t *target, n int, limit time.Duration) (int, error) {
-	deadline := time.Now().Add(limit)
+	start := time.Now()
+	deadline := start.Add(limit)
+	next := start.Add(15 * time.Second)
 	got := 0
 	for time.Now().Before(deadline) {
 		g, err := t.gauge()
@@ -479,6 +536,10 @@ func waitParked(t *target, n int, limit time.Duration) (int, error) {
 			if g >= n {
 				return g, nil
 			}
+		}
+		if time.Now().After(next) {
+			logf("%d of %d subscribers parked after %s", got, n, time.Since(start).Round(time.Second))
+			next = next.Add(15 * time.Second)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -527,6 +588,7 @@ func parked(o *options, t *target) ([]result, error) {
 		"repolls":       float64(repolls),
 		"idle_cpu_pct":  cpu.ServerPct,
 		"errors":        float64(f.errs.Load()),
+		"hello_retries": float64(f.helloRetries.Load()),
 	}
 	if gErr == nil && gErr1 == nil {
 		// Goroutines the server holds per parked poll (0 when a park

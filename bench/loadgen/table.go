@@ -152,6 +152,16 @@ func printTable(w io.Writer, o *options, all []result) {
 		goal, met := r.target(), r.met(p, okP, n, okN)
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", r.label, cell(p, okP), cell(n, okN), ratio, goal, met)
 	}
+	// A scenario run that failed is a row of its own: the medians above
+	// are of the runs that did not fail.
+	for _, r := range all {
+		if r.Metrics["failed"] != 1 {
+			continue
+		}
+		why := strings.Join(r.Notes, "; ")
+		why = strings.NewReplacer("|", "/", "\n", " ").Replace(why)
+		fmt.Fprintf(w, "| %s against %s, run %d: %s | – | – | – | runs to the end | failed |\n", r.Scenario, r.Target, r.Run, why)
+	}
 	var keys []string
 	for k := range other {
 		keys = append(keys, k)
