@@ -137,7 +137,7 @@ func TestRowMet(t *testing.T) {
 // The cluster config adds cluster.redis_url to the MySQL store.
 func TestPollchatConfig(t *testing.T) {
 	c := pollchatConfig("127.0.0.1:1", "/tmp/d", "root@tcp(127.0.0.1:2)/b", "redis://127.0.0.1:3/0")
-	for _, want := range []string{"driver = \"mysql\"", "[cluster]\nredis_url = \"redis://127.0.0.1:3/0\"", "listen = \"127.0.0.1:1\""} {
+	for _, want := range []string{"auto_join = \"none\"", "driver = \"mysql\"", "[cluster]\nredis_url = \"redis://127.0.0.1:3/0\"", "listen = \"127.0.0.1:1\""} {
 		if !strings.Contains(c, want) {
 			t.Errorf("pollchatConfig = %s; want %q", c, want)
 		}

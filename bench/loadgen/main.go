@@ -101,6 +101,7 @@ func main() {
 	flag.Float64Var(&o.quietPct, "quiet", 25, "a measurement is quiet when other processes use at most this % of one core")
 	flag.DurationVar(&o.quietWait, "quiet-wait", 60*time.Second, "before each scenario, wait up to this long for a quiet machine")
 	flag.IntVar(&o.retries, "retries", 1, "repeat a scenario measured on a noisy machine up to this many times (the quietest is kept)")
+	flag.BoolVar(&lobby, "lobby", false, "pollchat: every user joins the room \"bench\" on hello (chat.auto_join, a site's lobby); off: each user has only their own stream, as each Nchan subscriber its own channel")
 	flag.StringVar(&pollchatEnv, "pollchat-env", "", "extra environment for pollchat, comma-separated (GOMAXPROCS=1,GOGC=50)")
 	flag.BoolVar(&profSignals, "prof", false, "signal pollchat to write profiles (a bench/profile build): CPU during each measurement, heap while parked")
 	flag.IntVar(&o.setupConc, "setup-conc", 128, "connections opened at once while setting up")

@@ -126,7 +126,9 @@ func printTable(w io.Writer, o *options, all []result) {
 			key := r.Scenario + "|" + r.Target + "|" + k
 			vals[key] = append(vals[key], v)
 		}
-		other[r.Scenario+"|"+r.Target] = append(other[r.Scenario+"|"+r.Target], r.CPU.OtherPct)
+		if r.Metrics["failed"] != 1 { // a failed run measured nothing
+			other[r.Scenario+"|"+r.Target] = append(other[r.Scenario+"|"+r.Target], r.CPU.OtherPct)
+		}
 	}
 	get := func(sc, tk, m string) (float64, bool) {
 		v, ok := vals[sc+"|"+tk+"|"+m]
