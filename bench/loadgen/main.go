@@ -97,7 +97,7 @@ func main() {
 	flag.StringVar(&durable, "durable", "1,16,256", "durable: concurrent senders (pollchat only)")
 	flag.DurationVar(&o.durableDur, "durable-duration", 5*time.Second, "durable: how long each concurrency sends")
 	flag.DurationVar(&o.park, "park", 25*time.Second, "how long a poll parks (pollchat: the timeout param; Nchan: nchan_subscriber_timeout)")
-	flag.BoolVar(&o.spread, "spread", true, "parked: start each user's first park at a random moment within -park, as browsers arrive (otherwise timeouts fire in the bursts the set-up made)")
+	flag.BoolVar(&o.spread, "spread", true, "parked: start each user's first poll at a random moment within -park of the start (hellos go first, -setup-conc at a time), as browsers arrive (otherwise timeouts fire in the bursts the set-up made)")
 	flag.Float64Var(&o.quietPct, "quiet", 25, "a measurement is quiet when other processes use at most this % of one core")
 	flag.DurationVar(&o.quietWait, "quiet-wait", 60*time.Second, "before each scenario, wait up to this long for a quiet machine")
 	flag.IntVar(&o.retries, "retries", 1, "repeat a scenario measured on a noisy machine up to this many times (the quietest is kept)")
@@ -423,7 +423,8 @@ func (f *fleet) open(s *sub, room string) error {
 
 // openFleet makes n subscribers (users from base, or all on one channel
 // when room is set), opens them with bounded concurrency and starts their
-// poll loops, each after a random delay below spread (0: at once).
+// poll loops, each at a random moment within spread from the start (0: at
+// once).
 func openFleet(o *options, t *target, n, base int, room string, spread time.Duration) (*fleet, error) {
 	f := &fleet{t: t, subs: make([]*sub, n), spread: spread}
 	for i := range f.subs {
@@ -437,18 +438,31 @@ func openFleet(o *options, t *target, n, base int, room string, spread time.Dura
 	sem := make(chan struct{}, o.setupConc)
 	var firstErr firstError
 	var wg sync.WaitGroup
+	start := time.Now()
 	for _, s := range f.subs {
 		if spread > 0 {
-			// A user who arrives later: hello and the first poll then.
+			// Hellos at most -setup-conc at a time, as fast as the server
+			// answers them; each user's first poll at a random moment
+			// within spread (or as soon as its hello is answered, if
+			// later), so that the timeouts are spread. Starting each hello
+			// at its random moment as well sent 600 hellos a second at
+			// 15,000 users whatever the server's pace; on a cluster
+			// (several Redis and MySQL calls per hello) on a loaded
+			// machine they outran it, timed out and were retried, and
+			// fewer and fewer parked.
+			at := start.Add(rand.N(spread))
+			sem <- struct{}{}
 			f.wg.Add(1)
 			go func(s *sub) {
-				time.Sleep(rand.N(spread))
-				if err := f.open(s, room); err != nil {
+				err := f.open(s, room)
+				<-sem
+				if err != nil {
 					f.errs.Add(1)
 					f.first.set(err)
 					f.wg.Done()
 					return
 				}
+				time.Sleep(time.Until(at))
 				f.loop(s)
 			}(s)
 			continue
