@@ -76,6 +76,8 @@ type Redis struct {
 	// held: the users this process registered as holder of, and when the
 	// registration must be renewed (see wake.go).
 	held held
+	// touched: the presence scores this process wrote (see presence.go).
+	touched touched
 
 	// local holds the rate-limit buckets kept in this process: the cheaper
 	// kinds of call, and every kind while Redis is down.
@@ -127,6 +129,7 @@ func Open(ctx context.Context, url string, o Options) (*Redis, error) {
 		id:   newProcessID(),
 		stop: make(chan struct{})}
 	r.held.m = make(map[string]time.Time)
+	r.touched.m = make(map[string]int64)
 	if err := r.Ping(ctx); err != nil {
 		r.c.Close()
 		return nil, err
@@ -367,6 +370,7 @@ func (r *Redis) listen(ps *redis.PubSub, wake func(string), control func(chat.Co
 				// first, so that the re-reads that wake("") causes register
 				// again.
 				r.held.forget()
+				r.touched.forget()
 				wake("")
 			}
 		case *redis.Message:
@@ -407,16 +411,30 @@ func (r *Redis) Shared() bool { return true }
 
 // Touch records when users were last seen. It returns the users that
 // went online (not in the set before), each reported by exactly one
-// process.
+// process. A user whose score this process wrote recently enough is left
+// out (presence.go): the hub touches every active user every second.
 func (r *Redis) Touch(ctx context.Context, seen []chat.Seen) ([]string, error) {
 	if len(seen) == 0 {
+		return nil, nil
+	}
+	now := time.Now().UnixMilli()
+	grace := r.o.Grace.Milliseconds()
+	write := make([]chat.Seen, 0, len(seen))
+	r.touched.mu.Lock()
+	for _, s := range seen {
+		if !r.touched.skip(s.User, s.At.UnixMilli(), now, grace) {
+			write = append(write, s)
+		}
+	}
+	r.touched.mu.Unlock()
+	if len(write) == 0 {
 		return nil, nil
 	}
 	c, cancel := r.ctx(ctx)
 	defer cancel()
 	pipe := r.c.TxPipeline()
-	cmds := make([]*redis.IntCmd, len(seen))
-	for i, s := range seen {
+	cmds := make([]*redis.IntCmd, len(write))
+	for i, s := range write {
 		// GT: a process that saw the user earlier does not move them back.
 		cmds[i] = pipe.ZAddArgs(c, r.onlineKey(), redis.ZAddArgs{GT: true, Ch: false,
 			Members: []redis.Z{{Score: float64(s.At.UnixMilli()), Member: s.User}}})
@@ -425,11 +443,18 @@ func (r *Redis) Touch(ctx context.Context, seen []chat.Seen) ([]string, error) {
 		return nil, r.fail("touch", err)
 	}
 	var online []string
+	r.touched.mu.Lock()
 	for i, cmd := range cmds {
 		if cmd.Val() == 1 {
-			online = append(online, seen[i].User)
+			online = append(online, write[i].User)
+		}
+		// The score in Redis is now at least this one (GT keeps a later
+		// one another process wrote).
+		if ms := write[i].At.UnixMilli(); ms > r.touched.m[write[i].User] {
+			r.touched.m[write[i].User] = ms
 		}
 	}
+	r.touched.mu.Unlock()
 	r.ok()
 	return online, nil
 }
@@ -440,6 +465,7 @@ func (r *Redis) Touch(ctx context.Context, seen []chat.Seen) ([]string, error) {
 func (r *Redis) Expire(ctx context.Context) ([]string, error) {
 	r.local.Sweep(time.Now())
 	r.held.sweep(time.Now())
+	r.touched.sweep(time.Now(), r.o.Grace)
 	c, cancel := r.ctx(ctx)
 	defer cancel()
 	cutoff := float64(time.Now().Add(-r.o.Grace).UnixMilli())
