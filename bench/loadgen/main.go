@@ -591,7 +591,7 @@ func parked(o *options, t *target) ([]result, error) {
 	}
 	repolls0 := f.repolls()
 	w := startWindow(t.srv)
-	time.Sleep(o.idleWindow)
+	gMax, gEnd, gOK := sampleGoroutines(t, o.idleWindow)
 	cpu := w.end()
 	repolls := f.repolls() - repolls0
 	m := map[string]float64{
@@ -610,6 +610,14 @@ func parked(o *options, t *target) ([]result, error) {
 		// holds none; background goroutines are there before and after).
 		m["goroutines_parked"] = float64(g1)
 		m["goroutines_per_poll"] = float64(g1-g0) / float64(o.parked)
+		if gOK {
+			// While idle cycling: the workers that answer timeouts and
+			// read the re-polls come and go (idle ones end after a
+			// while), so one sample after the set-up is not the steady
+			// state.
+			m["goroutines_per_poll_idle_max"] = float64(gMax-g0) / float64(o.parked)
+			m["goroutines_per_poll_idle_end"] = float64(gEnd-g0) / float64(o.parked)
+		}
 	}
 	addAux(m, cpu, "per_repoll", float64(repolls))
 	if repolls > 0 {
@@ -619,6 +627,21 @@ func parked(o *options, t *target) ([]result, error) {
 		m["idle_cpu_pct_steady"] = 100 * us * float64(o.parked) / o.park.Seconds() / 1e6
 	}
 	return []result{{Scenario: "parked", Target: t.kind, Metrics: m, CPU: cpu, Notes: firstErr(f)}}, nil
+}
+
+// sampleGoroutines reads the server's goroutines every 5 s for d and
+// returns the most seen and the last; ok is false when no read worked.
+func sampleGoroutines(t *target, d time.Duration) (most, last int, ok bool) {
+	end := time.Now().Add(d)
+	for {
+		time.Sleep(min(5*time.Second, time.Until(end)))
+		if g, err := t.goroutines(); err == nil {
+			most, last, ok = max(most, g), g, true
+		}
+		if !time.Now().Before(end) {
+			return most, last, ok
+		}
+	}
 }
 
 func (f *fleet) repolls() int {

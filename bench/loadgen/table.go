@@ -74,6 +74,8 @@ func tableRows(procs int) []row {
 		info("durable_mysql_c16", "sends_per_s", "durable sends/s, MySQL store, 16 senders", false),
 		info("durable_mysql_c256", "sends_per_s", "durable sends/s, MySQL store, 256 senders", false),
 		info("durable_mysql_c256", "us_per_send", "durable: pollchat+MariaDB CPU per send at 256 senders (µs)", true),
+		info("parked", "goroutines_per_poll_idle_max", "parked: goroutines per parked poll, most while idle cycling", true),
+		info("parked_cluster", "goroutines_per_poll_idle_max", "cluster (Redis): goroutines per parked poll, most while idle cycling", true),
 		info("parked_cluster", "idle_cpu_pct", "cluster (Redis): idle cycling, pollchat CPU, % of one core", true),
 		info("parked_cluster", "us_per_repoll", "cluster (Redis): pollchat CPU per re-poll (µs)", true),
 		info("parked_cluster", "redis_us_per_repoll", "cluster (Redis): Redis CPU per re-poll (µs)", true),
