@@ -62,14 +62,15 @@ type Options struct {
 
 // Redis is the cluster's chat.Engine.
 type Redis struct {
-	c      *redis.Client
-	o      Options
-	log    *slog.Logger
-	read   *redis.Script
-	head   *redis.Script
-	bucket *redis.Script
-	expire *redis.Script
-	append *redis.Script
+	c       *redis.Client
+	o       Options
+	log     *slog.Logger
+	read    *redis.Script
+	head    *redis.Script
+	bucket  *redis.Script
+	expire  *redis.Script
+	append  *redis.Script
+	members *redis.Script
 
 	// id names this process's wake channel and its registrations.
 	id string
@@ -125,7 +126,7 @@ func Open(ctx context.Context, url string, o Options) (*Redis, error) {
 	opt.MaxRetries = 1
 	r := &Redis{c: redis.NewClient(opt), o: o, log: o.Log,
 		read: redis.NewScript(readLua), head: redis.NewScript(headLua), bucket: redis.NewScript(bucketLua),
-		expire: redis.NewScript(expireLua), append: redis.NewScript(appendLua),
+		expire: redis.NewScript(expireLua), append: redis.NewScript(appendLua), members: redis.NewScript(membersLua),
 		id:   newProcessID(),
 		stop: make(chan struct{})}
 	r.held.m = make(map[string]time.Time)
@@ -541,6 +542,34 @@ func (r *Redis) RoomMembers(ctx context.Context, room string) ([]string, error) 
 	return m, nil
 }
 
+// RoomMembersUpTo returns the members of room when there are at most
+// limit of them, else nil and the number of members: one round trip that
+// reads a large room's size only (SCARD), where RoomMembers would carry
+// every member. For the callers that only announce to rooms up to
+// chat.room_events_limit (join and presence events): with a lobby of
+// 15,000 they read the whole member list on every hello and every first
+// poll. Not yet in chat.Engine.
+func (r *Redis) RoomMembersUpTo(ctx context.Context, room string, limit int) ([]string, int, error) {
+	c, cancel := r.ctx(ctx)
+	defer cancel()
+	v, err := r.members.Run(c, r.c, []string{r.key("room", room)}, limit).Slice()
+	if err != nil {
+		return nil, 0, r.fail("room", err)
+	}
+	if len(v) == 1 {
+		if n, ok := v[0].(int64); ok {
+			return nil, int(n), nil
+		}
+	}
+	out := make([]string, 0, len(v))
+	for _, m := range v {
+		if s, ok := m.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out, len(out), nil
+}
+
 // RoomHas says whether user is a member of room.
 func (r *Redis) RoomHas(ctx context.Context, room, user string) (bool, error) {
 	c, cancel := r.ctx(ctx)
@@ -632,6 +661,15 @@ end
 if last and before(tonumber(string.match(last, '^(%d+)')), tonumber(string.match(last, '-(%d+)$')), cur) then return {1} end
 if added > len and first and before(cms, cseq, first[1]) then return {1} end
 return {0, redis.call('XRANGE', key, '(' .. cur, '+', 'COUNT', count)}
+`
+
+// membersLua returns the members of set KEYS[1] when it has at most
+// ARGV[1], else {its size} (a number, never a member: members are
+// strings).
+const membersLua = `
+local n = redis.call('SCARD', KEYS[1])
+if n > tonumber(ARGV[1]) then return {n} end
+return redis.call('SMEMBERS', KEYS[1])
 `
 
 // headLua returns the stream's last id, or 0-0.
