@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"sort"
 	"testing"
 	"time"
 
@@ -113,28 +112,5 @@ func TestTouchAfterRedisRestart(t *testing.T) {
 	}
 	if s := score(t, rd, r, "a"); s != now.Add(time.Second).UnixMilli() {
 		t.Fatalf("score of a after the restart = %d; want %d", s, now.Add(time.Second).UnixMilli())
-	}
-}
-
-// RoomMembersUpTo returns a small room's members and only the size of a
-// larger one (member ids that look like numbers stay members).
-func TestRoomMembersUpTo(t *testing.T) {
-	r, _ := open(t, 16)
-	ctx := context.Background()
-	if m, n, err := r.RoomMembersUpTo(ctx, "empty", 2); err != nil || len(m) != 0 || n != 0 {
-		t.Fatalf("empty room = %v, %d, %v; want none", m, n, err)
-	}
-	for _, u := range []string{"7", "8"} {
-		if _, err := r.RoomAdd(ctx, "r", u); err != nil {
-			t.Fatal(err)
-		}
-	}
-	m, n, err := r.RoomMembersUpTo(ctx, "r", 2)
-	sort.Strings(m)
-	if err != nil || fmt.Sprint(m) != "[7 8]" || n != 2 {
-		t.Fatalf("room of 2, limit 2 = %v, %d, %v; want [7 8], 2", m, n, err)
-	}
-	if m, n, err := r.RoomMembersUpTo(ctx, "r", 1); err != nil || m != nil || n != 2 {
-		t.Fatalf("room of 2, limit 1 = %v, %d, %v; want no members, size 2", m, n, err)
 	}
 }
