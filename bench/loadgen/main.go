@@ -97,7 +97,7 @@ func main() {
 	flag.StringVar(&durable, "durable", "1,16,256", "durable: concurrent senders (pollchat only)")
 	flag.DurationVar(&o.durableDur, "durable-duration", 5*time.Second, "durable: how long each concurrency sends")
 	flag.DurationVar(&o.park, "park", 25*time.Second, "how long a poll parks (pollchat: the timeout param; Nchan: nchan_subscriber_timeout)")
-	flag.BoolVar(&o.spread, "spread", true, "parked: start each user's first poll at a random moment within -park of the start (hellos go first, -setup-conc at a time), as browsers arrive (otherwise timeouts fire in the bursts the set-up made)")
+	flag.BoolVar(&o.spread, "spread", true, "parked: each user arrives (hello, then the first poll) at a random moment within -park, at most -setup-conc hellos at a time, as browsers arrive (otherwise timeouts fire in the bursts the set-up made)")
 	flag.Float64Var(&o.quietPct, "quiet", 25, "a measurement is quiet when other processes use at most this % of one core")
 	flag.DurationVar(&o.quietWait, "quiet-wait", 60*time.Second, "before each scenario, wait up to this long for a quiet machine")
 	flag.IntVar(&o.retries, "retries", 1, "repeat a scenario measured on a noisy machine up to this many times (the quietest is kept)")
@@ -441,19 +441,22 @@ func openFleet(o *options, t *target, n, base int, room string, spread time.Dura
 	start := time.Now()
 	for _, s := range f.subs {
 		if spread > 0 {
-			// Hellos at most -setup-conc at a time, as fast as the server
-			// answers them; each user's first poll at a random moment
-			// within spread (or as soon as its hello is answered, if
-			// later), so that the timeouts are spread. Starting each hello
-			// at its random moment as well sent 600 hellos a second at
-			// 15,000 users whatever the server's pace; on a cluster
-			// (several Redis and MySQL calls per hello) on a loaded
-			// machine they outran it, timed out and were retried, and
-			// fewer and fewer parked.
+			// A user who arrives at a random moment within spread: hello,
+			// then the first poll at once. At most -setup-conc hellos are
+			// in flight; a user whose moment comes while all are waits
+			// for one to be answered. Without that bound, 15,000 users
+			// over 25 s sent 600 hellos a second whatever the server's
+			// pace; a cluster process (several Redis and MySQL calls per
+			// hello) on a loaded machine fell behind, its calls timed out,
+			// hellos were retried, and fewer and fewer parked. (Sending
+			// every hello first and only spreading the first polls kept
+			// a connection and a server goroutine idle between each
+			// hello and its poll, up to 15,000 of them.)
 			at := start.Add(rand.N(spread))
-			sem <- struct{}{}
 			f.wg.Add(1)
 			go func(s *sub) {
+				time.Sleep(time.Until(at))
+				sem <- struct{}{}
 				err := f.open(s, room)
 				<-sem
 				if err != nil {
@@ -462,7 +465,6 @@ func openFleet(o *options, t *target, n, base int, room string, spread time.Dura
 					f.wg.Done()
 					return
 				}
-				time.Sleep(time.Until(at))
 				f.loop(s)
 			}(s)
 			continue
