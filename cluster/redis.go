@@ -62,20 +62,23 @@ type Options struct {
 
 // Redis is the cluster's chat.Engine.
 type Redis struct {
-	c      *redis.Client
-	o      Options
-	log    *slog.Logger
-	read   *redis.Script
-	head   *redis.Script
-	bucket *redis.Script
-	expire *redis.Script
-	append *redis.Script
+	c       *redis.Client
+	o       Options
+	log     *slog.Logger
+	read    *redis.Script
+	head    *redis.Script
+	bucket  *redis.Script
+	expire  *redis.Script
+	append  *redis.Script
+	members *redis.Script
 
 	// id names this process's wake channel and its registrations.
 	id string
 	// held: the users this process registered as holder of, and when the
 	// registration must be renewed (see wake.go).
 	held held
+	// touched: the presence scores this process wrote (see presence.go).
+	touched touched
 
 	// local holds the rate-limit buckets kept in this process: the cheaper
 	// kinds of call, and every kind while Redis is down.
@@ -123,10 +126,11 @@ func Open(ctx context.Context, url string, o Options) (*Redis, error) {
 	opt.MaxRetries = 1
 	r := &Redis{c: redis.NewClient(opt), o: o, log: o.Log,
 		read: redis.NewScript(readLua), head: redis.NewScript(headLua), bucket: redis.NewScript(bucketLua),
-		expire: redis.NewScript(expireLua), append: redis.NewScript(appendLua),
+		expire: redis.NewScript(expireLua), append: redis.NewScript(appendLua), members: redis.NewScript(membersLua),
 		id:   newProcessID(),
 		stop: make(chan struct{})}
 	r.held.m = make(map[string]time.Time)
+	r.touched.m = make(map[string]int64)
 	if err := r.Ping(ctx); err != nil {
 		r.c.Close()
 		return nil, err
@@ -367,6 +371,7 @@ func (r *Redis) listen(ps *redis.PubSub, wake func(string), control func(chat.Co
 				// first, so that the re-reads that wake("") causes register
 				// again.
 				r.held.forget()
+				r.touched.forget()
 				wake("")
 			}
 		case *redis.Message:
@@ -407,16 +412,30 @@ func (r *Redis) Shared() bool { return true }
 
 // Touch records when users were last seen. It returns the users that
 // went online (not in the set before), each reported by exactly one
-// process.
+// process. A user whose score this process wrote recently enough is left
+// out (presence.go): the hub touches every active user every second.
 func (r *Redis) Touch(ctx context.Context, seen []chat.Seen) ([]string, error) {
 	if len(seen) == 0 {
+		return nil, nil
+	}
+	now := time.Now().UnixMilli()
+	grace := r.o.Grace.Milliseconds()
+	write := make([]chat.Seen, 0, len(seen))
+	r.touched.mu.Lock()
+	for _, s := range seen {
+		if !r.touched.skip(s.User, s.At.UnixMilli(), now, grace) {
+			write = append(write, s)
+		}
+	}
+	r.touched.mu.Unlock()
+	if len(write) == 0 {
 		return nil, nil
 	}
 	c, cancel := r.ctx(ctx)
 	defer cancel()
 	pipe := r.c.TxPipeline()
-	cmds := make([]*redis.IntCmd, len(seen))
-	for i, s := range seen {
+	cmds := make([]*redis.IntCmd, len(write))
+	for i, s := range write {
 		// GT: a process that saw the user earlier does not move them back.
 		cmds[i] = pipe.ZAddArgs(c, r.onlineKey(), redis.ZAddArgs{GT: true, Ch: false,
 			Members: []redis.Z{{Score: float64(s.At.UnixMilli()), Member: s.User}}})
@@ -425,11 +444,18 @@ func (r *Redis) Touch(ctx context.Context, seen []chat.Seen) ([]string, error) {
 		return nil, r.fail("touch", err)
 	}
 	var online []string
+	r.touched.mu.Lock()
 	for i, cmd := range cmds {
 		if cmd.Val() == 1 {
-			online = append(online, seen[i].User)
+			online = append(online, write[i].User)
+		}
+		// The score in Redis is now at least this one (GT keeps a later
+		// one another process wrote).
+		if ms := write[i].At.UnixMilli(); ms > r.touched.m[write[i].User] {
+			r.touched.m[write[i].User] = ms
 		}
 	}
+	r.touched.mu.Unlock()
 	r.ok()
 	return online, nil
 }
@@ -440,6 +466,7 @@ func (r *Redis) Touch(ctx context.Context, seen []chat.Seen) ([]string, error) {
 func (r *Redis) Expire(ctx context.Context) ([]string, error) {
 	r.local.Sweep(time.Now())
 	r.held.sweep(time.Now())
+	r.touched.sweep(time.Now(), r.o.Grace)
 	c, cancel := r.ctx(ctx)
 	defer cancel()
 	cutoff := float64(time.Now().Add(-r.o.Grace).UnixMilli())
@@ -513,6 +540,34 @@ func (r *Redis) RoomMembers(ctx context.Context, room string) ([]string, error) 
 		return nil, r.fail("room", err)
 	}
 	return m, nil
+}
+
+// RoomMembersUpTo returns the members of room when there are at most
+// limit of them, else nil and the number of members: one round trip that
+// reads a large room's size only (SCARD), where RoomMembers would carry
+// every member. For the callers that only announce to rooms up to
+// chat.room_events_limit (join and presence events): with a lobby of
+// 15,000 they read the whole member list on every hello and every first
+// poll. Not yet in chat.Engine.
+func (r *Redis) RoomMembersUpTo(ctx context.Context, room string, limit int) ([]string, int, error) {
+	c, cancel := r.ctx(ctx)
+	defer cancel()
+	v, err := r.members.Run(c, r.c, []string{r.key("room", room)}, limit).Slice()
+	if err != nil {
+		return nil, 0, r.fail("room", err)
+	}
+	if len(v) == 1 {
+		if n, ok := v[0].(int64); ok {
+			return nil, int(n), nil
+		}
+	}
+	out := make([]string, 0, len(v))
+	for _, m := range v {
+		if s, ok := m.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out, len(out), nil
 }
 
 // RoomHas says whether user is a member of room.
@@ -606,6 +661,15 @@ end
 if last and before(tonumber(string.match(last, '^(%d+)')), tonumber(string.match(last, '-(%d+)$')), cur) then return {1} end
 if added > len and first and before(cms, cseq, first[1]) then return {1} end
 return {0, redis.call('XRANGE', key, '(' .. cur, '+', 'COUNT', count)}
+`
+
+// membersLua returns the members of set KEYS[1] when it has at most
+// ARGV[1], else {its size} (a number, never a member: members are
+// strings).
+const membersLua = `
+local n = redis.call('SCARD', KEYS[1])
+if n > tonumber(ARGV[1]) then return {n} end
+return redis.call('SMEMBERS', KEYS[1])
 `
 
 // headLua returns the stream's last id, or 0-0.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -342,5 +343,28 @@ func TestStreamConversationKeys(t *testing.T) {
 	}
 	if all, next2, _, _ := r.Read(ctx, "u", head, 10, nil); len(all) != 5 || next2 != next {
 		t.Fatalf("unscoped Read = %s (next %s, scoped %s); want all 5 and the same cursor", all, next2, next)
+	}
+}
+
+// RoomMembersUpTo returns a small room's members and only the size of a
+// larger one (member ids that look like numbers stay members).
+func TestRoomMembersUpTo(t *testing.T) {
+	r, _ := open(t, 16)
+	ctx := context.Background()
+	if m, n, err := r.RoomMembersUpTo(ctx, "empty", 2); err != nil || len(m) != 0 || n != 0 {
+		t.Fatalf("empty room = %v, %d, %v; want none", m, n, err)
+	}
+	for _, u := range []string{"7", "8"} {
+		if _, err := r.RoomAdd(ctx, "r", u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, n, err := r.RoomMembersUpTo(ctx, "r", 2)
+	sort.Strings(m)
+	if err != nil || fmt.Sprint(m) != "[7 8]" || n != 2 {
+		t.Fatalf("room of 2, limit 2 = %v, %d, %v; want [7 8], 2", m, n, err)
+	}
+	if m, n, err := r.RoomMembersUpTo(ctx, "r", 1); err != nil || m != nil || n != 2 {
+		t.Fatalf("room of 2, limit 1 = %v, %d, %v; want no members, size 2", m, n, err)
 	}
 }

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"net"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -134,7 +137,7 @@ func TestRowMet(t *testing.T) {
 // The cluster config adds cluster.redis_url to the MySQL store.
 func TestPollchatConfig(t *testing.T) {
 	c := pollchatConfig("127.0.0.1:1", "/tmp/d", "root@tcp(127.0.0.1:2)/b", "redis://127.0.0.1:3/0")
-	for _, want := range []string{"driver = \"mysql\"", "[cluster]\nredis_url = \"redis://127.0.0.1:3/0\"", "listen = \"127.0.0.1:1\""} {
+	for _, want := range []string{"auto_join = \"none\"", "driver = \"mysql\"", "[cluster]\nredis_url = \"redis://127.0.0.1:3/0\"", "listen = \"127.0.0.1:1\""} {
 		if !strings.Contains(c, want) {
 			t.Errorf("pollchatConfig = %s; want %q", c, want)
 		}
@@ -165,6 +168,56 @@ func TestFanoutCheck(t *testing.T) {
 		if m["all_once_in_order"] != tc.ok || m["members_ids_disorder"] != tc.idDisorder || m["members_order_disagree"] != tc.disagree {
 			t.Errorf("fanoutCheck(%s) = ok %v, ids down %v, disagree %v; want %v, %v, %v", tc.name,
 				m["all_once_in_order"], m["members_ids_disorder"], m["members_order_disagree"], tc.ok, tc.idDisorder, tc.disagree)
+		}
+	}
+}
+
+// Errors of different concrete types, from many goroutines: the first
+// is kept and none panics (an atomic.Value did, aborting a whole run).
+func TestFirstErrorKeepsFirstOfAnyType(t *testing.T) {
+	var f firstError
+	if f.get() != nil {
+		t.Fatal("a fresh firstError has an error")
+	}
+	first := errors.New("first")
+	f.set(first)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if i%2 == 0 {
+				f.set(fmt.Errorf("wrapped %d: %w", i, errStatus))
+			} else {
+				f.set(&net.OpError{Op: "dial", Err: errors.New("refused")})
+			}
+		}(i)
+	}
+	wg.Wait()
+	if f.get() != first {
+		t.Fatalf("got %v, want the first error", f.get())
+	}
+}
+
+// A failed scenario run is a failed row, and the medians are those of the
+// runs that did not fail.
+func TestTableFailedRow(t *testing.T) {
+	var b strings.Builder
+	fail := failedResult("parked-cluster", "pollchat", errors.New("only 7306 of 15000 subscribers parked | after 2m25s"))
+	fail.Run = 2
+	if !failed([]result{fail}) {
+		t.Fatal("failed() does not recognise failedResult")
+	}
+	printTable(&b, &options{runs: 2, clusterProcs: 3}, []result{
+		{Scenario: "parked_cluster", Target: "pollchat", Run: 1, Metrics: map[string]float64{"kb_per_poll": 3.5}},
+		fail,
+	})
+	for _, want := range []string{
+		"| cluster (Redis): memory per parked poll (KB RSS) | 3.50 | – | – | ≤ 4.00 | met |",
+		"| parked_cluster against pollchat, run 2: failed: only 7306 of 15000 subscribers parked / after 2m25s | – | – | – | runs to the end | failed |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("printTable = %s; want a line %q", b.String(), want)
 		}
 	}
 }

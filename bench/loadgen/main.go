@@ -97,10 +97,11 @@ func main() {
 	flag.StringVar(&durable, "durable", "1,16,256", "durable: concurrent senders (pollchat only)")
 	flag.DurationVar(&o.durableDur, "durable-duration", 5*time.Second, "durable: how long each concurrency sends")
 	flag.DurationVar(&o.park, "park", 25*time.Second, "how long a poll parks (pollchat: the timeout param; Nchan: nchan_subscriber_timeout)")
-	flag.BoolVar(&o.spread, "spread", true, "parked: start each user's first park at a random moment within -park, as browsers arrive (otherwise timeouts fire in the bursts the set-up made)")
+	flag.BoolVar(&o.spread, "spread", true, "parked: each user arrives (hello, then the first poll) at a random moment within -park, at most -setup-conc hellos at a time, as browsers arrive (otherwise timeouts fire in the bursts the set-up made)")
 	flag.Float64Var(&o.quietPct, "quiet", 25, "a measurement is quiet when other processes use at most this % of one core")
 	flag.DurationVar(&o.quietWait, "quiet-wait", 60*time.Second, "before each scenario, wait up to this long for a quiet machine")
 	flag.IntVar(&o.retries, "retries", 1, "repeat a scenario measured on a noisy machine up to this many times (the quietest is kept)")
+	flag.BoolVar(&lobby, "lobby", false, "pollchat: every user joins the room \"bench\" on hello (chat.auto_join, a site's lobby); off: each user has only their own stream, as each Nchan subscriber its own channel")
 	flag.StringVar(&pollchatEnv, "pollchat-env", "", "extra environment for pollchat, comma-separated (GOMAXPROCS=1,GOGC=50)")
 	flag.BoolVar(&profSignals, "prof", false, "signal pollchat to write profiles (a bench/profile build): CPU during each measurement, heap while parked")
 	flag.IntVar(&o.setupConc, "setup-conc", 128, "connections opened at once while setting up")
@@ -185,6 +186,7 @@ func run(o *options) error {
 		}
 	}
 	var all []result
+	fails := 0
 	emit := func(r result) {
 		r.Time = time.Now().UTC().Format(time.RFC3339)
 		b, _ := json.Marshal(r)
@@ -220,15 +222,25 @@ func run(o *options) error {
 					logf("run %d: %s against %s", run, sc, tk)
 					got, err := runScenario(o, sc, tk, run)
 					if err != nil {
-						return fmt.Errorf("run %d, %s against %s: %w", run, sc, tk, err)
+						// A failed scenario is a failed row of the table;
+						// the other scenarios still run. A retry may
+						// replace it, a failure never replaces a figure.
+						logf("run %d, %s against %s failed: %v", run, sc, tk, err)
+						if rs == nil {
+							rs = []result{failedResult(sc, tk, err)}
+						}
+						continue
 					}
-					if rs == nil || noise(got) < noise(rs) {
+					if rs == nil || failed(rs) || noise(got) < noise(rs) {
 						rs = got
 					}
 					if noise(rs) <= o.quietPct {
 						break
 					}
 					logf("other processes used %.0f%% of a core during the measurement", noise(got))
+				}
+				if failed(rs) {
+					fails++
 				}
 				for _, r := range rs {
 					r.Run = run
@@ -248,8 +260,21 @@ func run(o *options) error {
 		printHeading(f, o, all)
 		printTable(f, o, all)
 	}
+	if fails > 0 {
+		return fmt.Errorf("%d scenario run(s) failed (the table's failed rows say why)", fails)
+	}
 	return nil
 }
+
+// failedResult is the row of a scenario run that failed: no figures, the
+// error in its notes.
+func failedResult(sc, tk string, err error) result {
+	return result{Scenario: strings.ReplaceAll(sc, "-", "_"), Target: tk,
+		Metrics: map[string]float64{"failed": 1}, Notes: []string{"failed: " + err.Error()}}
+}
+
+// failed says whether rs is a failed scenario run.
+func failed(rs []result) bool { return len(rs) == 1 && rs[0].Metrics["failed"] == 1 }
 
 // pollchatOnly scenarios have no Nchan counterpart.
 func pollchatOnly(sc string) bool {
@@ -358,13 +383,48 @@ type fleet struct {
 	total  atomic.Int64 // messages seen
 	last   atomic.Int64 // unix nanos of the newest message seen
 	errs   atomic.Int64
-	first  atomic.Value // first error
+	first  firstError
 	spread time.Duration
+	// helloRetries counts hellos (opens) that failed and were tried again.
+	helloRetries atomic.Int64
+}
+
+// Retrying, as the widget does: a hello or poll that fails (a 503 while
+// the server or its broker is overloaded, a timeout) is tried again after
+// a pause that doubles from retryFirst up to retryMax. A subscriber never
+// gives up on its polls while the fleet runs (a browser does not either):
+// before, one failed hello, or 21 failed polls in a row, lost the user for
+// the rest of the scenario, and waitParked then failed the whole run.
+const (
+	retryFirst = 100 * time.Millisecond
+	retryMax   = 5 * time.Second
+	// openLimit bounds how long a subscriber keeps retrying its hello.
+	openLimit = 60 * time.Second
+)
+
+func backoff(d time.Duration) time.Duration { return min(2*d, retryMax) }
+
+// open opens s (hello, and the room's join), retrying a failure until
+// openLimit has passed or the fleet stops; the last error is returned.
+func (f *fleet) open(s *sub, room string) error {
+	deadline := time.Now().Add(openLimit)
+	pause := retryFirst
+	for {
+		err := f.t.open(s, room)
+		if err == nil || f.stop.Load() || time.Now().Add(pause).After(deadline) {
+			return err
+		}
+		f.helloRetries.Add(1)
+		f.first.set(err)
+		time.Sleep(pause)
+		pause = backoff(pause)
+	}
 }
 
 // openFleet makes n subscribers (users from base, or all on one channel
 // when room is set), opens them with bounded concurrency and starts their
-// poll loops, each after a random delay below spread (0: at once).
+// poll loops, each at a random moment within spread from the start (0: at
+// once).
 func openFleet(o *options, t *target, n, base int, room string, spread time.Duration) (*fleet, error) {
 	f := &fleet{t: t, subs: make([]*sub, n), spread: spread}
 	for i := range f.subs {
@@ -376,17 +436,32 @@ func openFleet(o *options, t *target, n, base int, room string, spread time.Dura
 		f.subs[i] = t.newSub(i, id, ch)
 	}
 	sem := make(chan struct{}, o.setupConc)
-	var firstErr atomic.Value
+	var firstErr firstError
 	var wg sync.WaitGroup
+	start := time.Now()
 	for _, s := range f.subs {
 		if spread > 0 {
-			// A user who arrives later: hello and the first poll then.
+			// A user who arrives at a random moment within spread: hello,
+			// then the first poll at once. At most -setup-conc hellos are
+			// in flight; a user whose moment comes while all are waits
+			// for one to be answered. Without that bound, 15,000 users
+			// over 25 s sent 600 hellos a second whatever the server's
+			// pace; a cluster process (several Redis and MySQL calls per
+			// hello) on a loaded machine fell behind, its calls timed out,
+			// hellos were retried, and fewer and fewer parked. (Sending
+			// every hello first and only spreading the first polls kept
+			// a connection and a server goroutine idle between each
+			// hello and its poll, up to 15,000 of them.)
+			at := start.Add(rand.N(spread))
 			f.wg.Add(1)
 			go func(s *sub) {
-				time.Sleep(rand.N(spread))
-				if err := t.open(s, room); err != nil {
+				time.Sleep(time.Until(at))
+				sem <- struct{}{}
+				err := f.open(s, room)
+				<-sem
+				if err != nil {
 					f.errs.Add(1)
-					f.first.CompareAndSwap(nil, err)
+					f.first.set(err)
 					f.wg.Done()
 					return
 				}
@@ -399,8 +474,8 @@ func openFleet(o *options, t *target, n, base int, room string, spread time.Dura
 		go func(s *sub) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := t.open(s, room); err != nil {
-				firstErr.CompareAndSwap(nil, err)
+			if err := f.open(s, room); err != nil {
+				firstErr.set(err)
 				return
 			}
 			f.wg.Add(1)
@@ -408,9 +483,9 @@ func openFleet(o *options, t *target, n, base int, room string, spread time.Dura
 		}(s)
 	}
 	wg.Wait()
-	if e := firstErr.Load(); e != nil {
+	if e := firstErr.get(); e != nil {
 		f.close()
-		return nil, e.(error)
+		return nil, e
 	}
 	return f, nil
 }
@@ -418,7 +493,7 @@ func openFleet(o *options, t *target, n, base int, room string, spread time.Dura
 func (f *fleet) loop(s *sub) {
 	defer f.wg.Done()
 	var buf []msg
-	fails := 0
+	pause := retryFirst
 	for !f.stop.Load() {
 		ms, err := f.t.poll(s, buf)
 		buf = ms
@@ -427,18 +502,15 @@ func (f *fleet) loop(s *sub) {
 				return
 			}
 			f.errs.Add(1)
-			f.first.CompareAndSwap(nil, err)
+			f.first.set(err)
 			s.mu.Lock()
 			s.errs++
 			s.mu.Unlock()
-			fails++
-			if fails > 20 {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(pause)
+			pause = backoff(pause)
 			continue
 		}
-		fails = 0
+		pause = retryFirst
 		now := time.Now().UnixNano()
 		s.record(now, ms)
 		if len(ms) > 0 {
@@ -470,7 +542,9 @@ func (f *fleet) wait() {
 
 // waitParked waits until the server counts at least n parked subscribers.
 func waitParked(t *target, n int, limit time.Duration) (int, error) {
-	deadline := time.Now().Add(limit)
+	start := time.Now()
+	deadline := start.Add(limit)
+	next := start.Add(15 * time.Second)
 	got := 0
 	for time.Now().Before(deadline) {
 		g, err := t.gauge()
@@ -479,6 +553,10 @@ func waitParked(t *target, n int, limit time.Duration) (int, error) {
 			if g >= n {
 				return g, nil
 			}
+		}
+		if time.Now().After(next) {
+			logf("%d of %d subscribers parked after %s", got, n, time.Since(start).Round(time.Second))
+			next = next.Add(15 * time.Second)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -515,7 +593,7 @@ func parked(o *options, t *target) ([]result, error) {
 	}
 	repolls0 := f.repolls()
 	w := startWindow(t.srv)
-	time.Sleep(o.idleWindow)
+	gMax, gEnd, gOK := sampleGoroutines(t, o.idleWindow)
 	cpu := w.end()
 	repolls := f.repolls() - repolls0
 	m := map[string]float64{
@@ -527,12 +605,21 @@ func parked(o *options, t *target) ([]result, error) {
 		"repolls":       float64(repolls),
 		"idle_cpu_pct":  cpu.ServerPct,
 		"errors":        float64(f.errs.Load()),
+		"hello_retries": float64(f.helloRetries.Load()),
 	}
 	if gErr == nil && gErr1 == nil {
 		// Goroutines the server holds per parked poll (0 when a park
 		// holds none; background goroutines are there before and after).
 		m["goroutines_parked"] = float64(g1)
 		m["goroutines_per_poll"] = float64(g1-g0) / float64(o.parked)
+		if gOK {
+			// While idle cycling: the workers that answer timeouts and
+			// read the re-polls come and go (idle ones end after a
+			// while), so one sample after the set-up is not the steady
+			// state.
+			m["goroutines_per_poll_idle_max"] = float64(gMax-g0) / float64(o.parked)
+			m["goroutines_per_poll_idle_end"] = float64(gEnd-g0) / float64(o.parked)
+		}
 	}
 	addAux(m, cpu, "per_repoll", float64(repolls))
 	if repolls > 0 {
@@ -542,6 +629,21 @@ func parked(o *options, t *target) ([]result, error) {
 		m["idle_cpu_pct_steady"] = 100 * us * float64(o.parked) / o.park.Seconds() / 1e6
 	}
 	return []result{{Scenario: "parked", Target: t.kind, Metrics: m, CPU: cpu, Notes: firstErr(f)}}, nil
+}
+
+// sampleGoroutines reads the server's goroutines every 5 s for d and
+// returns the most seen and the last; ok is false when no read worked.
+func sampleGoroutines(t *target, d time.Duration) (most, last int, ok bool) {
+	end := time.Now().Add(d)
+	for {
+		time.Sleep(min(5*time.Second, time.Until(end)))
+		if g, err := t.goroutines(); err == nil {
+			most, last, ok = max(most, g), g, true
+		}
+		if !time.Now().Before(end) {
+			return most, last, ok
+		}
+	}
 }
 
 func (f *fleet) repolls() int {
@@ -555,8 +657,23 @@ func (f *fleet) repolls() int {
 }
 
 func firstErr(f *fleet) []string {
-	if e := f.first.Load(); e != nil {
-		return []string{"first error: " + e.(error).Error()}
+	if e := f.first.get(); e != nil {
+		return []string{"first error: " + e.Error()}
+	}
+	return nil
+}
+
+// firstError keeps the first error reported to it, from any goroutine.
+// (An atomic.Value would panic on the second error of another concrete
+// type: CompareAndSwap checks the type before it compares.)
+type firstError struct{ p atomic.Pointer[error] }
+
+func (f *firstError) set(err error) { f.p.CompareAndSwap(nil, &err) }
+
+// get returns the first error, or nil.
+func (f *firstError) get() error {
+	if e := f.p.Load(); e != nil {
+		return *e
 	}
 	return nil
 }
@@ -571,7 +688,7 @@ type job struct {
 
 type sendStats struct {
 	ok, errs atomic.Int64
-	first    atomic.Value
+	first    firstError
 	mu       sync.Mutex
 	lats     []int64
 }
@@ -594,7 +711,7 @@ func pace(t *target, k int, rate float64, jobs []job, senderBase int) (*sendStat
 				t0 := time.Now()
 				if err := t.send(c, q, j.to, j.room, j.seq); err != nil {
 					st.errs.Add(1)
-					st.first.CompareAndSwap(nil, err)
+					st.first.set(err)
 					continue
 				}
 				st.ok.Add(1)
@@ -810,8 +927,8 @@ func addSendLatency(m map[string]float64, st *sendStats) {
 }
 
 func sendNotes(st *sendStats) []string {
-	if e := st.first.Load(); e != nil {
-		return []string{"first send error: " + e.(error).Error()}
+	if e := st.first.get(); e != nil {
+		return []string{"first send error: " + e.Error()}
 	}
 	return nil
 }
@@ -922,7 +1039,7 @@ func durableSends(o *options, t *target, name string) ([]result, error) {
 	var out []result
 	for _, conc := range o.durable {
 		var ok, errs atomic.Int64
-		var first atomic.Value
+		var first firstError
 		var mu sync.Mutex
 		var lats []int64
 		stop := time.Now().Add(o.durableDur)
@@ -941,7 +1058,7 @@ func durableSends(o *options, t *target, name string) ([]result, error) {
 					t0 := time.Now()
 					if err := t.send(c, q, targets[(i+seq)%len(targets)], "", seq); err != nil {
 						errs.Add(1)
-						first.CompareAndSwap(nil, err)
+						first.set(err)
 						time.Sleep(10 * time.Millisecond)
 						continue
 					}
@@ -965,8 +1082,8 @@ func durableSends(o *options, t *target, name string) ([]result, error) {
 			m["us_per_send"] = cpu.ServerS * 1e6 / float64(ok.Load())
 		}
 		var notes []string
-		if e := first.Load(); e != nil {
-			notes = append(notes, "first error: "+e.(error).Error())
+		if e := first.get(); e != nil {
+			notes = append(notes, "first error: "+e.Error())
 		}
 		out = append(out, result{Scenario: fmt.Sprintf("%s_c%d", name, conc), Target: t.kind, Metrics: m, CPU: cpu, Notes: notes})
 	}

@@ -47,6 +47,16 @@ const secret = "bench-secret-0123456789abcdef"
 // "GOMAXPROCS=1,GOGC=50" to try runtime settings.
 var pollchatEnv string
 
+// lobby (-lobby) joins every user to the first room on hello (chat.auto_join,
+// a site's lobby). Off by default: each user then has only their own
+// stream, as each Nchan subscriber has its own channel. With it on, the
+// parked scenarios also measure a room of -parked members: pollchat (at
+// commit 97b8312) announces each of the first 500 joins to every member,
+// one engine append per member, and reads the whole member list on every
+// hello and every first poll, which on Redis made the setup of 15,000
+// users quadratic (parked-cluster parked 5,352 of them in 2 min).
+var lobby bool
+
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -94,10 +104,19 @@ role = "admin"
 [chat]
 rooms = ["bench", "lobby"]
 rate = 0
+auto_join = %q
 
 [presence]
 grace = "40s"
-`, addr, secret, st)
+`, addr, secret, st, autoJoin())
+}
+
+// autoJoin is chat.auto_join: the first room with -lobby, else none.
+func autoJoin() string {
+	if lobby {
+		return "bench"
+	}
+	return "none"
 }
 
 func startPollchat(bin, mysqlDSN, redisURL string) (*server, error) {

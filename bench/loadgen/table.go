@@ -74,6 +74,8 @@ func tableRows(procs int) []row {
 		info("durable_mysql_c16", "sends_per_s", "durable sends/s, MySQL store, 16 senders", false),
 		info("durable_mysql_c256", "sends_per_s", "durable sends/s, MySQL store, 256 senders", false),
 		info("durable_mysql_c256", "us_per_send", "durable: pollchat+MariaDB CPU per send at 256 senders (µs)", true),
+		info("parked", "goroutines_per_poll_idle_max", "parked: goroutines per parked poll, most while idle cycling", true),
+		info("parked_cluster", "goroutines_per_poll_idle_max", "cluster (Redis): goroutines per parked poll, most while idle cycling", true),
 		info("parked_cluster", "idle_cpu_pct", "cluster (Redis): idle cycling, pollchat CPU, % of one core", true),
 		info("parked_cluster", "us_per_repoll", "cluster (Redis): pollchat CPU per re-poll (µs)", true),
 		info("parked_cluster", "redis_us_per_repoll", "cluster (Redis): Redis CPU per re-poll (µs)", true),
@@ -126,7 +128,9 @@ func printTable(w io.Writer, o *options, all []result) {
 			key := r.Scenario + "|" + r.Target + "|" + k
 			vals[key] = append(vals[key], v)
 		}
-		other[r.Scenario+"|"+r.Target] = append(other[r.Scenario+"|"+r.Target], r.CPU.OtherPct)
+		if r.Metrics["failed"] != 1 { // a failed run measured nothing
+			other[r.Scenario+"|"+r.Target] = append(other[r.Scenario+"|"+r.Target], r.CPU.OtherPct)
+		}
 	}
 	get := func(sc, tk, m string) (float64, bool) {
 		v, ok := vals[sc+"|"+tk+"|"+m]
@@ -151,6 +155,16 @@ func printTable(w io.Writer, o *options, all []result) {
 		}
 		goal, met := r.target(), r.met(p, okP, n, okN)
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", r.label, cell(p, okP), cell(n, okN), ratio, goal, met)
+	}
+	// A scenario run that failed is a row of its own: the medians above
+	// are of the runs that did not fail.
+	for _, r := range all {
+		if r.Metrics["failed"] != 1 {
+			continue
+		}
+		why := strings.Join(r.Notes, "; ")
+		why = strings.NewReplacer("|", "/", "\n", " ").Replace(why)
+		fmt.Fprintf(w, "| %s against %s, run %d: %s | – | – | – | runs to the end | failed |\n", r.Scenario, r.Target, r.Run, why)
 	}
 	var keys []string
 	for k := range other {
