@@ -22,7 +22,7 @@ const parkSecret = "park-test-secret"
 
 // startParkServer runs a Server on a loopback listener with the embedded
 // store and static users 1 and 2.
-func startParkServer(t *testing.T) (*Server, string) {
+func startParkServer(t testing.TB) (*Server, string) {
 	t.Helper()
 	cfg := config.Default(parkSecret)
 	cfg.Server.AllowedOrigins = []string{"http://site.example"}
@@ -111,7 +111,7 @@ func get(path, extra string) string {
 	return "GET " + path + " HTTP/1.1\r\nHost: x\r\n" + extra + "\r\n"
 }
 
-func cursorOf(t *testing.T, body string) string {
+func cursorOf(t testing.TB, body string) string {
 	t.Helper()
 	i := strings.Index(body, `"cursor":"`)
 	if i < 0 {
@@ -264,5 +264,61 @@ func TestHoldsBuffer(t *testing.T) {
 		if got := holdsBuffer(tc.c); got != tc.want {
 			t.Errorf("holdsBuffer(%s) = %v; want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// A poll whose events are there already is answered at once on the
+// ordinary path, without hijacking: a request pipelined behind it is
+// served on the same connection (a hijacked poll would close it).
+func TestPollWithEventsAnsweredWithoutHijack(t *testing.T) {
+	s, addr := startParkServer(t)
+	rc := dialRaw(t, addr)
+	rc.write(get("/v1/poll?"+identity("1"), "")) // a poll without a cursor answers the current one
+	_, body := rc.read()
+	cur := cursorOf(t, body)
+	if err := s.svc.Inject(context.Background(), &store.Message{From: "2", To: "1", Text: "already here"}); err != nil {
+		t.Fatalf("Inject() = %v; want nil", err)
+	}
+	rc.write(get("/v1/poll?timeout=20&callback=cb&cursor="+cur+"&"+identity("1"), ""), get("/healthz", ""))
+	resp, body := rc.read()
+	if resp.StatusCode != 200 || !strings.HasPrefix(body, "/**/cb(") || !strings.Contains(body, `"text":"already here"`) {
+		t.Fatalf("poll = %d %s; want 200 with the message, in cb", resp.StatusCode, body)
+	}
+	if resp.Close {
+		t.Errorf("poll answer has Connection: close; want the connection kept")
+	}
+	if got := resp.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q; want no-store", got)
+	}
+	if resp, _ := rc.read(); resp.StatusCode != 200 {
+		t.Errorf("/healthz pipelined behind the poll = %d; want 200", resp.StatusCode)
+	}
+}
+
+// A poll can end (a message, the timeout) before fasthttp hands its
+// connection over: the answer is then written when the connection comes,
+// and the connection goes on serving requests.
+func TestParkedPollEndsBeforeHijack(t *testing.T) {
+	s, _ := startParkServer(t)
+	a, b := net.Pipe()
+	defer b.Close()
+	pk := &parkedPoll{s: s, callback: []byte("cb"), hdr: plainHeaders}
+	s.parking.wg.Add(1)
+	pk.done(chat.PollResult{Cursor: "c7"})
+	pk.hijacked(&hijackLike{Conn: a, r: a})
+	rc := &rawConn{t: t, c: b, r: bufio.NewReader(b)}
+	resp, body := rc.read()
+	if resp.StatusCode != 200 || body != `/**/cb({"cursor":"c7","events":[]});` {
+		t.Fatalf("answer = %d %q; want 200 /**/cb({\"cursor\":\"c7\",\"events\":[]});", resp.StatusCode, body)
+	}
+	if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("X-Content-Type-Options = %q; want nosniff", got)
+	}
+	if resp.Close {
+		t.Errorf("answer has Connection: close; want the connection kept")
+	}
+	rc.write(get("/healthz", ""))
+	if resp, _ := rc.read(); resp.StatusCode != 200 {
+		t.Errorf("/healthz after the answer = %d; want 200", resp.StatusCode)
 	}
 }
