@@ -153,13 +153,15 @@ func (s *Server) answerPoll(rp reply, res chat.PollResult) {
 // hijacked runs in fasthttp's hijack goroutine, a fresh one, which holds
 // the RequestCtx until it returns: it only hands the connection over.
 func (pk *parkedPoll) hijacked(c net.Conn) {
-	pk.c = c
 	// Bytes read past the poll request (a request pipelined behind it)
 	// sit in a buffer whose reader belongs to the RequestCtx, which
 	// fasthttp recycles when this returns: such a connection is answered
 	// and closed (Connection: close; the client sends the rest again, as
 	// HTTP/1.1 clients must when a pipelined connection closes).
 	pk.last = holdsBuffer(c)
+	// Keep the bare connection, so that wrappers do not pile up (and are
+	// not kept while the poll waits).
+	pk.c = bareConn(c)
 	if pk.state.CompareAndSwap(pkWaiting, pkConn) {
 		return // done answers
 	}
@@ -208,14 +210,23 @@ func (pk *parkedPoll) finish() {
 		return
 	}
 	// fasthttp sets the deadlines it needs for the next request. Serve the
-	// bare connection, so that hijack wrappers do not pile up, on this
-	// goroutine (one of the hub's workers, whose stack has grown): its next
-	// request is read and handled here, with no hop to another goroutine;
-	// when that request parks, ServeConn returns and the worker is free.
+	// connection on this goroutine (one of the hub's workers, whose stack
+	// has grown): its next request is read and handled here, with no hop
+	// to another goroutine; when that request parks, ServeConn returns and
+	// the worker is free.
+	s.serveNext(c)
+}
+
+// bareConn returns the connection under fasthttp's hijack wrapper and
+// serveNext's.
+func bareConn(c net.Conn) net.Conn {
 	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
 		c = u.UnsafeConn()
 	}
-	s.http.ServeConn(c)
+	if pc, ok := c.(*primedConn); ok {
+		c = pc.Conn
+	}
+	return c
 }
 
 // answerBuf is where an answer is encoded (value) and framed (out): it is
@@ -259,7 +270,11 @@ func holdsBuffer(c net.Conn) bool {
 	if !ok {
 		return true
 	}
-	return r.Elem().Type() != reflect.TypeOf(u.UnsafeConn())
+	under := u.UnsafeConn()
+	if pc, ok := under.(*primedConn); ok && pc.buffered() {
+		return true // serveNext read past the request
+	}
+	return r.Elem().Type() != reflect.TypeOf(under)
 }
 
 // readerField returns the index of field r of struct type t, or -1. The

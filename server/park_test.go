@@ -322,3 +322,76 @@ func TestParkedPollEndsBeforeHijack(t *testing.T) {
 		t.Errorf("/healthz after the answer = %d; want 200", resp.StatusCode)
 	}
 }
+
+// After a parked poll's answer the worker reads the next request itself
+// (serveNext): a poll with a request pipelined behind it, sent then, is
+// still answered with Connection: close, and a later poll on a kept
+// connection parks and answers as usual.
+func TestRequestsAfterParkedAnswer(t *testing.T) {
+	_, addr := startParkServer(t)
+	rc := dialRaw(t, addr)
+	rc.write(get("/v1/poll?"+identity("1"), ""))
+	_, body := rc.read()
+	cur := cursorOf(t, body)
+	poll := get("/v1/poll?timeout=0.1&cursor="+cur+"&"+identity("1"), "")
+	for i := range 2 { // parked, answered, then the next one read by serveNext
+		rc.write(poll)
+		if resp, body := rc.read(); resp.StatusCode != 200 || resp.Close || !strings.Contains(body, `"events":[]`) {
+			t.Fatalf("poll %d = %d close=%v %s; want 200 with no events, connection kept", i, resp.StatusCode, resp.Close, body)
+		}
+	}
+	rc.write(poll, get("/healthz", ""))
+	resp, _ := rc.read()
+	if resp.StatusCode != 200 || !resp.Close {
+		t.Errorf("poll with a request pipelined = %d close=%v; want 200 with Connection: close", resp.StatusCode, resp.Close)
+	}
+}
+
+func TestPrimedConn(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	rc, err := server.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go client.Write([]byte("hello"))
+	pc := &primedConn{Conn: server, buf: primeBufs.Get().(*[primeSize]byte), rc: rc}
+	pc.prime()
+	one := make([]byte, 1)
+	if n, err := pc.Read(one); n != 1 || err != nil || one[0] != 'h' {
+		t.Fatalf("first Read = %d %v %q; want 1 <nil> h", n, err, one[:n])
+	}
+	if !pc.buffered() {
+		t.Errorf("buffered() = false after 1 of 5 bytes; want true")
+	}
+	rest := make([]byte, 16)
+	if n, err := pc.Read(rest); err != nil || string(rest[:n]) != "ello" {
+		t.Fatalf("second Read = %q %v; want ello <nil>", rest[:n], err)
+	}
+	if pc.buffered() || pc.buf != nil {
+		t.Errorf("after the primed bytes: buffered()=%v, buf kept=%v; want false, false", pc.buffered(), pc.buf != nil)
+	}
+	// The connection itself is read next; a closed peer reads as EOF.
+	client.Close()
+	if n, err := pc.Read(rest); n != 0 || err != io.EOF {
+		t.Errorf("Read after close = %d %v; want 0 EOF", n, err)
+	}
+	pc2 := &primedConn{Conn: server, buf: primeBufs.Get().(*[primeSize]byte), rc: rc}
+	pc2.prime()
+	if n, err := pc2.Read(rest); n != 0 || err != io.EOF {
+		t.Errorf("primed Read of a closed peer = %d %v; want 0 EOF", n, err)
+	}
+}
