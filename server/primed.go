@@ -54,7 +54,11 @@ func (s *Server) serveNext(c net.Conn) {
 	// first request; so does this wait. Its timeout, like any read error,
 	// is handed to ServeConn as its first read's, which answers it as it
 	// would have (408 for a timeout).
-	if err := c.SetReadDeadline(time.Now().Add(s.http.ReadTimeout)); err != nil {
+	var deadline time.Time // none, as ServeConn without a ReadTimeout
+	if s.http.ReadTimeout > 0 {
+		deadline = time.Now().Add(s.http.ReadTimeout)
+	}
+	if err := c.SetReadDeadline(deadline); err != nil {
 		s.http.ServeConn(c)
 		return
 	}
