@@ -81,16 +81,18 @@ func (p *params) checkRepeats(args *fasthttp.Args) {
 		p.err = chat.Errorf(chat.CodeBadRequest, "%d parameters; the limit is %d", args.Len(), MaxParams)
 		return
 	}
-	var seen [16]string
+	// The keys' bytes belong to args and stay put while it is walked: no
+	// copies (this runs on every poll).
+	var seen [16][]byte
 	keys := seen[:0]
 	for k := range args.All() {
 		for _, s := range keys {
-			if s == string(k) {
+			if bytes.Equal(s, k) {
 				p.err = chat.Errorf(chat.CodeBadRequest, "parameter %q is given more than once", s)
 				return
 			}
 		}
-		keys = append(keys, string(k))
+		keys = append(keys, k)
 	}
 }
 

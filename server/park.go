@@ -1,11 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"reflect"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -29,6 +31,15 @@ import (
 // fan-out growing stacks; handing the connection back through a listener
 // cost two goroutine hops per re-poll).
 //
+// The handler parks the poll in the hub itself, before hijacking: that
+// work runs on the goroutine that read the request (a grown stack), not in
+// the fresh goroutine fasthttp starts for the hijack handler, which only
+// hands the connection over; and a poll with events already is answered
+// as an ordinary answer, with no hijack at all. The answer is framed in a
+// pooled buffer. A re-poll allocates 19 objects, server and hub
+// (BenchmarkRepoll: 26 before these changes; serveNext, primed.go, costs
+// three of the 19 and saves a read call).
+//
 // Only plain HTTP/1.1 keep-alive GET/POST polls with a timeout are parked
 // this way; everything else (HEAD, HTTP/1.0, Connection: close, a per-IP
 // connection limit) takes the ordinary path.
@@ -38,17 +49,27 @@ type parking struct {
 	wg sync.WaitGroup // polls parked now
 }
 
-// parkedPoll is what a parked poll keeps: the caller, its position and
-// the response headers set before parking (CORS, nosniff, no-store).
+// parkedPoll is what a parked poll keeps: its answer's JSONP callback and
+// the response headers set before parking (CORS, nosniff, no-store), and,
+// once fasthttp hands it over, the hijacked connection.
 type parkedPoll struct {
 	s        *Server
-	caller   chat.Caller
-	cursor   string
-	timeout  time.Duration
 	callback []byte
 	hdr      []byte
-	last     bool // answer with Connection: close and close
+	c        net.Conn        // set by hijacked
+	last     bool            // set by hijacked: answer with Connection: close and close
+	res      chat.PollResult // set by done when the poll ends before hijacked runs
+	state    atomic.Uint32   // pkWaiting, then pkConn or pkResult: whichever came first
 }
+
+// The poll's two halves meet once: its end (done, on a hub worker) and its
+// connection (hijacked, in fasthttp's hijack goroutine). The second to
+// arrive answers.
+const (
+	pkWaiting uint32 = iota
+	pkConn           // hijacked came first: done answers
+	pkResult         // done came first: hijacked hands the answer to a worker
+)
 
 // canPark says whether this request may be parked on a hijacked connection.
 func (s *Server) canPark(ctx *fasthttp.RequestCtx, timeout time.Duration) bool {
@@ -56,56 +77,115 @@ func (s *Server) canPark(ctx *fasthttp.RequestCtx, timeout time.Duration) bool {
 		ctx.Request.Header.IsHTTP11() && !ctx.Request.Header.ConnectionClose()
 }
 
-// park hijacks the connection; the poll is answered from parkedPoll.wait.
+// park parks the poll in the hub from the handler (on the goroutine that
+// read the request, whose stack has grown) and hijacks the connection; the
+// poll is answered on it when it ends. A poll that has events already (or
+// is refused) is answered at once, as an ordinary answer: no hijack.
 func (s *Server) park(ctx *fasthttp.RequestCtx, rp reply, c chat.Caller, cursor string, timeout time.Duration) {
-	pk := &parkedPoll{s: s, caller: c, cursor: cursor, timeout: timeout, callback: rp.callback}
-	ctx.Response.Header.VisitAll(func(k, v []byte) {
-		switch string(k) {
-		case fasthttp.HeaderContentType, fasthttp.HeaderContentLength, fasthttp.HeaderServer,
-			fasthttp.HeaderDate, fasthttp.HeaderConnection, fasthttp.HeaderTransferEncoding:
-			return
-		}
-		pk.hdr = append(pk.hdr, k...)
-		pk.hdr = append(pk.hdr, ": "...)
-		pk.hdr = append(pk.hdr, v...)
-		pk.hdr = append(pk.hdr, "\r\n"...)
-	})
+	pk := &parkedPoll{s: s, callback: rp.callback}
+	// Counted before the hub may call done, which counts it off.
+	s.parking.wg.Add(1)
+	res, parked := s.svc.Park(c, cursor, timeout, pk.done)
+	if !parked {
+		s.parking.wg.Done()
+		s.answerPoll(rp, res)
+		return
+	}
+	// Read by done or by a worker, after hijacked (which fasthttp starts
+	// once this handler has returned).
+	pk.hdr = parkedHeaders(&ctx.Response.Header)
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(pk.hijacked)
 }
 
-// hijacked runs in fasthttp's hijack goroutine, which holds the RequestCtx
-// until it returns: wait in a goroutine of our own instead.
+// plainHeaders are the headers begin sets on every browser answer: without
+// an Origin header (a same-site page) they are all there is to keep, and
+// parked polls share this one copy.
+var plainHeaders = []byte("X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n")
+
+// parkedHeaders returns the response headers set so far, as lines, less
+// those frame writes itself.
+func parkedHeaders(h *fasthttp.ResponseHeader) []byte {
+	n := 0
+	for k, v := range h.All() {
+		if !framed(k) {
+			n += len(k) + len(v) + 4
+		}
+	}
+	var tmp [256]byte
+	b := tmp[:0]
+	if n > len(tmp) {
+		b = make([]byte, 0, n)
+	}
+	for k, v := range h.All() {
+		if !framed(k) {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	if bytes.Equal(b, plainHeaders) {
+		return plainHeaders
+	}
+	return bytes.Clone(b)
+}
+
+// framed says whether frame writes header k itself.
+func framed(k []byte) bool {
+	switch string(k) {
+	case fasthttp.HeaderContentType, fasthttp.HeaderContentLength, fasthttp.HeaderServer,
+		fasthttp.HeaderDate, fasthttp.HeaderConnection, fasthttp.HeaderTransferEncoding:
+		return true
+	}
+	return false
+}
+
+// answerPoll answers a poll that did not wait, on the ordinary path.
+func (s *Server) answerPoll(rp reply, res chat.PollResult) {
+	if res.Evicted {
+		s.fail(rp, errEvicted)
+		return
+	}
+	rp.raw(fasthttp.StatusOK, appendPoll(make([]byte, 0, pollSize(res)), res))
+	s.metrics.polled(len(res.Events))
+}
+
+// hijacked runs in fasthttp's hijack goroutine, a fresh one, which holds
+// the RequestCtx until it returns: it only hands the connection over.
 func (pk *parkedPoll) hijacked(c net.Conn) {
-	pk.s.parking.wg.Add(1)
 	// Bytes read past the poll request (a request pipelined behind it)
 	// sit in a buffer whose reader belongs to the RequestCtx, which
 	// fasthttp recycles when this returns: such a connection is answered
 	// and closed (Connection: close; the client sends the rest again, as
 	// HTTP/1.1 clients must when a pipelined connection closes).
 	pk.last = holdsBuffer(c)
-	// Wait without a goroutine: the hub keeps a callback on its timeout
-	// grid and runs it on one of its workers when the poll ends.
-	res, parked := pk.s.svc.Park(pk.caller, pk.cursor, pk.timeout, func(res chat.PollResult) { pk.finish(c, res) })
-	if !parked {
-		// This goroutine holds the RequestCtx until it returns.
-		pk.s.svc.Hub().Go(&answerNow{pk: pk, c: c, res: res})
+	// Keep the bare connection, so that wrappers do not pile up (and are
+	// not kept while the poll waits).
+	pk.c = bareConn(c)
+	if pk.state.CompareAndSwap(pkWaiting, pkConn) {
+		return // done answers
 	}
+	// The poll ended before its connection came: answer from a worker.
+	pk.s.svc.Hub().Go(pk)
 }
 
-// answerNow finishes a hijacked poll that was answered without parking.
-type answerNow struct {
-	pk  *parkedPoll
-	c   net.Conn
-	res chat.PollResult
+// done is the hub's callback when the poll ends (on one of its workers).
+func (pk *parkedPoll) done(res chat.PollResult) {
+	pk.res = res
+	if pk.state.CompareAndSwap(pkWaiting, pkResult) {
+		return // hijacked hands it to a worker
+	}
+	pk.finish()
 }
 
-func (a *answerNow) Run() { a.pk.finish(a.c, a.res) }
+// Run answers a poll that ended before its connection was hijacked.
+func (pk *parkedPoll) Run() { pk.finish() }
 
-// finish writes the poll's answer on the hijacked connection and hands the
-// connection back to fasthttp (or closes it).
-func (pk *parkedPoll) finish(c net.Conn, res chat.PollResult) {
-	s := pk.s
+// finish writes the poll's answer on the hijacked connection and goes on
+// serving the connection (or closes it).
+func (pk *parkedPoll) finish() {
+	s, c, res := pk.s, pk.c, pk.res
 	hub := s.svc.Hub()
 	closing := pk.last
 	select {
@@ -113,15 +193,17 @@ func (pk *parkedPoll) finish(c net.Conn, res chat.PollResult) {
 		closing = true
 	default:
 	}
+	buf := answerBufs.Get().(*answerBuf)
 	var out []byte
 	if res.Evicted {
 		s.metrics.errors(errEvicted.Code)
-		out = pk.evicted(closing)
+		out = pk.evicted(buf, closing)
 	} else {
-		out = pk.answer(res, closing)
+		out = pk.answer(buf, res, closing)
 	}
 	c.SetWriteDeadline(time.Now().Add(s.http.WriteTimeout))
 	_, err := c.Write(out)
+	buf.put()
 	s.metrics.polled(len(res.Events))
 	s.parking.wg.Done()
 	if err != nil || closing {
@@ -129,14 +211,41 @@ func (pk *parkedPoll) finish(c net.Conn, res chat.PollResult) {
 		return
 	}
 	// fasthttp sets the deadlines it needs for the next request. Serve the
-	// bare connection, so that hijack wrappers do not pile up, on this
-	// goroutine (one of the hub's workers, whose stack has grown): its next
-	// request is read and handled here, with no hop to another goroutine;
-	// when that request parks, ServeConn returns and the worker is free.
+	// connection on this goroutine (one of the hub's workers, whose stack
+	// has grown): its next request is read and handled here, with no hop
+	// to another goroutine; when that request parks, ServeConn returns and
+	// the worker is free.
+	s.serveNext(c)
+}
+
+// bareConn returns the connection under fasthttp's hijack wrapper and
+// serveNext's.
+func bareConn(c net.Conn) net.Conn {
 	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
 		c = u.UnsafeConn()
 	}
-	s.http.ServeConn(c)
+	if pc, ok := c.(*primedConn); ok {
+		c = pc.Conn
+	}
+	return c
+}
+
+// answerBuf is where an answer is encoded (value) and framed (out): it is
+// written at once, and the buffers are reused.
+type answerBuf struct{ out, value []byte }
+
+var answerBufs = sync.Pool{New: func() any {
+	return &answerBuf{out: make([]byte, 0, 512), value: make([]byte, 0, 256)}
+}}
+
+// put gives b back; buffers grown past 64 KiB (many events) are left to
+// the GC.
+func (b *answerBuf) put() {
+	if cap(b.out) > 64<<10 || cap(b.value) > 64<<10 {
+		return
+	}
+	b.out, b.value = b.out[:0], b.value[:0]
+	answerBufs.Put(b)
 }
 
 // holdsBuffer says whether fasthttp's hijacked connection reads through a
@@ -148,8 +257,12 @@ func holdsBuffer(c net.Conn) bool {
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
 		return true
 	}
-	r := v.Elem().FieldByName("r")
-	if !r.IsValid() || r.Kind() != reflect.Interface || r.IsNil() {
+	i := readerField(v.Elem().Type())
+	if i < 0 {
+		return true
+	}
+	r := v.Elem().Field(i)
+	if r.Kind() != reflect.Interface || r.IsNil() {
 		return true
 	}
 	// It reads the connection itself when its reader has the type of the
@@ -158,42 +271,62 @@ func holdsBuffer(c net.Conn) bool {
 	if !ok {
 		return true
 	}
-	return r.Elem().Type() != reflect.TypeOf(u.UnsafeConn())
+	under := u.UnsafeConn()
+	if pc, ok := under.(*primedConn); ok && pc.buffered() {
+		return true // serveNext read past the request
+	}
+	return r.Elem().Type() != reflect.TypeOf(under)
 }
 
-// evicted is the whole HTTP response to a parked poll that a newer one
-// replaced: errEvicted, as reply.fail would write it.
-func (pk *parkedPoll) evicted(closing bool) []byte {
+// readerField returns the index of field r of struct type t, or -1. The
+// answer for the last type asked is kept: the lookup by name costs more
+// than the rest of holdsBuffer (and grows a fresh goroutine's stack).
+func readerField(t reflect.Type) int {
+	if f := lastReaderField.Load(); f != nil && f.t == t {
+		return f.i
+	}
+	f := &fieldIndex{t: t, i: -1}
+	if sf, ok := t.FieldByName("r"); ok && len(sf.Index) == 1 {
+		f.i = sf.Index[0]
+	}
+	lastReaderField.Store(f)
+	return f.i
+}
+
+type fieldIndex struct {
+	t reflect.Type
+	i int
+}
+
+var lastReaderField atomic.Pointer[fieldIndex]
+
+// evicted appends the whole HTTP response to a parked poll that a newer
+// one replaced: errEvicted, as reply.fail would write it.
+func (pk *parkedPoll) evicted(b *answerBuf, closing bool) []byte {
 	e := errEvicted
-	body := pk.jsonp(appendError(make([]byte, 0, 256), e))
+	b.value = appendError(b.value[:0], e)
 	if pk.callback != nil {
-		return pk.frame("200 OK", "", body, closing)
+		b.out = pk.frame(b.out[:0], "200 OK", "", b.value, closing)
+	} else {
+		b.out = pk.frame(b.out[:0], "429 Too Many Requests", "Retry-After: "+strconv.Itoa(e.RetryAfter)+"\r\n", b.value, closing)
 	}
-	return pk.frame("429 Too Many Requests", "Retry-After: "+strconv.Itoa(e.RetryAfter)+"\r\n", body, closing)
+	return b.out
 }
 
-// answer is the whole HTTP response to a parked poll.
-func (pk *parkedPoll) answer(res chat.PollResult, closing bool) []byte {
-	return pk.frame("200 OK", "", pk.jsonp(appendPoll(make([]byte, 0, pollSize(res)), res)), closing)
+// answer appends the whole HTTP response to a parked poll.
+func (pk *parkedPoll) answer(b *answerBuf, res chat.PollResult, closing bool) []byte {
+	b.value = appendPoll(b.value[:0], res)
+	b.out = pk.frame(b.out[:0], "200 OK", "", b.value, closing)
+	return b.out
 }
 
-// jsonp wraps a JSON value in the poll's callback, as reply.open and
-// reply.close do.
-func (pk *parkedPoll) jsonp(value []byte) []byte {
-	if pk.callback == nil {
-		return value
+// frame appends the status line, the headers and value as the body,
+// wrapped in the poll's callback as reply.open and reply.close do.
+func (pk *parkedPoll) frame(out []byte, status, extra string, value []byte, closing bool) []byte {
+	n := len(value)
+	if pk.callback != nil {
+		n += len("/**/") + len(pk.callback) + len("(") + len(");")
 	}
-	b := make([]byte, 0, len(value)+len(pk.callback)+8)
-	b = append(b, "/**/"...)
-	b = append(b, pk.callback...)
-	b = append(b, '(')
-	b = append(b, value...)
-	return append(b, ");"...)
-}
-
-// frame puts the status line and the headers before body.
-func (pk *parkedPoll) frame(status, extra string, body []byte, closing bool) []byte {
-	out := make([]byte, 0, 160+len(pk.hdr)+len(extra)+len(body))
 	out = append(out, "HTTP/1.1 "...)
 	out = append(out, status...)
 	out = append(out, "\r\nServer: "...)
@@ -205,7 +338,7 @@ func (pk *parkedPoll) frame(status, extra string, body []byte, closing bool) []b
 		out = append(out, ctJSON...)
 	}
 	out = append(out, "\r\nContent-Length: "...)
-	out = strconv.AppendInt(out, int64(len(body)), 10)
+	out = strconv.AppendInt(out, int64(n), 10)
 	out = append(out, "\r\n"...)
 	if closing {
 		out = append(out, "Connection: close\r\n"...)
@@ -213,7 +346,14 @@ func (pk *parkedPoll) frame(status, extra string, body []byte, closing bool) []b
 	out = append(out, extra...)
 	out = append(out, pk.hdr...)
 	out = append(out, "\r\n"...)
-	return append(out, body...)
+	if pk.callback == nil {
+		return append(out, value...)
+	}
+	out = append(out, "/**/"...)
+	out = append(out, pk.callback...)
+	out = append(out, '(')
+	out = append(out, value...)
+	return append(out, ");"...)
 }
 
 func serverName(name string) string {

@@ -22,7 +22,7 @@ const parkSecret = "park-test-secret"
 
 // startParkServer runs a Server on a loopback listener with the embedded
 // store and static users 1 and 2.
-func startParkServer(t *testing.T) (*Server, string) {
+func startParkServer(t testing.TB) (*Server, string) {
 	t.Helper()
 	cfg := config.Default(parkSecret)
 	cfg.Server.AllowedOrigins = []string{"http://site.example"}
@@ -111,7 +111,7 @@ func get(path, extra string) string {
 	return "GET " + path + " HTTP/1.1\r\nHost: x\r\n" + extra + "\r\n"
 }
 
-func cursorOf(t *testing.T, body string) string {
+func cursorOf(t testing.TB, body string) string {
 	t.Helper()
 	i := strings.Index(body, `"cursor":"`)
 	if i < 0 {
@@ -264,5 +264,134 @@ func TestHoldsBuffer(t *testing.T) {
 		if got := holdsBuffer(tc.c); got != tc.want {
 			t.Errorf("holdsBuffer(%s) = %v; want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// A poll whose events are there already is answered at once on the
+// ordinary path, without hijacking: a request pipelined behind it is
+// served on the same connection (a hijacked poll would close it).
+func TestPollWithEventsAnsweredWithoutHijack(t *testing.T) {
+	s, addr := startParkServer(t)
+	rc := dialRaw(t, addr)
+	rc.write(get("/v1/poll?"+identity("1"), "")) // a poll without a cursor answers the current one
+	_, body := rc.read()
+	cur := cursorOf(t, body)
+	if err := s.svc.Inject(context.Background(), &store.Message{From: "2", To: "1", Text: "already here"}); err != nil {
+		t.Fatalf("Inject() = %v; want nil", err)
+	}
+	rc.write(get("/v1/poll?timeout=20&callback=cb&cursor="+cur+"&"+identity("1"), ""), get("/healthz", ""))
+	resp, body := rc.read()
+	if resp.StatusCode != 200 || !strings.HasPrefix(body, "/**/cb(") || !strings.Contains(body, `"text":"already here"`) {
+		t.Fatalf("poll = %d %s; want 200 with the message, in cb", resp.StatusCode, body)
+	}
+	if resp.Close {
+		t.Errorf("poll answer has Connection: close; want the connection kept")
+	}
+	if got := resp.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q; want no-store", got)
+	}
+	if resp, _ := rc.read(); resp.StatusCode != 200 {
+		t.Errorf("/healthz pipelined behind the poll = %d; want 200", resp.StatusCode)
+	}
+}
+
+// A poll can end (a message, the timeout) before fasthttp hands its
+// connection over: the answer is then written when the connection comes,
+// and the connection goes on serving requests.
+func TestParkedPollEndsBeforeHijack(t *testing.T) {
+	s, _ := startParkServer(t)
+	a, b := net.Pipe()
+	defer b.Close()
+	pk := &parkedPoll{s: s, callback: []byte("cb"), hdr: plainHeaders}
+	s.parking.wg.Add(1)
+	pk.done(chat.PollResult{Cursor: "c7"})
+	pk.hijacked(&hijackLike{Conn: a, r: a})
+	rc := &rawConn{t: t, c: b, r: bufio.NewReader(b)}
+	resp, body := rc.read()
+	if resp.StatusCode != 200 || body != `/**/cb({"cursor":"c7","events":[]});` {
+		t.Fatalf("answer = %d %q; want 200 /**/cb({\"cursor\":\"c7\",\"events\":[]});", resp.StatusCode, body)
+	}
+	if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("X-Content-Type-Options = %q; want nosniff", got)
+	}
+	if resp.Close {
+		t.Errorf("answer has Connection: close; want the connection kept")
+	}
+	rc.write(get("/healthz", ""))
+	if resp, _ := rc.read(); resp.StatusCode != 200 {
+		t.Errorf("/healthz after the answer = %d; want 200", resp.StatusCode)
+	}
+}
+
+// After a parked poll's answer the worker reads the next request itself
+// (serveNext): a poll with a request pipelined behind it, sent then, is
+// still answered with Connection: close, and a later poll on a kept
+// connection parks and answers as usual.
+func TestRequestsAfterParkedAnswer(t *testing.T) {
+	_, addr := startParkServer(t)
+	rc := dialRaw(t, addr)
+	rc.write(get("/v1/poll?"+identity("1"), ""))
+	_, body := rc.read()
+	cur := cursorOf(t, body)
+	poll := get("/v1/poll?timeout=0.1&cursor="+cur+"&"+identity("1"), "")
+	for i := range 2 { // parked, answered, then the next one read by serveNext
+		rc.write(poll)
+		if resp, body := rc.read(); resp.StatusCode != 200 || resp.Close || !strings.Contains(body, `"events":[]`) {
+			t.Fatalf("poll %d = %d close=%v %s; want 200 with no events, connection kept", i, resp.StatusCode, resp.Close, body)
+		}
+	}
+	rc.write(poll, get("/healthz", ""))
+	resp, _ := rc.read()
+	if resp.StatusCode != 200 || !resp.Close {
+		t.Errorf("poll with a request pipelined = %d close=%v; want 200 with Connection: close", resp.StatusCode, resp.Close)
+	}
+}
+
+func TestPrimedConn(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	rc, err := server.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go client.Write([]byte("hello"))
+	pc := &primedConn{Conn: server, buf: primeBufs.Get().(*[primeSize]byte), rc: rc}
+	pc.prime()
+	one := make([]byte, 1)
+	if n, err := pc.Read(one); n != 1 || err != nil || one[0] != 'h' {
+		t.Fatalf("first Read = %d %v %q; want 1 <nil> h", n, err, one[:n])
+	}
+	if !pc.buffered() {
+		t.Errorf("buffered() = false after 1 of 5 bytes; want true")
+	}
+	rest := make([]byte, 16)
+	if n, err := pc.Read(rest); err != nil || string(rest[:n]) != "ello" {
+		t.Fatalf("second Read = %q %v; want ello <nil>", rest[:n], err)
+	}
+	if pc.buffered() || pc.buf != nil {
+		t.Errorf("after the primed bytes: buffered()=%v, buf kept=%v; want false, false", pc.buffered(), pc.buf != nil)
+	}
+	// The connection itself is read next; a closed peer reads as EOF.
+	client.Close()
+	if n, err := pc.Read(rest); n != 0 || err != io.EOF {
+		t.Errorf("Read after close = %d %v; want 0 EOF", n, err)
+	}
+	pc2 := &primedConn{Conn: server, buf: primeBufs.Get().(*[primeSize]byte), rc: rc}
+	pc2.prime()
+	if n, err := pc2.Read(rest); n != 0 || err != io.EOF {
+		t.Errorf("primed Read of a closed peer = %d %v; want 0 EOF", n, err)
 	}
 }

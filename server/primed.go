@@ -1,0 +1,128 @@
+package server
+
+import (
+	"io"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// After a parked poll's answer, the connection's next request is a round
+// trip away. fasthttp's ServeConn (with ReduceMemoryUsage) would read it
+// with three read calls: one that finds nothing yet (EAGAIN) before
+// waiting, one for the first byte alone, one for the rest. serveNext reads
+// what has come in one call (after the EAGAIN one and the wait), and hands
+// ServeConn a connection that returns those bytes first: two reads per
+// re-poll instead of three. (Waiting before the first read would save
+// that one too, but the runtime forgets a readiness that came before the
+// wait began: a request sent at once, or an end of file already seen,
+// would then wait for the deadline.)
+
+// primedConn is a connection whose next bytes have been read already.
+type primedConn struct {
+	net.Conn
+	buf  *[primeSize]byte // pooled; nil once the bytes are read
+	data []byte           // the bytes read and not yet returned
+	err  error            // the read's error, returned after data
+	rc   syscall.RawConn
+
+	n    int   // what prime's read returned
+	rerr error // syscall.Read's error
+}
+
+// primeSize is what one read takes: a poll request with its headers (a
+// site's cookies may make it larger: ServeConn reads the rest itself).
+const primeSize = 4096
+
+var primeBufs = sync.Pool{New: func() any { return new([primeSize]byte) }}
+
+// serveNext serves c's next requests with fasthttp, after reading the
+// first bytes of the next one itself.
+func (s *Server) serveNext(c net.Conn) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		s.http.ServeConn(c)
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		s.http.ServeConn(c)
+		return
+	}
+	// ServeConn applies ReadTimeout to the first byte of a connection's
+	// first request; so does this wait. Its timeout, like any read error,
+	// is handed to ServeConn as its first read's, which answers it as it
+	// would have (408 for a timeout).
+	var deadline time.Time // none, as ServeConn without a ReadTimeout
+	if s.http.ReadTimeout > 0 {
+		deadline = time.Now().Add(s.http.ReadTimeout)
+	}
+	if err := c.SetReadDeadline(deadline); err != nil {
+		s.http.ServeConn(c)
+		return
+	}
+	pc := &primedConn{Conn: c, buf: primeBufs.Get().(*[primeSize]byte), rc: rc}
+	pc.prime()
+	s.http.ServeConn(pc)
+}
+
+// prime reads once, waiting for the connection to be readable (as a
+// read of the connection does; the read goes to a buffer of primeSize,
+// not a byte).
+func (pc *primedConn) prime() {
+	err := pc.rc.Read(pc.readOnce)
+	n, rerr := pc.n, pc.rerr
+	switch {
+	case err != nil:
+		pc.err = err // the deadline, or a closed connection
+	case rerr != nil:
+		pc.err = &net.OpError{Op: "read", Net: "tcp", Source: pc.LocalAddr(), Addr: pc.RemoteAddr(), Err: rerr}
+	case n <= 0:
+		pc.err = io.EOF
+	}
+	if n > 0 {
+		pc.data = pc.buf[:n]
+	} else {
+		pc.release()
+	}
+}
+
+// readOnce is prime's read: false (wait for readability) when nothing
+// has come.
+func (pc *primedConn) readOnce(fd uintptr) bool {
+	for {
+		pc.n, pc.rerr = syscall.Read(int(fd), pc.buf[:])
+		if pc.rerr != syscall.EINTR {
+			return pc.rerr != syscall.EAGAIN
+		}
+	}
+}
+
+// Read returns the bytes read by prime, then reads the connection.
+func (pc *primedConn) Read(p []byte) (int, error) {
+	if len(pc.data) > 0 {
+		n := copy(p, pc.data)
+		pc.data = pc.data[n:]
+		if len(pc.data) == 0 {
+			pc.release()
+		}
+		return n, nil
+	}
+	if pc.err != nil {
+		err := pc.err
+		pc.err = nil
+		return 0, err
+	}
+	return pc.Conn.Read(p)
+}
+
+func (pc *primedConn) release() {
+	if pc.buf != nil {
+		primeBufs.Put(pc.buf)
+		pc.buf, pc.data = nil, nil
+	}
+}
+
+// buffered says whether bytes read by prime are still to be returned.
+func (pc *primedConn) buffered() bool { return len(pc.data) > 0 }
