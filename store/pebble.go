@@ -431,7 +431,7 @@ func pebbleSave(tx *pebbleTx, m Message, now time.Time) (Message, bool, error) {
 		}
 	}
 	m.ID = tx.nextID()
-	if err := pebblePut(tx, &m); err != nil {
+	if err := pebblePut(tx, &m, true); err != nil {
 		return m, false, err
 	}
 	if dkey != nil {
@@ -448,8 +448,12 @@ func pebbleSave(tx *pebbleTx, m Message, now time.Time) (Message, bool, error) {
 	return m, true, nil
 }
 
-// pebblePut writes m (with its ID) and its index entries.
-func pebblePut(tx *pebbleTx, m *Message) error {
+// pebblePut writes m (with its ID) and its index entries. fresh says that
+// m.ID was just handed out, so it is above every stored id: each user's
+// newest id in the conversation is then m.ID without reading it (two
+// reads of the memtable per direct message saved; an import, whose ids
+// may be old, reads them).
+func pebblePut(tx *pebbleTx, m *Message, fresh bool) error {
 	b, err := marshal(m)
 	if err != nil {
 		return err
@@ -470,12 +474,14 @@ func pebblePut(tx *pebbleTx, m *Message) error {
 			continue
 		}
 		k := tk(tUserConv, key(u, string(conv)))
-		old, _, err := tx.get(k)
-		if err != nil {
-			return err
-		}
-		if len(old) == 8 && int64(binary.BigEndian.Uint64(old)) >= m.ID {
-			continue
+		if !fresh {
+			old, _, err := tx.get(k)
+			if err != nil {
+				return err
+			}
+			if len(old) == 8 && int64(binary.BigEndian.Uint64(old)) >= m.ID {
+				continue
+			}
 		}
 		if err := tx.set(k, id); err != nil {
 			return err
@@ -1043,7 +1049,7 @@ func (p *Pebble) ImportMessages(ctx context.Context, msgs []Message) (int, error
 			} else if ok {
 				continue
 			}
-			if err := pebblePut(tx, &m); err != nil {
+			if err := pebblePut(tx, &m, false); err != nil {
 				return err
 			}
 			if m.ID > tx.p.seq {
