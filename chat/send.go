@@ -130,9 +130,11 @@ func (s *Service) Send(ctx context.Context, c Caller, p SendParams) (SendResult,
 		// Make sure the recipient's block list is cached here (delivery
 		// reads only the cache): in a cluster they may never have said
 		// hello to this process.
-		sctx, cancel := s.storeCtx(ctx)
-		s.blocks.get(sctx, s.store, p.To)
-		cancel()
+		if !s.blocks.cached(p.To) {
+			sctx, cancel := s.storeCtx(ctx)
+			s.blocks.get(sctx, s.store, p.To)
+			cancel()
+		}
 	}
 	if err := s.limits.allow(c.ID); err != nil {
 		return SendResult{}, err
