@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/maphash"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -384,7 +385,7 @@ func (s *stream) addWaiter(w *waiter) {
 	}
 	if n >= MaxParkedPerUser {
 		old := s.waiters[oldest]
-		s.waiters = append(s.waiters[:oldest], s.waiters[oldest+1:]...)
+		s.waiters = slices.Delete(s.waiters, oldest, oldest+1) // zeroes the freed slot
 		old.fire(endEvicted)
 	}
 	s.waiters = append(s.waiters, w)
@@ -397,7 +398,7 @@ func (h *Hub) unpark(w *waiter) {
 	s.mu.Lock()
 	for i, x := range s.waiters {
 		if x == w {
-			s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
+			s.waiters = slices.Delete(s.waiters, i, i+1)
 			break
 		}
 	}
@@ -459,9 +460,14 @@ func (h *Hub) Wake(user string) {
 
 // wake ends every poll parked on s.
 func (s *stream) wake(why int) {
+	// The waiters are copied out (to the stack, for up to two users' worth)
+	// and s.waiters keeps its array, so that the next park appends without
+	// allocating.
+	var buf [2 * MaxParkedPerUser]*waiter
 	s.mu.Lock()
-	ws := s.waiters
-	s.waiters = nil
+	ws := append(buf[:0], s.waiters...)
+	clear(s.waiters)
+	s.waiters = s.waiters[:0]
 	s.mu.Unlock()
 	for _, w := range ws {
 		w.fire(why)
