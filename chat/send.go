@@ -325,8 +325,10 @@ func (s *Service) deliver(m *store.Message) {
 		}
 		if m.From == "" || !s.blocks.blocks(m.To, m.From) {
 			to = append(to, m.To)
-			cp := *m
-			s.queueNotice(noticeJob{msg: &cp})
+			if s.notices != nil { // the copy escapes: only when notices run
+				cp := *m
+				s.queueNotice(noticeJob{msg: &cp})
+			}
 		}
 	}
 	if _, err := s.hub.PublishMany(to, keyOf(m.From, m.To, m.Room), ev); err != nil {
