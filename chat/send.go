@@ -2,10 +2,11 @@ package chat
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"pollchat/store"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -309,7 +310,7 @@ func (s *Service) runCommitter() {
 		}
 		s.commitRounds.Add(1)
 		s.writeBatch(batch)
-		sort.SliceStable(batch, func(i, j int) bool { return batch[i].m.ID < batch[j].m.ID })
+		slices.SortStableFunc(batch, func(a, b *commit) int { return cmp.Compare(a.m.ID, b.m.ID) })
 		for _, cm := range batch {
 			if cm.err == nil && cm.created {
 				s.deliver(cm.m)
