@@ -86,6 +86,13 @@ func (b *blocks) get(ctx context.Context, st store.Store, user string) map[strin
 	return m
 }
 
+// cached says whether user's block list is in the cache (get would not
+// read the store).
+func (b *blocks) cached(user string) bool {
+	_, ok := b.c.Get(user)
+	return ok
+}
+
 func (b *blocks) getHas(ctx context.Context, st store.Store, user, other string) bool {
 	_, ok := b.get(ctx, st, user)[other]
 	return ok

@@ -122,7 +122,11 @@ func (e *MemoryEngine) ring(user string, create bool) *ring {
 }
 
 func (e *MemoryEngine) cursor(seq uint64) string {
-	return e.epoch + "-" + strconv.FormatUint(seq, 10)
+	// Built on the stack: one allocation (the string), not two.
+	var buf [64]byte
+	b := append(buf[:0], e.epoch...)
+	b = append(b, '-')
+	return string(strconv.AppendUint(b, seq, 10))
 }
 
 // parseCursor returns the seq of a cursor of this engine; ok is false for

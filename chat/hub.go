@@ -1,8 +1,10 @@
 package chat
 
 import (
+	"context"
 	"hash/maphash"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,6 +81,10 @@ type Hub struct {
 	parked     atomic.Int64
 	deliveries atomic.Uint64
 	errs       *engineErrors
+	// local: the engine is the MemoryEngine, which never waits and ignores
+	// contexts, so the hot path gives it no timeout (context.WithTimeout
+	// costs a timer and four allocations on every poll and publish).
+	local bool
 }
 
 type shard struct {
@@ -164,6 +170,7 @@ func NewHub(cfg HubConfig) *Hub {
 		errs:     &engineErrors{},
 		epoch:    time.Now(),
 	}
+	_, h.local = cfg.Engine.(*MemoryEngine)
 	h.pool = workers{tasks: make(chan Task), closed: h.closed}
 	for i := range h.shards {
 		h.shards[i].m = make(map[string]*stream)
@@ -177,6 +184,17 @@ func NewHub(cfg HubConfig) *Hub {
 	h.engine.Listen(h.Wake, ctl)
 	return h
 }
+
+// ctx is the context of one engine call: engineCtx's timeout, or none for
+// the memory engine.
+func (h *Hub) ctx() (context.Context, context.CancelFunc) {
+	if h.local {
+		return context.Background(), noCancel
+	}
+	return engineCtx()
+}
+
+func noCancel() {}
 
 // Engine returns the hub's engine.
 func (h *Hub) Engine() Engine { return h.engine }
@@ -207,7 +225,7 @@ func (h *Hub) get(user string, create bool) *stream {
 // published from now on are kept for them.
 func (h *Hub) Open(user string) (string, error) {
 	h.get(user, true)
-	ctx, cancel := engineCtx()
+	ctx, cancel := h.ctx()
 	defer cancel()
 	c, err := h.engine.Head(ctx, user)
 	return c, h.errs.count(err)
@@ -226,7 +244,7 @@ func (h *Hub) seen(user string, s *stream) {
 	if !wentOnline {
 		return
 	}
-	ctx, cancel := engineCtx()
+	ctx, cancel := h.ctx()
 	online, err := h.engine.Touch(ctx, []Seen{{User: user, At: now}})
 	cancel()
 	if h.errs.count(err) != nil {
@@ -339,7 +357,7 @@ func (h *Hub) park(user, cursor string, timeout time.Duration, keep func(string)
 
 // read reads user's stream after cursor ("" reads only the head).
 func (h *Hub) read(user, cursor string, keep func(string) bool) (PollResult, error) {
-	ctx, cancel := engineCtx()
+	ctx, cancel := h.ctx()
 	defer cancel()
 	if cursor == "" {
 		c, err := h.engine.Head(ctx, user)
@@ -367,7 +385,7 @@ func (s *stream) addWaiter(w *waiter) {
 	}
 	if n >= MaxParkedPerUser {
 		old := s.waiters[oldest]
-		s.waiters = append(s.waiters[:oldest], s.waiters[oldest+1:]...)
+		s.waiters = slices.Delete(s.waiters, oldest, oldest+1) // zeroes the freed slot
 		old.fire(endEvicted)
 	}
 	s.waiters = append(s.waiters, w)
@@ -380,7 +398,7 @@ func (h *Hub) unpark(w *waiter) {
 	s.mu.Lock()
 	for i, x := range s.waiters {
 		if x == w {
-			s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
+			s.waiters = slices.Delete(s.waiters, i, i+1)
 			break
 		}
 	}
@@ -421,7 +439,7 @@ func (h *Hub) PublishMany(users []string, key string, data []byte) (int, error) 
 	if len(users) == 0 {
 		return 0, nil
 	}
-	ctx, cancel := engineCtx()
+	ctx, cancel := h.ctx()
 	defer cancel()
 	n, err := h.engine.Append(ctx, users, key, data)
 	h.deliveries.Add(uint64(n))
@@ -442,9 +460,14 @@ func (h *Hub) Wake(user string) {
 
 // wake ends every poll parked on s.
 func (s *stream) wake(why int) {
+	// The waiters are copied out (to the stack, for up to two users' worth)
+	// and s.waiters keeps its array, so that the next park appends without
+	// allocating.
+	var buf [2 * MaxParkedPerUser]*waiter
 	s.mu.Lock()
-	ws := s.waiters
-	s.waiters = nil
+	ws := append(buf[:0], s.waiters...)
+	clear(s.waiters)
+	s.waiters = s.waiters[:0]
 	s.mu.Unlock()
 	for _, w := range ws {
 		w.fire(why)
@@ -465,7 +488,7 @@ func (h *Hub) each(fn func(*stream)) {
 // Online says whether user is online: a poll held, or one ended less than
 // the grace period ago. When the engine fails, this process's view answers.
 func (h *Hub) Online(user string) bool {
-	ctx, cancel := engineCtx()
+	ctx, cancel := h.ctx()
 	defer cancel()
 	on, err := h.engine.Online(ctx, []string{user})
 	if h.errs.count(err) == nil {
@@ -506,7 +529,7 @@ func (h *Hub) OnlineUsers(except string, first []string, limit int) []string {
 }
 
 func (h *Hub) onlineUsers(except string, first []string, limit int) ([]string, error) {
-	ctx, cancel := engineCtx()
+	ctx, cancel := h.ctx()
 	defer cancel()
 	out := make([]string, 0, min(limit, 64))
 	seen := map[string]bool{except: true}
@@ -635,7 +658,7 @@ func (h *Hub) Reap() {
 		s.online = false
 		return s.parked == 0 && nowNano-s.lastSeen > grace+int64(h.idle)
 	})
-	ctx, cancel := engineCtx()
+	ctx, cancel := h.ctx()
 	defer cancel()
 	online, err := h.engine.Touch(ctx, active)
 	h.errs.count(err)

@@ -119,7 +119,8 @@ type Service struct {
 	blocks  blocks
 	callers sync.Map // id -> *callerEntry: what identities said, the fallback
 
-	sends atomic.Uint64
+	sends        atomic.Uint64
+	commitRounds atomic.Uint64 // commit rounds of the committer (tests, benchmarks)
 }
 
 // New builds the service over a store and a directory and starts its
