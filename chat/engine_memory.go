@@ -386,6 +386,19 @@ func (e *MemoryEngine) RoomMembers(_ context.Context, room string) ([]string, er
 	return []string{}, nil
 }
 
+// RoomMembersUpTo implements Engine.
+func (e *MemoryEngine) RoomMembersUpTo(_ context.Context, room string, limit int) ([]string, int, error) {
+	r := e.room(room, false)
+	if r == nil {
+		return []string{}, 0, nil
+	}
+	m := *r.list.Load()
+	if len(m) > limit {
+		return nil, len(m), nil
+	}
+	return m, len(m), nil
+}
+
 // RoomHas implements Engine.
 func (e *MemoryEngine) RoomHas(_ context.Context, room, user string) (bool, error) {
 	r := e.room(room, false)
