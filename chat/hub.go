@@ -111,6 +111,9 @@ type stream struct {
 	touched  int64
 	online   bool // seen within the grace, as far as this process knows
 	contacts map[string]struct{}
+	// caller is the Service's entry of what the user's identity said
+	// (users.go), kept here so that a poll need not look it up.
+	caller *callerEntry
 }
 
 // Why a parked poll ends.
