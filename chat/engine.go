@@ -64,6 +64,11 @@ type Engine interface {
 	// RoomMembers returns the members of room. The slice must not be
 	// changed: the memory engine hands out its snapshot.
 	RoomMembers(ctx context.Context, room string) ([]string, error)
+	// RoomMembersUpTo returns the members of room and their number when
+	// there are at most limit of them, else nil and the number: what the
+	// announcements to small rooms need, without carrying a large room's
+	// list. The slice must not be changed.
+	RoomMembersUpTo(ctx context.Context, room string, limit int) (members []string, size int, err error)
 	// RoomHas says whether user is a member of room.
 	RoomHas(ctx context.Context, room, user string) (bool, error)
 

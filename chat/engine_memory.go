@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"hash/maphash"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -28,6 +29,16 @@ type MemoryEngine struct {
 
 	pmu     sync.Mutex
 	present map[string]time.Time // online user -> last seen
+	// presentFloor is at most the earliest last-seen time in present
+	// (unix nanoseconds): while the expiry cutoff is not past it, no user
+	// can expire and Expire does not walk present.
+	presentFloor int64
+
+	// emu serializes Expire's ring walk; ringFloor is at most the earliest
+	// seen time of a ring (rings only move seen forward and start at now),
+	// so while the idle cutoff is not past it no ring can be dropped.
+	emu       sync.Mutex
+	ringFloor int64
 
 	rmu   sync.RWMutex
 	rooms map[string]*memRoom
@@ -65,6 +76,8 @@ func NewMemoryEngine(cfg MemoryConfig) *MemoryEngine {
 		seed:    maphash.MakeSeed(),
 		present: make(map[string]time.Time),
 		rooms:   make(map[string]*memRoom),
+
+		presentFloor: math.MaxInt64,
 	}
 	for i := range e.rings {
 		e.rings[i].m = make(map[string]*ring)
@@ -211,6 +224,7 @@ func (e *MemoryEngine) Touch(_ context.Context, seen []Seen) ([]string, error) {
 		at, ok := e.present[s.User]
 		if !ok {
 			online = append(online, s.User)
+			e.presentFloor = min(e.presentFloor, s.At.UnixNano())
 		}
 		if s.At.After(at) {
 			e.present[s.User] = s.At
@@ -227,33 +241,51 @@ func (e *MemoryEngine) Touch(_ context.Context, seen []Seen) ([]string, error) {
 }
 
 // Expire implements Engine. It also drops the rings of users offline for
-// longer than the idle time, and forgets full token buckets.
+// longer than the idle time, and forgets full token buckets. It walks the
+// users (or the rings) only when one of them may be due: while everyone is
+// seen within the grace it does not look at them one by one.
 func (e *MemoryEngine) Expire(context.Context) ([]string, error) {
 	now := e.now()
 	cutoff := now.Add(-e.grace)
 	var offline []string
 	e.pmu.Lock()
-	for u, at := range e.present {
-		if at.Before(cutoff) {
-			delete(e.present, u)
-			offline = append(offline, u)
+	if e.presentFloor < cutoff.UnixNano() {
+		floor := int64(math.MaxInt64)
+		for u, at := range e.present {
+			if at.Before(cutoff) {
+				delete(e.present, u)
+				offline = append(offline, u)
+			} else {
+				floor = min(floor, at.UnixNano())
+			}
 		}
+		e.presentFloor = floor
 	}
 	e.pmu.Unlock()
 	idle := now.Add(-e.grace - e.idle).UnixNano()
-	for i := range e.rings {
-		sh := &e.rings[i]
-		sh.mu.Lock()
-		for u, r := range sh.m {
-			r.mu.Lock()
-			stale := r.seen < idle
-			r.mu.Unlock()
-			if stale && !e.isPresent(u) {
-				delete(sh.m, u)
+	e.emu.Lock()
+	if e.ringFloor < idle {
+		floor := int64(math.MaxInt64)
+		for i := range e.rings {
+			sh := &e.rings[i]
+			sh.mu.Lock()
+			for u, r := range sh.m {
+				r.mu.Lock()
+				seen := r.seen
+				r.mu.Unlock()
+				if seen < idle && !e.isPresent(u) {
+					delete(sh.m, u)
+				} else {
+					floor = min(floor, seen)
+				}
 			}
+			sh.mu.Unlock()
 		}
-		sh.mu.Unlock()
+		// A ring made during the walk, in a shard already walked, starts
+		// at its creation time, which is not before now.
+		e.ringFloor = min(floor, now.UnixNano())
 	}
+	e.emu.Unlock()
 	e.buckets.Sweep(now)
 	return offline, nil
 }
@@ -352,6 +384,19 @@ func (e *MemoryEngine) RoomMembers(_ context.Context, room string) ([]string, er
 		return *r.list.Load(), nil
 	}
 	return []string{}, nil
+}
+
+// RoomMembersUpTo implements Engine.
+func (e *MemoryEngine) RoomMembersUpTo(_ context.Context, room string, limit int) ([]string, int, error) {
+	r := e.room(room, false)
+	if r == nil {
+		return []string{}, 0, nil
+	}
+	m := *r.list.Load()
+	if len(m) > limit {
+		return nil, len(m), nil
+	}
+	return m, len(m), nil
 }
 
 // RoomHas implements Engine.

@@ -141,15 +141,17 @@ func (s *Service) Typing(ctx context.Context, c Caller, to, room string) error {
 		if err := s.limits.take(c.ID, CostTyping); err != nil {
 			return err
 		}
-		if r.size() > s.cfg.RoomEventsLimit || !s.typingFresh(c.ID, "#"+room) {
+		members, ok := r.small(s.cfg.RoomEventsLimit)
+		if !ok || !s.typingFresh(c.ID, "#"+room) {
 			return nil
 		}
-		ev := typingEvent(c.ID, "", room)
-		for _, u := range r.snapshot() {
+		to := make([]string, 0, len(members))
+		for _, u := range members {
 			if u != c.ID && !s.blocks.blocks(u, c.ID) {
-				s.hub.Publish(u, roomKey(room), ev)
+				to = append(to, u)
 			}
 		}
+		s.hub.PublishMany(to, roomKey(room), typingEvent(c.ID, "", room)) // a failure is counted
 	default:
 		if err := checkUserID("to", to); err != nil {
 			return err

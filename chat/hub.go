@@ -81,6 +81,11 @@ type Hub struct {
 	parked     atomic.Int64
 	deliveries atomic.Uint64
 	errs       *engineErrors
+	// reapMu serializes Reap, whose buffers are kept from one to the next
+	// (reapSeen goes to the engine's Touch, reapStreams are its streams).
+	reapMu      sync.Mutex
+	reapSeen    []Seen
+	reapStreams []*stream
 	// local: the engine is the MemoryEngine, which never waits and ignores
 	// contexts, so the hot path gives it no timeout (context.WithTimeout
 	// costs a timer and four allocations on every poll and publish).
@@ -99,8 +104,16 @@ type stream struct {
 	waiters  []*waiter
 	parked   int
 	lastSeen int64 // unix nanoseconds when a poll last started or ended
-	online   bool  // seen within the grace, as far as this process knows
+	// touched is the last-seen time (unix nanoseconds) this hub last gave
+	// the engine's Touch successfully for the user; 0 when none (or when
+	// the engine may have lost it). Reap leaves out the users whose
+	// engine record is recent enough (see Reap).
+	touched  int64
+	online   bool // seen within the grace, as far as this process knows
 	contacts map[string]struct{}
+	// caller is the Service's entry of what the user's identity said
+	// (users.go), kept here so that a poll need not look it up.
+	caller *callerEntry
 }
 
 // Why a parked poll ends.
@@ -250,6 +263,9 @@ func (h *Hub) seen(user string, s *stream) {
 	if h.errs.count(err) != nil {
 		return // the next reap tells the engine
 	}
+	s.mu.Lock()
+	s.touched = max(s.touched, now.UnixNano())
+	s.mu.Unlock()
 	for _, u := range online {
 		h.notify(u, true)
 	}
@@ -455,7 +471,14 @@ func (h *Hub) Wake(user string) {
 		}
 		return
 	}
-	h.each(func(s *stream) { s.wake(endWoken) })
+	// After a reconnect the engine may have lost its presence records
+	// (a restarted Redis): the next reap touches every active user again.
+	h.each(func(s *stream) {
+		s.mu.Lock()
+		s.touched = 0
+		s.mu.Unlock()
+		s.wake(endWoken)
+	})
 }
 
 // wake ends every poll parked on s.
@@ -642,17 +665,31 @@ func (h *Hub) Streams() int {
 // Reap tells the engine who is active here, emits the presence changes it
 // decides, and drops streams idle for longer than the idle time. The
 // service calls it on a ticker.
+//
+// It tells the engine only what changed: a user whose engine record
+// would otherwise not say what it said when every active user was touched
+// every reap. That is a user seen since their record was written while no
+// poll of theirs is parked (a poll ended: the record becomes its end, so
+// that they go offline a grace after it, as before), and a user with a
+// parked poll whose record is Grace/2 old or older (it says "seen now"
+// again, long before the engine's Expire, which ends a record older than
+// the grace, could end it). With 15,000 polls parked that is about
+// 15,000/(Grace/2) users a second instead of 15,000.
 func (h *Hub) Reap() {
+	h.reapMu.Lock()
+	defer h.reapMu.Unlock()
 	now := h.now()
 	nowNano, grace := now.UnixNano(), int64(h.grace)
-	var active []Seen
+	seen, streams := h.reapSeen[:0], h.reapStreams[:0]
 	h.sweep(nowNano, func(u string, s *stream) bool {
 		if s.online && (s.parked > 0 || nowNano-s.lastSeen <= grace) {
-			at := time.Unix(0, s.lastSeen)
-			if s.parked > 0 {
-				at = now
+			if s.parked > 0 && nowNano-s.touched >= grace/2 {
+				seen = append(seen, Seen{User: u, At: now})
+				streams = append(streams, s)
+			} else if s.parked == 0 && s.lastSeen > s.touched {
+				seen = append(seen, Seen{User: u, At: time.Unix(0, s.lastSeen)})
+				streams = append(streams, s)
 			}
-			active = append(active, Seen{User: u, At: at})
 			return false
 		}
 		s.online = false
@@ -660,8 +697,18 @@ func (h *Hub) Reap() {
 	})
 	ctx, cancel := h.ctx()
 	defer cancel()
-	online, err := h.engine.Touch(ctx, active)
-	h.errs.count(err)
+	online, err := h.engine.Touch(ctx, seen)
+	if h.errs.count(err) == nil {
+		for i, s := range streams {
+			s.mu.Lock()
+			s.touched = max(s.touched, seen[i].At.UnixNano())
+			s.mu.Unlock()
+		}
+	}
+	// Kept for the next reap, without holding on to users or streams.
+	clear(seen)
+	clear(streams)
+	h.reapSeen, h.reapStreams = seen[:0], streams[:0]
 	for _, u := range online {
 		h.notify(u, true)
 	}

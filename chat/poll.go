@@ -158,9 +158,30 @@ func (s *Service) loadContacts(user string) {
 // telling their contacts when they come online: the eStreamChat
 // MessengerCommand.ashx polls, which are not long polls.
 func (s *Service) Seen(c Caller) {
-	s.remember(c)
-	s.loadContacts(c.ID)
+	s.prepare(c)
 	s.hub.Touch(c.ID)
+}
+
+// prepare does what every poll of c does first: remember the caller
+// (remember) and load their contacts (loadContacts). Both ask the stream
+// the poll is about to use: it holds the caller's entry, so that a poll
+// saying nothing new does not look it up in s.callers again.
+func (s *Service) prepare(c Caller) {
+	st := s.hub.get(c.ID, true)
+	st.mu.Lock()
+	e, loaded := st.caller, st.contacts != nil
+	st.mu.Unlock()
+	if e != nil && !e.gone.Load() && e.matches(c) {
+		e.see(s.now().Unix())
+	} else {
+		e = s.callerFor(c)
+		st.mu.Lock()
+		st.caller = e
+		st.mu.Unlock()
+	}
+	if !loaded {
+		s.loadContacts(c.ID)
+	}
 }
 
 // Park is Poll without a goroutine while it waits: see Hub.Park.
@@ -168,8 +189,7 @@ func (s *Service) Park(c Caller, cursor string, timeout time.Duration, fn func(P
 	if c.Guest {
 		return s.guestPark(cursor, timeout, fn)
 	}
-	s.remember(c)
-	s.loadContacts(c.ID)
+	s.prepare(c)
 	if c.With != "" {
 		return s.hub.ParkScoped(c.ID, cursor, scopeFilter(c), jitter(timeout), fn)
 	}
@@ -181,8 +201,7 @@ func (s *Service) Poll(c Caller, cursor string, timeout time.Duration, done <-ch
 	if c.Guest {
 		return s.guestPoll(cursor, timeout, done)
 	}
-	s.remember(c)
-	s.loadContacts(c.ID)
+	s.prepare(c)
 	if c.With != "" {
 		return s.hub.PollScoped(c.ID, cursor, scopeFilter(c), jitter(timeout), done)
 	}

@@ -59,10 +59,8 @@ func (s *Service) onPresence(user string, online bool) {
 		if !online {
 			left = append(left, r)
 		}
-		if r.size() > s.cfg.RoomEventsLimit {
-			continue
-		}
-		for _, u := range r.snapshot() {
+		members, _ := r.small(s.cfg.RoomEventsLimit)
+		for _, u := range members {
 			if !sent[u] {
 				sent[u] = true
 				to = append(to, u)

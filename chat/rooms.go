@@ -53,7 +53,18 @@ func (r *room) snapshot() []string {
 	return m
 }
 
-func (r *room) size() int { return len(r.snapshot()) }
+// small returns the members when there are at most limit of them; ok is
+// false for a larger room (and when the engine fails). It does not read a
+// large room's list. The slice must not be changed.
+func (r *room) small(limit int) (members []string, ok bool) {
+	ctx, cancel := engineCtx()
+	defer cancel()
+	m, n, err := r.engine.RoomMembersUpTo(ctx, r.name, limit)
+	if r.errs.count(err) != nil || n > limit {
+		return nil, false
+	}
+	return m, true
+}
 
 // MuteInfo is a mute as join shows it to moderators.
 type MuteInfo struct {
@@ -178,16 +189,17 @@ func (s *Service) roomUserEvent(typ string, r *room, user string, ctx context.Co
 
 // roomUserEventUser tells the members of a small room that u joined or left.
 func (s *Service) roomUserEventUser(typ string, r *room, u bridge.User) {
-	members := r.snapshot()
-	if len(members) > s.cfg.RoomEventsLimit || IsGuest(u.ID) {
+	if IsGuest(u.ID) {
 		return
 	}
-	ev := roomUserEvent(typ, r.name, u)
+	members, _ := r.small(s.cfg.RoomEventsLimit)
+	to := make([]string, 0, len(members))
 	for _, m := range members {
 		if m != u.ID {
-			s.hub.Publish(m, roomKey(r.name), ev)
+			to = append(to, m)
 		}
 	}
+	s.hub.PublishMany(to, roomKey(r.name), roomUserEvent(typ, r.name, u)) // a failure is counted
 }
 
 func (s *Service) roomState(ctx context.Context, me bridge.User, r *room, withHistory bool) (*RoomState, error) {

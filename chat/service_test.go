@@ -13,7 +13,7 @@ import (
 // newTestService runs the chat package in-process, as the binary does in
 // one process: the memory engine, the embedded store in t.TempDir() and a
 // static directory of users 1, 2 and 3.
-func newTestService(t *testing.T, cfg Config) *Service {
+func newTestService(t testing.TB, cfg Config) *Service {
 	t.Helper()
 	st, err := store.OpenEmbedded(t.TempDir())
 	if err != nil {

@@ -17,6 +17,21 @@ const DirectoryTimeout = 3 * time.Second
 type callerEntry struct {
 	user bridge.User
 	seen atomic.Int64 // unix seconds
+	// gone: the entry left s.callers (replaced or dropped). A stream's
+	// cached entry (stream.caller) is used only while it is not gone.
+	gone atomic.Bool
+}
+
+// matches says whether c says nothing new of e's user.
+func (e *callerEntry) matches(c Caller) bool {
+	return (c.Name == "" || e.user.Name == c.Name) && (c.AvatarURL == "" || e.user.AvatarURL == c.AvatarURL)
+}
+
+// see marks e used at now (unix seconds).
+func (e *callerEntry) see(now int64) {
+	if e.seen.Load() != now {
+		e.seen.Store(now)
+	}
 }
 
 // callerTTL is how long a user's identity data is kept after their last
@@ -25,32 +40,33 @@ const callerTTL = 24 * time.Hour
 
 // remember keeps what an identity says of its user, the fallback when the
 // directory knows nothing better.
-func (s *Service) remember(c Caller) {
-	now := s.now().Unix()
+func (s *Service) remember(c Caller) { s.callerFor(c) }
+
+// callerFor is remember returning c's entry.
+func (s *Service) callerFor(c Caller) *callerEntry {
 	if v, ok := s.callers.Load(c.ID); ok {
-		e := v.(*callerEntry)
-		if (c.Name == "" || e.user.Name == c.Name) && (c.AvatarURL == "" || e.user.AvatarURL == c.AvatarURL) {
-			if e.seen.Load() != now {
-				e.seen.Store(now)
-			}
-			return
+		if e := v.(*callerEntry); e.matches(c) {
+			e.see(s.now().Unix())
+			return e
 		}
 	}
 	name := c.Name
 	if name == "" {
 		name = "User " + c.ID
 	}
-	s.storeCaller(bridge.User{ID: c.ID, Name: name, AvatarURL: c.AvatarURL, Role: bridge.RoleMember}, true)
+	return s.storeCaller(bridge.User{ID: c.ID, Name: name, AvatarURL: c.AvatarURL, Role: bridge.RoleMember}, true)
 }
 
 // storeCaller keeps what an identity said of a user. In a cluster a new
 // or changed entry is told to the other processes (tell), so that a user
 // known from their identity alone is known on every process: a send to
 // them through another process finds them.
-func (s *Service) storeCaller(u bridge.User, tell bool) {
+func (s *Service) storeCaller(u bridge.User, tell bool) *callerEntry {
 	e := &callerEntry{user: u}
 	e.seen.Store(s.now().Unix())
-	s.callers.Store(u.ID, e)
+	if old, ok := s.callers.Swap(u.ID, e); ok {
+		old.(*callerEntry).gone.Store(true)
+	}
 	if tell && !s.cfg.RequireKnown && s.engine.Shared() {
 		c := Control{Kind: ControlCaller, Caller: CallerInfo{ID: u.ID, Name: u.Name, AvatarURL: u.AvatarURL}}
 		go func() {
@@ -64,6 +80,7 @@ func (s *Service) storeCaller(u bridge.User, tell bool) {
 			}
 		}()
 	}
+	return e
 }
 
 // Forget drops what identities said of ids and ends their parked polls
@@ -71,7 +88,9 @@ func (s *Service) storeCaller(u bridge.User, tell bool) {
 // refused on their next call at once: the backend API's users/invalidate.
 func (s *Service) Forget(ids ...string) {
 	for _, id := range ids {
-		s.callers.Delete(id)
+		if old, ok := s.callers.LoadAndDelete(id); ok {
+			old.(*callerEntry).gone.Store(true)
+		}
 		s.hub.Wake(id)
 	}
 }
@@ -95,8 +114,8 @@ func (s *Service) Admit(ctx context.Context, c Caller) error {
 func (s *Service) forgetCallers() {
 	cutoff := s.now().Add(-callerTTL).Unix()
 	s.callers.Range(func(k, v any) bool {
-		if v.(*callerEntry).seen.Load() < cutoff {
-			s.callers.Delete(k)
+		if e := v.(*callerEntry); e.seen.Load() < cutoff && s.callers.CompareAndDelete(k, v) {
+			e.gone.Store(true)
 		}
 		return true
 	})

@@ -3,6 +3,8 @@ package chat
 import (
 	"context"
 	"testing"
+
+	"pollchat/bridge"
 )
 
 // TestUsersFromDirectoryAndIdentity: the directory's data wins; an
@@ -51,5 +53,59 @@ func TestUsersFromDirectoryAndIdentity(t *testing.T) {
 	}
 	if err := strict.Admit(ctx, Caller{ID: "1"}); err != nil {
 		t.Fatalf("Admit of a member with RequireKnown = %v", err)
+	}
+}
+
+// TestPollKeepsCallerOnStream: a poll finds the caller's entry on its
+// stream, yet what an identity says last is what is known: a new name,
+// an entry another process replaced, Forget, and the daily forgetting.
+func TestPollKeepsCallerOnStream(t *testing.T) {
+	svc := newTestService(t, Config{})
+	ctx := context.Background()
+	name := func() string {
+		u, ok := svc.User(ctx, "9")
+		if !ok {
+			return "(unknown)"
+		}
+		return u.Name
+	}
+	svc.Poll(Caller{ID: "9", Name: "Nine"}, "", 0, nil)
+	if st := svc.hub.get("9", false); st == nil || st.caller == nil {
+		t.Fatal("the poll's stream holds no caller entry")
+	}
+	svc.Poll(Caller{ID: "9", Name: "Nine"}, "", 0, nil)
+	if got := name(); got != "Nine" {
+		t.Fatalf("name = %s; want Nine", got)
+	}
+	svc.Poll(Caller{ID: "9", Name: "Neun"}, "", 0, nil)
+	if got := name(); got != "Neun" {
+		t.Fatalf("name after a poll naming them Neun = %s", got)
+	}
+	// Another process says what its identity said (a control message).
+	svc.storeCaller(bridge.User{ID: "9", Name: "Nove", Role: bridge.RoleMember}, false)
+	svc.Poll(Caller{ID: "9", Name: "Neun"}, "", 0, nil)
+	if got := name(); got != "Neun" {
+		t.Fatalf("name after a poll naming them Neun again = %s", got)
+	}
+	svc.Forget("9")
+	if got := name(); got != "(unknown)" {
+		t.Fatalf("name after Forget = %s", got)
+	}
+	svc.Poll(Caller{ID: "9", Name: "Neun"}, "", 0, nil)
+	if got := name(); got != "Neun" {
+		t.Fatalf("name after Forget and a poll = %s; want Neun again", got)
+	}
+	// Unused for longer than callerTTL: forgotten; the next poll tells it.
+	st := svc.hub.get("9", false)
+	st.mu.Lock()
+	st.caller.seen.Store(0)
+	st.mu.Unlock()
+	svc.forgetCallers()
+	if got := name(); got != "(unknown)" {
+		t.Fatalf("name after forgetCallers = %s", got)
+	}
+	svc.Poll(Caller{ID: "9", Name: "Neun"}, "", 0, nil)
+	if got := name(); got != "Neun" {
+		t.Fatalf("name after forgetCallers and a poll = %s; want Neun again", got)
 	}
 }

@@ -546,9 +546,9 @@ func (r *Redis) RoomMembers(ctx context.Context, room string) ([]string, error) 
 // limit of them, else nil and the number of members: one round trip that
 // reads a large room's size only (SCARD), where RoomMembers would carry
 // every member. For the callers that only announce to rooms up to
-// chat.room_events_limit (join and presence events): with a lobby of
-// 15,000 they read the whole member list on every hello and every first
-// poll. Not yet in chat.Engine.
+// chat.room_events_limit (join, presence and typing events): with a lobby
+// of 15,000 they read the whole member list on every hello and every
+// first poll.
 func (r *Redis) RoomMembersUpTo(ctx context.Context, room string, limit int) ([]string, int, error) {
 	c, cancel := r.ctx(ctx)
 	defer cancel()

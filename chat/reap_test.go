@@ -1,0 +1,137 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// touchLog is a MemoryEngine that records the users each Touch got.
+type touchLog struct {
+	*MemoryEngine
+	mu    sync.Mutex
+	users []string
+}
+
+func (e *touchLog) Touch(ctx context.Context, seen []Seen) ([]string, error) {
+	e.mu.Lock()
+	for _, s := range seen {
+		e.users = append(e.users, s.User)
+	}
+	e.mu.Unlock()
+	return e.MemoryEngine.Touch(ctx, seen)
+}
+
+// take returns the users touched since the last take.
+func (e *touchLog) take() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	u := e.users
+	e.users = nil
+	return u
+}
+
+// TestReapTouchesOnlyWhatChanged: a user with a parked poll is touched
+// again only when their record is Grace/2 old, yet stays online for as long
+// as the poll is parked; when it ends they go offline a grace after its
+// end, as when every reap touched them; a reconnect of the engine (wake
+// "") makes the next reap touch everyone again.
+func TestReapTouchesOnlyWhatChanged(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	var clock sync.Mutex
+	tick := func() time.Time { clock.Lock(); defer clock.Unlock(); return now }
+	advance := func(d time.Duration) { clock.Lock(); now = now.Add(d); clock.Unlock() }
+	eng := &touchLog{MemoryEngine: NewMemoryEngine(MemoryConfig{Grace: 40 * time.Second, Idle: time.Minute, Now: tick})}
+	var mu sync.Mutex
+	var changes []string
+	h := NewHub(HubConfig{Engine: eng, Grace: 40 * time.Second, Idle: time.Minute, Now: tick,
+		Presence: func(u string, on bool) {
+			mu.Lock()
+			changes = append(changes, fmt.Sprintf("%s:%v", u, on))
+			mu.Unlock()
+		}})
+	defer h.Close()
+
+	c := open1(h, "p")
+	answered := make(chan PollResult, 1)
+	if _, parked := h.Park("p", c, time.Hour, func(r PollResult) { answered <- r }); !parked {
+		t.Fatal("p not parked")
+	}
+	if got := eng.take(); fmt.Sprint(got) != "[p]" {
+		t.Fatalf("touched on the first poll: %v; want [p]", got)
+	}
+	// 100 reaps a second apart: p is touched at 20s, 40s, 60s, 80s, 100s
+	// (each Grace/2 after the one before), and is online throughout.
+	for i := 1; i <= 100; i++ {
+		advance(time.Second)
+		h.Reap()
+		if !h.Online("p") {
+			t.Fatalf("p offline %ds into a parked poll", i)
+		}
+	}
+	if got := eng.take(); len(got) != 5 {
+		t.Fatalf("touched during 100s parked: %v; want p 5 times", got)
+	}
+
+	// The engine reconnected: the next reap touches p whatever its age.
+	h.Wake("")
+	<-answered
+	for h.Parked() != 0 {
+		time.Sleep(time.Millisecond) // the worker unparks after answering
+	}
+	advance(time.Second)
+	h.Reap()
+	if got := eng.take(); fmt.Sprint(got) != "[p]" {
+		t.Fatalf("touched after the poll ended: %v; want [p]", got)
+	}
+	// The poll ended at end: p is online until end + grace, then offline.
+	advance(38 * time.Second) // 39s after the poll ended
+	h.Reap()
+	if got := eng.take(); len(got) != 0 {
+		t.Fatalf("touched with nothing new: %v", got)
+	}
+	if !h.Online("p") {
+		t.Fatal("p offline inside the grace after their poll ended")
+	}
+	advance(2 * time.Second) // 41s after
+	h.Reap()
+	if h.Online("p") {
+		t.Fatal("p online after the grace")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := "[p:true p:false]"; fmt.Sprint(changes) != want {
+		t.Fatalf("presence changes = %v; want %s", changes, want)
+	}
+}
+
+// TestMemoryExpireWalksOnlyWhenDue: Expire ends exactly the users last
+// seen more than the grace ago, also after reaps that skipped the walk.
+func TestMemoryExpireWalksOnlyWhenDue(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	e := NewMemoryEngine(MemoryConfig{Grace: 10 * time.Second, Idle: time.Minute, Now: func() time.Time { return now }})
+	ctx := context.Background()
+	e.Touch(ctx, []Seen{{User: "a", At: now}, {User: "b", At: now.Add(5 * time.Second)}})
+	for i := 1; i <= 10; i++ {
+		now = now.Add(time.Second)
+		if off, _ := e.Expire(ctx); len(off) != 0 {
+			t.Fatalf("Expire %ds in = %v; want none", i, off)
+		}
+	}
+	// A user who comes online with an old last-seen time lowers the floor.
+	e.Touch(ctx, []Seen{{User: "c", At: now.Add(-10 * time.Second)}})
+	now = now.Add(time.Second) // a: 11s, b: 6s, c: 11s
+	if off, _ := e.Expire(ctx); len(off) != 2 || off[0] == "b" || off[1] == "b" {
+		t.Fatalf("Expire = %v; want a and c", off)
+	}
+	now = now.Add(4 * time.Second) // b: 10s, still within the grace
+	if off, _ := e.Expire(ctx); len(off) != 0 {
+		t.Fatalf("Expire = %v; want none", off)
+	}
+	now = now.Add(time.Second)
+	if off, _ := e.Expire(ctx); fmt.Sprint(off) != "[b]" {
+		t.Fatalf("Expire = %v; want [b]", off)
+	}
+}
