@@ -363,15 +363,33 @@ func runScenario(o *options, sc, tk string, run int) ([]result, error) {
 	case "parked":
 		return parked(o, t)
 	case "fanout":
-		return fanout(o, t)
+		rs, err := fanout(o, t)
+		machineShares(rs)
+		return rs, err
 	case "direct":
-		return direct(o, t)
+		rs, err := direct(o, t)
+		machineShares(rs)
+		return rs, err
 	case "durable":
 		return durableSends(o, t, "durable")
 	case "durable-mysql":
 		return durableSends(o, t, "durable_mysql")
 	}
 	return nil, fmt.Errorf("unknown scenario %q", sc)
+}
+
+// machineShares adds the measurement window's CPU shares (% of one core)
+// of the server and of the load generator itself: both share the machine,
+// so a latency line next to a server+loadgen total near 100% per core is
+// queueing for a core rather than the server's own path.
+func machineShares(rs []result) {
+	for _, r := range rs {
+		if r.Metrics == nil || r.CPU.Seconds <= 0 {
+			continue
+		}
+		r.Metrics["server_cpu_pct"] = r.CPU.ServerPct
+		r.Metrics["loadgen_cpu_pct"] = 100 * r.CPU.LoadgenS / r.CPU.Seconds
+	}
 }
 
 // fleet is a set of subscribers polling in their own goroutines.
