@@ -72,22 +72,41 @@ type Verifier struct {
 
 type verifiedShard struct {
 	mu sync.Mutex
-	m  map[verifiedKey]verifiedEntry
+	m  map[string]verifiedEntry // by verifiedKey
 }
 
-type verifiedKey struct{ id, ts, hash string }
+// verifiedEntry is a cached identity: the user id (so a hit allocates
+// nothing) and the window of its timestamp.
+type verifiedEntry struct {
+	id          string
+	from, until time.Time
+}
 
-type verifiedEntry struct{ from, until time.Time }
+// verifiedKey appends the cache key of (id, timestamp, hash) to b: the
+// three joined by NUL bytes. ok is false when one of them holds a NUL
+// (no valid identity does), so that no two triples share a key.
+func verifiedKey[S ~string | ~[]byte](b []byte, id, ts, hash S) (key []byte, ok bool) {
+	for _, part := range [3]S{id, ts, hash} {
+		for i := 0; i < len(part); i++ {
+			if part[i] == 0 {
+				return b, false
+			}
+		}
+	}
+	b = append(b, id...)
+	b = append(b, 0)
+	b = append(b, ts...)
+	b = append(b, 0)
+	b = append(b, hash...)
+	return b, true
+}
 
 // maxVerified bounds each shard of the cache; a full shard is emptied (it
 // refills at one SHA1 per identity).
 const maxVerified = 8192
 
-func (v *Verifier) shard(hash string) *verifiedShard {
-	if hash == "" {
-		return &v.verified[0]
-	}
-	return &v.verified[hash[len(hash)-1]%16]
+func (v *Verifier) shard(last byte) *verifiedShard {
+	return &v.verified[last%16]
 }
 
 // NewVerifier builds a verifier from the auth config.
@@ -144,25 +163,57 @@ func (v *Verifier) LinkHash(id, target, timestamp string) string {
 
 // VerifyHash checks the eStreamChat identity id, timestamp, hash.
 func (v *Verifier) VerifyHash(id, timestamp, hash string) (Identity, error) {
-	key := verifiedKey{id, timestamp, hash}
-	sh := v.shard(hash)
-	sh.mu.Lock()
-	e, hit := sh.m[key]
-	sh.mu.Unlock()
-	if hit {
-		if now := v.Now(); !now.Before(e.from) && !now.After(e.until) {
-			return Identity{UserID: id}, nil
-		}
-		return Identity{}, v.expiredTimestamp(e.from.Add(v.maxAge))
+	var kb [128]byte
+	key, ok := verifiedKey(kb[:0], id, timestamp, hash)
+	if !ok {
+		return v.verifyHash(id, timestamp, hash) // refused: no NUL in a valid identity
 	}
+	if idn, err, hit := v.cached(key); hit {
+		return idn, err
+	}
+	return v.verifyAndRemember(string(key), id, timestamp, hash)
+}
+
+// VerifyHashBytes is VerifyHash for a request's own bytes: an identity
+// already verified is found without converting them to strings, so a
+// poll's identity check allocates nothing.
+func (v *Verifier) VerifyHashBytes(id, timestamp, hash []byte) (Identity, error) {
+	var kb [128]byte
+	key, ok := verifiedKey(kb[:0], id, timestamp, hash)
+	if !ok {
+		return v.verifyHash(string(id), string(timestamp), string(hash))
+	}
+	if idn, err, hit := v.cached(key); hit {
+		return idn, err
+	}
+	return v.verifyAndRemember(string(key), string(id), string(timestamp), string(hash))
+}
+
+// cached looks key up; hit is false when the identity must be verified.
+func (v *Verifier) cached(key []byte) (Identity, error, bool) {
+	sh := v.shard(key[len(key)-1])
+	sh.mu.Lock()
+	e, hit := sh.m[string(key)] // no allocation: the conversion is only looked up
+	sh.mu.Unlock()
+	if !hit {
+		return Identity{}, nil, false
+	}
+	if now := v.Now(); !now.Before(e.from) && !now.After(e.until) {
+		return Identity{UserID: e.id}, nil, true
+	}
+	return Identity{}, v.expiredTimestamp(e.from.Add(v.maxAge)), true
+}
+
+func (v *Verifier) verifyAndRemember(key, id, timestamp, hash string) (Identity, error) {
 	idn, err := v.verifyHash(id, timestamp, hash)
 	if err == nil {
 		if t, perr := time.ParseInLocation(TimestampLayout, timestamp, v.loc); perr == nil {
+			sh := v.shard(key[len(key)-1])
 			sh.mu.Lock()
 			if sh.m == nil || len(sh.m) >= maxVerified {
-				sh.m = make(map[verifiedKey]verifiedEntry)
+				sh.m = make(map[string]verifiedEntry)
 			}
-			sh.m[key] = verifiedEntry{from: t.Add(-v.maxAge), until: t.Add(v.maxAge)}
+			sh.m[key] = verifiedEntry{id: idn.UserID, from: t.Add(-v.maxAge), until: t.Add(v.maxAge)}
 			sh.mu.Unlock()
 		}
 	}

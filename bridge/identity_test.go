@@ -245,6 +245,44 @@ func TestVerifyHashCache(t *testing.T) {
 	}
 }
 
+// The byte form shares the cache with the string form and finds a verified
+// identity without allocating; a NUL byte (the cache key's separator) in
+// any part is refused, not looked up.
+func TestVerifyHashBytes(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	v := newTestVerifier(t, now, "")
+	ts := v.Timestamp(now)
+	h := v.Hash("6", ts)
+	idn, err := v.VerifyHashBytes([]byte("6"), []byte(ts), []byte(h))
+	if err != nil || idn.UserID != "6" {
+		t.Fatalf("VerifyHashBytes = %+v, %v", idn, err)
+	}
+	id, tsb, hb := []byte("6"), []byte(ts), []byte(h)
+	if n := testing.AllocsPerRun(100, func() {
+		if idn, err := v.VerifyHashBytes(id, tsb, hb); err != nil || idn.UserID != "6" {
+			t.Fatalf("cached VerifyHashBytes = %+v, %v", idn, err)
+		}
+	}); n != 0 {
+		t.Fatalf("a cached identity check allocates %v times; want 0", n)
+	}
+	if idn, err := v.VerifyHash("6", ts, h); err != nil || idn.UserID != "6" {
+		t.Fatalf("VerifyHash after VerifyHashBytes = %+v, %v", idn, err)
+	}
+	for _, c := range [][3]string{
+		{"6\x00" + ts, "", h},
+		{"6", ts + "\x00", h},
+		{"6", ts, h + "\x00"},
+		{"6", ts, "\x00" + h},
+	} {
+		if _, err := v.VerifyHashBytes([]byte(c[0]), []byte(c[1]), []byte(c[2])); !errors.Is(err, ErrAuthFailed) {
+			t.Errorf("VerifyHashBytes(%q) = %v; want AUTH_FAILED", c, err)
+		}
+		if _, err := v.VerifyHash(c[0], c[1], c[2]); !errors.Is(err, ErrAuthFailed) {
+			t.Errorf("VerifyHash(%q) = %v; want AUTH_FAILED", c, err)
+		}
+	}
+}
+
 func BenchmarkVerifyHashCached(b *testing.B) {
 	now := time.Now()
 	v := newTestVerifier(b, now, "")

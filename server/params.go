@@ -254,7 +254,7 @@ func (s *Server) identity(p *params) (chat.Caller, *chat.Error) {
 	if id == nil && ts == nil && hash == nil {
 		return chat.Caller{}, chat.Errorf(chat.CodeAuthFailed, "no identity: send id, timestamp and hash, or token")
 	}
-	idn, err := s.verifier.VerifyHash(string(id), string(ts), string(hash))
+	idn, err := s.verifier.VerifyHashBytes(id, ts, hash)
 	if err != nil {
 		s.verifier.LogRefusal(err, string(id), "path", string(p.ctx.Path()))
 		return chat.Caller{}, authError(err)

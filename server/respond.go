@@ -44,7 +44,14 @@ func ValidCallback(name []byte) bool {
 var (
 	ctJS   = []byte("application/javascript; charset=utf-8")
 	ctJSON = []byte("application/json; charset=utf-8")
-	ctText = []byte("text/plain; charset=utf-8")
+
+	// Headers every answer carries, already in canonical form: SetCanonical
+	// skips the normalisation Set does on every answer.
+	hdrNosniff      = []byte("X-Content-Type-Options")
+	valNosniff      = []byte("nosniff")
+	hdrCacheControl = []byte("Cache-Control")
+	valNoStore      = []byte("no-store")
+	ctText          = []byte("text/plain; charset=utf-8")
 )
 
 // reply is one answer under construction: JSONP when the request has a
@@ -59,8 +66,8 @@ type reply struct {
 func (s *Server) begin(ctx *fasthttp.RequestCtx, p *params) (reply, bool) {
 	cb := p.getBytes("callback")
 	h := &ctx.Response.Header
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
+	h.SetCanonical(hdrNosniff, valNosniff)
+	h.SetCanonical(hdrCacheControl, valNoStore)
 	if cb == nil {
 		return reply{ctx: ctx}, true
 	}
