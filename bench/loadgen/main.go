@@ -394,15 +394,19 @@ func machineShares(rs []result) {
 
 // fleet is a set of subscribers polling in their own goroutines.
 type fleet struct {
-	t      *target
-	subs   []*sub
-	stop   atomic.Bool
-	wg     sync.WaitGroup
-	total  atomic.Int64 // messages seen
-	last   atomic.Int64 // unix nanos of the newest message seen
-	errs   atomic.Int64
-	first  firstError
-	spread time.Duration
+	t     *target
+	subs  []*sub
+	stop  atomic.Bool
+	wg    sync.WaitGroup
+	total atomic.Int64 // messages seen
+	// answers counts the poll answers that carried messages: deliveries
+	// per answer tell a server that batches from one that answers each
+	// message alone, and CPU per answer is the cost of one poll cycle.
+	answers atomic.Int64
+	last    atomic.Int64 // unix nanos of the newest message seen
+	errs    atomic.Int64
+	first   firstError
+	spread  time.Duration
 	// helloRetries counts hellos (opens) that failed and were tried again.
 	helloRetries atomic.Int64
 }
@@ -533,6 +537,7 @@ func (f *fleet) loop(s *sub) {
 		s.record(now, ms)
 		if len(ms) > 0 {
 			f.total.Add(int64(len(ms)))
+			f.answers.Add(1)
 			f.last.Store(now)
 		}
 	}
@@ -788,12 +793,14 @@ func fanout(o *options, t *target) ([]result, error) {
 	for i := range jobs {
 		jobs[i] = job{seq: i, room: "bench"}
 	}
+	answers0 := f.answers.Load()
 	w := startWindow(t.srv)
 	st, sendTime := pace(t, 4, o.fanRate, jobs, 900000)
 	want := int64(o.members) * st.ok.Load()
 	waitTotal(f, want, 20*time.Second)
 	cpu := w.end()
 	m, notes := fanoutCheck(f, 0, o.fanMsgs)
+	perAnswer(m, cpu, f.total.Load(), f.answers.Load()-answers0)
 	m["sent"] = float64(st.ok.Load())
 	m["send_errors"] = float64(st.errs.Load())
 	m["send_seconds"] = sendTime.Seconds()
@@ -803,7 +810,7 @@ func fanout(o *options, t *target) ([]result, error) {
 
 	// Phase 2: saturated.
 	time.Sleep(2 * time.Second)
-	base := f.total.Load()
+	base, answers0 := f.total.Load(), f.answers.Load()
 	jobs = make([]job, o.satMsgs)
 	for i := range jobs {
 		jobs[i] = job{seq: o.fanMsgs + i, room: "bench"}
@@ -817,6 +824,7 @@ func fanout(o *options, t *target) ([]result, error) {
 	got := f.total.Load() - base
 	span := time.Duration(f.last.Load() - start.UnixNano())
 	m, notes = fanoutCheck(f, o.fanMsgs, o.satMsgs)
+	perAnswer(m, cpu, got, f.answers.Load()-answers0)
 	m["sent"] = float64(st.ok.Load())
 	m["send_errors"] = float64(st.errs.Load())
 	m["send_seconds"] = sendTime.Seconds()
@@ -829,6 +837,17 @@ func fanout(o *options, t *target) ([]result, error) {
 	addAux(m, cpu, "per_delivery", float64(got))
 	out = append(out, result{Scenario: "fanout_saturated", Target: t.kind, Metrics: m, CPU: cpu, Notes: append(notes, sendNotes(st)...)})
 	return out, nil
+}
+
+// perAnswer adds how many messages a poll answer carried on average and
+// the server's CPU per answer (one poll cycle: the answer, the next poll).
+func perAnswer(m map[string]float64, cpu cpuUse, deliveries, answers int64) {
+	if answers <= 0 {
+		return
+	}
+	m["answers"] = float64(answers)
+	m["msgs_per_answer"] = float64(deliveries) / float64(answers)
+	m["us_per_answer"] = cpu.ServerS * 1e6 / float64(answers)
 }
 
 // fanoutCheck checks that every member saw messages from..from+n-1 once
