@@ -368,3 +368,37 @@ func TestRoomMembersUpTo(t *testing.T) {
 		t.Fatalf("room of 2, limit 1 = %v, %d, %v; want no members, size 2", m, n, err)
 	}
 }
+
+// Commands and replies longer than a connection's buffer (connBuffer) pass
+// whole: an event several times the buffer, appended to enough recipients
+// that the command is far longer, read back in one reply of several.
+func TestLongerThanTheBuffers(t *testing.T) {
+	r, _ := open(t, 64)
+	ctx := context.Background()
+	users := make([]string, 400)
+	for i := range users {
+		users[i] = fmt.Sprintf("user-with-a-longish-name-%04d", i)
+	}
+	head, _ := r.Head(ctx, users[399])
+	var want []string
+	for i := 0; i < 5; i++ {
+		ev := strings.Repeat(fmt.Sprintf("%d<%s>", i, strings.Repeat("é", 7)), 3*connBuffer/16)
+		want = append(want, ev)
+		if n, err := r.Append(ctx, users, "", []byte(ev)); err != nil || n != len(users) {
+			t.Fatalf("Append of %d bytes to %d users = %d, %v", len(ev), len(users), n, err)
+		}
+	}
+	evs, _, reset, err := r.Read(ctx, users[399], head, 10, nil)
+	if err != nil || reset {
+		t.Fatalf("Read = reset %v, %v", reset, err)
+	}
+	got := toStrings(evs)
+	if len(got) != len(want) {
+		t.Fatalf("read %d events, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("event %d: %d bytes back, %d sent, differ", i, len(got[i]), len(want[i]))
+		}
+	}
+}
