@@ -77,11 +77,9 @@ type Redis struct {
 
 	// id names this process's wake channel and its registrations.
 	id string
-	// held: the users this process registered as holder of, and when the
-	// registration must be renewed (see wake.go).
-	held held
-	// touched: the presence scores this process wrote (see presence.go).
-	touched touched
+	// marks: per user, when this process's registration as holder ends
+	// (wake.go) and the presence score it last wrote (presence.go).
+	marks marks
 
 	// local holds the rate-limit buckets kept in this process: the cheaper
 	// kinds of call, and every kind while Redis is down.
@@ -143,8 +141,7 @@ func Open(ctx context.Context, url string, o Options) (*Redis, error) {
 		expire: redis.NewScript(expireLua), append: redis.NewScript(appendLua), members: redis.NewScript(membersLua),
 		id:   newProcessID(),
 		stop: make(chan struct{})}
-	r.held.m = make(map[string]time.Time)
-	r.touched.m = make(map[string]int64)
+	r.marks = newMarks()
 	if err := r.Ping(ctx); err != nil {
 		r.c.Close()
 		return nil, err
@@ -276,7 +273,7 @@ func (r *Redis) Read(ctx context.Context, user, cursor string, max int, keep fun
 	// Register as a holder of user in the read's own step when the
 	// registration is missing or short: a poll parked after this read is
 	// woken by every append Redis runs after it.
-	hold, gen := r.held.need(user, now, r.o.PollMax)
+	hold, gen := r.marks.needHold(user, now, r.o.PollMax)
 	holdMS := int64(0)
 	if hold {
 		holdMS = r.holdFor().Milliseconds()
@@ -286,7 +283,7 @@ func (r *Redis) Read(ctx context.Context, user, cursor string, max int, keep fun
 		return nil, "", false, r.fail("read", err)
 	}
 	if hold {
-		r.held.did(user, now.Add(r.holdFor()), gen)
+		r.marks.didHold(user, now.Add(r.holdFor()), gen)
 	}
 	r.ok()
 	if len(v) == 0 || v[0].(int64) == 1 {
@@ -384,8 +381,7 @@ func (r *Redis) listen(ps *redis.PubSub, wake func(string), control func(chat.Co
 				// may have lost the registrations (a restart). Forget them
 				// first, so that the re-reads that wake("") causes register
 				// again.
-				r.held.forget()
-				r.touched.forget()
+				r.marks.forget()
 				wake("")
 			}
 		case *redis.Message:
@@ -435,13 +431,13 @@ func (r *Redis) Touch(ctx context.Context, seen []chat.Seen) ([]string, error) {
 	now := time.Now().UnixMilli()
 	grace := r.o.Grace.Milliseconds()
 	write := make([]chat.Seen, 0, len(seen))
-	r.touched.mu.Lock()
+	r.marks.mu.Lock()
 	for _, s := range seen {
-		if !r.touched.skip(s.User, s.At.UnixMilli(), now, grace) {
+		if !r.marks.skipTouch(s.User, s.At.UnixMilli(), now, grace) {
 			write = append(write, s)
 		}
 	}
-	r.touched.mu.Unlock()
+	r.marks.mu.Unlock()
 	if len(write) == 0 {
 		return nil, nil
 	}
@@ -458,18 +454,16 @@ func (r *Redis) Touch(ctx context.Context, seen []chat.Seen) ([]string, error) {
 		return nil, r.fail("touch", err)
 	}
 	var online []string
-	r.touched.mu.Lock()
+	r.marks.mu.Lock()
 	for i, cmd := range cmds {
 		if cmd.Val() == 1 {
 			online = append(online, write[i].User)
 		}
 		// The score in Redis is now at least this one (GT keeps a later
 		// one another process wrote).
-		if ms := write[i].At.UnixMilli(); ms > r.touched.m[write[i].User] {
-			r.touched.m[write[i].User] = ms
-		}
+		r.marks.wroteTouch(write[i].User, write[i].At.UnixMilli())
 	}
-	r.touched.mu.Unlock()
+	r.marks.mu.Unlock()
 	r.ok()
 	return online, nil
 }
@@ -479,8 +473,7 @@ func (r *Redis) Touch(ctx context.Context, seen []chat.Seen) ([]string, error) {
 // offline. It also forgets this process's full rate-limit buckets.
 func (r *Redis) Expire(ctx context.Context) ([]string, error) {
 	r.local.Sweep(time.Now())
-	r.held.sweep(time.Now())
-	r.touched.sweep(time.Now(), r.o.Grace)
+	r.marks.sweep(time.Now(), r.o.Grace)
 	c, cancel := r.ctx(ctx)
 	defer cancel()
 	cutoff := float64(time.Now().Add(-r.o.Grace).UnixMilli())
