@@ -49,7 +49,9 @@ type Options struct {
 	TTL time.Duration
 	// Grace keeps a user online after they were last seen; zero means 40s.
 	Grace time.Duration
-	// Timeout bounds each Redis call; zero means 2s.
+	// Timeout bounds each step of a Redis call (dial, wait for a
+	// connection, write, read), and the whole call unless the caller's
+	// context has a deadline; zero means 2s.
 	Timeout time.Duration
 	// PollMax is the longest a poll parks (server.poll_max); zero means
 	// 10m, the most the config allows. A process's registration as holder
@@ -123,6 +125,7 @@ func Open(ctx context.Context, url string, o Options) (*Redis, error) {
 	opt.DialTimeout = o.Timeout
 	opt.ReadTimeout = o.Timeout
 	opt.WriteTimeout = o.Timeout
+	opt.PoolTimeout = o.Timeout
 	opt.PoolSize = 64
 	opt.MaxRetries = 1
 	// Small connection buffers, and pipelines (Touch) on the same pool.
@@ -166,12 +169,24 @@ func (r *Redis) wakeChannel() string       { return r.wakePrefix() + r.id }
 func (r *Redis) ctlChannel() string        { return r.o.Prefix + "ctl" }
 func (r *Redis) onlineKey() string         { return r.o.Prefix + "online" }
 
+// ctx is the context of one call: parent itself when it has a deadline,
+// else parent bounded by Timeout. Each step of a call is bounded by
+// Timeout anyway (the client's dial, pool, read and write timeouts; the
+// context does not set the socket's deadlines), so a deadline of the
+// caller's (chat's engine calls have one) is enough for the whole: a
+// context of our own on top cost a timer, a context and a map of children
+// in the parent per call, the most garbage a parked poll's read made.
 func (r *Redis) ctx(parent context.Context) (context.Context, context.CancelFunc) {
 	if parent == nil {
 		parent = context.Background()
 	}
+	if _, ok := parent.Deadline(); ok {
+		return parent, noCancel
+	}
 	return context.WithTimeout(parent, r.o.Timeout)
 }
+
+func noCancel() {}
 
 // fail records an outage (one log line per outage) and wraps err.
 func (r *Redis) fail(op string, err error) error {

@@ -402,3 +402,33 @@ func TestLongerThanTheBuffers(t *testing.T) {
 		}
 	}
 }
+
+// A call ends when Redis does not answer, with the caller's deadline or,
+// without one, with Timeout (each step of a call is bounded by the
+// client's timeouts; ctx adds no context of its own under a deadline).
+func TestCallsEndWhenRedisDoesNotAnswer(t *testing.T) {
+	r, _ := open(t, 8)
+	ctx := context.Background()
+	if _, err := r.Head(ctx, "u"); err != nil {
+		t.Fatal(err)
+	}
+	// CLIENT PAUSE WRITE holds every client's scripts (they may write),
+	// Head's and Read's among them; the pause outlasts both calls below.
+	if err := r.c.Do(ctx, "CLIENT", "PAUSE", 30000, "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		// UNPAUSE writes nothing: it is answered while paused.
+		if err := r.c.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+			t.Errorf("unpause: %v", err)
+		}
+	}()
+	if _, err := r.Head(ctx, "u"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Head without a deadline while Redis is paused = %v, want ErrUnavailable", err)
+	}
+	dl, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, _, _, err := r.Read(dl, "u", "r0-0", 10, nil); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Read under the caller's deadline while Redis is paused = %v, want ErrUnavailable", err)
+	}
+}
