@@ -458,14 +458,26 @@ func (r *Redis) Touch(ctx context.Context, seen []chat.Seen) ([]string, error) {
 	}
 	c, cancel := r.ctx(ctx)
 	defer cancel()
-	pipe := r.c.TxPipeline()
-	cmds := make([]*redis.IntCmd, len(write))
-	for i, s := range write {
-		// GT: a process that saw the user earlier does not move them back.
-		cmds[i] = pipe.ZAddArgs(c, r.onlineKey(), redis.ZAddArgs{GT: true, Ch: false,
+	// GT: a process that saw the user earlier does not move them back.
+	zadd := func(to redis.Cmdable, s chat.Seen) *redis.IntCmd {
+		return to.ZAddArgs(c, r.onlineKey(), redis.ZAddArgs{GT: true, Ch: false,
 			Members: []redis.Z{{Score: float64(s.At.UnixMilli()), Member: s.User}}})
 	}
-	if _, err := pipe.Exec(c); err != nil {
+	cmds := make([]*redis.IntCmd, len(write))
+	var err error
+	if len(write) == 1 {
+		// A user's first poll touches them alone (chat's Hub.seen): one
+		// ZADD, without the pipeline's MULTI and EXEC around it.
+		cmds[0] = zadd(r.c, write[0])
+		err = cmds[0].Err()
+	} else {
+		pipe := r.c.TxPipeline()
+		for i, s := range write {
+			cmds[i] = zadd(pipe, s)
+		}
+		_, err = pipe.Exec(c)
+	}
+	if err != nil {
 		return nil, r.fail("touch", err)
 	}
 	var online []string
