@@ -1,10 +1,5 @@
 package cluster
 
-import (
-	"sync"
-	"time"
-)
-
 // Presence writes, per process.
 //
 // The hub tells Touch every second who is active here: every user with a
@@ -28,34 +23,23 @@ import (
 // When the subscription is (re)made the record is dropped with the
 // holder registrations (Redis may have restarted empty), so the next
 // Touch writes every user again.
-type touched struct {
-	mu sync.Mutex
-	m  map[string]int64 // user → the score (ms) this process last wrote
+//
+// The scores written are kept in marks (marks.go), beside the holder
+// registrations.
+
+// skipTouch says whether a write of user at ms can be left out; now and
+// grace are in ms. Caller holds m.mu.
+func (m *marks) skipTouch(user string, ms, now, grace int64) bool {
+	last := m.m[user].touched
+	return last != 0 && ms-last < grace/4 && now-last < grace/2
 }
 
-// skip says whether a write of user at ms can be left out; grace is in ms.
-// Caller holds t.mu.
-func (t *touched) skip(user string, ms, now, grace int64) bool {
-	last, ok := t.m[user]
-	return ok && ms-last < grace/4 && now-last < grace/2
-}
-
-// forget drops every record: the next Touch writes every user.
-func (t *touched) forget() {
-	t.mu.Lock()
-	t.m = make(map[string]int64)
-	t.mu.Unlock()
-}
-
-// sweep drops the records older than the grace (their users expire or
-// are written again anyway).
-func (t *touched) sweep(now time.Time, grace time.Duration) {
-	cutoff := now.Add(-grace).UnixMilli()
-	t.mu.Lock()
-	for u, ms := range t.m {
-		if ms < cutoff {
-			delete(t.m, u)
-		}
+// wroteTouch records that Redis has a score of at least ms for user.
+// Caller holds m.mu.
+func (m *marks) wroteTouch(user string, ms int64) {
+	k := m.m[user]
+	if ms > k.touched {
+		k.touched = ms
+		m.m[user] = k
 	}
-	t.mu.Unlock()
 }

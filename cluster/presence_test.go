@@ -114,3 +114,31 @@ func TestTouchAfterRedisRestart(t *testing.T) {
 		t.Fatalf("score of a after the restart = %d; want %d", s, now.Add(time.Second).UnixMilli())
 	}
 }
+
+// A user touched alone (a first poll: one ZADD, no pipeline) and in a
+// batch (the reaper: MULTI/EXEC) is written the same way: GT keeps the
+// later score another process wrote, and only the first write of a user
+// reports them online.
+func TestTouchAloneAndInABatchAgree(t *testing.T) {
+	rd := testsvc.StartRedis(t)
+	a := openOn(t, rd, Options{Grace: 40 * time.Second})
+	b := openOn(t, rd, Options{Grace: 40 * time.Second})
+	c := openOn(t, rd, Options{Grace: 40 * time.Second})
+	ctx := context.Background()
+	now := time.Now()
+	if on, err := a.Touch(ctx, []chat.Seen{{User: "u", At: now}}); err != nil || fmt.Sprint(on) != "[u]" {
+		t.Fatalf("first Touch of u alone = %v, %v; want [u]", on, err)
+	}
+	// b saw u earlier, alone; c earlier still, in a batch with v (a fresh
+	// process: b would skip u, whose score it wrote a moment ago). u's
+	// score stays.
+	if on, err := b.Touch(ctx, []chat.Seen{{User: "u", At: now.Add(-time.Second)}}); err != nil || len(on) != 0 {
+		t.Fatalf("b's earlier Touch of u alone = %v, %v; want none online", on, err)
+	}
+	if on, err := c.Touch(ctx, []chat.Seen{{User: "u", At: now.Add(-2 * time.Second)}, {User: "v", At: now}}); err != nil || fmt.Sprint(on) != "[v]" {
+		t.Fatalf("c's batch = %v, %v; want [v]", on, err)
+	}
+	if s := score(t, rd, a, "u"); s != now.UnixMilli() {
+		t.Fatalf("score of u = %d; want %d (the later one)", s, now.UnixMilli())
+	}
+}

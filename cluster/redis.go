@@ -49,7 +49,9 @@ type Options struct {
 	TTL time.Duration
 	// Grace keeps a user online after they were last seen; zero means 40s.
 	Grace time.Duration
-	// Timeout bounds each Redis call; zero means 2s.
+	// Timeout bounds each step of a Redis call (dial, wait for a
+	// connection, write, read), and the whole call unless the caller's
+	// context has a deadline; zero means 2s.
 	Timeout time.Duration
 	// PollMax is the longest a poll parks (server.poll_max); zero means
 	// 10m, the most the config allows. A process's registration as holder
@@ -59,6 +61,9 @@ type Options struct {
 	// Log; nil means slog.Default().
 	Log *slog.Logger
 }
+
+// connBuffer is the read and the write buffer of each connection to Redis.
+const connBuffer = 4 << 10
 
 // Redis is the cluster's chat.Engine.
 type Redis struct {
@@ -74,11 +79,9 @@ type Redis struct {
 
 	// id names this process's wake channel and its registrations.
 	id string
-	// held: the users this process registered as holder of, and when the
-	// registration must be renewed (see wake.go).
-	held held
-	// touched: the presence scores this process wrote (see presence.go).
-	touched touched
+	// marks: per user, when this process's registration as holder ends
+	// (wake.go) and the presence score it last wrote (presence.go).
+	marks marks
 
 	// local holds the rate-limit buckets kept in this process: the cheaper
 	// kinds of call, and every kind while Redis is down.
@@ -122,15 +125,26 @@ func Open(ctx context.Context, url string, o Options) (*Redis, error) {
 	opt.DialTimeout = o.Timeout
 	opt.ReadTimeout = o.Timeout
 	opt.WriteTimeout = o.Timeout
+	opt.PoolTimeout = o.Timeout
 	opt.PoolSize = 64
 	opt.MaxRetries = 1
+	// Small connection buffers, and pipelines (Touch) on the same pool.
+	// go-redis's defaults are 32 KiB read + 32 KiB write per connection
+	// and a second pool of up to 10 pipeline connections with 128 KiB
+	// each way: after the set-up's burst of hellos and first polls all 64
+	// + 10 stay open: 6.5 MB of the live heap at 15,000 parked polls, 0.4
+	// KB a poll (bench parked-cluster). Replies and commands here
+	// are small (a poll's events, a user list, a room's append); a longer
+	// one passes through a small buffer in a few more read or write calls.
+	opt.ReadBufferSize = connBuffer
+	opt.WriteBufferSize = connBuffer
+	opt.PipelinePoolSize = -1
 	r := &Redis{c: redis.NewClient(opt), o: o, log: o.Log,
 		read: redis.NewScript(readLua), head: redis.NewScript(headLua), bucket: redis.NewScript(bucketLua),
 		expire: redis.NewScript(expireLua), append: redis.NewScript(appendLua), members: redis.NewScript(membersLua),
 		id:   newProcessID(),
 		stop: make(chan struct{})}
-	r.held.m = make(map[string]time.Time)
-	r.touched.m = make(map[string]int64)
+	r.marks = newMarks()
 	if err := r.Ping(ctx); err != nil {
 		r.c.Close()
 		return nil, err
@@ -155,12 +169,24 @@ func (r *Redis) wakeChannel() string       { return r.wakePrefix() + r.id }
 func (r *Redis) ctlChannel() string        { return r.o.Prefix + "ctl" }
 func (r *Redis) onlineKey() string         { return r.o.Prefix + "online" }
 
+// ctx is the context of one call: parent itself when it has a deadline,
+// else parent bounded by Timeout. Each step of a call is bounded by
+// Timeout anyway (the client's dial, pool, read and write timeouts; the
+// context does not set the socket's deadlines), so a deadline of the
+// caller's (chat's engine calls have one) is enough for the whole: a
+// context of our own on top cost a timer, a context and a map of children
+// in the parent per call, the most garbage a parked poll's read made.
 func (r *Redis) ctx(parent context.Context) (context.Context, context.CancelFunc) {
 	if parent == nil {
 		parent = context.Background()
 	}
+	if _, ok := parent.Deadline(); ok {
+		return parent, noCancel
+	}
 	return context.WithTimeout(parent, r.o.Timeout)
 }
+
+func noCancel() {}
 
 // fail records an outage (one log line per outage) and wraps err.
 func (r *Redis) fail(op string, err error) error {
@@ -262,7 +288,7 @@ func (r *Redis) Read(ctx context.Context, user, cursor string, max int, keep fun
 	// Register as a holder of user in the read's own step when the
 	// registration is missing or short: a poll parked after this read is
 	// woken by every append Redis runs after it.
-	hold, gen := r.held.need(user, now, r.o.PollMax)
+	hold, gen := r.marks.needHold(user, now, r.o.PollMax)
 	holdMS := int64(0)
 	if hold {
 		holdMS = r.holdFor().Milliseconds()
@@ -272,7 +298,7 @@ func (r *Redis) Read(ctx context.Context, user, cursor string, max int, keep fun
 		return nil, "", false, r.fail("read", err)
 	}
 	if hold {
-		r.held.did(user, now.Add(r.holdFor()), gen)
+		r.marks.didHold(user, now.Add(r.holdFor()), gen)
 	}
 	r.ok()
 	if len(v) == 0 || v[0].(int64) == 1 {
@@ -370,8 +396,7 @@ func (r *Redis) listen(ps *redis.PubSub, wake func(string), control func(chat.Co
 				// may have lost the registrations (a restart). Forget them
 				// first, so that the re-reads that wake("") causes register
 				// again.
-				r.held.forget()
-				r.touched.forget()
+				r.marks.forget()
 				wake("")
 			}
 		case *redis.Message:
@@ -421,41 +446,51 @@ func (r *Redis) Touch(ctx context.Context, seen []chat.Seen) ([]string, error) {
 	now := time.Now().UnixMilli()
 	grace := r.o.Grace.Milliseconds()
 	write := make([]chat.Seen, 0, len(seen))
-	r.touched.mu.Lock()
+	r.marks.mu.Lock()
 	for _, s := range seen {
-		if !r.touched.skip(s.User, s.At.UnixMilli(), now, grace) {
+		if !r.marks.skipTouch(s.User, s.At.UnixMilli(), now, grace) {
 			write = append(write, s)
 		}
 	}
-	r.touched.mu.Unlock()
+	r.marks.mu.Unlock()
 	if len(write) == 0 {
 		return nil, nil
 	}
 	c, cancel := r.ctx(ctx)
 	defer cancel()
-	pipe := r.c.TxPipeline()
-	cmds := make([]*redis.IntCmd, len(write))
-	for i, s := range write {
-		// GT: a process that saw the user earlier does not move them back.
-		cmds[i] = pipe.ZAddArgs(c, r.onlineKey(), redis.ZAddArgs{GT: true, Ch: false,
+	// GT: a process that saw the user earlier does not move them back.
+	zadd := func(to redis.Cmdable, s chat.Seen) *redis.IntCmd {
+		return to.ZAddArgs(c, r.onlineKey(), redis.ZAddArgs{GT: true, Ch: false,
 			Members: []redis.Z{{Score: float64(s.At.UnixMilli()), Member: s.User}}})
 	}
-	if _, err := pipe.Exec(c); err != nil {
+	cmds := make([]*redis.IntCmd, len(write))
+	var err error
+	if len(write) == 1 {
+		// A user's first poll touches them alone (chat's Hub.seen): one
+		// ZADD, without the pipeline's MULTI and EXEC around it.
+		cmds[0] = zadd(r.c, write[0])
+		err = cmds[0].Err()
+	} else {
+		pipe := r.c.TxPipeline()
+		for i, s := range write {
+			cmds[i] = zadd(pipe, s)
+		}
+		_, err = pipe.Exec(c)
+	}
+	if err != nil {
 		return nil, r.fail("touch", err)
 	}
 	var online []string
-	r.touched.mu.Lock()
+	r.marks.mu.Lock()
 	for i, cmd := range cmds {
 		if cmd.Val() == 1 {
 			online = append(online, write[i].User)
 		}
 		// The score in Redis is now at least this one (GT keeps a later
 		// one another process wrote).
-		if ms := write[i].At.UnixMilli(); ms > r.touched.m[write[i].User] {
-			r.touched.m[write[i].User] = ms
-		}
+		r.marks.wroteTouch(write[i].User, write[i].At.UnixMilli())
 	}
-	r.touched.mu.Unlock()
+	r.marks.mu.Unlock()
 	r.ok()
 	return online, nil
 }
@@ -465,8 +500,7 @@ func (r *Redis) Touch(ctx context.Context, seen []chat.Seen) ([]string, error) {
 // offline. It also forgets this process's full rate-limit buckets.
 func (r *Redis) Expire(ctx context.Context) ([]string, error) {
 	r.local.Sweep(time.Now())
-	r.held.sweep(time.Now())
-	r.touched.sweep(time.Now(), r.o.Grace)
+	r.marks.sweep(time.Now(), r.o.Grace)
 	c, cancel := r.ctx(ctx)
 	defer cancel()
 	cutoff := float64(time.Now().Add(-r.o.Grace).UnixMilli())

@@ -368,3 +368,67 @@ func TestRoomMembersUpTo(t *testing.T) {
 		t.Fatalf("room of 2, limit 1 = %v, %d, %v; want no members, size 2", m, n, err)
 	}
 }
+
+// Commands and replies longer than a connection's buffer (connBuffer) pass
+// whole: an event several times the buffer, appended to enough recipients
+// that the command is far longer, read back in one reply of several.
+func TestLongerThanTheBuffers(t *testing.T) {
+	r, _ := open(t, 64)
+	ctx := context.Background()
+	users := make([]string, 400)
+	for i := range users {
+		users[i] = fmt.Sprintf("user-with-a-longish-name-%04d", i)
+	}
+	head, _ := r.Head(ctx, users[399])
+	var want []string
+	for i := 0; i < 5; i++ {
+		ev := strings.Repeat(fmt.Sprintf("%d<%s>", i, strings.Repeat("é", 7)), 3*connBuffer/16)
+		want = append(want, ev)
+		if n, err := r.Append(ctx, users, "", []byte(ev)); err != nil || n != len(users) {
+			t.Fatalf("Append of %d bytes to %d users = %d, %v", len(ev), len(users), n, err)
+		}
+	}
+	evs, _, reset, err := r.Read(ctx, users[399], head, 10, nil)
+	if err != nil || reset {
+		t.Fatalf("Read = reset %v, %v", reset, err)
+	}
+	got := toStrings(evs)
+	if len(got) != len(want) {
+		t.Fatalf("read %d events, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("event %d: %d bytes back, %d sent, differ", i, len(got[i]), len(want[i]))
+		}
+	}
+}
+
+// A call ends when Redis does not answer, with the caller's deadline or,
+// without one, with Timeout (each step of a call is bounded by the
+// client's timeouts; ctx adds no context of its own under a deadline).
+func TestCallsEndWhenRedisDoesNotAnswer(t *testing.T) {
+	r, _ := open(t, 8)
+	ctx := context.Background()
+	if _, err := r.Head(ctx, "u"); err != nil {
+		t.Fatal(err)
+	}
+	// CLIENT PAUSE WRITE holds every client's scripts (they may write),
+	// Head's and Read's among them; the pause outlasts both calls below.
+	if err := r.c.Do(ctx, "CLIENT", "PAUSE", 30000, "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		// UNPAUSE writes nothing: it is answered while paused.
+		if err := r.c.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+			t.Errorf("unpause: %v", err)
+		}
+	}()
+	if _, err := r.Head(ctx, "u"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Head without a deadline while Redis is paused = %v, want ErrUnavailable", err)
+	}
+	dl, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, _, _, err := r.Read(dl, "u", "r0-0", 10, nil); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Read under the caller's deadline while Redis is paused = %v, want ErrUnavailable", err)
+	}
+}

@@ -3,7 +3,6 @@ package cluster
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"sync"
 	"time"
 )
 
@@ -44,57 +43,38 @@ func newProcessID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// held is what this process registered: user → when the registration
-// ends (by this process's clock, measured from before the read, so on the
-// short side).
-type held struct {
-	mu  sync.Mutex
-	m   map[string]time.Time
-	gen uint64 // bumped by forget, so that a read in flight does not re-add
+// needHold says whether a read of user at now must register, and the
+// generation to hand to didHold.
+func (m *marks) needHold(user string, now time.Time, pollMax time.Duration) (bool, uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	held := m.m[user].held
+	return held == 0 || time.Duration(held)-now.Sub(m.base) < pollMax+5*time.Second, m.gen
 }
 
-// need says whether a read of user at now must register, and the
-// generation to hand to did.
-func (h *held) need(user string, now time.Time, pollMax time.Duration) (bool, uint64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	until, ok := h.m[user]
-	return !ok || until.Sub(now) < pollMax+5*time.Second, h.gen
-}
-
-// did records a registration of user until until, made in generation gen.
-func (h *held) did(user string, until time.Time, gen uint64) {
-	h.mu.Lock()
-	if h.gen == gen {
-		h.m[user] = until
+// didHold records a registration of user until until, made in generation
+// gen.
+func (m *marks) didHold(user string, until time.Time, gen uint64) {
+	m.mu.Lock()
+	if m.gen == gen {
+		k := m.m[user]
+		k.held = int64(until.Sub(m.base))
+		m.m[user] = k
 	}
-	h.mu.Unlock()
+	m.mu.Unlock()
 }
 
-// forget drops every record: the next read of each user registers again.
-func (h *held) forget() {
-	h.mu.Lock()
-	h.m = make(map[string]time.Time)
-	h.gen++
-	h.mu.Unlock()
-}
-
-// sweep drops the records that ended.
-func (h *held) sweep(now time.Time) {
-	h.mu.Lock()
-	for u, until := range h.m {
-		if !until.After(now) {
-			delete(h.m, u)
+// holdCount returns how many users this process holds registrations for.
+func (m *marks) holdCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, k := range m.m {
+		if k.held != 0 {
+			n++
 		}
 	}
-	h.mu.Unlock()
-}
-
-// count returns how many users this process holds registrations for.
-func (h *held) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.m)
+	return n
 }
 
 // appendLua appends ARGV[1] to every user's stream (KEYS[2i-1], MAXLEN ~

@@ -228,7 +228,7 @@ func TestNoWakeLostWhenRegistrationRacesAppend(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("outcomes of %d races: %v", n, outcome)
-	if got := a.held.count(); got != n {
+	if got := a.marks.holdCount(); got != n {
 		t.Errorf("a holds registrations for %d users; want %d", got, n)
 	}
 }
