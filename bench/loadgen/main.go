@@ -590,7 +590,7 @@ func waitParked(t *target, n int, limit time.Duration) (int, error) {
 
 func parked(o *options, t *target) ([]result, error) {
 	time.Sleep(500 * time.Millisecond)
-	rss0 := t.srv.rssKB()
+	rss0, anon0 := t.srv.rssKB(), t.srv.rssNoFileKB()
 	g0, gErr := t.goroutines()
 	setup := time.Now()
 	spread := time.Duration(0)
@@ -608,7 +608,7 @@ func parked(o *options, t *target) ([]result, error) {
 	}
 	setupS := time.Since(setup).Seconds()
 	time.Sleep(2 * time.Second)
-	rss1 := t.srv.rssKB()
+	rss1, anon1 := t.srv.rssKB(), t.srv.rssNoFileKB()
 	g1, gErr1 := t.goroutines()
 	if profSignals {
 		t.srv.signal(syscall.SIGUSR1)
@@ -624,11 +624,13 @@ func parked(o *options, t *target) ([]result, error) {
 		"rss_before_kb": float64(rss0),
 		"rss_parked_kb": float64(rss1),
 		"kb_per_poll":   float64(rss1-rss0) / float64(o.parked),
-		"setup_s":       setupS,
-		"repolls":       float64(repolls),
-		"idle_cpu_pct":  cpu.ServerPct,
-		"errors":        float64(f.errs.Load()),
-		"hello_retries": float64(f.helloRetries.Load()),
+		// The same without file-backed pages (see rssNoFileKB).
+		"kb_per_poll_nofile": float64(anon1-anon0) / float64(o.parked),
+		"setup_s":            setupS,
+		"repolls":            float64(repolls),
+		"idle_cpu_pct":       cpu.ServerPct,
+		"errors":             float64(f.errs.Load()),
+		"hello_retries":      float64(f.helloRetries.Load()),
 	}
 	if gErr == nil && gErr1 == nil {
 		// Goroutines the server holds per parked poll (0 when a park

@@ -292,13 +292,29 @@ func procCPU(pid string) int64 {
 	return u + st
 }
 
-func procRSS(pid int) int64 {
+// rssNoFileKB is the resident memory of the server's processes without
+// file-backed pages (RssAnon + RssShmem): the binary's and libraries' code
+// pages count in VmRSS by how much of the file the page cache had and the
+// run touched, which is not memory a poll holds. Shared memory stays in
+// (Nchan keeps its messages and subscribers in a shared zone).
+func (s *server) rssNoFileKB() int64 {
+	var t int64
+	for _, p := range s.pids() {
+		t += procStatus(p, "RssAnon:") + procStatus(p, "RssShmem:")
+	}
+	return t
+}
+
+func procRSS(pid int) int64 { return procStatus(pid, "VmRSS:") }
+
+// procStatus is a kB field of /proc/PID/status (0 when missing).
+func procStatus(pid int, field string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
+		if strings.HasPrefix(l, field) {
 			f := strings.Fields(l)
 			if len(f) >= 2 {
 				n, _ := strconv.ParseInt(f[1], 10, 64)

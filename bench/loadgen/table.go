@@ -59,6 +59,8 @@ func tableRows(procs int) []row {
 		atLeast("fanout_saturated", "all_once_in_order", "room fan-out saturated: every member all once, in order (1 = yes)", 1),
 
 		info("parked", "idle_cpu_pct_steady", "idle cycling: steady-state CPU from µs per re-poll, % of one core", true),
+		info("parked", "kb_per_poll_nofile", "memory per parked poll without file-backed pages (KB, RssAnon+RssShmem)", true),
+		info("parked_cluster", "kb_per_poll_nofile", "cluster (Redis): memory per parked poll without file-backed pages (KB)", true),
 		info("parked", "setup_s", "parked: time to park all (s)", true),
 		info("parked", "goroutines_per_poll", "parked: goroutines per parked poll", true),
 		info("direct", "p50_ms", "direct: latency p50 (ms)", true),
