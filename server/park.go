@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -201,8 +202,18 @@ func (pk *parkedPoll) finish() {
 	} else {
 		out = pk.answer(buf, res, closing)
 	}
-	c.SetWriteDeadline(time.Now().Add(s.http.WriteTimeout))
-	_, err := c.Write(out)
+	// The answer almost always fits the socket's buffer: written at once,
+	// it needs no write deadline (setting one costs a timer update per
+	// re-poll, and clearing it another). Only what the socket does not
+	// take is written with the deadline.
+	var wd time.Time
+	rest, err := buf.writeNow(c, out)
+	if err == nil && len(rest) > 0 {
+		wd = time.Now().Add(s.http.WriteTimeout)
+		if err = c.SetWriteDeadline(wd); err == nil {
+			_, err = c.Write(rest)
+		}
+	}
 	buf.put()
 	s.metrics.polled(len(res.Events))
 	s.parking.wg.Done()
@@ -215,7 +226,7 @@ func (pk *parkedPoll) finish() {
 	// has grown): its next request is read and handled here, with no hop
 	// to another goroutine; when that request parks, ServeConn returns and
 	// the worker is free.
-	s.serveNext(c)
+	s.serveNext(c, wd)
 }
 
 // bareConn returns the connection under fasthttp's hijack wrapper and
@@ -232,11 +243,71 @@ func bareConn(c net.Conn) net.Conn {
 
 // answerBuf is where an answer is encoded (value) and framed (out): it is
 // written at once, and the buffers are reused.
-type answerBuf struct{ out, value []byte }
+type answerBuf struct {
+	out, value []byte
+
+	// writeNow's state: write is writeOnce as a func value, made once per
+	// buffer (a method value passed to RawConn.Write would be allocated
+	// on every call); pend is what is left to write, werr the write's
+	// error.
+	write func(fd uintptr) bool
+	pend  []byte
+	werr  error
+}
 
 var answerBufs = sync.Pool{New: func() any {
-	return &answerBuf{out: make([]byte, 0, 512), value: make([]byte, 0, 256)}
+	b := &answerBuf{out: make([]byte, 0, 512), value: make([]byte, 0, 256)}
+	b.write = b.writeOnce
+	return b
 }}
+
+// writeNow writes out to c as far as c's socket takes it without waiting,
+// with no deadline, and returns what is left: all of out when c cannot be
+// written this way (or has a deadline that passed), none when the socket
+// took it all. err is a failed write's.
+func (b *answerBuf) writeNow(c net.Conn, out []byte) (rest []byte, err error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return out, nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return out, nil
+	}
+	b.pend, b.werr = out, nil
+	if rc.Write(b.write) != nil {
+		// A deadline set earlier has passed, or c is closed: the caller's
+		// write (with a deadline) says which.
+		rest = b.pend
+		b.pend = nil
+		return rest, nil
+	}
+	rest, err = b.pend, b.werr
+	b.pend, b.werr = nil, nil
+	return rest, err
+}
+
+// writeOnce is writeNow's write: as much of b.pend as the socket takes.
+// It never asks RawConn.Write to wait (that wait would have no deadline).
+func (b *answerBuf) writeOnce(fd uintptr) bool {
+	for len(b.pend) > 0 {
+		n, err := syscall.Write(int(fd), b.pend)
+		if n > 0 {
+			b.pend = b.pend[n:]
+		}
+		switch {
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			return true
+		case err != nil:
+			b.werr = &net.OpError{Op: "write", Net: "tcp", Err: err}
+			return true
+		case n <= 0:
+			return true // nothing taken and no error: let the caller's write wait
+		}
+	}
+	return true
+}
 
 // put gives b back; buffers grown past 64 KiB (many events) are left to
 // the GC.
