@@ -58,9 +58,49 @@ type parkedPoll struct {
 	callback []byte
 	hdr      []byte
 	c        net.Conn        // set by hijacked
+	rc       syscall.RawConn // set by hijacked: c's, when serveNext had it (else nil)
 	last     bool            // set by hijacked: answer with Connection: close and close
 	res      chat.PollResult // set by done when the poll ends before hijacked runs
 	state    atomic.Uint32   // pkWaiting, then pkConn or pkResult: whichever came first
+
+	// done and hijacked as func values, made once per pooled parkedPoll
+	// (method values handed to the hub and to fasthttp would be allocated
+	// on every poll).
+	doneFn   func(chat.PollResult)
+	hijackFn func(net.Conn)
+}
+
+// parkedPolls are reused: a parked poll is done with once its answer is
+// written (the hub calls done once; fasthttp calls hijacked once, before
+// the answer is written or before finish starts).
+var parkedPolls sync.Pool
+
+// Set here, not in parkedPolls' declaration: New refers to hijacked,
+// which (through finish and release) refers to parkedPolls.
+func init() {
+	parkedPolls.New = func() any {
+		pk := new(parkedPoll)
+		pk.doneFn, pk.hijackFn = pk.done, pk.hijacked
+		return pk
+	}
+}
+
+func newParkedPoll(s *Server, callback []byte) *parkedPoll {
+	pk := parkedPolls.Get().(*parkedPoll)
+	pk.s, pk.callback = s, callback
+	return pk
+}
+
+// release gives pk back, once nothing will use it again (one not made by
+// the pool is left to the GC).
+func (pk *parkedPoll) release() {
+	if pk.doneFn == nil {
+		return
+	}
+	pk.s, pk.callback, pk.hdr, pk.c, pk.rc, pk.last = nil, nil, nil, nil, nil, false
+	pk.res = chat.PollResult{}
+	pk.state.Store(pkWaiting)
+	parkedPolls.Put(pk)
 }
 
 // The poll's two halves meet once: its end (done, on a hub worker) and its
@@ -83,12 +123,13 @@ func (s *Server) canPark(ctx *fasthttp.RequestCtx, timeout time.Duration) bool {
 // poll is answered on it when it ends. A poll that has events already (or
 // is refused) is answered at once, as an ordinary answer: no hijack.
 func (s *Server) park(ctx *fasthttp.RequestCtx, rp reply, c chat.Caller, cursor string, timeout time.Duration) {
-	pk := &parkedPoll{s: s, callback: rp.callback}
+	pk := newParkedPoll(s, rp.callback)
 	// Counted before the hub may call done, which counts it off.
 	s.parking.wg.Add(1)
-	res, parked := s.svc.Park(c, cursor, timeout, pk.done)
+	res, parked := s.svc.Park(c, cursor, timeout, pk.doneFn)
 	if !parked {
 		s.parking.wg.Done()
+		pk.release() // the hub keeps done only when the poll parks
 		s.answerPoll(rp, res)
 		return
 	}
@@ -96,7 +137,7 @@ func (s *Server) park(ctx *fasthttp.RequestCtx, rp reply, c chat.Caller, cursor 
 	// once this handler has returned).
 	pk.hdr = parkedHeaders(&ctx.Response.Header)
 	ctx.HijackSetNoResponse(true)
-	ctx.Hijack(pk.hijacked)
+	ctx.Hijack(pk.hijackFn)
 }
 
 // plainHeaders are the headers begin sets on every browser answer: without
@@ -163,7 +204,7 @@ func (pk *parkedPoll) hijacked(c net.Conn) {
 	pk.last = holdsBuffer(c)
 	// Keep the bare connection, so that wrappers do not pile up (and are
 	// not kept while the poll waits).
-	pk.c = bareConn(c)
+	pk.c, pk.rc = bareConn(c)
 	if pk.state.CompareAndSwap(pkWaiting, pkConn) {
 		return // done answers
 	}
@@ -186,7 +227,7 @@ func (pk *parkedPoll) Run() { pk.finish() }
 // finish writes the poll's answer on the hijacked connection and goes on
 // serving the connection (or closes it).
 func (pk *parkedPoll) finish() {
-	s, c, res := pk.s, pk.c, pk.res
+	s, c, rc, res := pk.s, pk.c, pk.rc, pk.res
 	hub := s.svc.Hub()
 	closing := pk.last
 	select {
@@ -207,7 +248,7 @@ func (pk *parkedPoll) finish() {
 	// re-poll, and clearing it another). Only what the socket does not
 	// take is written with the deadline.
 	var wd time.Time
-	rest, err := buf.writeNow(c, out)
+	rest, err := buf.writeNow(c, rc, out)
 	if err == nil && len(rest) > 0 {
 		wd = time.Now().Add(s.http.WriteTimeout)
 		if err = c.SetWriteDeadline(wd); err == nil {
@@ -215,6 +256,7 @@ func (pk *parkedPoll) finish() {
 		}
 	}
 	buf.put()
+	pk.release()
 	s.metrics.polled(len(res.Events))
 	s.parking.wg.Done()
 	if err != nil || closing {
@@ -226,19 +268,19 @@ func (pk *parkedPoll) finish() {
 	// has grown): its next request is read and handled here, with no hop
 	// to another goroutine; when that request parks, ServeConn returns and
 	// the worker is free.
-	s.serveNext(c, wd)
+	s.serveNext(c, rc, wd)
 }
 
 // bareConn returns the connection under fasthttp's hijack wrapper and
-// serveNext's.
-func bareConn(c net.Conn) net.Conn {
+// serveNext's, and its RawConn when serveNext had it.
+func bareConn(c net.Conn) (net.Conn, syscall.RawConn) {
 	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
 		c = u.UnsafeConn()
 	}
 	if pc, ok := c.(*primedConn); ok {
-		c = pc.Conn
+		return pc.Conn, pc.rc
 	}
-	return c
+	return c, nil
 }
 
 // answerBuf is where an answer is encoded (value) and framed (out): it is
@@ -265,14 +307,16 @@ var answerBufs = sync.Pool{New: func() any {
 // with no deadline, and returns what is left: all of out when c cannot be
 // written this way (or has a deadline that passed), none when the socket
 // took it all. err is a failed write's.
-func (b *answerBuf) writeNow(c net.Conn, out []byte) (rest []byte, err error) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return out, nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return out, nil
+// rc is c's RawConn when the caller has it (nil: asked of c).
+func (b *answerBuf) writeNow(c net.Conn, rc syscall.RawConn, out []byte) (rest []byte, err error) {
+	if rc == nil {
+		sc, ok := c.(syscall.Conn)
+		if !ok {
+			return out, nil
+		}
+		if rc, err = sc.SyscallConn(); err != nil {
+			return out, nil
+		}
 	}
 	b.pend, b.werr = out, nil
 	if rc.Write(b.write) != nil {

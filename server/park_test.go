@@ -304,10 +304,11 @@ func TestParkedPollEndsBeforeHijack(t *testing.T) {
 	s, _ := startParkServer(t)
 	a, b := net.Pipe()
 	defer b.Close()
-	pk := &parkedPoll{s: s, callback: []byte("cb"), hdr: plainHeaders}
+	pk := newParkedPoll(s, []byte("cb"))
+	pk.hdr = plainHeaders
 	s.parking.wg.Add(1)
-	pk.done(chat.PollResult{Cursor: "c7"})
-	pk.hijacked(&hijackLike{Conn: a, r: a})
+	pk.doneFn(chat.PollResult{Cursor: "c7"})
+	pk.hijackFn(&hijackLike{Conn: a, r: a})
 	rc := &rawConn{t: t, c: b, r: bufio.NewReader(b)}
 	resp, body := rc.read()
 	if resp.StatusCode != 200 || body != `/**/cb({"cursor":"c7","events":[]});` {
@@ -370,7 +371,7 @@ func TestPrimedConn(t *testing.T) {
 		t.Fatal(err)
 	}
 	go client.Write([]byte("hello"))
-	pc := &primedConn{Conn: server, buf: primeBufs.Get().(*[primeSize]byte), rc: rc}
+	pc := &primedConn{Conn: server, buf: primeBufs.Get().(*primeBuf), rc: rc}
 	pc.prime()
 	one := make([]byte, 1)
 	if n, err := pc.Read(one); n != 1 || err != nil || one[0] != 'h' {
@@ -391,7 +392,7 @@ func TestPrimedConn(t *testing.T) {
 	if n, err := pc.Read(rest); n != 0 || err != io.EOF {
 		t.Errorf("Read after close = %d %v; want 0 EOF", n, err)
 	}
-	pc2 := &primedConn{Conn: server, buf: primeBufs.Get().(*[primeSize]byte), rc: rc}
+	pc2 := &primedConn{Conn: server, buf: primeBufs.Get().(*primeBuf), rc: rc}
 	pc2.prime()
 	if n, err := pc2.Read(rest); n != 0 || err != io.EOF {
 		t.Errorf("primed Read of a closed peer = %d %v; want 0 EOF", n, err)
@@ -465,7 +466,7 @@ func TestPrimedConnDeadlines(t *testing.T) {
 
 	// A parked poll: deadlines asked for while the request is read from
 	// the primed bytes, then both cleared on hijack.
-	pc := &primedConn{Conn: log, buf: primeBufs.Get().(*[primeSize]byte), rc: rc, rd: rd, prd: rd}
+	pc := &primedConn{Conn: log, buf: primeBufs.Get().(*primeBuf), rc: rc, rd: rd, prd: rd}
 	pc.prime()
 	pc.SetReadDeadline(time.Now().Add(time.Minute))
 	buf := make([]byte, 64)
@@ -488,7 +489,7 @@ func TestPrimedConnDeadlines(t *testing.T) {
 	if _, err := client.Write([]byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	pc = &primedConn{Conn: log, buf: primeBufs.Get().(*[primeSize]byte), rc: rc}
+	pc = &primedConn{Conn: log, buf: primeBufs.Get().(*primeBuf), rc: rc}
 	pc.prime()
 	pc.SetWriteDeadline(time.Now().Add(time.Minute))
 	if _, err := pc.Write([]byte("answer")); err != nil {
@@ -531,7 +532,7 @@ func TestWriteNow(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := answerBufs.Get().(*answerBuf)
-	rest, err := b.writeNow(server, []byte("hello"))
+	rest, err := b.writeNow(server, nil, []byte("hello"))
 	if err != nil || len(rest) != 0 {
 		t.Fatalf("writeNow = %q %v; want all written", rest, err)
 	}
@@ -542,12 +543,12 @@ func TestWriteNow(t *testing.T) {
 	// Fill the socket: the client reads nothing.
 	server.(*net.TCPConn).SetWriteBuffer(4096)
 	big := make([]byte, 8<<20)
-	rest, err = b.writeNow(server, big)
+	rest, err = b.writeNow(server, nil, big)
 	if err != nil || len(rest) == 0 || len(rest) == len(big) {
 		t.Fatalf("writeNow of 8 MiB to a client not reading: %d left, %v; want part written, the rest left", len(rest), err)
 	}
 	server.Close()
-	rest, err = b.writeNow(server, []byte("late"))
+	rest, err = b.writeNow(server, nil, []byte("late"))
 	if err == nil && string(rest) != "late" {
 		t.Errorf("writeNow on a closed connection = %q %v; want an error or all left", rest, err)
 	}

@@ -32,20 +32,17 @@ import (
 // it reads or writes the connection itself, which keeps their meaning. A
 // deadline that is cleared is cleared at once when the connection has one
 // set, so that no timer stays armed while a poll is parked (a read
-// deadline firing 30 s later, for each of 15,000 parked polls, would wake
+// deadline firing ReadTimeout later, for each of 15,000 parked polls, would wake
 // an idle process for nothing). A parked re-poll then sets one deadline
 // (serveNext's, for prime's wait) and clears it on hijack.
 
 // primedConn is a connection whose next bytes have been read already.
 type primedConn struct {
 	net.Conn
-	buf  *[primeSize]byte // pooled; nil once the bytes are read
-	data []byte           // the bytes read and not yet returned
-	err  error            // the read's error, returned after data
+	buf  *primeBuf // pooled; nil once the bytes are read
+	data []byte    // the bytes read and not yet returned
+	err  error     // the read's error, returned after data
 	rc   syscall.RawConn
-
-	n    int   // what prime's read returned
-	rerr error // syscall.Read's error
 
 	// rd and wd are the deadlines set on the connection; prd and pwd the
 	// ones asked for, set on it before the connection is read or written.
@@ -56,21 +53,38 @@ type primedConn struct {
 // site's cookies may make it larger: ServeConn reads the rest itself).
 const primeSize = 4096
 
-var primeBufs = sync.Pool{New: func() any { return new([primeSize]byte) }}
+// primeBuf is prime's buffer with its read: read is readOnce as a func
+// value, made once per buffer (a method value passed to RawConn.Read is
+// allocated on every call).
+type primeBuf struct {
+	b    [primeSize]byte
+	n    int   // what the read returned
+	err  error // syscall.Read's error
+	read func(fd uintptr) bool
+}
+
+var primeBufs = sync.Pool{New: func() any {
+	b := new(primeBuf)
+	b.read = b.readOnce
+	return b
+}}
 
 // serveNext serves c's next requests with fasthttp, after reading the
 // first bytes of the next one itself.
-// wd is the write deadline c has (zero: none).
-func (s *Server) serveNext(c net.Conn, wd time.Time) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		s.http.ServeConn(c)
-		return
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		s.http.ServeConn(c)
-		return
+// rc is c's RawConn when the caller has it (nil: asked of c); wd is the
+// write deadline c has (zero: none).
+func (s *Server) serveNext(c net.Conn, rc syscall.RawConn, wd time.Time) {
+	if rc == nil {
+		sc, ok := c.(syscall.Conn)
+		if !ok {
+			s.http.ServeConn(c)
+			return
+		}
+		var err error
+		if rc, err = sc.SyscallConn(); err != nil {
+			s.http.ServeConn(c)
+			return
+		}
 	}
 	// ServeConn applies ReadTimeout to the first byte of a connection's
 	// first request; so does this wait. Its timeout, like any read error,
@@ -84,7 +98,7 @@ func (s *Server) serveNext(c net.Conn, wd time.Time) {
 		s.http.ServeConn(c)
 		return
 	}
-	pc := &primedConn{Conn: c, buf: primeBufs.Get().(*[primeSize]byte), rc: rc,
+	pc := &primedConn{Conn: c, buf: primeBufs.Get().(*primeBuf), rc: rc,
 		rd: deadline, prd: deadline, wd: wd, pwd: wd}
 	pc.prime()
 	s.http.ServeConn(pc)
@@ -94,8 +108,8 @@ func (s *Server) serveNext(c net.Conn, wd time.Time) {
 // read of the connection does; the read goes to a buffer of primeSize,
 // not a byte).
 func (pc *primedConn) prime() {
-	err := pc.rc.Read(pc.readOnce)
-	n, rerr := pc.n, pc.rerr
+	err := pc.rc.Read(pc.buf.read)
+	n, rerr := pc.buf.n, pc.buf.err
 	switch {
 	case err != nil:
 		pc.err = err // the deadline, or a closed connection
@@ -105,7 +119,7 @@ func (pc *primedConn) prime() {
 		pc.err = io.EOF
 	}
 	if n > 0 {
-		pc.data = pc.buf[:n]
+		pc.data = pc.buf.b[:n]
 	} else {
 		pc.release()
 	}
@@ -113,11 +127,11 @@ func (pc *primedConn) prime() {
 
 // readOnce is prime's read: false (wait for readability) when nothing
 // has come.
-func (pc *primedConn) readOnce(fd uintptr) bool {
+func (b *primeBuf) readOnce(fd uintptr) bool {
 	for {
-		pc.n, pc.rerr = syscall.Read(int(fd), pc.buf[:])
-		if pc.rerr != syscall.EINTR {
-			return pc.rerr != syscall.EAGAIN
+		b.n, b.err = syscall.Read(int(fd), b.b[:])
+		if b.err != syscall.EINTR {
+			return b.err != syscall.EAGAIN
 		}
 	}
 }
@@ -195,6 +209,7 @@ func (pc *primedConn) SetDeadline(t time.Time) error {
 
 func (pc *primedConn) release() {
 	if pc.buf != nil {
+		pc.buf.n, pc.buf.err = 0, nil
 		primeBufs.Put(pc.buf)
 		pc.buf, pc.data = nil, nil
 	}
