@@ -148,17 +148,10 @@ var plainHeaders = []byte("X-Content-Type-Options: nosniff\r\nCache-Control: no-
 // parkedHeaders returns the response headers set so far, as lines, less
 // those frame writes itself.
 func parkedHeaders(h *fasthttp.ResponseHeader) []byte {
-	n := 0
-	for k, v := range h.All() {
-		if !framed(k) {
-			n += len(k) + len(v) + 4
-		}
-	}
+	// One pass, on the stack up to 256 bytes (append moves a longer list
+	// to the heap; it is copied once more below).
 	var tmp [256]byte
 	b := tmp[:0]
-	if n > len(tmp) {
-		b = make([]byte, 0, n)
-	}
 	for k, v := range h.All() {
 		if !framed(k) {
 			b = append(b, k...)
