@@ -129,8 +129,14 @@ type stream struct {
 	// the engine's Touch successfully for the user; 0 when none (or when
 	// the engine may have lost it). Reap leaves out the users whose
 	// engine record is recent enough (see Reap).
-	touched  int64
-	online   bool // seen within the grace, as far as this process knows
+	touched int64
+	online  bool // seen within the grace, as far as this process knows
+	// gone: Reap dropped the stream from its shard (guarded by mu).
+	gone bool
+	// queued: the stream is on its shard's reap wheel, in slot due
+	// (both guarded by sh.wmu). The bools sit together: a stream is 112
+	// bytes, the size class it would take with one of them alone.
+	queued   bool
 	contacts map[string]struct{}
 	// caller is the Service's entry of what the user's identity said
 	// (users.go), kept here so that a poll need not look it up.
@@ -138,12 +144,7 @@ type stream struct {
 
 	user string
 	sh   *shard
-	// gone: Reap dropped the stream from its shard (guarded by mu).
-	gone bool
-	// Its place on the shard's reap wheel (guarded by sh.wmu): the slot
-	// it is due in, when queued.
-	due    int64
-	queued bool
+	due  int64
 }
 
 // Why a parked poll ends.

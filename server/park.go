@@ -59,9 +59,9 @@ type parkedPoll struct {
 	hdr      []byte
 	c        net.Conn        // set by hijacked
 	rc       syscall.RawConn // set by hijacked: c's, when serveNext had it (else nil)
-	last     bool            // set by hijacked: answer with Connection: close and close
 	res      chat.PollResult // set by done when the poll ends before hijacked runs
 	state    atomic.Uint32   // pkWaiting, then pkConn or pkResult: whichever came first
+	last     bool            // set by hijacked: answer with Connection: close and close
 
 	// done and hijacked as func values, made once per pooled parkedPoll
 	// (method values handed to the hub and to fasthttp would be allocated
