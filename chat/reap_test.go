@@ -3,6 +3,8 @@ package chat
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -133,5 +135,106 @@ func TestMemoryExpireWalksOnlyWhenDue(t *testing.T) {
 	now = now.Add(time.Second)
 	if off, _ := e.Expire(ctx); fmt.Sprint(off) != "[b]" {
 		t.Fatalf("Expire = %v; want [b]", off)
+	}
+}
+
+// TestReapWheelMatchesWalk: users park, end their polls, touch and go
+// idle at random moments of a fake clock; before each reap the test walks
+// every stream with Reap's rule, as Reap did before the wheel, and the
+// wheel's reap must touch exactly those users, put offline and drop
+// exactly those streams. The clock moves by less than a reaper tick, by
+// ticks, and by long jumps (past the grace, past the idle time).
+func TestReapWheelMatchesWalk(t *testing.T) {
+	const grace, idle = 8 * time.Second, 30 * time.Second
+	now := time.Unix(1_800_000_000, 0)
+	var clock sync.Mutex
+	tick := func() time.Time { clock.Lock(); defer clock.Unlock(); return now }
+	eng := &touchLog{MemoryEngine: NewMemoryEngine(MemoryConfig{Grace: grace, Idle: idle, Now: tick})}
+	h := NewHub(HubConfig{Engine: eng, Grace: grace, Idle: idle, Now: tick})
+	defer h.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	const users = 60
+	ended := make(chan PollResult, users)
+	parked := map[string]bool{}
+	touches, offline, dropped := 0, 0, 0
+	for step := range 3000 {
+		u := fmt.Sprint("u", rng.IntN(users))
+		switch op := rng.IntN(10); {
+		case op < 3 && !parked[u]:
+			c, _ := h.engine.Head(context.Background(), u)
+			if _, ok := h.Park(u, c, time.Hour, func(r PollResult) { ended <- r }); !ok {
+				t.Fatalf("step %d: %s not parked", step, u)
+			}
+			parked[u] = true
+		case op < 5 && parked[u]:
+			h.Wake(u) // the poll ends (it reads nothing): unparked before its fn runs
+			<-ended
+			parked[u] = false
+		case op < 6:
+			h.Touch(u)
+		case op < 7:
+			h.Open(u)
+		}
+		clock.Lock()
+		switch r := rng.IntN(40); {
+		case r == 0:
+			now = now.Add(idle + grace + time.Duration(rng.IntN(5000))*time.Millisecond)
+		case r < 3:
+			now = now.Add(grace/2 + time.Duration(rng.IntN(3000))*time.Millisecond)
+		default:
+			now = now.Add(time.Duration(rng.IntN(1500)) * time.Millisecond)
+		}
+		clock.Unlock()
+		if rng.IntN(3) > 0 {
+			continue
+		}
+		// What a walk of every stream would do now.
+		nowNano := tick().UnixNano()
+		var wantTouch, wantOff, wantDrop []string
+		h.each(func(s *stream) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.online && (s.parked > 0 || nowNano-s.lastSeen <= int64(grace)) {
+				if (s.parked > 0 && nowNano-s.touched >= int64(grace/2)) || (s.parked == 0 && s.lastSeen > s.touched) {
+					wantTouch = append(wantTouch, s.user)
+				}
+				return
+			}
+			if s.online {
+				wantOff = append(wantOff, s.user)
+			}
+			if s.parked == 0 && nowNano-s.lastSeen > int64(grace+idle) {
+				wantDrop = append(wantDrop, s.user)
+			}
+		})
+		eng.take()
+		h.Reap()
+		gotTouch := eng.take()
+		slices.Sort(wantTouch)
+		slices.Sort(gotTouch)
+		if !slices.Equal(gotTouch, wantTouch) {
+			t.Fatalf("step %d: reap touched %v; a walk would touch %v", step, gotTouch, wantTouch)
+		}
+		for _, u := range wantOff {
+			if s := h.get(u, false); s != nil {
+				s.mu.Lock()
+				on := s.online
+				s.mu.Unlock()
+				if on {
+					t.Fatalf("step %d: %s still online here after the reap; a walk puts it offline", step, u)
+				}
+			}
+		}
+		for _, u := range wantDrop {
+			if h.get(u, false) != nil {
+				t.Fatalf("step %d: %s's stream kept; a walk drops it", step, u)
+			}
+		}
+		touches += len(gotTouch)
+		offline += len(wantOff)
+		dropped += len(wantDrop)
+	}
+	if touches == 0 || offline == 0 || dropped == 0 {
+		t.Fatalf("the run never touched (%d), put offline (%d) or dropped (%d): it tests nothing", touches, offline, dropped)
 	}
 }

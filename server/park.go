@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -57,9 +58,49 @@ type parkedPoll struct {
 	callback []byte
 	hdr      []byte
 	c        net.Conn        // set by hijacked
-	last     bool            // set by hijacked: answer with Connection: close and close
+	rc       syscall.RawConn // set by hijacked: c's, when serveNext had it (else nil)
 	res      chat.PollResult // set by done when the poll ends before hijacked runs
 	state    atomic.Uint32   // pkWaiting, then pkConn or pkResult: whichever came first
+	last     bool            // set by hijacked: answer with Connection: close and close
+
+	// done and hijacked as func values, made once per pooled parkedPoll
+	// (method values handed to the hub and to fasthttp would be allocated
+	// on every poll).
+	doneFn   func(chat.PollResult)
+	hijackFn func(net.Conn)
+}
+
+// parkedPolls are reused: a parked poll is done with once its answer is
+// written (the hub calls done once; fasthttp calls hijacked once, before
+// the answer is written or before finish starts).
+var parkedPolls sync.Pool
+
+// Set here, not in parkedPolls' declaration: New refers to hijacked,
+// which (through finish and release) refers to parkedPolls.
+func init() {
+	parkedPolls.New = func() any {
+		pk := new(parkedPoll)
+		pk.doneFn, pk.hijackFn = pk.done, pk.hijacked
+		return pk
+	}
+}
+
+func newParkedPoll(s *Server, callback []byte) *parkedPoll {
+	pk := parkedPolls.Get().(*parkedPoll)
+	pk.s, pk.callback = s, callback
+	return pk
+}
+
+// release gives pk back, once nothing will use it again (one not made by
+// the pool is left to the GC).
+func (pk *parkedPoll) release() {
+	if pk.doneFn == nil {
+		return
+	}
+	pk.s, pk.callback, pk.hdr, pk.c, pk.rc, pk.last = nil, nil, nil, nil, nil, false
+	pk.res = chat.PollResult{}
+	pk.state.Store(pkWaiting)
+	parkedPolls.Put(pk)
 }
 
 // The poll's two halves meet once: its end (done, on a hub worker) and its
@@ -82,12 +123,13 @@ func (s *Server) canPark(ctx *fasthttp.RequestCtx, timeout time.Duration) bool {
 // poll is answered on it when it ends. A poll that has events already (or
 // is refused) is answered at once, as an ordinary answer: no hijack.
 func (s *Server) park(ctx *fasthttp.RequestCtx, rp reply, c chat.Caller, cursor string, timeout time.Duration) {
-	pk := &parkedPoll{s: s, callback: rp.callback}
+	pk := newParkedPoll(s, rp.callback)
 	// Counted before the hub may call done, which counts it off.
 	s.parking.wg.Add(1)
-	res, parked := s.svc.Park(c, cursor, timeout, pk.done)
+	res, parked := s.svc.Park(c, cursor, timeout, pk.doneFn)
 	if !parked {
 		s.parking.wg.Done()
+		pk.release() // the hub keeps done only when the poll parks
 		s.answerPoll(rp, res)
 		return
 	}
@@ -95,7 +137,7 @@ func (s *Server) park(ctx *fasthttp.RequestCtx, rp reply, c chat.Caller, cursor 
 	// once this handler has returned).
 	pk.hdr = parkedHeaders(&ctx.Response.Header)
 	ctx.HijackSetNoResponse(true)
-	ctx.Hijack(pk.hijacked)
+	ctx.Hijack(pk.hijackFn)
 }
 
 // plainHeaders are the headers begin sets on every browser answer: without
@@ -106,17 +148,10 @@ var plainHeaders = []byte("X-Content-Type-Options: nosniff\r\nCache-Control: no-
 // parkedHeaders returns the response headers set so far, as lines, less
 // those frame writes itself.
 func parkedHeaders(h *fasthttp.ResponseHeader) []byte {
-	n := 0
-	for k, v := range h.All() {
-		if !framed(k) {
-			n += len(k) + len(v) + 4
-		}
-	}
+	// One pass, on the stack up to 256 bytes (append moves a longer list
+	// to the heap; it is copied once more below).
 	var tmp [256]byte
 	b := tmp[:0]
-	if n > len(tmp) {
-		b = make([]byte, 0, n)
-	}
 	for k, v := range h.All() {
 		if !framed(k) {
 			b = append(b, k...)
@@ -162,7 +197,7 @@ func (pk *parkedPoll) hijacked(c net.Conn) {
 	pk.last = holdsBuffer(c)
 	// Keep the bare connection, so that wrappers do not pile up (and are
 	// not kept while the poll waits).
-	pk.c = bareConn(c)
+	pk.c, pk.rc = bareConn(c)
 	if pk.state.CompareAndSwap(pkWaiting, pkConn) {
 		return // done answers
 	}
@@ -185,7 +220,7 @@ func (pk *parkedPoll) Run() { pk.finish() }
 // finish writes the poll's answer on the hijacked connection and goes on
 // serving the connection (or closes it).
 func (pk *parkedPoll) finish() {
-	s, c, res := pk.s, pk.c, pk.res
+	s, c, rc, res := pk.s, pk.c, pk.rc, pk.res
 	hub := s.svc.Hub()
 	closing := pk.last
 	select {
@@ -201,9 +236,20 @@ func (pk *parkedPoll) finish() {
 	} else {
 		out = pk.answer(buf, res, closing)
 	}
-	c.SetWriteDeadline(time.Now().Add(s.http.WriteTimeout))
-	_, err := c.Write(out)
+	// The answer almost always fits the socket's buffer: written at once,
+	// it needs no write deadline (setting one costs a timer update per
+	// re-poll, and clearing it another). Only what the socket does not
+	// take is written with the deadline.
+	var wd time.Time
+	rest, err := buf.writeNow(c, rc, out)
+	if err == nil && len(rest) > 0 {
+		wd = time.Now().Add(s.http.WriteTimeout)
+		if err = c.SetWriteDeadline(wd); err == nil {
+			_, err = c.Write(rest)
+		}
+	}
 	buf.put()
+	pk.release()
 	s.metrics.polled(len(res.Events))
 	s.parking.wg.Done()
 	if err != nil || closing {
@@ -215,28 +261,90 @@ func (pk *parkedPoll) finish() {
 	// has grown): its next request is read and handled here, with no hop
 	// to another goroutine; when that request parks, ServeConn returns and
 	// the worker is free.
-	s.serveNext(c)
+	s.serveNext(c, rc, wd)
 }
 
 // bareConn returns the connection under fasthttp's hijack wrapper and
-// serveNext's.
-func bareConn(c net.Conn) net.Conn {
+// serveNext's, and its RawConn when serveNext had it.
+func bareConn(c net.Conn) (net.Conn, syscall.RawConn) {
 	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
 		c = u.UnsafeConn()
 	}
 	if pc, ok := c.(*primedConn); ok {
-		c = pc.Conn
+		return pc.Conn, pc.rc
 	}
-	return c
+	return c, nil
 }
 
 // answerBuf is where an answer is encoded (value) and framed (out): it is
 // written at once, and the buffers are reused.
-type answerBuf struct{ out, value []byte }
+type answerBuf struct {
+	out, value []byte
+
+	// writeNow's state: write is writeOnce as a func value, made once per
+	// buffer (a method value passed to RawConn.Write would be allocated
+	// on every call); pend is what is left to write, werr the write's
+	// error.
+	write func(fd uintptr) bool
+	pend  []byte
+	werr  error
+}
 
 var answerBufs = sync.Pool{New: func() any {
-	return &answerBuf{out: make([]byte, 0, 512), value: make([]byte, 0, 256)}
+	b := &answerBuf{out: make([]byte, 0, 512), value: make([]byte, 0, 256)}
+	b.write = b.writeOnce
+	return b
 }}
+
+// writeNow writes out to c as far as c's socket takes it without waiting,
+// with no deadline, and returns what is left: all of out when c cannot be
+// written this way (or has a deadline that passed), none when the socket
+// took it all. err is a failed write's.
+// rc is c's RawConn when the caller has it (nil: asked of c).
+func (b *answerBuf) writeNow(c net.Conn, rc syscall.RawConn, out []byte) (rest []byte, err error) {
+	if rc == nil {
+		sc, ok := c.(syscall.Conn)
+		if !ok {
+			return out, nil
+		}
+		if rc, err = sc.SyscallConn(); err != nil {
+			return out, nil
+		}
+	}
+	b.pend, b.werr = out, nil
+	if rc.Write(b.write) != nil {
+		// A deadline set earlier has passed, or c is closed: the caller's
+		// write (with a deadline) says which.
+		rest = b.pend
+		b.pend = nil
+		return rest, nil
+	}
+	rest, err = b.pend, b.werr
+	b.pend, b.werr = nil, nil
+	return rest, err
+}
+
+// writeOnce is writeNow's write: as much of b.pend as the socket takes.
+// It never asks RawConn.Write to wait (that wait would have no deadline).
+func (b *answerBuf) writeOnce(fd uintptr) bool {
+	for len(b.pend) > 0 {
+		n, err := syscall.Write(int(fd), b.pend)
+		if n > 0 {
+			b.pend = b.pend[n:]
+		}
+		switch {
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			return true
+		case err != nil:
+			b.werr = &net.OpError{Op: "write", Net: "tcp", Err: err}
+			return true
+		case n <= 0:
+			return true // nothing taken and no error: let the caller's write wait
+		}
+	}
+	return true
+}
 
 // put gives b back; buffers grown past 64 KiB (many events) are left to
 // the GC.

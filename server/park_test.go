@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -302,10 +304,11 @@ func TestParkedPollEndsBeforeHijack(t *testing.T) {
 	s, _ := startParkServer(t)
 	a, b := net.Pipe()
 	defer b.Close()
-	pk := &parkedPoll{s: s, callback: []byte("cb"), hdr: plainHeaders}
+	pk := newParkedPoll(s, []byte("cb"))
+	pk.hdr = plainHeaders
 	s.parking.wg.Add(1)
-	pk.done(chat.PollResult{Cursor: "c7"})
-	pk.hijacked(&hijackLike{Conn: a, r: a})
+	pk.doneFn(chat.PollResult{Cursor: "c7"})
+	pk.hijackFn(&hijackLike{Conn: a, r: a})
 	rc := &rawConn{t: t, c: b, r: bufio.NewReader(b)}
 	resp, body := rc.read()
 	if resp.StatusCode != 200 || body != `/**/cb({"cursor":"c7","events":[]});` {
@@ -368,7 +371,7 @@ func TestPrimedConn(t *testing.T) {
 		t.Fatal(err)
 	}
 	go client.Write([]byte("hello"))
-	pc := &primedConn{Conn: server, buf: primeBufs.Get().(*[primeSize]byte), rc: rc}
+	pc := &primedConn{Conn: server, buf: primeBufs.Get().(*primeBuf), rc: rc}
 	pc.prime()
 	one := make([]byte, 1)
 	if n, err := pc.Read(one); n != 1 || err != nil || one[0] != 'h' {
@@ -389,9 +392,164 @@ func TestPrimedConn(t *testing.T) {
 	if n, err := pc.Read(rest); n != 0 || err != io.EOF {
 		t.Errorf("Read after close = %d %v; want 0 EOF", n, err)
 	}
-	pc2 := &primedConn{Conn: server, buf: primeBufs.Get().(*[primeSize]byte), rc: rc}
+	pc2 := &primedConn{Conn: server, buf: primeBufs.Get().(*primeBuf), rc: rc}
 	pc2.prime()
 	if n, err := pc2.Read(rest); n != 0 || err != io.EOF {
 		t.Errorf("primed Read of a closed peer = %d %v; want 0 EOF", n, err)
+	}
+}
+
+// deadlineLog is a connection that records the deadlines set on it.
+type deadlineLog struct {
+	net.Conn
+	calls []string
+}
+
+func (d *deadlineLog) SetReadDeadline(t time.Time) error {
+	d.calls = append(d.calls, "read "+deadlineName(t))
+	return d.Conn.SetReadDeadline(t)
+}
+
+func (d *deadlineLog) SetWriteDeadline(t time.Time) error {
+	d.calls = append(d.calls, "write "+deadlineName(t))
+	return d.Conn.SetWriteDeadline(t)
+}
+
+func (d *deadlineLog) SetDeadline(t time.Time) error {
+	d.calls = append(d.calls, "both "+deadlineName(t))
+	return d.Conn.SetDeadline(t)
+}
+
+func deadlineName(t time.Time) string {
+	switch {
+	case t.IsZero():
+		return "none"
+	case t.Before(time.Now()):
+		return "past"
+	}
+	return "future"
+}
+
+// TestPrimedConnDeadlines: the deadlines fasthttp asks for while it reads
+// primed bytes reach the connection only when it is read or written
+// itself, with their meaning (a deadline that has passed fails that read);
+// clearing them clears the connection's at once, so that no timer stays
+// armed while a poll is parked.
+func TestPrimedConnDeadlines(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	rc, err := server.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Write([]byte("GET / HTTP/1.1\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	log := &deadlineLog{Conn: server}
+	rd := time.Now().Add(time.Minute) // as serveNext sets it before prime
+	if err := server.SetReadDeadline(rd); err != nil {
+		t.Fatal(err)
+	}
+
+	// A parked poll: deadlines asked for while the request is read from
+	// the primed bytes, then both cleared on hijack.
+	pc := &primedConn{Conn: log, buf: primeBufs.Get().(*primeBuf), rc: rc, rd: rd, prd: rd}
+	pc.prime()
+	pc.SetReadDeadline(time.Now().Add(time.Minute))
+	buf := make([]byte, 64)
+	if n, err := pc.Read(buf); err != nil || string(buf[:n]) != "GET / HTTP/1.1\r\n\r\n" {
+		t.Fatalf("Read = %q %v; want the request", buf[:n], err)
+	}
+	pc.SetReadDeadline(time.Now().Add(time.Minute))
+	pc.SetWriteDeadline(time.Now().Add(time.Minute))
+	if err := pc.SetDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(log.calls, ", "); got != "read none" {
+		t.Errorf("deadlines set on a parked poll's connection: %q; want only \"read none\" (serveNext's cleared)", got)
+	}
+
+	// A request answered at once: the write deadline asked for is set
+	// before the answer is written, and a read deadline that has passed
+	// fails the read of the connection that follows the primed bytes.
+	log.calls = nil
+	if _, err := client.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	pc = &primedConn{Conn: log, buf: primeBufs.Get().(*primeBuf), rc: rc}
+	pc.prime()
+	pc.SetWriteDeadline(time.Now().Add(time.Minute))
+	if _, err := pc.Write([]byte("answer")); err != nil {
+		t.Fatal(err)
+	}
+	pc.SetReadDeadline(time.Now().Add(-time.Second))
+	if n, err := pc.Read(buf); n != 1 || err != nil {
+		t.Fatalf("Read of the primed byte = %d %v; want 1 <nil>", n, err)
+	}
+	if n, err := pc.Read(buf); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("Read past a passed deadline = %d %v; want a deadline error", n, err)
+	}
+	if got := strings.Join(log.calls, ", "); got != "write future, read past" {
+		t.Errorf("deadlines set: %q; want \"write future, read past\"", got)
+	}
+	got := make([]byte, 6)
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(client, got); err != nil || string(got) != "answer" {
+		t.Errorf("client read %q %v; want answer", got, err)
+	}
+}
+
+// TestWriteNow: an answer the socket takes is written whole with no
+// deadline; on a socket that takes nothing more, what is left comes back
+// for the caller to write with one; a closed connection reports an error
+// or leaves everything to the caller's write.
+func TestWriteNow(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := answerBufs.Get().(*answerBuf)
+	rest, err := b.writeNow(server, nil, []byte("hello"))
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("writeNow = %q %v; want all written", rest, err)
+	}
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(client, got); err != nil || string(got) != "hello" {
+		t.Fatalf("client read %q %v; want hello", got, err)
+	}
+	// Fill the socket: the client reads nothing.
+	server.(*net.TCPConn).SetWriteBuffer(4096)
+	big := make([]byte, 8<<20)
+	rest, err = b.writeNow(server, nil, big)
+	if err != nil || len(rest) == 0 || len(rest) == len(big) {
+		t.Fatalf("writeNow of 8 MiB to a client not reading: %d left, %v; want part written, the rest left", len(rest), err)
+	}
+	server.Close()
+	rest, err = b.writeNow(server, nil, []byte("late"))
+	if err == nil && string(rest) != "late" {
+		t.Errorf("writeNow on a closed connection = %q %v; want an error or all left", rest, err)
 	}
 }
