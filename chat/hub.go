@@ -373,12 +373,26 @@ func (h *Hub) poll(user, cursor string, timeout time.Duration, keep func(string)
 // park is the one poll path. It returns the answer and a nil waiter, or
 // the waiter that will answer fn.
 func (h *Hub) park(user, cursor string, timeout time.Duration, keep func(string) bool, fn func(PollResult)) (PollResult, *waiter) {
+	return h.parkOn(h.get(user, true), user, cursor, timeout, keep, fn)
+}
+
+// parkOn is park on s, user's stream as it was looked up. Reap may drop s
+// from its shard between that lookup and the lock below (a user idle for
+// grace + idle who comes back during the reap); a waiter added to a
+// dropped stream is not found by Wake and would hear of nothing until its
+// timeout, so the poll parks on the stream the shard holds now.
+func (h *Hub) parkOn(s *stream, user, cursor string, timeout time.Duration, keep func(string) bool, fn func(PollResult)) (PollResult, *waiter) {
 	sh := h.shard(user)
-	s := h.get(user, true)
 	h.seen(user, s)
-	w := &waiter{h: h, s: s, sh: sh, user: user, cursor: cursor, fn: fn, scoped: keep != nil, keep: keep}
 	s.mu.Lock()
-	s.addWaiter(w)
+	for s.gone {
+		s.mu.Unlock()
+		s = h.get(user, true)
+		h.seen(user, s)
+		s.mu.Lock()
+	}
+	w := &waiter{h: h, s: s, sh: sh, user: user, cursor: cursor, fn: fn, scoped: keep != nil, keep: keep}
+	s.addWaiter(w) // parked > 0 from here: Reap no longer drops s
 	s.mu.Unlock()
 	h.parked.Add(1)
 

@@ -238,3 +238,48 @@ func TestReapWheelMatchesWalk(t *testing.T) {
 		t.Fatalf("the run never touched (%d), put offline (%d) or dropped (%d): it tests nothing", touches, offline, dropped)
 	}
 }
+
+// TestParkOnDroppedStream: a poll that looked up its stream just before
+// Reap dropped it (its user idle for grace + idle) parks on the stream the
+// shard holds afterwards, so a message published next wakes it. Parked on
+// the dropped stream, Wake would not find it until its timeout.
+func TestParkOnDroppedStream(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	var clock sync.Mutex
+	tick := func() time.Time { clock.Lock(); defer clock.Unlock(); return now }
+	advance := func(d time.Duration) { clock.Lock(); now = now.Add(d); clock.Unlock() }
+	// The engine keeps u's events longer than the hub keeps u's stream,
+	// as Redis does in cluster mode: the cursor stays valid, so the poll
+	// parks instead of answering a reset.
+	eng := NewMemoryEngine(MemoryConfig{Grace: 40 * time.Second, Idle: time.Hour, Now: tick})
+	h := NewHub(HubConfig{Engine: eng, Grace: 40 * time.Second, Idle: time.Minute, Now: tick})
+	defer h.Close()
+
+	c := open1(h, "u")
+	stale := h.get("u", true) // the poll's lookup, before the reap
+	h.seen("u", stale)
+	advance(2 * time.Minute) // past grace + idle, no poll meanwhile
+	h.Reap()
+	stale.mu.Lock()
+	gone := stale.gone
+	stale.mu.Unlock()
+	if !gone {
+		t.Fatal("Reap kept an idle stream; the test needs it dropped")
+	}
+
+	answered := make(chan PollResult, 1)
+	if _, w := h.parkOn(stale, "u", c, time.Hour, nil, func(r PollResult) { answered <- r }); w == nil {
+		t.Fatal("u not parked")
+	}
+	if !h.Publish("u", "k", ev("1")) {
+		t.Fatal("Publish found no stream for u")
+	}
+	select {
+	case r := <-answered:
+		if len(r.Events) != 1 {
+			t.Fatalf("woken with %d events; want 1", len(r.Events))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a poll parked across Reap's drop was not woken by a message")
+	}
+}
