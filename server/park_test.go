@@ -351,21 +351,7 @@ func TestRequestsAfterParkedAnswer(t *testing.T) {
 }
 
 func TestPrimedConn(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	client, server := tcpPair(t)
 	rc, err := server.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
@@ -397,6 +383,26 @@ func TestPrimedConn(t *testing.T) {
 	if n, err := pc2.Read(rest); n != 0 || err != io.EOF {
 		t.Errorf("primed Read of a closed peer = %d %v; want 0 EOF", n, err)
 	}
+}
+
+// tcpPair is a connected loopback pair, both ends closed when the test
+// ends.
+func tcpPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if client, err = net.Dial("tcp", ln.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	if server, err = ln.Accept(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	return client, server
 }
 
 // deadlineLog is a connection that records the deadlines set on it.
@@ -436,21 +442,7 @@ func deadlineName(t time.Time) string {
 // clearing them clears the connection's at once, so that no timer stays
 // armed while a poll is parked.
 func TestPrimedConnDeadlines(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	client, server := tcpPair(t)
 	rc, err := server.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
@@ -517,20 +509,7 @@ func TestPrimedConnDeadlines(t *testing.T) {
 // for the caller to write with one; a closed connection reports an error
 // or leaves everything to the caller's write.
 func TestWriteNow(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, server := tcpPair(t)
 	b := answerBufs.Get().(*answerBuf)
 	rest, err := b.writeNow(server, nil, []byte("hello"))
 	if err != nil || len(rest) != 0 {
