@@ -230,8 +230,11 @@ func TestProductionConfigIsHonest(t *testing.T) {
 	if c.Chat.RateLimit() != 5 {
 		t.Errorf("chat.rate = %v; want the default 5", c.Chat.RateLimit())
 	}
+	if !c.Server.EventLoopOn() {
+		t.Errorf("server.event_loop is off; want the default on")
+	}
 	d := Default("0123456789abcdef-prod")
-	d.File, c.Chat.Rate = c.File, nil
+	d.File, c.Chat.Rate, c.Server.EventLoop = c.File, nil, nil
 	if got, want := fmt.Sprintf("%+v", *c), fmt.Sprintf("%+v", *d); got != want {
 		t.Errorf("config.production.toml differs from the defaults:\n got %s\nwant %s", got, want)
 	}

@@ -94,7 +94,14 @@ type Server struct {
 	// MetricsPublic serves /metrics to anyone; false means loopback clients
 	// or the API credentials only.
 	MetricsPublic bool `toml:"metrics_public"`
+	// EventLoop serves the polls of connections that have parked once on
+	// the server's own epoll loops (Linux, one process); unset means on.
+	// Read it with EventLoopOn.
+	EventLoop *bool `toml:"event_loop"`
 }
+
+// EventLoopOn says whether parked connections go to the event loops.
+func (s Server) EventLoopOn() bool { return s.EventLoop == nil || *s.EventLoop }
 
 // Auth is how the host site signs identities.
 type Auth struct {

@@ -71,7 +71,7 @@ func (s *Server) withMetrics(h fasthttp.RequestHandler) fasthttp.RequestHandler 
 	}
 }
 
-func (m *metrics) write(w io.Writer, svc *chat.Service) {
+func (m *metrics) write(w io.Writer, svc *chat.Service, ls *loops) {
 	var b strings.Builder
 	metric := func(name, typ, help string, v any) {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n%s %v\n", name, help, name, typ, name, v)
@@ -79,6 +79,11 @@ func (m *metrics) write(w io.Writer, svc *chat.Service) {
 	hub := svc.Hub()
 	metric("pollchat_parked_polls", "gauge", "Polls parked now.", hub.Parked())
 	metric("pollchat_streams", "gauge", "User event streams held in memory.", hub.Streams())
+	if ls != nil {
+		polls, handoffs := ls.stats()
+		metric("pollchat_loop_polls_total", "counter", "Polls read and handled on the event loops.", polls)
+		metric("pollchat_loop_handoffs_total", "counter", "Requests on event-loop connections handed back to Go's poller (other endpoints, split or pipelined requests).", handoffs)
+	}
 	metric("pollchat_sends_total", "counter", "Messages stored and delivered.", svc.Sends())
 	metric("pollchat_deliveries_total", "counter", "Events appended to user streams.", hub.Deliveries())
 	metric("pollchat_engine_errors_total", "counter", "Engine (Redis in a cluster) calls that failed.", hub.EngineErrors())
@@ -168,7 +173,7 @@ func (s *Server) metricsHandler(ctx *fasthttp.RequestCtx) {
 	}
 	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
 	ctx.Response.Header.Set("Cache-Control", "no-store")
-	s.metrics.write(ctx, s.svc)
+	s.metrics.write(ctx, s.svc, s.loops)
 }
 
 // metricsAllowed decides who may read /metrics: anyone with

@@ -58,6 +58,7 @@ type parkedPoll struct {
 	callback []byte
 	hdr      []byte
 	c        net.Conn        // set by hijacked
+	lc       *lconn          // set by park instead, on an event loop (loop_linux.go)
 	rc       syscall.RawConn // set by hijacked: c's, when serveNext had it (else nil)
 	res      chat.PollResult // set by done when the poll ends before hijacked runs
 	state    atomic.Uint32   // pkWaiting, then pkConn or pkResult: whichever came first
@@ -97,7 +98,7 @@ func (pk *parkedPoll) release() {
 	if pk.doneFn == nil {
 		return
 	}
-	pk.s, pk.callback, pk.hdr, pk.c, pk.rc, pk.last = nil, nil, nil, nil, nil, false
+	pk.s, pk.callback, pk.hdr, pk.c, pk.lc, pk.rc, pk.last = nil, nil, nil, nil, nil, nil, false
 	pk.res = chat.PollResult{}
 	pk.state.Store(pkWaiting)
 	parkedPolls.Put(pk)
@@ -124,13 +125,29 @@ func (s *Server) canPark(ctx *fasthttp.RequestCtx, timeout time.Duration) bool {
 // is refused) is answered at once, as an ordinary answer: no hijack.
 func (s *Server) park(ctx *fasthttp.RequestCtx, rp reply, c chat.Caller, cursor string, timeout time.Duration) {
 	pk := newParkedPoll(s, rp.callback)
+	// On an event loop the connection is here already: the poll keeps it
+	// from the moment it parks (done may answer at once, on a hub worker),
+	// and the loop leaves it alone once the handler returns.
+	lc, onLoop := ctx.Conn().(*lconn)
+	if onLoop {
+		pk.hdr = parkedHeaders(&ctx.Response.Header)
+		pk.lc = lc
+		pk.state.Store(pkConn)
+		lc.l.parked = true
+	}
 	// Counted before the hub may call done, which counts it off.
 	s.parking.wg.Add(1)
 	res, parked := s.svc.Park(c, cursor, timeout, pk.doneFn)
 	if !parked {
+		if onLoop {
+			lc.l.parked = false
+		}
 		s.parking.wg.Done()
 		pk.release() // the hub keeps done only when the poll parks
 		s.answerPoll(rp, res)
+		return
+	}
+	if onLoop {
 		return
 	}
 	// Read by done or by a worker, after hijacked (which fasthttp starts
@@ -198,6 +215,15 @@ func (pk *parkedPoll) hijacked(c net.Conn) {
 	// Keep the bare connection, so that wrappers do not pile up (and are
 	// not kept while the poll waits).
 	pk.c, pk.rc = bareConn(c)
+	// Off Go's poller, for an event loop to serve the connection's next
+	// polls (loop_linux.go), once per connection: this is where a
+	// connection's first parked poll comes, and where one that went back to
+	// Go's poller comes back.
+	if !pk.last && pk.s.loops != nil {
+		if lc := pk.s.loops.take(pk.c, pk.rc); lc != nil {
+			pk.lc, pk.c, pk.rc = lc, nil, nil
+		}
+	}
 	if pk.state.CompareAndSwap(pkWaiting, pkConn) {
 		return // done answers
 	}
@@ -235,6 +261,16 @@ func (pk *parkedPoll) finish() {
 		out = pk.evicted(buf, closing)
 	} else {
 		out = pk.answer(buf, res, closing)
+	}
+	if lc := pk.lc; lc != nil {
+		// On an event loop: written on the descriptor, then back on the
+		// loop (loop_linux.go).
+		s.loops.write(lc, out, closing)
+		buf.put()
+		pk.release()
+		s.metrics.polled(len(res.Events))
+		s.parking.wg.Done()
+		return
 	}
 	// The answer almost always fits the socket's buffer: written at once,
 	// it needs no write deadline (setting one costs a timer update per

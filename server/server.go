@@ -43,6 +43,7 @@ type Server struct {
 	anyOrig  bool
 	http     *fasthttp.Server
 	parking  parking     // polls parked on hijacked connections (park.go)
+	loops    *loops      // event loops for parked connections; nil: none (loop_linux.go)
 	uploads  *uploadGate // upload bodies being received (upload_limits.go)
 	started  time.Time
 	more     more                  // the directory search and moderator sessions (more.go)
@@ -98,6 +99,7 @@ func New(cfg *config.Config, svc *chat.Service, dir Invalidator, v *bridge.Verif
 		SecureErrorLogMessage:         true,
 		Logger:                        fasthttpLogger{log},
 	}
+	s.loops = newLoops(s)
 	return s, nil
 }
 
@@ -296,6 +298,9 @@ func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
 // requests to end (or ctx).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.svc.Hub().Close() // answered parked polls close their connection from now on
+	if s.loops != nil {
+		s.loops.shutdown()
+	}
 	err := s.http.ShutdownWithContext(ctx)
 	s.waitParks(ctx) // hijacked polls are not fasthttp's to wait for
 	return err

@@ -1,0 +1,666 @@
+//go:build linux
+
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Event loops for parked connections.
+//
+// A browser's poll connection spends its life in a cycle: a poll parks,
+// its answer is written, the next poll comes in, parks again. On Go's
+// poller each turn of that cycle costs a goroutine that waits for the
+// next request (the runtime's netpoll wakes it), fasthttp's ServeConn
+// set-up for one request, and a fresh goroutine for the hijack: about
+// half of the server's CPU per re-poll went to the scheduler, system
+// calls and fasthttp's per-connection work rather than to the poll
+// (docs/perf-notes.md). Nginx (Nchan) pays for none of that: one thread
+// per core waits on epoll for all its connections and handles what is
+// ready.
+//
+// So a connection whose poll parks leaves Go's poller: when fasthttp
+// hands it over (hijacked, park.go), its descriptor is duplicated and the
+// net.Conn closed (which takes the descriptor out of the runtime's epoll),
+// and after the answer the duplicate is put on one of the server's own
+// epoll sets, one per CPU, each served by
+// one goroutine (an evloop). When the connection's next request is there,
+// the loop reads it in one call; a complete GET /v1/poll alone (the
+// request a browser sends after each answer) is parsed by fasthttp's
+// Request into the loop's own RequestCtx and handed to the server's
+// handler, on the loop's goroutine. The handler parks the poll (park.go
+// sees the connection is an lconn and keeps it, with no hijack) or answers
+// at once (the loop writes the answer). When a parked poll ends, the hub
+// worker that ends it writes the answer on the descriptor and re-arms it
+// on its loop. Anything else read from such a connection (another
+// endpoint, a POST, a request cut in two reads, pipelined requests, HTTP/1.0
+// or Connection: close) goes back to Go's poller: the descriptor becomes a
+// net.Conn again and fasthttp serves it from the bytes read, as serveNext
+// does; if it parks again it comes back.
+//
+// Each connection has one owner at a time (lconn.state): armed on its
+// loop's epoll (EPOLLONESHOT, so one event at most), the sweep may close
+// it; busy (its request being handled, its poll parked, or its answer
+// written), only the holder touches the descriptor. The loop that takes
+// an event, and the sweep, take ownership with a compare-and-swap from
+// armed; whoever owns it re-arms it, hands it to Go or closes it. An event
+// carries the descriptor and a generation, so an event for a descriptor
+// closed since (and its number reused) is recognised and dropped.
+//
+// Limits kept from the Go path: an armed connection with no request for
+// ReadTimeout is closed (serveNext's first-byte wait); an answer the
+// socket does not take at once is finished on the Go path with
+// WriteTimeout. The loop's handler runs the poll's checks (identity from
+// the bridge's cache, rate limits, the hub's Park): in one process none
+// of them waits on the network once a user is cached, so cluster mode
+// (Redis round trips in Park) keeps the Go path.
+
+// lconn states.
+const (
+	lcBusy   uint32 = iota // owned by whoever is handling it
+	lcArmed                // on its loop's epoll, waiting for a request
+	lcClosed               // its descriptor is closed or handed to Go
+)
+
+// lconn is a connection on an event loop. It is a net.Conn only for
+// fasthttp's RequestCtx (the addresses); the loop reads and writes the
+// descriptor itself.
+type lconn struct {
+	fd     int
+	gen    uint32
+	l      *evloop
+	state  atomic.Uint32
+	since  atomic.Int64 // when it was armed (UnixNano)
+	missed atomic.Bool  // an event came while it was busy
+	added  bool         // on its loop's epoll set (armed once); its owner's
+	laddr  net.Addr
+	raddr  net.Addr
+}
+
+var errLoopConn = &net.OpError{Op: "read", Net: "tcp", Err: os.ErrInvalid}
+
+func (lc *lconn) Read([]byte) (int, error)         { return 0, errLoopConn }
+func (lc *lconn) Write([]byte) (int, error)        { return 0, errLoopConn }
+func (lc *lconn) Close() error                     { return nil } // its owner closes it
+func (lc *lconn) LocalAddr() net.Addr              { return lc.laddr }
+func (lc *lconn) RemoteAddr() net.Addr             { return lc.raddr }
+func (lc *lconn) SetDeadline(time.Time) error      { return nil }
+func (lc *lconn) SetReadDeadline(time.Time) error  { return nil }
+func (lc *lconn) SetWriteDeadline(time.Time) error { return nil }
+
+// loops is the server's set of event loops, started at the first
+// connection adopted.
+type loops struct {
+	s     *Server
+	start sync.Once
+	err   error // why the loops could not start (then nothing is adopted)
+	l     []*evloop
+	tab   fdTable
+	gen   atomic.Uint32
+	wake  [2]int // a pipe whose read end is on every loop's epoll: Shutdown writes it
+
+	// life guards the epoll sets: every epoll_ctl holds it for reading
+	// and checks closed, so none reaches an epoll set closed by shutdown.
+	life   sync.RWMutex
+	closed bool
+	down   atomic.Bool    // closed, for arm
+	wg     sync.WaitGroup // the loops' goroutines
+
+	// idle is how long an armed connection may wait for a request
+	// (ReadTimeout); every is how often the first loop looks.
+	idle, every time.Duration
+
+	polls, handoffs atomic.Uint64 // requests served on a loop, and handed to Go
+}
+
+// stats returns the requests served on the loops and the ones handed
+// back to Go's poller.
+func (ls *loops) stats() (polls, handoffs uint64) {
+	return ls.polls.Load(), ls.handoffs.Load()
+}
+
+// evloop is one epoll set and the goroutine that serves it. Only that
+// goroutine uses buf, ctx, out and parked.
+type evloop struct {
+	ls     *loops
+	epfd   int
+	events [128]syscall.EpollEvent
+	buf    [16 << 10]byte // one read: a request (fasthttp's ReadBufferSize)
+	rd     bytes.Reader
+	br     *bufio.Reader
+	ctx    fasthttp.RequestCtx
+	out    []byte
+	parked bool // set by park: the request handled now parked its poll
+}
+
+// newLoops returns the event loops for s, or nil when s does not use
+// them.
+func newLoops(s *Server) *loops {
+	if !s.cfg.Server.EventLoopOn() || s.cfg.Cluster.RedisURL != "" {
+		return nil
+	}
+	return &loops{s: s, idle: ReadTimeout, every: 5 * time.Second}
+}
+
+// open starts the loops: one per CPU the runtime uses.
+func (ls *loops) open() {
+	n := max(1, min(runtime.GOMAXPROCS(0), 64))
+	if err := syscall.Pipe2(ls.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+		ls.err = err
+		return
+	}
+	for range n {
+		epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if err != nil {
+			ls.err = err
+			break
+		}
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: -1}
+		if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, ls.wake[0], &ev); err != nil {
+			syscall.Close(epfd)
+			ls.err = err
+			break
+		}
+		l := &evloop{ls: ls, epfd: epfd, out: make([]byte, 0, 1024)}
+		l.br = bufio.NewReaderSize(&l.rd, 4096)
+		ls.l = append(ls.l, l)
+	}
+	if ls.err != nil {
+		for _, l := range ls.l {
+			syscall.Close(l.epfd)
+		}
+		ls.l = nil
+		syscall.Close(ls.wake[0])
+		syscall.Close(ls.wake[1])
+		ls.s.log.Warn("server: event loops off", "err", ls.err)
+		return
+	}
+	for i, l := range ls.l {
+		ls.wg.Add(1)
+		go l.run(i == 0)
+	}
+}
+
+// take takes c (a hijacked TCP connection whose poll has parked, with no
+// byte of a next request read) off Go's poller: the lconn returned is the
+// caller's (busy, not yet on its loop's epoll). nil: c is as it was.
+func (ls *loops) take(c net.Conn, rc syscall.RawConn) *lconn {
+	ls.start.Do(ls.open)
+	if ls.err != nil {
+		return nil
+	}
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	if rc == nil {
+		var err error
+		if rc, err = tc.SyscallConn(); err != nil {
+			return nil
+		}
+	}
+	fd, derr := -1, error(nil)
+	if err := rc.Control(func(s uintptr) { fd, derr = dupCloexec(int(s)) }); err != nil || derr != nil {
+		return nil
+	}
+	lc := &lconn{fd: fd, gen: ls.gen.Add(1), laddr: c.LocalAddr(), raddr: c.RemoteAddr()}
+	lc.l = ls.l[fd%len(ls.l)]
+	if !ls.tab.set(fd, lc) {
+		syscall.Close(fd)
+		return nil
+	}
+	// The duplicate keeps the socket open; closing c takes its own
+	// descriptor off the runtime's epoll.
+	c.Close()
+	return lc
+}
+
+// dupCloexec duplicates fd, close-on-exec.
+func dupCloexec(fd int) (int, error) {
+	r, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
+
+// arm puts lc (owned by the caller) on its loop, to wait for its next
+// request. lc is on its loop's epoll set for good from the first arm
+// (edge-triggered), so arming again is no system call: only when an edge
+// came while lc was busy (missed, set by the loop) is the set asked to
+// report lc again.
+func (ls *loops) arm(lc *lconn) {
+	lc.since.Store(time.Now().UnixNano())
+	if !lc.added {
+		lc.added = true
+		if !ls.add(lc) {
+			ls.close(lc)
+		}
+		return
+	}
+	lc.state.Store(lcArmed)
+	if ls.down.Load() {
+		// After shutdown's sweep, or before it: whoever takes lc closes it.
+		if lc.state.CompareAndSwap(lcArmed, lcBusy) {
+			ls.close(lc)
+		}
+		return
+	}
+	if lc.missed.Swap(false) {
+		ls.life.RLock()
+		if !ls.closed {
+			ev := lc.event()
+			// MOD makes the set look at lc again, and report it if
+			// readable (an edge for the loop); failing, lc is closed by
+			// whoever takes it.
+			if syscall.EpollCtl(lc.l.epfd, syscall.EPOLL_CTL_MOD, lc.fd, &ev) != nil && lc.state.CompareAndSwap(lcArmed, lcBusy) {
+				ls.life.RUnlock()
+				ls.close(lc)
+				return
+			}
+		}
+		ls.life.RUnlock()
+	}
+}
+
+// event is lc's registration: readable or closed by the peer, edge-
+// triggered, with lc's descriptor and generation.
+func (lc *lconn) event() syscall.EpollEvent {
+	return syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: int32(lc.fd), Pad: int32(lc.gen)}
+}
+
+// epollET is EPOLLET as the event mask's type (syscall's constant is
+// negative).
+const epollET = 1 << 31
+
+// add puts lc on its loop's epoll set, armed; false when it could not be
+// (the loops are shut down, or the call failed): the caller still owns
+// lc.
+func (ls *loops) add(lc *lconn) bool {
+	ls.life.RLock()
+	defer ls.life.RUnlock()
+	if ls.closed {
+		return false
+	}
+	// Armed before the call: the event may come at once, to the loop.
+	lc.state.Store(lcArmed)
+	ev := lc.event()
+	if err := syscall.EpollCtl(lc.l.epfd, syscall.EPOLL_CTL_ADD, lc.fd, &ev); err != nil {
+		// Not on the set, so no event can take it: still the caller's.
+		lc.state.Store(lcBusy)
+		return false
+	}
+	return true
+}
+
+// close closes lc's descriptor (lc owned by the caller). Closing the only
+// descriptor of the socket takes it off the epoll set too.
+func (ls *loops) close(lc *lconn) {
+	lc.state.Store(lcClosed)
+	ls.tab.clear(lc.fd, lc)
+	syscall.Close(lc.fd)
+}
+
+// toGo hands lc (owned by the caller) back to Go's poller as a net.Conn;
+// nil when that failed (lc is closed then).
+func (ls *loops) toGo(lc *lconn) net.Conn {
+	ls.life.RLock()
+	if !ls.closed {
+		// Its duplicate would keep the registration alive.
+		syscall.EpollCtl(lc.l.epfd, syscall.EPOLL_CTL_DEL, lc.fd, nil)
+	}
+	ls.life.RUnlock()
+	lc.state.Store(lcClosed)
+	ls.tab.clear(lc.fd, lc)
+	f := os.NewFile(uintptr(lc.fd), "")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// serveGo serves lc's requests on the Go path, starting with data (read
+// from it already, copied here).
+func (ls *loops) serveGo(lc *lconn, data []byte) {
+	ls.handoffs.Add(1)
+	c := ls.toGo(lc)
+	if c == nil {
+		return
+	}
+	pc := &primedConn{Conn: c, data: bytes.Clone(data)}
+	go ls.s.http.ServeConn(pc)
+}
+
+// write writes out (an answer, all of it) on lc (owned by the caller),
+// then re-arms lc, or closes it when closing. What the socket does not
+// take at once is written on the Go path, with WriteTimeout, from a
+// goroutine of its own; out is not used after write returns.
+func (ls *loops) write(lc *lconn, out []byte, closing bool) {
+	rest, err := writeFd(lc.fd, out)
+	switch {
+	case err != nil:
+		ls.close(lc)
+	case len(rest) > 0:
+		rest = bytes.Clone(rest)
+		c := ls.toGo(lc)
+		if c == nil {
+			return
+		}
+		go ls.s.finishWrite(c, rest, closing)
+	case closing:
+		ls.close(lc)
+	default:
+		ls.arm(lc)
+	}
+}
+
+// finishWrite writes the rest of an answer on c with WriteTimeout, then
+// serves c's next requests (or closes it).
+func (s *Server) finishWrite(c net.Conn, rest []byte, closing bool) {
+	wd := time.Now().Add(s.http.WriteTimeout)
+	err := c.SetWriteDeadline(wd)
+	if err == nil {
+		_, err = c.Write(rest)
+	}
+	if err != nil || closing {
+		c.Close()
+		return
+	}
+	s.serveNext(c, nil, wd)
+}
+
+// writeFd writes b on the non-blocking descriptor fd as far as the socket
+// takes it, and returns what is left.
+func writeFd(fd int, b []byte) ([]byte, error) {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
+		if n > 0 {
+			b = b[n:]
+		}
+		switch {
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			return b, nil
+		case err != nil:
+			return b, err
+		case n <= 0:
+			return b, nil
+		}
+	}
+	return nil, nil
+}
+
+// shutdown closes every armed connection and stops the loops; parked
+// polls close theirs when the hub answers them.
+func (ls *loops) shutdown() {
+	started := false
+	ls.start.Do(func() {}) // no loops start after this
+	ls.life.Lock()
+	if !ls.closed && ls.l != nil {
+		started = true
+	}
+	ls.closed = true
+	ls.down.Store(true)
+	ls.life.Unlock()
+	if !started {
+		return
+	}
+	syscall.Write(ls.wake[1], []byte{1})
+	ls.wg.Wait()
+	ls.sweep(time.Now().Add(time.Hour).UnixNano())
+	for _, l := range ls.l {
+		syscall.Close(l.epfd)
+	}
+	syscall.Close(ls.wake[0])
+	syscall.Close(ls.wake[1])
+}
+
+// sweep closes the armed connections armed before cutoff.
+func (ls *loops) sweep(cutoff int64) {
+	ls.tab.each(func(lc *lconn) {
+		if lc.state.Load() == lcArmed && lc.since.Load() < cutoff && lc.state.CompareAndSwap(lcArmed, lcBusy) {
+			ls.close(lc)
+		}
+	})
+}
+
+// run serves the loop's epoll set until shutdown; the first loop also
+// sweeps idle connections, every 5 seconds (a walk of every connection:
+// an armed one waits ReadTimeout to ReadTimeout + 5 s).
+func (l *evloop) run(sweeps bool) {
+	defer l.ls.wg.Done()
+	every := l.ls.every
+	next := time.Now().Add(every)
+	for {
+		n, err := syscall.EpollWait(l.epfd, l.events[:], 1000)
+		if err != nil && err != syscall.EINTR {
+			l.ls.s.log.Error("server: event loop", "err", err)
+			return
+		}
+		for i := range max(n, 0) {
+			ev := &l.events[i]
+			if ev.Fd < 0 {
+				return // shutdown
+			}
+			l.ready(int(ev.Fd), uint32(ev.Pad), ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0)
+		}
+		if sweeps {
+			if now := time.Now(); now.After(next) {
+				next = now.Add(every)
+				l.ls.sweep(now.Add(-l.ls.idle).UnixNano())
+			}
+		}
+	}
+}
+
+// ready serves the connection an event came for, if it is still the one
+// armed under that descriptor and generation.
+// hup: the peer has closed its side, or the socket has failed.
+func (l *evloop) ready(fd int, gen uint32, hup bool) {
+	lc := l.ls.tab.get(fd)
+	if lc == nil || lc.gen != gen {
+		return
+	}
+	if !lc.state.CompareAndSwap(lcArmed, lcBusy) {
+		if lc.state.Load() != lcBusy {
+			return // closed
+		}
+		// Busy: its owner re-arms it with this edge (arm), unless it was
+		// armed in between.
+		lc.missed.Store(true)
+		if !lc.state.CompareAndSwap(lcArmed, lcBusy) {
+			return
+		}
+		lc.missed.Store(false)
+	}
+	var n int
+	var err error
+	for {
+		n, err = syscall.Read(fd, l.buf[:])
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	switch {
+	case err == syscall.EAGAIN:
+		l.ls.arm(lc) // nothing after all
+		return
+	case err != nil || n <= 0:
+		l.ls.close(lc) // closed by the client, or broken
+		return
+	}
+	data := l.buf[:n]
+	if hup || n == len(l.buf) || !loopRequest(data) {
+		// A half-closed connection (no further edge would come), a read
+		// that may have left bytes behind, or any other request: Go's
+		// poller and fasthttp take it from here.
+		l.ls.serveGo(lc, data)
+		return
+	}
+	l.serve(lc, data)
+}
+
+// loopRequest says whether data is exactly one complete GET /v1/poll
+// request with no body: what the loop serves itself.
+func loopRequest(data []byte) bool {
+	const get = "GET /v1/poll"
+	if len(data) <= len(get) || string(data[:len(get)]) != get {
+		return false
+	}
+	if c := data[len(get)]; c != '?' && c != ' ' {
+		return false
+	}
+	end := bytes.Index(data, []byte("\r\n\r\n"))
+	return end >= 0 && end+4 == len(data)
+}
+
+// serve parses the request in data and hands it to the server's handler.
+func (l *evloop) serve(lc *lconn, data []byte) {
+	ctx := &l.ctx
+	ctx.Init2(lc, fasthttpLogger{l.ls.s.log}, true)
+	l.rd.Reset(data)
+	l.br.Reset(&l.rd)
+	h := &ctx.Request.Header
+	if err := ctx.Request.ReadLimitBody(l.br, l.ls.s.http.MaxRequestBodySize); err != nil ||
+		!h.IsHTTP11() || h.ConnectionClose() || len(ctx.Request.Body()) > 0 {
+		l.reset()
+		l.ls.serveGo(lc, data) // fasthttp answers it as it would have
+		return
+	}
+	ctx.Response.Header.SetServer(serverName(l.ls.s.http.Name))
+	l.parked = false
+	l.ls.polls.Add(1)
+	l.ls.s.http.Handler(ctx)
+	if l.parked {
+		l.reset() // the poll holds lc now
+		return
+	}
+	closing := ctx.Response.ConnectionClose() || l.ls.closing()
+	if closing {
+		ctx.Response.SetConnectionClose()
+	}
+	l.out = l.out[:0]
+	_, err := ctx.Response.WriteTo((*appendWriter)(&l.out))
+	l.reset()
+	if err != nil {
+		l.ls.close(lc)
+		return
+	}
+	l.ls.write(lc, l.out, closing)
+	if cap(l.out) > 64<<10 {
+		l.out = make([]byte, 0, 1024)
+	}
+}
+
+// reset clears the loop's RequestCtx for the next request.
+func (l *evloop) reset() {
+	ctx := &l.ctx
+	ctx.Request.Reset()
+	ctx.Response.Reset()
+	ctx.ResetUserValues()
+	ctx.Hijack(nil)
+	ctx.HijackSetNoResponse(false)
+	l.rd.Reset(nil)
+}
+
+func (ls *loops) closing() bool {
+	ls.life.RLock()
+	defer ls.life.RUnlock()
+	return ls.closed
+}
+
+// appendWriter appends what is written to it.
+type appendWriter []byte
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	*w = append(*w, p...)
+	return len(p), nil
+}
+
+var _ io.Writer = (*appendWriter)(nil)
+
+// fdTable maps descriptors below fdChunks*fdChunk to their lconn, with no
+// lock on lookups.
+type fdTable struct {
+	chunks [fdChunks]atomic.Pointer[[fdChunk]atomic.Pointer[lconn]]
+	mu     sync.Mutex // growing
+	top    atomic.Int64
+}
+
+const (
+	fdChunk  = 4096
+	fdChunks = 256
+)
+
+func (t *fdTable) get(fd int) *lconn {
+	if fd < 0 || fd >= fdChunks*fdChunk {
+		return nil
+	}
+	c := t.chunks[fd/fdChunk].Load()
+	if c == nil {
+		return nil
+	}
+	return c[fd%fdChunk].Load()
+}
+
+// set maps fd to lc; false when fd is too large for the table.
+func (t *fdTable) set(fd int, lc *lconn) bool {
+	if fd < 0 || fd >= fdChunks*fdChunk {
+		return false
+	}
+	c := t.chunks[fd/fdChunk].Load()
+	if c == nil {
+		t.mu.Lock()
+		if c = t.chunks[fd/fdChunk].Load(); c == nil {
+			c = new([fdChunk]atomic.Pointer[lconn])
+			t.chunks[fd/fdChunk].Store(c)
+		}
+		t.mu.Unlock()
+	}
+	c[fd%fdChunk].Store(lc)
+	for {
+		top := t.top.Load()
+		if int64(fd) < top || t.top.CompareAndSwap(top, int64(fd)+1) {
+			return true
+		}
+	}
+}
+
+// clear unmaps fd if it still maps to lc.
+func (t *fdTable) clear(fd int, lc *lconn) {
+	if c := t.chunks[fd/fdChunk].Load(); c != nil {
+		c[fd%fdChunk].CompareAndSwap(lc, nil)
+	}
+}
+
+// each calls fn for every lconn in the table.
+func (t *fdTable) each(fn func(*lconn)) {
+	top := int(t.top.Load())
+	for i := 0; i*fdChunk < top; i++ {
+		c := t.chunks[i].Load()
+		if c == nil {
+			continue
+		}
+		for j := range c {
+			if i*fdChunk+j >= top {
+				break
+			}
+			if lc := c[j].Load(); lc != nil {
+				fn(lc)
+			}
+		}
+	}
+}

@@ -1,0 +1,31 @@
+//go:build !linux
+
+package server
+
+import (
+	"net"
+	"syscall"
+)
+
+// Event loops are Linux's (loop_linux.go); elsewhere every connection
+// stays on Go's poller. lconn is a net.Conn only so that park's type
+// check compiles; none is ever made.
+
+type lconn struct {
+	net.Conn
+	l *evloop
+}
+
+type evloop struct{ parked bool }
+
+type loops struct{}
+
+func newLoops(*Server) *loops { return nil }
+
+func (*loops) take(net.Conn, syscall.RawConn) *lconn { return nil }
+
+func (*loops) write(*lconn, []byte, bool) {}
+
+func (*loops) shutdown() {}
+
+func (*loops) stats() (polls, handoffs uint64) { return 0, 0 }

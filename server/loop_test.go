@@ -1,0 +1,322 @@
+//go:build linux
+
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"pollchat/store"
+)
+
+// waitFor polls cond until it holds or 5 s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// onLoop counts the connections on s's event loops.
+func onLoop(s *Server) int {
+	n := 0
+	s.loops.tab.each(func(*lconn) { n++ })
+	return n
+}
+
+// loopConn returns a connection whose first poll has parked and been
+// answered, so that it is on an event loop, and the cursor to poll from.
+func loopConn(t *testing.T, s *Server, addr, user string) (*rawConn, string) {
+	t.Helper()
+	if s.loops == nil {
+		t.Fatal("server has no event loops; want them (the default on Linux)")
+	}
+	rc := dialRaw(t, addr)
+	rc.write(get("/v1/poll?"+identity(user), "")) // answered at once, with a cursor
+	_, body := rc.read()
+	rc.write(get("/v1/poll?timeout=0.05&cursor="+cursorOf(t, body)+"&"+identity(user), ""))
+	resp, body := rc.read()
+	if resp.StatusCode != 200 || !strings.Contains(body, `"events":[]`) {
+		t.Fatalf("first parked poll = %d %s; want 200 with no events", resp.StatusCode, body)
+	}
+	return rc, cursorOf(t, body)
+}
+
+// A connection whose poll parked is served by an event loop from then on:
+// its polls park and are answered there, with the same answer as on Go's
+// poller, and a poll with events waiting is answered at once.
+func TestLoopServesPolls(t *testing.T) {
+	s, addr := startParkServer(t)
+	rc, cur := loopConn(t, s, addr, "1")
+	if n := onLoop(s); n != 1 {
+		t.Fatalf("connections on the loops = %d; want 1", n)
+	}
+	for i := range 3 {
+		polls, _ := s.loops.stats()
+		rc.write(get("/v1/poll?timeout=20&callback=cb&cursor="+cur+"&"+identity("1"), "Origin: http://site.example\r\n"))
+		waitFor(t, "the poll to park", func() bool { return s.svc.Hub().Parked() == 1 })
+		if got, _ := s.loops.stats(); got != polls+1 {
+			t.Fatalf("round %d: loop polls = %d; want %d (the poll read on the loop)", i, got, polls+1)
+		}
+		text := "hi " + string(rune('a'+i))
+		if err := s.svc.Inject(context.Background(), &store.Message{From: "2", To: "1", Text: text}); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := rc.read()
+		if resp.StatusCode != 200 || !strings.HasPrefix(body, "/**/cb(") || !strings.Contains(body, `"text":"`+text+`"`) {
+			t.Fatalf("round %d: answer = %d %s; want 200, /**/cb( with %q", i, resp.StatusCode, body, text)
+		}
+		for k, v := range map[string]string{
+			"Content-Type":                "application/javascript; charset=utf-8",
+			"Access-Control-Allow-Origin": "http://site.example",
+			"X-Content-Type-Options":      "nosniff",
+			"Cache-Control":               "no-store",
+		} {
+			if got := resp.Header.Get(k); got != v {
+				t.Errorf("round %d: %s = %q; want %q", i, k, got, v)
+			}
+		}
+		cur = cursorOf(t, body)
+	}
+	// Events waiting: answered at once, by the loop.
+	if err := s.svc.Inject(context.Background(), &store.Message{From: "2", To: "1", Text: "waiting"}); err != nil {
+		t.Fatal(err)
+	}
+	polls, _ := s.loops.stats()
+	rc.write(get("/v1/poll?timeout=20&cursor="+cur+"&"+identity("1"), ""))
+	resp, body := rc.read()
+	if resp.StatusCode != 200 || !strings.Contains(body, `"text":"waiting"`) {
+		t.Fatalf("poll with an event waiting = %d %s; want 200 with it", resp.StatusCode, body)
+	}
+	if got, _ := s.loops.stats(); got != polls+1 {
+		t.Errorf("loop polls = %d; want %d", got, polls+1)
+	}
+	// A refused poll (a bad identity) is answered by the loop too, and the
+	// connection goes on.
+	rc.write(get("/v1/poll?timeout=20&cursor="+cursorOf(t, body)+"&id=1&timestamp=x&hash=y", ""))
+	if resp, body := rc.read(); resp.StatusCode != 401 || !strings.Contains(body, `"code":"AUTH_FAILED"`) {
+		t.Errorf("poll with a bad identity = %d %s; want 401 AUTH_FAILED", resp.StatusCode, body)
+	}
+	rc.write(get("/v1/poll?timeout=0&cursor="+cursorOf(t, body)+"&"+identity("1"), ""))
+	if resp, body := rc.read(); resp.StatusCode != 200 || !strings.Contains(body, `"events":[]`) {
+		t.Errorf("poll after the refused one = %d %s; want 200 with no events", resp.StatusCode, body)
+	}
+}
+
+// Anything but a lone GET /v1/poll read from a loop's connection goes back
+// to Go's poller and fasthttp, in order, and the connection comes back to
+// a loop when a poll parks on it again.
+func TestLoopHandsOtherRequestsToGo(t *testing.T) {
+	s, addr := startParkServer(t)
+	tests := []struct {
+		name string
+		send func(rc *rawConn, cur string)
+		want []string // what each answer's body contains, in order
+	}{
+		{"other endpoint", func(rc *rawConn, cur string) {
+			rc.write(get("/healthz", ""))
+		}, []string{"ok"}},
+		{"pipelined", func(rc *rawConn, cur string) {
+			rc.write(get("/v1/poll?timeout=0&cursor="+cur+"&"+identity("1"), ""), get("/healthz", ""))
+		}, []string{`"events":[]`, "ok"}},
+		{"split", func(rc *rawConn, cur string) {
+			req := get("/v1/poll?timeout=0&cursor="+cur+"&"+identity("1"), "")
+			rc.write(req[:20])
+			time.Sleep(50 * time.Millisecond)
+			rc.write(req[20:])
+		}, []string{`"events":[]`}},
+		{"http/1.0", func(rc *rawConn, cur string) {
+			rc.write("GET /v1/poll?timeout=0&cursor=" + cur + "&" + identity("1") + " HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+		}, []string{`"events":[]`}},
+		{"post", func(rc *rawConn, cur string) {
+			body := "timeout=0&cursor=" + cur + "&" + identity("1")
+			rc.write("POST /v1/poll HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+		}, []string{`"events":[]`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rc, cur := loopConn(t, s, addr, "1")
+			_, handed := s.loops.stats()
+			tc.send(rc, cur)
+			for i, want := range tc.want {
+				resp, body := rc.read()
+				if resp.StatusCode != 200 || !strings.Contains(body, want) {
+					t.Fatalf("answer %d = %d %s; want 200 with %s", i, resp.StatusCode, body, want)
+				}
+				if strings.Contains(body, `"cursor"`) {
+					cur = cursorOf(t, body)
+				}
+			}
+			if _, got := s.loops.stats(); got != handed+1 {
+				t.Errorf("handoffs = %d; want %d", got, handed+1)
+			}
+			// A poll that parks takes the connection back to a loop.
+			polls, _ := s.loops.stats()
+			rc.write(get("/v1/poll?timeout=0.05&cursor="+cur+"&"+identity("1"), ""))
+			rc.read()
+			rc.write(get("/v1/poll?timeout=0&cursor="+cur+"&"+identity("1"), ""))
+			if resp, body := rc.read(); resp.StatusCode != 200 || !strings.Contains(body, `"events":[]`) {
+				t.Fatalf("poll after coming back = %d %s", resp.StatusCode, body)
+			}
+			if got, _ := s.loops.stats(); got != polls+1 {
+				t.Errorf("loop polls = %d; want %d (the last poll read on a loop again)", got, polls+1)
+			}
+		})
+	}
+}
+
+// A request sent while the connection's poll is parked (an edge the loop
+// saw while the poll held the connection) is served once the poll has
+// been answered.
+func TestLoopRequestWhileParked(t *testing.T) {
+	s, addr := startParkServer(t)
+	rc, cur := loopConn(t, s, addr, "1")
+	rc.write(get("/v1/poll?timeout=20&cursor="+cur+"&"+identity("1"), ""))
+	waitFor(t, "the poll to park", func() bool { return s.svc.Hub().Parked() == 1 })
+	rc.write(get("/healthz", ""))
+	time.Sleep(50 * time.Millisecond) // the loop sees the edge while the poll holds the connection
+	if err := s.svc.Inject(context.Background(), &store.Message{From: "2", To: "1", Text: "late"}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := rc.read(); resp.StatusCode != 200 || !strings.Contains(body, `"text":"late"`) {
+		t.Fatalf("parked poll = %d %s; want 200 with the message", resp.StatusCode, body)
+	}
+	if resp, body := rc.read(); resp.StatusCode != 200 || !strings.Contains(body, "ok") {
+		t.Fatalf("request sent while parked = %d %s; want /healthz's 200", resp.StatusCode, body)
+	}
+}
+
+// A connection the client closes, or one that sends nothing for the
+// idle time, leaves the loop and is closed.
+func TestLoopClosesConnections(t *testing.T) {
+	s, addr := startParkServer(t)
+	s.loops.idle, s.loops.every = 200*time.Millisecond, 50*time.Millisecond // before the loops start
+	rc, _ := loopConn(t, s, addr, "1")
+	waitFor(t, "the idle connection to close", func() bool { return onLoop(s) == 0 })
+	rc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := rc.r.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("read on the idle connection = %d, %v; want EOF", n, err)
+	}
+	rc2, _ := loopConn(t, s, addr, "2")
+	if n := onLoop(s); n != 1 {
+		t.Fatalf("connections on the loops = %d; want 1", n)
+	}
+	rc2.c.Close()
+	waitFor(t, "the closed connection to leave the loop", func() bool { return onLoop(s) == 0 })
+}
+
+// Shutdown answers a poll parked on a loop with Connection: close, closes
+// the loops' idle connections and returns.
+func TestLoopShutdown(t *testing.T) {
+	s, addr := startParkServer(t)
+	parked, cur := loopConn(t, s, addr, "1")
+	idle, _ := loopConn(t, s, addr, "2")
+	parked.write(get("/v1/poll?timeout=30&cursor="+cur+"&"+identity("1"), ""))
+	waitFor(t, "the poll to park", func() bool { return s.svc.Hub().Parked() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil || ctx.Err() != nil {
+		t.Fatalf("Shutdown() = %v (context %v); want nil, before its deadline", err, ctx.Err())
+	}
+	resp, body := parked.read()
+	if resp.StatusCode != 200 || !strings.Contains(body, `"events":[]`) || !resp.Close {
+		t.Errorf("parked poll at shutdown = %d %s (close %v); want 200, no events, Connection: close", resp.StatusCode, body, resp.Close)
+	}
+	for name, rc := range map[string]*rawConn{"parked": parked, "idle": idle} {
+		rc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := rc.r.Read(make([]byte, 1)); err != io.EOF {
+			t.Errorf("%s connection after shutdown: read = %d, %v; want EOF", name, n, err)
+		}
+	}
+	if n := onLoop(s); n != 0 {
+		t.Errorf("connections on the loops after shutdown = %d; want 0", n)
+	}
+}
+
+// An answer larger than the socket takes at once is finished on Go's
+// poller, whole and in order, and the connection is served after it.
+func TestLoopWriteRest(t *testing.T) {
+	s, addr := startParkServer(t)
+	loopConn(t, s, addr, "1") // starts the loops
+	client, server := tcpPair(t)
+	lc := s.loops.take(server, nil)
+	if lc == nil {
+		t.Fatal("take() = nil; want the connection")
+	}
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<20) // 16 MiB: more than any socket buffer
+	answer := append([]byte("HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(big))+"\r\n\r\n"), big...)
+	s.loops.write(lc, answer, false)
+	if n := onLoop(s); n != 1 { // the first connection only: lc went to Go
+		t.Errorf("connections on the loops = %d; want 1", n)
+	}
+	rc := &rawConn{t: t, c: client, r: bufio.NewReader(client)}
+	resp, body := rc.read()
+	if resp.StatusCode != 200 || body != string(big) {
+		t.Fatalf("answer = %d, %d bytes; want 200 and the %d bytes written", resp.StatusCode, len(body), len(big))
+	}
+	rc.write(get("/healthz", ""))
+	if resp, body := rc.read(); resp.StatusCode != 200 || !strings.Contains(body, "ok") {
+		t.Errorf("request after the long answer = %d %s; want /healthz's 200", resp.StatusCode, body)
+	}
+}
+
+func TestLoopRequest(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"GET /v1/poll?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", true},
+		{"GET /v1/poll HTTP/1.1\r\nHost: a\r\n\r\n", true},
+		{"GET /v1/polls HTTP/1.1\r\nHost: a\r\n\r\n", false},
+		{"GET /v1/poll?x=1 HTTP/1.1\r\nHost: a\r\n", false},                           // cut
+		{"GET /v1/poll?x=1 HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\n\r\n", false}, // pipelined
+		{"POST /v1/poll HTTP/1.1\r\nHost: a\r\n\r\n", false},
+		{"GET /v1/poll", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		if got := loopRequest([]byte(tc.in)); got != tc.want {
+			t.Errorf("loopRequest(%q) = %v; want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// Whatever a client sends on a loop's connection, the server answers it
+// with HTTP (or closes the connection), and its loops go on serving.
+func FuzzLoopRequest(f *testing.F) {
+	f.Add([]byte("GET /v1/poll?timeout=0 HTTP/1.1\r\nHost: a\r\n\r\n"))
+	f.Add([]byte("GET /v1/poll?timeout=0 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n"))
+	f.Add([]byte("GET /v1/poll?timeout=0 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"))
+	f.Add([]byte("GET /v1/poll?callback=%00 HTTP/1.1\r\nHost: a\r\n\r\n"))
+	f.Add([]byte("GET /v1/poll HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n"))
+	f.Add([]byte("GET /v1/poll?timeout=0 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"))
+	f.Add([]byte("GET /v1/poll?timeout=0&timeout=1e999 HTTP/1.1\r\n\r\n"))
+	f.Add([]byte("\x00\xff\r\n\r\n"))
+	s, addr := startParkServer(f)
+	f.Fuzz(func(t *testing.T, req []byte) {
+		rc, _ := loopConn(t, s, addr, "1")
+		rc.c.SetDeadline(time.Now().Add(2 * time.Second))
+		rc.write(string(req))
+		if _, err := rc.r.Peek(1); err == nil {
+			resp, err := http.ReadResponse(rc.r, nil)
+			if err != nil {
+				t.Fatalf("answer to %q is not HTTP: %v", req, err)
+			}
+			resp.Body.Close()
+		}
+		rc.c.Close()
+		// The loops still serve: a new connection's polls park and answer.
+		loopConn(t, s, addr, "2")
+	})
+}
