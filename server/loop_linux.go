@@ -49,12 +49,17 @@ import (
 // net.Conn again and fasthttp serves it from the bytes read, as serveNext
 // does; if it parks again it comes back.
 //
-// Each connection has one owner at a time (lconn.state): armed on its
-// loop's epoll (EPOLLONESHOT, so one event at most), the sweep may close
-// it; busy (its request being handled, its poll parked, or its answer
-// written), only the holder touches the descriptor. The loop that takes
-// an event, and the sweep, take ownership with a compare-and-swap from
-// armed; whoever owns it re-arms it, hands it to Go or closes it. An event
+// Each connection has one owner at a time (lconn.state): armed (waiting
+// for a request), the loop or the sweep may take it; busy (its request
+// being handled, its poll parked, or its answer written), only the holder
+// touches the descriptor. The loop that takes an event, and the sweep,
+// take ownership with a compare-and-swap from armed; whoever owns it
+// re-arms it, hands it to Go or closes it. The descriptor stays on its
+// epoll set, edge-triggered, from its first arm to its close, so arming
+// again costs no system call (a re-arm per poll cost 12% of the CPU of
+// idle cycling); an edge that comes while the connection is busy (bytes
+// sent behind a parked poll, or the peer closing) is marked on it, and
+// its owner asks the set for it again when it re-arms (arm). An event
 // carries the descriptor and a generation, so an event for a descriptor
 // closed since (and its number reused) is recognised and dropped.
 //
