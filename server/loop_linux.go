@@ -254,29 +254,41 @@ func (ls *loops) arm(lc *lconn) {
 		}
 		return
 	}
-	lc.state.Store(lcArmed)
-	if ls.down.Load() {
-		// After shutdown's sweep, or before it: whoever takes lc closes it.
-		if lc.state.CompareAndSwap(lcArmed, lcBusy) {
-			ls.close(lc)
-		}
-		return
-	}
-	if lc.missed.Swap(false) {
-		ls.life.RLock()
-		if !ls.closed {
-			ev := lc.event()
-			// MOD makes the set look at lc again, and report it if
-			// readable (an edge for the loop); failing, lc is closed by
-			// whoever takes it.
-			if syscall.EpollCtl(lc.l.epfd, syscall.EPOLL_CTL_MOD, lc.fd, &ev) != nil && lc.state.CompareAndSwap(lcArmed, lcBusy) {
-				ls.life.RUnlock()
+	for {
+		lc.state.Store(lcArmed)
+		if ls.down.Load() {
+			// After shutdown's sweep, or before it: whoever takes lc
+			// closes it.
+			if lc.state.CompareAndSwap(lcArmed, lcBusy) {
 				ls.close(lc)
-				return
 			}
+			return
 		}
-		ls.life.RUnlock()
+		// An edge that came while lc was busy: take lc back (if the loop
+		// has not taken it since, to read what came) and have the set look
+		// at it again, which reports it if readable; until no edge came in
+		// between.
+		if !lc.missed.Load() || !lc.state.CompareAndSwap(lcArmed, lcBusy) {
+			return
+		}
+		lc.missed.Store(false)
+		if !ls.mod(lc) {
+			ls.close(lc)
+			return
+		}
 	}
+}
+
+// mod asks lc's loop's epoll set to look at lc (owned by the caller)
+// again; false when it could not.
+func (ls *loops) mod(lc *lconn) bool {
+	ls.life.RLock()
+	defer ls.life.RUnlock()
+	if ls.closed {
+		return false
+	}
+	ev := lc.event()
+	return syscall.EpollCtl(lc.l.epfd, syscall.EPOLL_CTL_MOD, lc.fd, &ev) == nil
 }
 
 // event is lc's registration: readable or closed by the peer, edge-
@@ -480,11 +492,12 @@ func (l *evloop) ready(fd int, gen uint32, hup bool) {
 		return
 	}
 	if !lc.state.CompareAndSwap(lcArmed, lcBusy) {
-		if lc.state.Load() != lcBusy {
-			return // closed
+		if lc.state.Load() == lcClosed {
+			return
 		}
-		// Busy: its owner re-arms it with this edge (arm), unless it was
-		// armed in between.
+		// Busy (or armed since the swap failed): marked, its owner asks
+		// the set for this edge again when it re-arms (arm); armed in the
+		// meantime, it is taken here.
 		lc.missed.Store(true)
 		if !lc.state.CompareAndSwap(lcArmed, lcBusy) {
 			return

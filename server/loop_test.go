@@ -45,10 +45,15 @@ func loopConn(t *testing.T, s *Server, addr, user string) (*rawConn, string) {
 	rc := dialRaw(t, addr)
 	rc.write(get("/v1/poll?"+identity(user), "")) // answered at once, with a cursor
 	_, body := rc.read()
-	rc.write(get("/v1/poll?timeout=0.05&cursor="+cursorOf(t, body)+"&"+identity(user), ""))
+	parked := s.svc.Hub().Parked()
+	rc.write(get("/v1/poll?timeout=20&cursor="+cursorOf(t, body)+"&"+identity(user), ""))
+	waitFor(t, "the poll to park", func() bool { return s.svc.Hub().Parked() > parked })
+	if !s.svc.Hub().Publish(user, "", []byte(`{"type":"welcome"}`)) {
+		t.Fatalf("Publish(%s) = false; want the event on the stream", user)
+	}
 	resp, body := rc.read()
-	if resp.StatusCode != 200 || !strings.Contains(body, `"events":[]`) {
-		t.Fatalf("first parked poll = %d %s; want 200 with no events", resp.StatusCode, body)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"type":"welcome"`) {
+		t.Fatalf("first parked poll = %d %s; want 200 with the event", resp.StatusCode, body)
 	}
 	return rc, cursorOf(t, body)
 }
@@ -319,4 +324,52 @@ func FuzzLoopRequest(f *testing.F) {
 		// The loops still serve: a new connection's polls park and answer.
 		loopConn(t, s, addr, "2")
 	})
+}
+
+// Many connections at once, each sending a request behind its parked
+// poll while messages wake the polls: every answer comes, in order (the
+// edges a loop sees while a poll holds the connection are not lost).
+func TestLoopManyConnections(t *testing.T) {
+	s, addr := startParkServer(t)
+	s.loops.idle = time.Minute // the set-up below takes longer than ReadTimeout
+	const conns, rounds = 40, 6
+	rcs := make([]*rawConn, conns)
+	curs := make([]string, conns)
+	user := func(i int) string { return "u" + strconv.Itoa(i) }
+	for i := range conns {
+		rcs[i], curs[i] = loopConn(t, s, addr, user(i))
+	}
+	for r := range rounds {
+		for i, rc := range rcs {
+			rc.write(get("/v1/poll?timeout=20&cursor="+curs[i]+"&"+identity(user(i)), ""))
+		}
+		// Parked, so that the requests below come while the polls hold
+		// their connections (a request read with the poll, pipelined, is
+		// answered on Go's poller with Connection: close).
+		waitFor(t, "the polls to park", func() bool { return s.svc.Hub().Parked() == conns })
+		if r%2 == 0 {
+			for _, rc := range rcs {
+				rc.write(get("/healthz", ""))
+			}
+		}
+		for i := range rcs {
+			text := user(i) + "-" + strconv.Itoa(r)
+			if err := s.svc.Inject(context.Background(), &store.Message{From: "1", To: user(i), Text: text}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, rc := range rcs {
+			text := user(i) + "-" + strconv.Itoa(r)
+			resp, body := rc.read()
+			if resp.StatusCode != 200 || !strings.Contains(body, `"text":"`+text+`"`) {
+				t.Fatalf("round %d, %s: poll = %d %s; want 200 with %q", r, user(i), resp.StatusCode, body, text)
+			}
+			curs[i] = cursorOf(t, body)
+			if r%2 == 0 {
+				if resp, body := rc.read(); resp.StatusCode != 200 || !strings.Contains(body, "ok") {
+					t.Fatalf("round %d, %s: request sent while parked = %d %s; want /healthz's 200", r, user(i), resp.StatusCode, body)
+				}
+			}
+		}
+	}
 }
