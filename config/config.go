@@ -95,7 +95,7 @@ type Server struct {
 	// or the API credentials only.
 	MetricsPublic bool `toml:"metrics_public"`
 	// EventLoop serves the polls of connections that have parked once on
-	// the server's own epoll loops (Linux, one process); unset means on.
+	// the server's own epoll loops (Linux); unset means on.
 	// Read it with EventLoopOn.
 	EventLoop *bool `toml:"event_loop"`
 }

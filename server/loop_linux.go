@@ -66,10 +66,11 @@ import (
 // Limits kept from the Go path: an armed connection with no request for
 // ReadTimeout is closed (serveNext's first-byte wait); an answer the
 // socket does not take at once is finished on the Go path with
-// WriteTimeout. The loop's handler runs the poll's checks (identity from
-// the bridge's cache, rate limits, the hub's Park): in one process none
-// of them waits on the network once a user is cached, so cluster mode
-// (Redis round trips in Park) keeps the Go path.
+// WriteTimeout. The handler runs the poll's checks (identity from the
+// bridge's cache, rate limits, the hub's Park): in one process none of
+// them waits on the network once a user is cached, so it runs on the
+// loop's goroutine; in cluster mode Park waits for Redis, so the loop
+// parses the request and a hub worker runs the handler (offload).
 
 // lconn states.
 const (
@@ -78,9 +79,7 @@ const (
 	lcClosed               // its descriptor is closed or handed to Go
 )
 
-// lconn is a connection on an event loop. It is a net.Conn only for
-// fasthttp's RequestCtx (the addresses); the loop reads and writes the
-// descriptor itself.
+// lconn is a connection on an event loop.
 type lconn struct {
 	fd     int
 	gen    uint32
@@ -93,16 +92,30 @@ type lconn struct {
 	raddr  net.Addr
 }
 
+// loopReq is one request read on a loop: the RequestCtx handed to the
+// handler, whose Conn is the loopReq (a net.Conn only for its addresses,
+// and for park to find it), and what park tells the loop.
+type loopReq struct {
+	ls     *loops
+	lc     *lconn
+	ctx    fasthttp.RequestCtx
+	out    []byte
+	parked bool // set by park: the poll holds lc now
+}
+
 var errLoopConn = &net.OpError{Op: "read", Net: "tcp", Err: os.ErrInvalid}
 
-func (lc *lconn) Read([]byte) (int, error)         { return 0, errLoopConn }
-func (lc *lconn) Write([]byte) (int, error)        { return 0, errLoopConn }
-func (lc *lconn) Close() error                     { return nil } // its owner closes it
-func (lc *lconn) LocalAddr() net.Addr              { return lc.laddr }
-func (lc *lconn) RemoteAddr() net.Addr             { return lc.raddr }
-func (lc *lconn) SetDeadline(time.Time) error      { return nil }
-func (lc *lconn) SetReadDeadline(time.Time) error  { return nil }
-func (lc *lconn) SetWriteDeadline(time.Time) error { return nil }
+func (r *loopReq) Read([]byte) (int, error)         { return 0, errLoopConn }
+func (r *loopReq) Write([]byte) (int, error)        { return 0, errLoopConn }
+func (r *loopReq) Close() error                     { return nil } // lc's owner closes it
+func (r *loopReq) LocalAddr() net.Addr              { return r.lc.laddr }
+func (r *loopReq) RemoteAddr() net.Addr             { return r.lc.raddr }
+func (r *loopReq) SetDeadline(time.Time) error      { return nil }
+func (r *loopReq) SetReadDeadline(time.Time) error  { return nil }
+func (r *loopReq) SetWriteDeadline(time.Time) error { return nil }
+
+// loopReqs are the requests handled off the loop (offload).
+var loopReqs = sync.Pool{New: func() any { return &loopReq{out: make([]byte, 0, 1024)} }}
 
 // loops is the server's set of event loops, started at the first
 // connection adopted.
@@ -126,6 +139,10 @@ type loops struct {
 	// (ReadTimeout); every is how often the first loop looks.
 	idle, every time.Duration
 
+	// offload: requests are handled on the hub's workers, not on the
+	// loop's goroutine (cluster mode: Park waits for Redis).
+	offload bool
+
 	polls, handoffs atomic.Uint64 // requests served on a loop, and handed to Go
 }
 
@@ -136,7 +153,7 @@ func (ls *loops) stats() (polls, handoffs uint64) {
 }
 
 // evloop is one epoll set and the goroutine that serves it. Only that
-// goroutine uses buf, ctx, out and parked.
+// goroutine uses buf, rd, br and req.
 type evloop struct {
 	ls     *loops
 	epfd   int
@@ -144,18 +161,16 @@ type evloop struct {
 	buf    [16 << 10]byte // one read: a request (fasthttp's ReadBufferSize)
 	rd     bytes.Reader
 	br     *bufio.Reader
-	ctx    fasthttp.RequestCtx
-	out    []byte
-	parked bool // set by park: the request handled now parked its poll
+	req    loopReq // the request handled on the loop's goroutine
 }
 
 // newLoops returns the event loops for s, or nil when s does not use
 // them.
 func newLoops(s *Server) *loops {
-	if !s.cfg.Server.EventLoopOn() || s.cfg.Cluster.RedisURL != "" {
+	if !s.cfg.Server.EventLoopOn() {
 		return nil
 	}
-	return &loops{s: s, idle: ReadTimeout, every: 5 * time.Second}
+	return &loops{s: s, idle: ReadTimeout, every: 5 * time.Second, offload: s.cfg.Cluster.RedisURL != ""}
 }
 
 // open starts the loops: one per CPU the runtime uses.
@@ -177,7 +192,8 @@ func (ls *loops) open() {
 			ls.err = err
 			break
 		}
-		l := &evloop{ls: ls, epfd: epfd, out: make([]byte, 0, 1024)}
+		l := &evloop{ls: ls, epfd: epfd}
+		l.req.out = make([]byte, 0, 1024)
 		l.br = bufio.NewReaderSize(&l.rd, 4096)
 		ls.l = append(ls.l, l)
 	}
@@ -545,53 +561,76 @@ func loopRequest(data []byte) bool {
 	return end >= 0 && end+4 == len(data)
 }
 
-// serve parses the request in data and hands it to the server's handler.
+// serve parses the request in data and hands it to the server's handler:
+// on the loop's goroutine, or on a hub worker when the loops offload.
 func (l *evloop) serve(lc *lconn, data []byte) {
-	ctx := &l.ctx
-	ctx.Init2(lc, fasthttpLogger{l.ls.s.log}, true)
+	r := &l.req
+	if l.ls.offload {
+		r = loopReqs.Get().(*loopReq)
+	}
+	r.ls, r.lc = l.ls, lc
+	ctx := &r.ctx
+	ctx.Init2(r, fasthttpLogger{l.ls.s.log}, true)
 	l.rd.Reset(data)
 	l.br.Reset(&l.rd)
 	h := &ctx.Request.Header
-	if err := ctx.Request.ReadLimitBody(l.br, l.ls.s.http.MaxRequestBodySize); err != nil ||
-		!h.IsHTTP11() || h.ConnectionClose() || len(ctx.Request.Body()) > 0 {
-		l.reset()
+	err := ctx.Request.ReadLimitBody(l.br, l.ls.s.http.MaxRequestBodySize)
+	l.rd.Reset(nil)
+	if err != nil || !h.IsHTTP11() || h.ConnectionClose() || len(ctx.Request.Body()) > 0 {
+		r.done()
 		l.ls.serveGo(lc, data) // fasthttp answers it as it would have
 		return
 	}
-	ctx.Response.Header.SetServer(serverName(l.ls.s.http.Name))
-	l.parked = false
 	l.ls.polls.Add(1)
-	l.ls.s.http.Handler(ctx)
-	if l.parked {
-		l.reset() // the poll holds lc now
+	if l.ls.offload {
+		l.ls.s.svc.Hub().Go(r)
 		return
 	}
-	closing := ctx.Response.ConnectionClose() || l.ls.closing()
+	r.Run()
+}
+
+// Run hands the request to the server's handler and writes its answer,
+// unless the poll parked.
+func (r *loopReq) Run() {
+	ls, lc, ctx := r.ls, r.lc, &r.ctx
+	ctx.Response.Header.SetServer(serverName(ls.s.http.Name))
+	r.parked = false
+	ls.s.http.Handler(ctx)
+	if r.parked {
+		r.done() // the poll holds lc now
+		return
+	}
+	closing := ctx.Response.ConnectionClose() || ls.closing()
 	if closing {
 		ctx.Response.SetConnectionClose()
 	}
-	l.out = l.out[:0]
-	_, err := ctx.Response.WriteTo((*appendWriter)(&l.out))
-	l.reset()
+	r.out = r.out[:0]
+	_, err := ctx.Response.WriteTo((*appendWriter)(&r.out))
 	if err != nil {
-		l.ls.close(lc)
-		return
+		ls.close(lc)
+	} else {
+		ls.write(lc, r.out, closing)
 	}
-	l.ls.write(lc, l.out, closing)
-	if cap(l.out) > 64<<10 {
-		l.out = make([]byte, 0, 1024)
-	}
+	r.done()
 }
 
-// reset clears the loop's RequestCtx for the next request.
-func (l *evloop) reset() {
-	ctx := &l.ctx
+// done clears r for the next request (and gives it back when it came from
+// the pool).
+func (r *loopReq) done() {
+	ctx := &r.ctx
 	ctx.Request.Reset()
 	ctx.Response.Reset()
 	ctx.ResetUserValues()
 	ctx.Hijack(nil)
 	ctx.HijackSetNoResponse(false)
-	l.rd.Reset(nil)
+	if cap(r.out) > 64<<10 {
+		r.out = make([]byte, 0, 1024)
+	}
+	pooled := r.ls.offload
+	r.ls, r.lc, r.parked = nil, nil, false
+	if pooled {
+		loopReqs.Put(r)
+	}
 }
 
 func (ls *loops) closing() bool {

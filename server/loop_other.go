@@ -8,15 +8,16 @@ import (
 )
 
 // Event loops are Linux's (loop_linux.go); elsewhere every connection
-// stays on Go's poller. lconn is a net.Conn only so that park's type
+// stays on Go's poller. loopReq is a net.Conn only so that park's type
 // check compiles; none is ever made.
 
-type lconn struct {
-	net.Conn
-	l *evloop
-}
+type lconn struct{}
 
-type evloop struct{ parked bool }
+type loopReq struct {
+	net.Conn
+	lc     *lconn
+	parked bool
+}
 
 type loops struct{}
 

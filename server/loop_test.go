@@ -329,8 +329,18 @@ func FuzzLoopRequest(f *testing.F) {
 // Many connections at once, each sending a request behind its parked
 // poll while messages wake the polls: every answer comes, in order (the
 // edges a loop sees while a poll holds the connection are not lost).
+// With offload (cluster mode), on the hub's workers, the same.
 func TestLoopManyConnections(t *testing.T) {
-	s, addr := startParkServer(t)
+	for _, offload := range []bool{false, true} {
+		t.Run(map[bool]string{false: "on the loop", true: "offload"}[offload], func(t *testing.T) {
+			s, addr := startParkServer(t)
+			s.loops.offload = offload // before the loops start
+			manyConnections(t, s, addr)
+		})
+	}
+}
+
+func manyConnections(t *testing.T, s *Server, addr string) {
 	s.loops.idle = time.Minute // the set-up below takes longer than ReadTimeout
 	const conns, rounds = 40, 6
 	rcs := make([]*rawConn, conns)

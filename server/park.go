@@ -134,19 +134,19 @@ func (s *Server) park(ctx *fasthttp.RequestCtx, rp reply, c chat.Caller, cursor 
 	// On an event loop the connection is here already: the poll keeps it
 	// from the moment it parks (done may answer at once, on a hub worker),
 	// and the loop leaves it alone once the handler returns.
-	lc, onLoop := ctx.Conn().(*lconn)
+	lr, onLoop := ctx.Conn().(*loopReq)
 	if onLoop {
 		pk.hdr = parkedHeaders(&ctx.Response.Header)
-		pk.lc = lc
+		pk.lc = lr.lc
 		pk.state.Store(pkConn)
-		lc.l.parked = true
+		lr.parked = true
 	}
 	// Counted before the hub may call done, which counts it off.
 	s.parking.wg.Add(1)
 	res, parked := s.svc.Park(c, cursor, timeout, pk.doneFn)
 	if !parked {
 		if onLoop {
-			lc.l.parked = false
+			lr.parked = false
 		}
 		s.parking.wg.Done()
 		pk.release() // the hub keeps done only when the poll parks
