@@ -45,7 +45,7 @@ import (
 // this way; everything else (HEAD, HTTP/1.0, Connection: close, a per-IP
 // connection limit) takes the ordinary path.
 //
-// On Linux in one process, the hijacked connection then leaves Go's poller
+// On Linux, the hijacked connection then leaves Go's poller
 // for one of the server's event loops (loop_linux.go): its answer is
 // written on the descriptor and its next polls are read and parked by the
 // loop, with no hijack; serveNext serves only connections that stay on
