@@ -144,6 +144,8 @@ type loops struct {
 	offload bool
 
 	polls, handoffs atomic.Uint64 // requests served on a loop, and handed to Go
+
+	stop chan struct{} // closed by shutdown: the sweeper returns
 }
 
 // stats returns the requests served on the loops and the ones handed
@@ -157,6 +159,10 @@ func (ls *loops) stats() (polls, handoffs uint64) {
 type evloop struct {
 	ls     *loops
 	epfd   int
+	ep     *os.File        // epfd, on Go's poller: the loop waits there
+	rc     syscall.RawConn // ep's
+	wait   func(fd uintptr) bool
+	n      int // what wait's epoll_wait returned
 	events [128]syscall.EpollEvent
 	buf    [16 << 10]byte // one read: a request (fasthttp's ReadBufferSize)
 	rd     bytes.Reader
@@ -187,19 +193,33 @@ func (ls *loops) open() {
 			break
 		}
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: -1}
-		if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, ls.wake[0], &ev); err != nil {
+		if err = syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, ls.wake[0], &ev); err == nil {
+			err = syscall.SetNonblock(epfd, true)
+		}
+		if err != nil {
 			syscall.Close(epfd)
 			ls.err = err
 			break
 		}
-		l := &evloop{ls: ls, epfd: epfd}
+		// Non-blocking, the epoll set goes on Go's poller (an epoll set
+		// is readable while it has events): the loop's goroutine waits
+		// there like any other, rather than in epoll_wait, which would
+		// hold its thread and keep the runtime's sysmon waking every
+		// 20 µs to take its P back (a context switch per re-poll).
+		l := &evloop{ls: ls, epfd: epfd, ep: os.NewFile(uintptr(epfd), "epoll")}
+		if l.rc, err = l.ep.SyscallConn(); err != nil {
+			l.ep.Close()
+			ls.err = err
+			break
+		}
+		l.wait = l.poll
 		l.req.out = make([]byte, 0, 1024)
 		l.br = bufio.NewReaderSize(&l.rd, 4096)
 		ls.l = append(ls.l, l)
 	}
 	if ls.err != nil {
 		for _, l := range ls.l {
-			syscall.Close(l.epfd)
+			l.ep.Close()
 		}
 		ls.l = nil
 		syscall.Close(ls.wake[0])
@@ -207,10 +227,13 @@ func (ls *loops) open() {
 		ls.s.log.Warn("server: event loops off", "err", ls.err)
 		return
 	}
-	for i, l := range ls.l {
+	ls.stop = make(chan struct{})
+	for _, l := range ls.l {
 		ls.wg.Add(1)
-		go l.run(i == 0)
+		go l.run()
 	}
+	ls.wg.Add(1)
+	go ls.sweeper()
 }
 
 // take takes c (a hijacked TCP connection whose poll has parked, with no
@@ -452,10 +475,11 @@ func (ls *loops) shutdown() {
 		return
 	}
 	syscall.Write(ls.wake[1], []byte{1})
+	close(ls.stop)
 	ls.wg.Wait()
 	ls.sweep(time.Now().Add(time.Hour).UnixNano())
 	for _, l := range ls.l {
-		syscall.Close(l.epfd)
+		l.ep.Close()
 	}
 	syscall.Close(ls.wake[0])
 	syscall.Close(ls.wake[1])
@@ -470,31 +494,57 @@ func (ls *loops) sweep(cutoff int64) {
 	})
 }
 
-// run serves the loop's epoll set until shutdown; the first loop also
-// sweeps idle connections, every 5 seconds (a walk of every connection:
-// an armed one waits ReadTimeout to ReadTimeout + 5 s).
-func (l *evloop) run(sweeps bool) {
+// run serves the loop's epoll set until shutdown.
+func (l *evloop) run() {
 	defer l.ls.wg.Done()
-	every := l.ls.every
-	next := time.Now().Add(every)
 	for {
-		n, err := syscall.EpollWait(l.epfd, l.events[:], 1000)
-		if err != nil && err != syscall.EINTR {
+		if err := l.rc.Read(l.wait); err != nil {
 			l.ls.s.log.Error("server: event loop", "err", err)
 			return
 		}
-		for i := range max(n, 0) {
+		for i := range l.n {
 			ev := &l.events[i]
 			if ev.Fd < 0 {
 				return // shutdown
 			}
 			l.ready(int(ev.Fd), uint32(ev.Pad), ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0)
 		}
-		if sweeps {
-			if now := time.Now(); now.After(next) {
-				next = now.Add(every)
-				l.ls.sweep(now.Add(-l.ls.idle).UnixNano())
-			}
+	}
+}
+
+// poll is run's wait: what the set has now, without waiting; false (wait
+// on Go's poller for the set to be readable) when it has nothing. An
+// event that comes after this look and before the wait makes the wait
+// return at once.
+func (l *evloop) poll(fd uintptr) bool {
+	for {
+		n, err := syscall.EpollWait(int(fd), l.events[:], 0)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			l.ls.s.log.Error("server: event loop", "err", err)
+			l.n = 0
+			return false
+		}
+		l.n = n
+		return n > 0
+	}
+}
+
+// sweeper closes, every ls.every, the connections armed for longer than
+// ls.idle (ReadTimeout): an armed one waits ReadTimeout to ReadTimeout +
+// every for its next request.
+func (ls *loops) sweeper() {
+	defer ls.wg.Done()
+	t := time.NewTicker(ls.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ls.stop:
+			return
+		case now := <-t.C:
+			ls.sweep(now.Add(-ls.idle).UnixNano())
 		}
 	}
 }
