@@ -34,20 +34,23 @@ import (
 // hands it over (hijacked, park.go), its descriptor is duplicated and the
 // net.Conn closed (which takes the descriptor out of the runtime's epoll),
 // and after the answer the duplicate is put on one of the server's own
-// epoll sets, one per CPU, each served by
-// one goroutine (an evloop). When the connection's next request is there,
-// the loop reads it in one call; a complete GET /v1/poll alone (the
-// request a browser sends after each answer) is parsed by fasthttp's
-// Request into the loop's own RequestCtx and handed to the server's
-// handler, on the loop's goroutine. The handler parks the poll (park.go
-// sees the connection is an lconn and keeps it, with no hijack) or answers
-// at once (the loop writes the answer). When a parked poll ends, the hub
-// worker that ends it writes the answer on the descriptor and re-arms it
-// on its loop. Anything else read from such a connection (another
-// endpoint, a POST, a request cut in two reads, pipelined requests, HTTP/1.0
-// or Connection: close) goes back to Go's poller: the descriptor becomes a
-// net.Conn again and fasthttp serves it from the bytes read, as serveNext
-// does; if it parks again it comes back.
+// epoll sets, one per CPU, each served by one goroutine (an evloop). The
+// set itself is non-blocking and waits on Go's poller (an epoll set is
+// readable while it has events), so a loop with nothing to do is a parked
+// goroutine, not a thread held in epoll_wait. When the connection's next
+// request is there, the loop reads it in one call; a complete GET
+// /v1/poll alone (the request a browser sends after each answer) is
+// parsed by fasthttp's Request into a RequestCtx whose Conn is the
+// request (loopReq) and handed to the server's handler, on the loop's
+// goroutine. The handler parks the poll (park.go sees the loopReq and
+// keeps its connection, with no hijack) or answers at once (written on
+// the descriptor). When a parked poll ends, the hub worker that ends it
+// writes the answer on the descriptor and re-arms it on its loop.
+// Anything else read from such a connection (another endpoint, a POST, a
+// request cut in two reads, pipelined requests, HTTP/1.0 or Connection:
+// close) goes back to Go's poller: the descriptor becomes a net.Conn
+// again and fasthttp serves it from the bytes read, as serveNext does; if
+// it parks again it comes back.
 //
 // Each connection has one owner at a time (lconn.state): armed (waiting
 // for a request), the loop or the sweep may take it; busy (its request
