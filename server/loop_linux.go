@@ -104,6 +104,7 @@ type loopReq struct {
 	ctx    fasthttp.RequestCtx
 	out    []byte
 	parked bool // set by park: the poll holds lc now
+	pooled bool // from loopReqs (handled on a hub worker)
 }
 
 var errLoopConn = &net.OpError{Op: "read", Net: "tcp", Err: os.ErrInvalid}
@@ -118,7 +119,17 @@ func (r *loopReq) SetReadDeadline(time.Time) error  { return nil }
 func (r *loopReq) SetWriteDeadline(time.Time) error { return nil }
 
 // loopReqs are the requests handled off the loop (offload).
-var loopReqs = sync.Pool{New: func() any { return &loopReq{out: make([]byte, 0, 1024)} }}
+var loopReqs = sync.Pool{New: func() any { return newLoopReq() }}
+
+// newLoopReq makes a loopReq. Its RequestCtx is set up once, with the
+// loopReq as its Conn: fasthttp's Done reads the ctx's server field
+// without a lock (a context derived from the ctx may still watch it after
+// the handler returns), so nothing writes it again.
+func newLoopReq() *loopReq {
+	r := &loopReq{out: make([]byte, 0, 1024)}
+	r.ctx.Init2(r, nil, true)
+	return r
+}
 
 // loops is the server's set of event loops, started at the first
 // connection adopted.
@@ -142,19 +153,19 @@ type loops struct {
 	// (ReadTimeout); every is how often the first loop looks.
 	idle, every time.Duration
 
-	// offload: requests are handled on the hub's workers, not on the
+	// offload: polls too are handled on the hub's workers, not on the
 	// loop's goroutine (cluster mode: Park waits for Redis).
 	offload bool
 
-	polls, handoffs atomic.Uint64 // requests served on a loop, and handed to Go
+	requests, handoffs atomic.Uint64 // requests served from a loop, and handed to Go
 
 	stop chan struct{} // closed by shutdown: the sweeper returns
 }
 
-// stats returns the requests served on the loops and the ones handed
+// stats returns the requests served from the loops and the ones handed
 // back to Go's poller.
-func (ls *loops) stats() (polls, handoffs uint64) {
-	return ls.polls.Load(), ls.handoffs.Load()
+func (ls *loops) stats() (requests, handoffs uint64) {
+	return ls.requests.Load(), ls.handoffs.Load()
 }
 
 // evloop is one epoll set and the goroutine that serves it. Only that
@@ -170,7 +181,7 @@ type evloop struct {
 	buf    [16 << 10]byte // one read: a request (fasthttp's ReadBufferSize)
 	rd     bytes.Reader
 	br     *bufio.Reader
-	req    loopReq // the request handled on the loop's goroutine
+	req    *loopReq // the request handled on the loop's goroutine
 }
 
 // newLoops returns the event loops for s, or nil when s does not use
@@ -216,7 +227,7 @@ func (ls *loops) open() {
 			break
 		}
 		l.wait = l.poll
-		l.req.out = make([]byte, 0, 1024)
+		l.req = newLoopReq()
 		l.br = bufio.NewReaderSize(&l.rd, 4096)
 		ls.l = append(ls.l, l)
 	}
@@ -590,52 +601,79 @@ func (l *evloop) ready(fd int, gen uint32, hup bool) {
 		return
 	}
 	data := l.buf[:n]
-	if hup || n == len(l.buf) || !loopRequest(data) {
+	kind := loopRequest(data)
+	if hup || n == len(l.buf) || kind == lrNone {
 		// A half-closed connection (no further edge would come), a read
 		// that may have left bytes behind, or any other request: Go's
 		// poller and fasthttp take it from here.
 		l.ls.serveGo(lc, data)
 		return
 	}
-	l.serve(lc, data)
+	l.serve(lc, data, kind == lrCall || l.ls.offload)
 }
 
-// loopRequest says whether data is exactly one complete GET /v1/poll
-// request with no body: what the loop serves itself.
-func loopRequest(data []byte) bool {
-	const get = "GET /v1/poll"
-	if len(data) <= len(get) || string(data[:len(get)]) != get {
-		return false
+// What a loop does with the bytes it read (loopRequest).
+const (
+	lrNone = iota // hand them to Go's poller
+	lrPoll        // a GET /v1/poll: handled on the loop's goroutine (one process)
+	lrCall        // another browser call (GET or POST /v1/…, not an upload): handled on a hub worker
+)
+
+// loopRequest says what data is, at a glance: a request line the loop
+// serves and a complete header (serve checks the rest when it parses).
+func loopRequest(data []byte) int {
+	var rest []byte
+	switch {
+	case bytes.HasPrefix(data, []byte("GET /v1/")):
+		rest = data[len("GET /v1/"):]
+	case bytes.HasPrefix(data, []byte("POST /v1/")):
+		rest = data[len("POST /v1/"):]
+	default:
+		return lrNone
 	}
-	if c := data[len(get)]; c != '?' && c != ' ' {
-		return false
+	end := bytes.IndexAny(rest, "? \r\n")
+	if end < 0 || rest[end] == '\r' || rest[end] == '\n' || !bytes.Contains(data, []byte("\r\n\r\n")) {
+		return lrNone
 	}
-	end := bytes.Index(data, []byte("\r\n\r\n"))
-	return end >= 0 && end+4 == len(data)
+	switch string(rest[:end]) {
+	case "upload":
+		return lrNone // its own limits and timeouts (upload.go)
+	case "poll":
+		if data[0] == 'G' {
+			return lrPoll
+		}
+	}
+	return lrCall
 }
 
 // serve parses the request in data and hands it to the server's handler:
-// on the loop's goroutine, or on a hub worker when the loops offload.
-func (l *evloop) serve(lc *lconn, data []byte) {
-	r := &l.req
-	if l.ls.offload {
+// on the loop's goroutine, or on a hub worker (offload: a call that may
+// wait, such as a send for its commit, or any request in cluster mode).
+// Only data that is exactly one HTTP/1.1 keep-alive request is served
+// here; fasthttp answers anything else (a bad request, a body still to
+// come, pipelined requests) as it would have.
+func (l *evloop) serve(lc *lconn, data []byte, offload bool) {
+	r := l.req
+	if offload {
 		r = loopReqs.Get().(*loopReq)
+		r.pooled = true
 	}
 	r.ls, r.lc = l.ls, lc
 	ctx := &r.ctx
-	ctx.Init2(r, fasthttpLogger{l.ls.s.log}, true)
 	l.rd.Reset(data)
 	l.br.Reset(&l.rd)
 	h := &ctx.Request.Header
 	err := ctx.Request.ReadLimitBody(l.br, l.ls.s.http.MaxRequestBodySize)
+	whole := l.br.Buffered() == 0 && l.rd.Len() == 0
 	l.rd.Reset(nil)
-	if err != nil || !h.IsHTTP11() || h.ConnectionClose() || len(ctx.Request.Body()) > 0 {
+	if err != nil || !whole || !h.IsHTTP11() || h.ConnectionClose() || ctx.Request.MayContinue() ||
+		(ctx.IsGet() && len(ctx.Request.Body()) > 0) {
 		r.done()
-		l.ls.serveGo(lc, data) // fasthttp answers it as it would have
+		l.ls.serveGo(lc, data)
 		return
 	}
-	l.ls.polls.Add(1)
-	if l.ls.offload {
+	l.ls.requests.Add(1)
+	if offload {
 		l.ls.s.svc.Hub().Go(r)
 		return
 	}
@@ -679,8 +717,8 @@ func (r *loopReq) done() {
 	if cap(r.out) > 64<<10 {
 		r.out = make([]byte, 0, 1024)
 	}
-	pooled := r.ls.offload
-	r.ls, r.lc, r.parked = nil, nil, false
+	pooled := r.pooled
+	r.ls, r.lc, r.parked, r.pooled = nil, nil, false, false
 	if pooled {
 		loopReqs.Put(r)
 	}

@@ -29,4 +29,4 @@ func (*loops) write(*lconn, []byte, bool) {}
 
 func (*loops) shutdown() {}
 
-func (*loops) stats() (polls, handoffs uint64) { return 0, 0 }
+func (*loops) stats() (requests, handoffs uint64) { return 0, 0 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"pollchat/chat"
 	"pollchat/store"
 )
 
@@ -144,9 +145,11 @@ func TestLoopHandsOtherRequestsToGo(t *testing.T) {
 		{"http/1.0", func(rc *rawConn, cur string) {
 			rc.write("GET /v1/poll?timeout=0&cursor=" + cur + "&" + identity("1") + " HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
 		}, []string{`"events":[]`}},
-		{"post", func(rc *rawConn, cur string) {
+		{"post, body cut", func(rc *rawConn, cur string) {
 			body := "timeout=0&cursor=" + cur + "&" + identity("1")
-			rc.write("POST /v1/poll HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+			rc.write("POST /v1/poll HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body[:5])
+			time.Sleep(50 * time.Millisecond)
+			rc.write(body[5:])
 		}, []string{`"events":[]`}},
 	}
 	for _, tc := range tests {
@@ -178,6 +181,39 @@ func TestLoopHandsOtherRequestsToGo(t *testing.T) {
 				t.Errorf("loop polls = %d; want %d (the last poll read on a loop again)", got, polls+1)
 			}
 		})
+	}
+}
+
+// Other browser calls on a loop's connection (a POST poll, a send, an
+// unknown path) are served from the loop too, on the hub's workers, and
+// the connection stays on its loop.
+func TestLoopServesCalls(t *testing.T) {
+	s, addr := startParkServer(t)
+	rc, cur := loopConn(t, s, addr, "1")
+	requests, handed := s.loops.stats()
+	body := "timeout=0&cursor=" + cur + "&" + identity("1")
+	rc.write("POST /v1/poll HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+	if resp, body := rc.read(); resp.StatusCode != 200 || !strings.Contains(body, `"events":[]`) {
+		t.Fatalf("POST poll = %d %s; want 200 with no events", resp.StatusCode, body)
+	}
+	rc.write(get("/v1/send?to=2&text=hello&callback=cb&"+identity("1"), ""))
+	if resp, body := rc.read(); resp.StatusCode != 200 || !strings.HasPrefix(body, "/**/cb(") || !strings.Contains(body, `"id"`) {
+		t.Fatalf("send = %d %s; want 200, /**/cb( with the message's id", resp.StatusCode, body)
+	}
+	rc.write(get("/v1/nothing?"+identity("1"), ""))
+	if resp, body := rc.read(); resp.StatusCode != 404 || !strings.Contains(body, `"code":"NOT_FOUND"`) {
+		t.Fatalf("unknown path = %d %s; want 404 NOT_FOUND", resp.StatusCode, body)
+	}
+	if got, gotHanded := s.loops.stats(); got != requests+3 || gotHanded != handed {
+		t.Errorf("loop requests, handoffs = %d, %d; want %d, %d", got, gotHanded, requests+3, handed)
+	}
+	if n := onLoop(s); n != 1 {
+		t.Errorf("connections on the loops = %d; want 1", n)
+	}
+	// The message was stored and reached its recipient.
+	msgs, _, err := s.svc.History(context.Background(), chat.Caller{ID: "2"}, chat.HistoryParams{With: "1", Limit: 10})
+	if err != nil || len(msgs) == 0 || msgs[len(msgs)-1].Text != "hello" {
+		t.Errorf("history of 2 with 1 = %v, %v; want the message sent from the loop", msgs, err)
 	}
 }
 
@@ -279,20 +315,26 @@ func TestLoopWriteRest(t *testing.T) {
 func TestLoopRequest(t *testing.T) {
 	tests := []struct {
 		in   string
-		want bool
+		want int
 	}{
-		{"GET /v1/poll?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", true},
-		{"GET /v1/poll HTTP/1.1\r\nHost: a\r\n\r\n", true},
-		{"GET /v1/polls HTTP/1.1\r\nHost: a\r\n\r\n", false},
-		{"GET /v1/poll?x=1 HTTP/1.1\r\nHost: a\r\n", false},                           // cut
-		{"GET /v1/poll?x=1 HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\n\r\n", false}, // pipelined
-		{"POST /v1/poll HTTP/1.1\r\nHost: a\r\n\r\n", false},
-		{"GET /v1/poll", false},
-		{"", false},
+		{"GET /v1/poll?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", lrPoll},
+		{"GET /v1/poll HTTP/1.1\r\nHost: a\r\n\r\n", lrPoll},
+		{"POST /v1/poll HTTP/1.1\r\nHost: a\r\n\r\n", lrCall},
+		{"GET /v1/send?text=a HTTP/1.1\r\nHost: a\r\n\r\n", lrCall},
+		{"POST /v1/send HTTP/1.1\r\nContent-Length: 3\r\n\r\na=b", lrCall},
+		{"GET /v1/polls HTTP/1.1\r\nHost: a\r\n\r\n", lrCall}, // answered 404 by the router
+		{"POST /v1/upload HTTP/1.1\r\nHost: a\r\n\r\n", lrNone},
+		{"GET /v1/upload?x HTTP/1.1\r\nHost: a\r\n\r\n", lrNone},
+		{"GET /v1/poll?x=1 HTTP/1.1\r\nHost: a\r\n", lrNone}, // cut
+		{"OPTIONS /v1/poll HTTP/1.1\r\nHost: a\r\n\r\n", lrNone},
+		{"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n", lrNone},
+		{"GET /v1/poll\r\n\r\n", lrNone},
+		{"GET /v1/poll", lrNone},
+		{"", lrNone},
 	}
 	for _, tc := range tests {
 		if got := loopRequest([]byte(tc.in)); got != tc.want {
-			t.Errorf("loopRequest(%q) = %v; want %v", tc.in, got, tc.want)
+			t.Errorf("loopRequest(%q) = %d; want %d", tc.in, got, tc.want)
 		}
 	}
 }

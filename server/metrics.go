@@ -80,9 +80,9 @@ func (m *metrics) write(w io.Writer, svc *chat.Service, ls *loops) {
 	metric("pollchat_parked_polls", "gauge", "Polls parked now.", hub.Parked())
 	metric("pollchat_streams", "gauge", "User event streams held in memory.", hub.Streams())
 	if ls != nil {
-		polls, handoffs := ls.stats()
-		metric("pollchat_loop_polls_total", "counter", "Polls read and handled on the event loops.", polls)
-		metric("pollchat_loop_handoffs_total", "counter", "Requests on event-loop connections handed back to Go's poller (other endpoints, split or pipelined requests).", handoffs)
+		requests, handoffs := ls.stats()
+		metric("pollchat_loop_requests_total", "counter", "Requests read on the event loops and served from them (polls, and other browser calls on the same connections).", requests)
+		metric("pollchat_loop_handoffs_total", "counter", "Requests on event-loop connections handed back to Go's poller (uploads, other paths, split or pipelined requests).", handoffs)
 	}
 	metric("pollchat_sends_total", "counter", "Messages stored and delivered.", svc.Sends())
 	metric("pollchat_deliveries_total", "counter", "Events appended to user streams.", hub.Deliveries())
