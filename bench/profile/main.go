@@ -12,7 +12,9 @@
 // SIGUSR1 writes a heap profile (after a GC) and the goroutines' stacks
 // (goroutine-N.txt), SIGUSR2 starts a CPU profile and the next SIGUSR2
 // stops it; files are numbered in $POLLCHAT_PROF_DIR.
-// POLLCHAT_MEMPROFILERATE=2048 samples the heap finer. It is behind a
+// POLLCHAT_MEMPROFILERATE=2048 samples the heap finer;
+// POLLCHAT_PROF_SETUP=1 profiles the CPU from the start to the first
+// SIGUSR1 (a parked scenario's set-up). It is behind a
 // build tag because it follows app.go's wiring by hand.
 package main
 
@@ -106,9 +108,22 @@ func main() {
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2)
 	var cpu *os.File
 	n := 0
+	// POLLCHAT_PROF_SETUP: a CPU profile from the start to the first
+	// signal (cpu-setup.pprof): a parked scenario's set-up.
+	var setup *os.File
+	if os.Getenv("POLLCHAT_PROF_SETUP") != "" {
+		setup, err = os.Create(filepath.Join(out, "cpu-setup.pprof"))
+		must(err)
+		must(pprof.StartCPUProfile(setup))
+	}
 	for s := range sig {
 		switch s {
 		case syscall.SIGUSR1:
+			if setup != nil {
+				pprof.StopCPUProfile()
+				setup.Close()
+				setup = nil
+			}
 			n++
 			// The memory as the loadgen's RSS reading found it (before
 			// the GC the heap profile needs), then after that GC.
@@ -133,6 +148,11 @@ func main() {
 			fmt.Fprint(os.Stderr, line)
 			must(os.WriteFile(filepath.Join(out, fmt.Sprintf("memstats-%d.txt", n)), []byte(line), 0o644))
 		case syscall.SIGUSR2:
+			if setup != nil {
+				pprof.StopCPUProfile()
+				setup.Close()
+				setup = nil
+			}
 			if cpu == nil {
 				n++
 				cpu, err = os.Create(filepath.Join(out, fmt.Sprintf("cpu-%d.pprof", n)))
