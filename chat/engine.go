@@ -54,7 +54,8 @@ type Engine interface {
 	Expire(ctx context.Context) (offline []string, err error)
 	// Online says for each of users whether they are online.
 	Online(ctx context.Context, users []string) ([]bool, error)
-	// OnlineList returns up to limit online users, each once.
+	// OnlineList returns up to limit online users, each once, in a new
+	// slice the caller may change.
 	OnlineList(ctx context.Context, limit int) ([]string, error)
 
 	// RoomAdd adds user to room; added says whether they were not a member.
