@@ -54,7 +54,8 @@ type Engine interface {
 	Expire(ctx context.Context) (offline []string, err error)
 	// Online says for each of users whether they are online.
 	Online(ctx context.Context, users []string) ([]bool, error)
-	// OnlineList returns up to limit online users, each once.
+	// OnlineList returns up to limit online users, each once, in a new
+	// slice the caller may change.
 	OnlineList(ctx context.Context, limit int) ([]string, error)
 
 	// RoomAdd adds user to room; added says whether they were not a member.
@@ -71,6 +72,9 @@ type Engine interface {
 	RoomMembersUpTo(ctx context.Context, room string, limit int) (members []string, size int, err error)
 	// RoomHas says whether user is a member of room.
 	RoomHas(ctx context.Context, room, user string) (bool, error)
+	// RoomHasEach says for each of rooms whether user is a member: what
+	// RoomHas says of each, in one call (one round trip for Redis).
+	RoomHasEach(ctx context.Context, rooms []string, user string) ([]bool, error)
 
 	// Allow takes cost tokens from user's bucket (rate a second, up to
 	// burst) and returns 0, or how long until they are there. A failed

@@ -411,6 +411,15 @@ func (e *MemoryEngine) RoomHas(_ context.Context, room, user string) (bool, erro
 	return ok, nil
 }
 
+// RoomHasEach implements Engine.
+func (e *MemoryEngine) RoomHasEach(ctx context.Context, rooms []string, user string) ([]bool, error) {
+	out := make([]bool, len(rooms))
+	for i, room := range rooms {
+		out[i], _ = e.RoomHas(ctx, room, user)
+	}
+	return out, nil
+}
+
 // Allow implements Engine.
 func (e *MemoryEngine) Allow(_ context.Context, user string, cost, rate float64, burst int) (time.Duration, error) {
 	return e.buckets.Take(user, cost, rate, float64(burst), e.now()), nil

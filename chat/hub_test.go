@@ -454,3 +454,47 @@ func BenchmarkParkMemory(b *testing.B) {
 	b.ReportMetric(used, "bytes/parked")
 	h.Close()
 }
+
+// TestOnlineUsers: up to limit online users other than except, those of
+// first that are online first, each once; never nil (hello's "online" is
+// a list, [] when nobody else is online).
+func TestOnlineUsers(t *testing.T) {
+	h := NewHub(HubConfig{})
+	defer h.Close()
+	if got := h.OnlineUsers("a", nil, 200); got == nil || len(got) != 0 {
+		t.Fatalf("nobody online: %#v; want an empty list", got)
+	}
+	h.Touch("a")
+	if got := h.OnlineUsers("a", []string{"b"}, 200); got == nil || len(got) != 0 {
+		t.Fatalf("only the caller online: %#v; want an empty list", got)
+	}
+	for _, u := range []string{"b", "c", "d", "e"} {
+		h.Touch(u)
+	}
+	check := func(got []string, limit int, first ...string) {
+		t.Helper()
+		seen := map[string]bool{}
+		for _, u := range got {
+			if u == "a" || seen[u] || !strings.Contains("bcde", u) {
+				t.Fatalf("%v: %q is the caller, twice or not online", got, u)
+			}
+			seen[u] = true
+		}
+		if len(got) != min(limit, 4) {
+			t.Fatalf("%v: %d users; want %d", got, len(got), min(limit, 4))
+		}
+		for i, u := range first {
+			if i >= len(got) || got[i] != u {
+				t.Fatalf("%v; want %v first", got, first)
+			}
+		}
+	}
+	check(h.OnlineUsers("a", nil, 200), 200)
+	check(h.OnlineUsers("a", nil, 2), 2)
+	check(h.OnlineUsers("a", []string{"d", "x", "a", "d"}, 200), 200, "d")
+	check(h.OnlineUsers("a", []string{"e", "c"}, 2), 2, "e", "c")
+	check(h.OnlineUsers("a", []string{"e", "c"}, 3), 3, "e", "c")
+	if got := h.OnlineUsers("a", nil, 0); got == nil || len(got) != 0 {
+		t.Fatalf("limit 0: %#v; want an empty list", got)
+	}
+}

@@ -51,9 +51,17 @@ func (s *Service) onPresence(user string, online bool) {
 	// leaves them, so they hear both the presence and the leave.
 	var left []*room
 	names, _ := s.roomsFor(Caller{ID: user}) // a private room only if a member
+	rooms := make([]*room, 0, len(names))
 	for _, name := range names {
-		r := s.lookupRoom(name)
-		if r == nil || !r.has(user) {
+		if r := s.lookupRoom(name); r != nil {
+			rooms = append(rooms, r)
+		}
+	}
+	// Asked of every room at once: a round trip each, on the first poll
+	// of every user, was most of a cluster's presence cost.
+	member := s.memberOf(rooms, user)
+	for i, r := range rooms {
+		if !member[i] {
 			continue
 		}
 		if !online {

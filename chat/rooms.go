@@ -42,6 +42,25 @@ func (r *room) has(user string) bool {
 	return r.errs.count(err) == nil && ok
 }
 
+// memberOf says for each of rooms whether user is a member, in one
+// engine call (rooms share the service's engine); when it fails, of none.
+func (s *Service) memberOf(rooms []*room, user string) []bool {
+	if len(rooms) == 0 {
+		return nil
+	}
+	names := make([]string, len(rooms))
+	for i, r := range rooms {
+		names[i] = r.name
+	}
+	ctx, cancel := engineCtx()
+	defer cancel()
+	in, err := s.engine.RoomHasEach(ctx, names, user)
+	if s.errs.count(err) != nil || len(in) != len(rooms) {
+		return make([]bool, len(rooms))
+	}
+	return in
+}
+
 // snapshot returns the members; the slice must not be changed.
 func (r *room) snapshot() []string {
 	ctx, cancel := engineCtx()

@@ -118,6 +118,7 @@ type Service struct {
 	mutes   mutes
 	blocks  blocks
 	callers sync.Map // id -> *callerEntry: what identities said, the fallback
+	tells   callerTells
 
 	sends        atomic.Uint64
 	commitRounds atomic.Uint64 // commit rounds of the committer (tests, benchmarks)
@@ -217,7 +218,19 @@ func (s *Service) Control(c Control) {
 		}
 	case ControlCaller:
 		ci := c.Caller
-		s.storeCaller(bridge.User{ID: ci.ID, Name: ci.Name, AvatarURL: ci.AvatarURL, Role: bridge.RoleMember}, false)
+		u := bridge.User{ID: ci.ID, Name: ci.Name, AvatarURL: ci.AvatarURL, Role: bridge.RoleMember}
+		if v, ok := s.callers.Load(ci.ID); ok {
+			if e := v.(*callerEntry); e.user.Name == u.Name && e.user.AvatarURL == u.AvatarURL && e.user.Role == u.Role && e.user.ProfileURL == "" && e.user.Extra == nil {
+				// Nothing new: the sender's own message coming back (every
+				// process hears its own), or a second process telling
+				// what a first did. Replacing the entry by an equal one
+				// made a copy per new user, and the stream's cached entry
+				// gone, so its next poll looked it up again.
+				e.see(s.now().Unix())
+				return
+			}
+		}
+		s.storeCaller(u, false)
 	case ControlBlocks:
 		s.blocks.forget(c.Users[0])
 		ctx, cancel := s.storeCtx(context.Background())

@@ -2,7 +2,11 @@ package chat
 
 import (
 	"context"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"pollchat/bridge"
 )
@@ -107,5 +111,74 @@ func TestPollKeepsCallerOnStream(t *testing.T) {
 	svc.Poll(Caller{ID: "9", Name: "Neun"}, "", 0, nil)
 	if got := name(); got != "Neun" {
 		t.Fatalf("name after forgetCallers and a poll = %s; want Neun again", got)
+	}
+}
+
+// sharedEngine is a MemoryEngine that says other processes share it and
+// keeps the control messages it was given, in order.
+type sharedEngine struct {
+	*MemoryEngine
+	mu   sync.Mutex
+	sent []Control
+}
+
+func (e *sharedEngine) Shared() bool { return true }
+
+func (e *sharedEngine) Control(_ context.Context, c Control) error {
+	e.mu.Lock()
+	e.sent = append(e.sent, c)
+	e.mu.Unlock()
+	return nil
+}
+
+func (e *sharedEngine) told() []Control {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Control(nil), e.sent...)
+}
+
+// TestCallersToldToOtherProcesses: in a cluster, each new caller the
+// directory does not know is told to the other processes once, in the
+// order they came, and a known one is not; a caller's message coming back
+// (every process hears its own) leaves the entry as it is, and a
+// different one replaces it.
+func TestCallersToldToOtherProcesses(t *testing.T) {
+	eng := &sharedEngine{MemoryEngine: NewMemoryEngine(MemoryConfig{})}
+	svc := newTestService(t, Config{Engine: eng})
+	var want []string
+	for i := range 300 {
+		id := strconv.Itoa(100 + i)
+		svc.Remember(Caller{ID: id, Name: "N" + id})
+		want = append(want, id+" N"+id)
+		if i == 150 {
+			svc.Remember(Caller{ID: "2", Name: "Bobby"}) // known to the directory
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(eng.told()) < len(want) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // nothing more comes
+	var got []string
+	for _, c := range eng.told() {
+		if c.Kind != ControlCaller {
+			t.Fatalf("sent %+v; want only ControlCaller", c)
+		}
+		got = append(got, c.Caller.ID+" "+c.Caller.Name)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("told %d callers: %v; want the 300 unknown ones in order: %v", len(got), got, want)
+	}
+
+	// The message of 100 coming back: the same entry, still in use.
+	v, _ := svc.callers.Load("100")
+	e := v.(*callerEntry)
+	svc.Control(eng.told()[0])
+	if v, _ := svc.callers.Load("100"); v.(*callerEntry) != e || e.gone.Load() {
+		t.Fatal("the echo of a caller's own message replaced its entry")
+	}
+	// Another process's identity said something else: replaced.
+	svc.Control(Control{Kind: ControlCaller, Caller: CallerInfo{ID: "100", Name: "Other"}})
+	if u, _ := svc.User(context.Background(), "100"); u.Name != "Other" || !e.gone.Load() {
+		t.Fatalf("after another name: %+v, old entry gone %v", u, e.gone.Load())
 	}
 }

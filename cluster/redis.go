@@ -615,6 +615,38 @@ func (r *Redis) RoomHas(ctx context.Context, room, user string) (bool, error) {
 	return ok, nil
 }
 
+// RoomHasEach says for each of rooms whether user is a member: one
+// round trip (a pipeline of SISMEMBER) for them all. Presence asks it of
+// every room a user could be in, each time a user comes online.
+func (r *Redis) RoomHasEach(ctx context.Context, rooms []string, user string) ([]bool, error) {
+	out := make([]bool, len(rooms))
+	switch len(rooms) {
+	case 0:
+		return out, nil
+	case 1:
+		ok, err := r.RoomHas(ctx, rooms[0], user)
+		if err != nil {
+			return nil, err
+		}
+		out[0] = ok
+		return out, nil
+	}
+	c, cancel := r.ctx(ctx)
+	defer cancel()
+	cmds := make([]*redis.BoolCmd, len(rooms))
+	pipe := r.c.Pipeline()
+	for i, room := range rooms {
+		cmds[i] = pipe.SIsMember(c, r.key("room", room), user)
+	}
+	if _, err := pipe.Exec(c); err != nil {
+		return nil, r.fail("room", err)
+	}
+	for i, cmd := range cmds {
+		out[i] = cmd.Val()
+	}
+	return out, nil
+}
+
 // Allow takes cost tokens from user's bucket (rate per second, burst). A
 // call of cost 1 uses the bucket shared by every process; cheaper kinds
 // are counted in this process's bucket (their events stay bounded per

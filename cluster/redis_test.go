@@ -432,3 +432,32 @@ func TestCallsEndWhenRedisDoesNotAnswer(t *testing.T) {
 		t.Errorf("Read under the caller's deadline while Redis is paused = %v, want ErrUnavailable", err)
 	}
 }
+
+// RoomHasEach says of each room what RoomHas says, in one call: none,
+// one and several rooms, members or not, and rooms that do not exist.
+func TestRoomHasEach(t *testing.T) {
+	r, _ := open(t, 16)
+	ctx := context.Background()
+	for _, room := range []string{"a", "c"} {
+		if _, err := r.RoomAdd(ctx, room, "7"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.RoomAdd(ctx, "b", "8"); err != nil {
+		t.Fatal(err)
+	}
+	for _, rooms := range [][]string{nil, {"a"}, {"b"}, {"a", "b", "c", "nowhere"}} {
+		got, err := r.RoomHasEach(ctx, rooms, "7")
+		if err != nil || len(got) != len(rooms) {
+			t.Fatalf("RoomHasEach(%v) = %v, %v", rooms, got, err)
+		}
+		for i, room := range rooms {
+			if want, _ := r.RoomHas(ctx, room, "7"); got[i] != want {
+				t.Fatalf("RoomHasEach(%v)[%d] = %v; RoomHas(%s) = %v", rooms, i, got[i], room, want)
+			}
+		}
+	}
+	if got, _ := r.RoomHasEach(ctx, []string{"a", "b", "c", "nowhere"}, "7"); fmt.Sprint(got) != "[true false true false]" {
+		t.Fatalf("RoomHasEach = %v; want [true false true false]", got)
+	}
+}
