@@ -255,8 +255,8 @@ func (ls *loops) open() {
 // caller's (busy, not yet on its loop's epoll). nil: c is as it was.
 func (ls *loops) take(c net.Conn, rc syscall.RawConn) *lconn {
 	ls.start.Do(ls.open)
-	if ls.err != nil {
-		return nil
+	if ls.err != nil || len(ls.l) == 0 {
+		return nil // could not start, or shut down before they started
 	}
 	tc, ok := c.(*net.TCPConn)
 	if !ok {

@@ -425,3 +425,21 @@ func manyConnections(t *testing.T, s *Server, addr string) {
 		}
 	}
 }
+
+// A connection handed over after a shutdown that came before the loops
+// started stays with its caller (no loop to put it on).
+func TestLoopTakeAfterShutdown(t *testing.T) {
+	s, _ := startParkServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, server := tcpPair(t)
+	if lc := s.loops.take(server, nil); lc != nil {
+		t.Fatalf("take() after shutdown = %v; want nil", lc)
+	}
+	if _, err := server.Write([]byte("x")); err != nil {
+		t.Errorf("connection after a refused take: Write = %v; want it still open", err)
+	}
+}
