@@ -88,13 +88,25 @@ func testSettingsPage(t *testing.T, s *wpSite) {
 
 	// The real page in Chromium: look, change the position, save.
 	ctx := browser(t, s.wp.SiteURL, adminPairs)
+	// WordPress's admin scripts may still move nodes just after the page
+	// shows (its notices are moved below the title), and a node found a
+	// moment before is then gone ("No node with given id found"): look
+	// again, a few times.
 	text := func(a chromedp.Action[string]) string {
 		t.Helper()
-		v, err := chromedp.Run(ctx, a)
-		if err != nil {
-			t.Fatalf("chromium on the settings page: %v", err)
+		var err error
+		for range 5 {
+			var v string
+			if v, err = chromedp.Run(ctx, a); err == nil {
+				return v
+			}
+			if !strings.Contains(err.Error(), "No node with given id") {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		return v
+		t.Fatalf("chromium on the settings page: %v", err)
+		return ""
 	}
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(pageURL),

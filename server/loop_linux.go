@@ -221,7 +221,12 @@ func (ls *loops) open() {
 		// hold its thread and keep the runtime's sysmon waking every
 		// 20 µs to take its P back (a context switch per re-poll).
 		l := &evloop{ls: ls, epfd: epfd, ep: os.NewFile(uintptr(epfd), "epoll")}
-		if l.rc, err = l.ep.SyscallConn(); err != nil {
+		// SetReadDeadline fails when the file did not go on Go's poller
+		// (then the loop could not wait): no loops then.
+		if err = l.ep.SetReadDeadline(time.Time{}); err == nil {
+			l.rc, err = l.ep.SyscallConn()
+		}
+		if err != nil {
 			l.ep.Close()
 			ls.err = err
 			break
