@@ -457,27 +457,6 @@ func (s *Server) finishWrite(c net.Conn, rest []byte, closing bool) {
 	s.serveNext(c, nil, wd)
 }
 
-// writeFd writes b on the non-blocking descriptor fd as far as the socket
-// takes it, and returns what is left.
-func writeFd(fd int, b []byte) ([]byte, error) {
-	for len(b) > 0 {
-		n, err := syscall.Write(fd, b)
-		if n > 0 {
-			b = b[n:]
-		}
-		switch {
-		case err == syscall.EINTR:
-		case err == syscall.EAGAIN:
-			return b, nil
-		case err != nil:
-			return b, err
-		case n <= 0:
-			return b, nil
-		}
-	}
-	return nil, nil
-}
-
 // shutdown closes every armed connection and stops the loops; parked
 // polls close theirs when the hub answers them.
 func (ls *loops) shutdown() {
@@ -589,14 +568,7 @@ func (l *evloop) ready(fd int, gen uint32, hup bool) {
 		}
 		lc.missed.Store(false)
 	}
-	var n int
-	var err error
-	for {
-		n, err = syscall.Read(fd, l.buf[:])
-		if err != syscall.EINTR {
-			break
-		}
-	}
+	n, err := readFd(fd, l.buf[:])
 	switch {
 	case err == syscall.EAGAIN:
 		l.ls.arm(lc) // nothing after all
@@ -696,7 +668,7 @@ func (r *loopReq) Run() {
 		r.done() // the poll holds lc now
 		return
 	}
-	closing := ctx.Response.ConnectionClose() || ls.closing()
+	closing := ctx.Response.ConnectionClose() || ls.down.Load()
 	if closing {
 		ctx.Response.SetConnectionClose()
 	}
@@ -727,12 +699,6 @@ func (r *loopReq) done() {
 	if pooled {
 		loopReqs.Put(r)
 	}
-}
-
-func (ls *loops) closing() bool {
-	ls.life.RLock()
-	defer ls.life.RUnlock()
-	return ls.closed
 }
 
 // appendWriter appends what is written to it.

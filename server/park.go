@@ -272,10 +272,7 @@ func (pk *parkedPoll) finish() {
 		// On an event loop: written on the descriptor, then back on the
 		// loop (loop_linux.go).
 		s.loops.write(lc, out, closing)
-		buf.put()
-		pk.release()
-		s.metrics.polled(len(res.Events))
-		s.parking.wg.Done()
+		pk.end(buf)
 		return
 	}
 	// The answer almost always fits the socket's buffer: written at once,
@@ -290,10 +287,7 @@ func (pk *parkedPoll) finish() {
 			_, err = c.Write(rest)
 		}
 	}
-	buf.put()
-	pk.release()
-	s.metrics.polled(len(res.Events))
-	s.parking.wg.Done()
+	pk.end(buf)
 	if err != nil || closing {
 		c.Close()
 		return
@@ -304,6 +298,16 @@ func (pk *parkedPoll) finish() {
 	// to another goroutine; when that request parks, ServeConn returns and
 	// the worker is free.
 	s.serveNext(c, rc, wd)
+}
+
+// end counts the poll answered, once its answer is written (buf, the
+// answer's buffer, is given back), and gives pk back.
+func (pk *parkedPoll) end(buf *answerBuf) {
+	s, events := pk.s, len(pk.res.Events)
+	buf.put()
+	pk.release()
+	s.metrics.polled(events)
+	s.parking.wg.Done()
 }
 
 // bareConn returns the connection under fasthttp's hijack wrapper and
@@ -367,25 +371,35 @@ func (b *answerBuf) writeNow(c net.Conn, rc syscall.RawConn, out []byte) (rest [
 }
 
 // writeOnce is writeNow's write: as much of b.pend as the socket takes.
-// It never asks RawConn.Write to wait (that wait would have no deadline).
+// It never asks RawConn.Write to wait (that wait would have no deadline):
+// what is left, the caller writes with one.
 func (b *answerBuf) writeOnce(fd uintptr) bool {
-	for len(b.pend) > 0 {
-		n, err := syscall.Write(int(fd), b.pend)
+	var err error
+	if b.pend, err = writeFd(int(fd), b.pend); err != nil {
+		b.werr = &net.OpError{Op: "write", Net: "tcp", Err: err}
+	}
+	return true
+}
+
+// writeFd writes b on the non-blocking descriptor fd as far as the socket
+// takes it, and returns what is left.
+func writeFd(fd int, b []byte) ([]byte, error) {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
 		if n > 0 {
-			b.pend = b.pend[n:]
+			b = b[n:]
 		}
 		switch {
 		case err == syscall.EINTR:
 		case err == syscall.EAGAIN:
-			return true
+			return b, nil
 		case err != nil:
-			b.werr = &net.OpError{Op: "write", Net: "tcp", Err: err}
-			return true
+			return b, err
 		case n <= 0:
-			return true // nothing taken and no error: let the caller's write wait
+			return b, nil
 		}
 	}
-	return true
+	return nil, nil
 }
 
 // put gives b back; buffers grown past 64 KiB (many events) are left to

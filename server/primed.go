@@ -128,10 +128,16 @@ func (pc *primedConn) prime() {
 // readOnce is prime's read: false (wait for readability) when nothing
 // has come.
 func (b *primeBuf) readOnce(fd uintptr) bool {
+	b.n, b.err = readFd(int(fd), b.b[:])
+	return b.err != syscall.EAGAIN
+}
+
+// readFd reads the descriptor fd once into p (again when interrupted).
+func readFd(fd int, p []byte) (int, error) {
 	for {
-		b.n, b.err = syscall.Read(int(fd), b.b[:])
-		if b.err != syscall.EINTR {
-			return b.err != syscall.EAGAIN
+		n, err := syscall.Read(fd, p)
+		if err != syscall.EINTR {
+			return n, err
 		}
 	}
 }
