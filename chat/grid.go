@@ -106,6 +106,12 @@ func (h *Hub) ticker() {
 // Task is work for the hub's workers.
 type Task interface{ Run() }
 
+// Runner runs tasks somewhere other than the hub's workers (see
+// Hub.ParkOn): the server's event loops run the ends of the polls parked
+// on their connections, a batch per wake-up rather than a goroutine hop
+// per poll. Go must not wait for t to run.
+type Runner interface{ Go(Task) }
+
 // workers runs tasks (ending parked polls and what their callbacks do
 // next: writing the answer, serving the connection's next request) on
 // long-lived goroutines, whose stacks have grown once, instead of a fresh

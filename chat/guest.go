@@ -103,7 +103,7 @@ func (s *Service) guestHello() (*HelloResult, error) {
 
 // guestPark is Park for a guest: the stream comes from the cursor (a
 // cursor that names none answers a reset, and the guest says hello again).
-func (s *Service) guestPark(cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
+func (s *Service) guestPark(run Runner, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
 	id, inner, ok := splitGuestCursor(cursor)
 	if !ok {
 		return PollResult{Reset: true}, false
@@ -114,7 +114,7 @@ func (s *Service) guestPark(cursor string, timeout time.Duration, fn func(PollRe
 		}
 		return r
 	}
-	res, parked := s.hub.Park(id, inner, jitter(timeout), func(r PollResult) { fn(wrap(r)) })
+	res, parked := s.hub.ParkOn(run, id, inner, nil, jitter(timeout), func(r PollResult) { fn(wrap(r)) })
 	return wrap(res), parked
 }
 

@@ -166,6 +166,7 @@ type waiter struct {
 	user   string
 	cursor string
 	fn     func(PollResult)
+	run    Runner // where its end runs; nil: the hub's workers
 	fired  atomic.Bool
 	why    int                   // set by the one that fired it
 	scoped bool                  // a scoped token's poll: counted in its own quota
@@ -182,11 +183,15 @@ func (w *waiter) fire(why int) bool {
 		return false
 	}
 	w.why = why
-	w.h.pool.run(w)
+	if w.run != nil {
+		w.run.Go(w)
+	} else {
+		w.h.pool.run(w)
+	}
 	return true
 }
 
-// Run ends w, on one of the hub's workers.
+// Run ends w, on one of the hub's workers (or on its Runner).
 func (w *waiter) Run() { w.h.end(w) }
 
 // Go runs t on one of the hub's long-lived workers (a parked poll's
@@ -333,15 +338,17 @@ type PollResult struct {
 // with other work there. A parked poll costs a waiter on the grid, no
 // goroutine and no stack.
 func (h *Hub) Park(user, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
-	res, w := h.park(user, cursor, timeout, nil, fn)
+	res, w := h.park(user, cursor, timeout, nil, nil, fn)
 	return res, w != nil
 }
 
-// ParkScoped is Park for a scoped token: its parked polls count in a quota
-// of their own and answer only the events whose conversation key keep
-// keeps.
-func (h *Hub) ParkScoped(user, cursor string, keep func(key string) bool, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
-	res, w := h.park(user, cursor, timeout, keep, fn)
+// ParkOn is Park with the poll's end (reading the stream, then fn) run by
+// run rather than by the hub's workers (nil: the workers). run must not
+// wait: a wake or a timeout hands it the end and goes on. keep, when not
+// nil, is a scoped token's filter: such polls count in a quota of their
+// own and answer only the events whose conversation key keep keeps.
+func (h *Hub) ParkOn(run Runner, user, cursor string, keep func(key string) bool, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
+	res, w := h.park(user, cursor, timeout, keep, run, fn)
 	return res, w != nil
 }
 
@@ -350,14 +357,14 @@ func (h *Hub) Poll(user, cursor string, timeout time.Duration, done <-chan struc
 	return h.poll(user, cursor, timeout, nil, done)
 }
 
-// PollScoped is Poll for a scoped token (see ParkScoped).
+// PollScoped is Poll for a scoped token (see ParkOn).
 func (h *Hub) PollScoped(user, cursor string, keep func(key string) bool, timeout time.Duration, done <-chan struct{}) PollResult {
 	return h.poll(user, cursor, timeout, keep, done)
 }
 
 func (h *Hub) poll(user, cursor string, timeout time.Duration, keep func(string) bool, done <-chan struct{}) PollResult {
 	ch := make(chan PollResult, 1)
-	res, w := h.park(user, cursor, timeout, keep, func(r PollResult) { ch <- r })
+	res, w := h.park(user, cursor, timeout, keep, nil, func(r PollResult) { ch <- r })
 	if w == nil {
 		return res
 	}
@@ -372,8 +379,8 @@ func (h *Hub) poll(user, cursor string, timeout time.Duration, keep func(string)
 
 // park is the one poll path. It returns the answer and a nil waiter, or
 // the waiter that will answer fn.
-func (h *Hub) park(user, cursor string, timeout time.Duration, keep func(string) bool, fn func(PollResult)) (PollResult, *waiter) {
-	return h.parkOn(h.get(user, true), user, cursor, timeout, keep, fn)
+func (h *Hub) park(user, cursor string, timeout time.Duration, keep func(string) bool, run Runner, fn func(PollResult)) (PollResult, *waiter) {
+	return h.parkOn(h.get(user, true), user, cursor, timeout, keep, run, fn)
 }
 
 // parkOn is park on s, user's stream as it was looked up. Reap may drop s
@@ -381,7 +388,7 @@ func (h *Hub) park(user, cursor string, timeout time.Duration, keep func(string)
 // grace + idle who comes back during the reap); a waiter added to a
 // dropped stream is not found by Wake and would hear of nothing until its
 // timeout, so the poll parks on the stream the shard holds now.
-func (h *Hub) parkOn(s *stream, user, cursor string, timeout time.Duration, keep func(string) bool, fn func(PollResult)) (PollResult, *waiter) {
+func (h *Hub) parkOn(s *stream, user, cursor string, timeout time.Duration, keep func(string) bool, run Runner, fn func(PollResult)) (PollResult, *waiter) {
 	sh := h.shard(user)
 	h.seen(user, s)
 	s.mu.Lock()
@@ -391,7 +398,7 @@ func (h *Hub) parkOn(s *stream, user, cursor string, timeout time.Duration, keep
 		h.seen(user, s)
 		s.mu.Lock()
 	}
-	w := &waiter{h: h, s: s, sh: sh, user: user, cursor: cursor, fn: fn, scoped: keep != nil, keep: keep}
+	w := &waiter{h: h, s: s, sh: sh, user: user, cursor: cursor, fn: fn, run: run, scoped: keep != nil, keep: keep}
 	s.addWaiter(w) // parked > 0 from here: Reap no longer drops s
 	s.mu.Unlock()
 	h.parked.Add(1)

@@ -186,14 +186,20 @@ func (s *Service) prepare(c Caller) {
 
 // Park is Poll without a goroutine while it waits: see Hub.Park.
 func (s *Service) Park(c Caller, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
+	return s.ParkOn(nil, c, cursor, timeout, fn)
+}
+
+// ParkOn is Park with the poll's end run by run (see Hub.ParkOn).
+func (s *Service) ParkOn(run Runner, c Caller, cursor string, timeout time.Duration, fn func(PollResult)) (PollResult, bool) {
 	if c.Guest {
-		return s.guestPark(cursor, timeout, fn)
+		return s.guestPark(run, cursor, timeout, fn)
 	}
 	s.prepare(c)
+	var keep func(string) bool
 	if c.With != "" {
-		return s.hub.ParkScoped(c.ID, cursor, scopeFilter(c), jitter(timeout), fn)
+		keep = scopeFilter(c)
 	}
-	return s.hub.Park(c.ID, cursor, jitter(timeout), fn)
+	return s.hub.ParkOn(run, c.ID, cursor, keep, jitter(timeout), fn)
 }
 
 // Poll answers the caller's events after cursor, parking up to timeout.

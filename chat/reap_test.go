@@ -268,7 +268,7 @@ func TestParkOnDroppedStream(t *testing.T) {
 	}
 
 	answered := make(chan PollResult, 1)
-	if _, w := h.parkOn(stale, "u", c, time.Hour, nil, func(r PollResult) { answered <- r }); w == nil {
+	if _, w := h.parkOn(stale, "u", c, time.Hour, nil, nil, func(r PollResult) { answered <- r }); w == nil {
 		t.Fatal("u not parked")
 	}
 	if !h.Publish("u", "k", ev("1")) {

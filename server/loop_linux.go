@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"pollchat/chat"
 )
 
 // Event loops for parked connections.
@@ -90,7 +92,6 @@ type lconn struct {
 	state  atomic.Uint32
 	since  atomic.Int64 // when it was armed (UnixNano)
 	missed atomic.Bool  // an event came while it was busy
-	added  bool         // on its loop's epoll set (armed once); its owner's
 	laddr  net.Addr
 	raddr  net.Addr
 }
@@ -158,14 +159,15 @@ type loops struct {
 	offload bool
 
 	requests, handoffs atomic.Uint64 // requests served from a loop, and handed to Go
+	ends               atomic.Uint64 // parked polls ended on a loop (Go)
 
 	stop chan struct{} // closed by shutdown: the sweeper returns
 }
 
-// stats returns the requests served from the loops and the ones handed
-// back to Go's poller.
-func (ls *loops) stats() (requests, handoffs uint64) {
-	return ls.requests.Load(), ls.handoffs.Load()
+// stats returns the requests served from the loops, the ones handed back
+// to Go's poller and the parked polls ended on the loops.
+func (ls *loops) stats() (requests, handoffs, ends uint64) {
+	return ls.requests.Load(), ls.handoffs.Load(), ls.ends.Load()
 }
 
 // evloop is one epoll set and the goroutine that serves it. Only that
@@ -182,7 +184,25 @@ type evloop struct {
 	rd     bytes.Reader
 	br     *bufio.Reader
 	req    *loopReq // the request handled on the loop's goroutine
+
+	// The ends of the polls parked on the loop's connections (Go), run on
+	// the loop's goroutine. qfd is an eventfd on the set (event qEvent),
+	// written when a task comes to an empty queue that the loop is not
+	// draining (signaled false); a wake-up then runs a batch. Once the
+	// loop has stopped (qdone), tasks go to the hub's workers.
+	qmu      sync.Mutex
+	queue    []chat.Task
+	signaled bool
+	qdone    bool
+	spare    []chat.Task // the loop's: the last batch's array
+	qfd      int
 }
+
+// Events on a loop's set that are not a connection's.
+const (
+	wakeEvent  = -1 // ls.wake: shutdown
+	queueEvent = -2 // the loop's qfd: tasks queued
+)
 
 // newLoops returns the event loops for s, or nil when s does not use
 // them.
@@ -206,12 +226,23 @@ func (ls *loops) open() {
 			ls.err = err
 			break
 		}
-		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: -1}
+		qfd, err := eventfd()
+		if err != nil {
+			syscall.Close(epfd)
+			ls.err = err
+			break
+		}
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: wakeEvent}
 		if err = syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, ls.wake[0], &ev); err == nil {
+			ev.Fd = queueEvent
+			err = syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, qfd, &ev)
+		}
+		if err == nil {
 			err = syscall.SetNonblock(epfd, true)
 		}
 		if err != nil {
 			syscall.Close(epfd)
+			syscall.Close(qfd)
 			ls.err = err
 			break
 		}
@@ -220,7 +251,7 @@ func (ls *loops) open() {
 		// there like any other, rather than in epoll_wait, which would
 		// hold its thread and keep the runtime's sysmon waking every
 		// 20 µs to take its P back (a context switch per re-poll).
-		l := &evloop{ls: ls, epfd: epfd, ep: os.NewFile(uintptr(epfd), "epoll")}
+		l := &evloop{ls: ls, epfd: epfd, ep: os.NewFile(uintptr(epfd), "epoll"), qfd: qfd}
 		// SetReadDeadline fails when the file did not go on Go's poller
 		// (then the loop could not wait): no loops then.
 		if err = l.ep.SetReadDeadline(time.Time{}); err == nil {
@@ -228,6 +259,7 @@ func (ls *loops) open() {
 		}
 		if err != nil {
 			l.ep.Close()
+			syscall.Close(qfd)
 			ls.err = err
 			break
 		}
@@ -239,6 +271,7 @@ func (ls *loops) open() {
 	if ls.err != nil {
 		for _, l := range ls.l {
 			l.ep.Close()
+			syscall.Close(l.qfd)
 		}
 		ls.l = nil
 		syscall.Close(ls.wake[0])
@@ -283,6 +316,14 @@ func (ls *loops) take(c net.Conn, rc syscall.RawConn) *lconn {
 		syscall.Close(fd)
 		return nil
 	}
+	// On its loop's set from now to its close, busy until the poll's
+	// answer arms it: the one epoll_ctl of its life is paid here, with
+	// the hijack, not with its first answer.
+	if !ls.add(lc) {
+		ls.tab.clear(fd, lc)
+		syscall.Close(fd)
+		return nil
+	}
 	// The duplicate keeps the socket open; closing c takes its own
 	// descriptor off the runtime's epoll.
 	c.Close()
@@ -299,19 +340,12 @@ func dupCloexec(fd int) (int, error) {
 }
 
 // arm puts lc (owned by the caller) on its loop, to wait for its next
-// request. lc is on its loop's epoll set for good from the first arm
-// (edge-triggered), so arming again is no system call: only when an edge
-// came while lc was busy (missed, set by the loop) is the set asked to
-// report lc again.
+// request. lc is on its loop's epoll set for good from take (edge-
+// triggered), so arming is no system call: only when an edge came while
+// lc was busy (missed, set by the loop) is the set asked to report lc
+// again.
 func (ls *loops) arm(lc *lconn) {
 	lc.since.Store(time.Now().UnixNano())
-	if !lc.added {
-		lc.added = true
-		if !ls.add(lc) {
-			ls.close(lc)
-		}
-		return
-	}
 	for {
 		lc.state.Store(lcArmed)
 		if ls.down.Load() {
@@ -359,24 +393,18 @@ func (lc *lconn) event() syscall.EpollEvent {
 // negative).
 const epollET = 1 << 31
 
-// add puts lc on its loop's epoll set, armed; false when it could not be
-// (the loops are shut down, or the call failed): the caller still owns
-// lc.
+// add puts lc (busy, the caller's) on its loop's epoll set; false when it
+// could not be (the loops are shut down, or the call failed). An event
+// that comes before lc is armed is marked missed (ready) and looked at
+// again when it is.
 func (ls *loops) add(lc *lconn) bool {
 	ls.life.RLock()
 	defer ls.life.RUnlock()
 	if ls.closed {
 		return false
 	}
-	// Armed before the call: the event may come at once, to the loop.
-	lc.state.Store(lcArmed)
 	ev := lc.event()
-	if err := syscall.EpollCtl(lc.l.epfd, syscall.EPOLL_CTL_ADD, lc.fd, &ev); err != nil {
-		// Not on the set, so no event can take it: still the caller's.
-		lc.state.Store(lcBusy)
-		return false
-	}
-	return true
+	return syscall.EpollCtl(lc.l.epfd, syscall.EPOLL_CTL_ADD, lc.fd, &ev) == nil
 }
 
 // close closes lc's descriptor (lc owned by the caller). Closing the only
@@ -478,6 +506,7 @@ func (ls *loops) shutdown() {
 	ls.sweep(time.Now().Add(time.Hour).UnixNano())
 	for _, l := range ls.l {
 		l.ep.Close()
+		syscall.Close(l.qfd)
 	}
 	syscall.Close(ls.wake[0])
 	syscall.Close(ls.wake[1])
@@ -495,6 +524,7 @@ func (ls *loops) sweep(cutoff int64) {
 // run serves the loop's epoll set until shutdown.
 func (l *evloop) run() {
 	defer l.ls.wg.Done()
+	defer l.stopQueue()
 	for {
 		if err := l.rc.Read(l.wait); err != nil {
 			l.ls.s.log.Error("server: event loop", "err", err)
@@ -502,12 +532,84 @@ func (l *evloop) run() {
 		}
 		for i := range l.n {
 			ev := &l.events[i]
-			if ev.Fd < 0 {
+			switch ev.Fd {
+			case wakeEvent:
 				return // shutdown
+			case queueEvent:
+				l.drain()
+			default:
+				l.ready(int(ev.Fd), uint32(ev.Pad), ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0)
 			}
-			l.ready(int(ev.Fd), uint32(ev.Pad), ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0)
 		}
 	}
+}
+
+// Go queues t (a parked poll's end: its answer read, written and the
+// connection re-armed, none of which waits) for the loop's goroutine. A
+// wake or the timeout grid ending a batch of polls then costs a wake-up
+// of each loop, not a goroutine hop per poll.
+func (l *evloop) Go(t chat.Task) {
+	l.qmu.Lock()
+	if l.qdone {
+		l.qmu.Unlock()
+		l.ls.s.svc.Hub().Go(t)
+		return
+	}
+	l.queue = append(l.queue, t)
+	signal := !l.signaled
+	l.signaled = true
+	l.qmu.Unlock()
+	if signal {
+		one := [8]byte{1}
+		writeFd(l.qfd, one[:])
+	}
+}
+
+// drain runs the queued tasks, batch after batch, until the queue is
+// empty; tasks queued meanwhile (a poll evicted by one answered here)
+// join the next batch without writing qfd.
+func (l *evloop) drain() {
+	var b [8]byte
+	readFd(l.qfd, b[:])
+	for {
+		l.qmu.Lock()
+		q := l.queue
+		if len(q) == 0 {
+			l.signaled = false
+			l.qmu.Unlock()
+			return
+		}
+		l.queue = l.spare[:0]
+		l.qmu.Unlock()
+		l.ls.ends.Add(uint64(len(q)))
+		for i, t := range q {
+			q[i] = nil
+			t.Run()
+		}
+		l.spare = q
+	}
+}
+
+// stopQueue runs what is queued when the loop stops; tasks that come
+// later go to the hub's workers.
+func (l *evloop) stopQueue() {
+	l.qmu.Lock()
+	l.qdone = true
+	q := l.queue
+	l.queue = nil
+	l.qmu.Unlock()
+	for _, t := range q {
+		t.Run()
+	}
+}
+
+// eventfd returns a non-blocking, close-on-exec eventfd.
+func eventfd() (int, error) {
+	fd, _, e := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(fd), nil
 }
 
 // poll is run's wait: what the set has now, without waiting; false (wait

@@ -5,13 +5,15 @@ package server
 import (
 	"net"
 	"syscall"
+
+	"pollchat/chat"
 )
 
 // Event loops are Linux's (loop_linux.go); elsewhere every connection
 // stays on Go's poller. loopReq is a net.Conn only so that park's type
 // check compiles; none is ever made.
 
-type lconn struct{}
+type lconn struct{ l chat.Runner }
 
 type loopReq struct {
 	net.Conn
@@ -19,7 +21,7 @@ type loopReq struct {
 	parked bool
 }
 
-type loops struct{}
+type loops struct{ offload bool }
 
 func newLoops(*Server) *loops { return nil }
 
@@ -29,4 +31,4 @@ func (*loops) write(*lconn, []byte, bool) {}
 
 func (*loops) shutdown() {}
 
-func (*loops) stats() (requests, handoffs uint64) { return 0, 0 }
+func (*loops) stats() (requests, handoffs, ends uint64) { return 0, 0, 0 }

@@ -59,6 +59,60 @@ func loopConn(t *testing.T, s *Server, addr, user string) (*rawConn, string) {
 	return rc, cursorOf(t, body)
 }
 
+// A poll parked on a loop ends there whatever ends it: its timeout on the
+// grid, and a newer poll of the same user that evicts it (handled on
+// another connection's loop), each answered as on Go's poller.
+func TestLoopEndsPolls(t *testing.T) {
+	s, addr := startParkServer(t)
+	rc, cur := loopConn(t, s, addr, "1")
+	_, _, ends := s.loops.stats()
+	rc.write(get("/v1/poll?timeout=1&cursor="+cur+"&"+identity("1"), ""))
+	resp, body := rc.read()
+	if resp.StatusCode != 200 || !strings.Contains(body, `"events":[]`) {
+		t.Fatalf("poll after its timeout = %d %s; want 200 with no events", resp.StatusCode, body)
+	}
+	if _, _, got := s.loops.stats(); got != ends+1 {
+		t.Errorf("polls ended on the loops = %d; want %d (the timed-out poll)", got, ends+1)
+	}
+
+	// MaxParkedPerUser polls parked, each on a connection of its own on a
+	// loop; one more evicts the oldest.
+	// (Each connection is put on a loop by an event, so the cursor is the
+	// last one's.)
+	conns := []*rawConn{rc}
+	for range chat.MaxParkedPerUser {
+		var c *rawConn
+		c, cur = loopConn(t, s, addr, "1")
+		conns = append(conns, c)
+	}
+	conns, extra := conns[:chat.MaxParkedPerUser], conns[chat.MaxParkedPerUser]
+	for i, c := range conns {
+		c.write(get("/v1/poll?timeout=30&cursor="+cur+"&"+identity("1"), ""))
+		waitFor(t, "the poll to park", func() bool { return s.svc.Hub().Parked() == int64(i+1) })
+	}
+	_, _, ends = s.loops.stats()
+	extra.write(get("/v1/poll?timeout=30&cursor="+cur+"&"+identity("1"), ""))
+	resp, body = conns[0].read()
+	if resp.StatusCode != 429 || !strings.Contains(body, `"code":"RATE_LIMITED"`) {
+		t.Fatalf("evicted poll = %d %s; want 429 RATE_LIMITED", resp.StatusCode, body)
+	}
+	if _, _, got := s.loops.stats(); got != ends+1 {
+		t.Errorf("polls ended on the loops = %d; want %d (the evicted poll)", got, ends+1)
+	}
+	// The others are answered by the next event, on their loops.
+	if err := s.svc.Inject(context.Background(), &store.Message{From: "2", To: "1", Text: "all"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range append(conns[1:], extra) {
+		if resp, body := c.read(); resp.StatusCode != 200 || !strings.Contains(body, `"text":"all"`) {
+			t.Errorf("poll %d after the event = %d %s; want 200 with it", i, resp.StatusCode, body)
+		}
+	}
+	if _, _, got := s.loops.stats(); got != ends+1+chat.MaxParkedPerUser {
+		t.Errorf("polls ended on the loops = %d; want %d", got, ends+1+chat.MaxParkedPerUser)
+	}
+}
+
 // A connection whose poll parked is served by an event loop from then on:
 // its polls park and are answered there, with the same answer as on Go's
 // poller, and a poll with events waiting is answered at once.
@@ -69,10 +123,10 @@ func TestLoopServesPolls(t *testing.T) {
 		t.Fatalf("connections on the loops = %d; want 1", n)
 	}
 	for i := range 3 {
-		polls, _ := s.loops.stats()
+		polls, _, ends := s.loops.stats()
 		rc.write(get("/v1/poll?timeout=20&callback=cb&cursor="+cur+"&"+identity("1"), "Origin: http://site.example\r\n"))
 		waitFor(t, "the poll to park", func() bool { return s.svc.Hub().Parked() == 1 })
-		if got, _ := s.loops.stats(); got != polls+1 {
+		if got, _, _ := s.loops.stats(); got != polls+1 {
 			t.Fatalf("round %d: loop polls = %d; want %d (the poll read on the loop)", i, got, polls+1)
 		}
 		text := "hi " + string(rune('a'+i))
@@ -82,6 +136,9 @@ func TestLoopServesPolls(t *testing.T) {
 		resp, body := rc.read()
 		if resp.StatusCode != 200 || !strings.HasPrefix(body, "/**/cb(") || !strings.Contains(body, `"text":"`+text+`"`) {
 			t.Fatalf("round %d: answer = %d %s; want 200, /**/cb( with %q", i, resp.StatusCode, body, text)
+		}
+		if _, _, got := s.loops.stats(); got != ends+1 {
+			t.Errorf("round %d: polls ended on the loops = %d; want %d (the woken poll ended on its loop)", i, got, ends+1)
 		}
 		for k, v := range map[string]string{
 			"Content-Type":                "application/javascript; charset=utf-8",
@@ -99,13 +156,13 @@ func TestLoopServesPolls(t *testing.T) {
 	if err := s.svc.Inject(context.Background(), &store.Message{From: "2", To: "1", Text: "waiting"}); err != nil {
 		t.Fatal(err)
 	}
-	polls, _ := s.loops.stats()
+	polls, _, _ := s.loops.stats()
 	rc.write(get("/v1/poll?timeout=20&cursor="+cur+"&"+identity("1"), ""))
 	resp, body := rc.read()
 	if resp.StatusCode != 200 || !strings.Contains(body, `"text":"waiting"`) {
 		t.Fatalf("poll with an event waiting = %d %s; want 200 with it", resp.StatusCode, body)
 	}
-	if got, _ := s.loops.stats(); got != polls+1 {
+	if got, _, _ := s.loops.stats(); got != polls+1 {
 		t.Errorf("loop polls = %d; want %d", got, polls+1)
 	}
 	// A refused poll (a bad identity) is answered by the loop too, and the
@@ -155,7 +212,7 @@ func TestLoopHandsOtherRequestsToGo(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rc, cur := loopConn(t, s, addr, "1")
-			_, handed := s.loops.stats()
+			_, handed, _ := s.loops.stats()
 			tc.send(rc, cur)
 			for i, want := range tc.want {
 				resp, body := rc.read()
@@ -166,18 +223,18 @@ func TestLoopHandsOtherRequestsToGo(t *testing.T) {
 					cur = cursorOf(t, body)
 				}
 			}
-			if _, got := s.loops.stats(); got != handed+1 {
+			if _, got, _ := s.loops.stats(); got != handed+1 {
 				t.Errorf("handoffs = %d; want %d", got, handed+1)
 			}
 			// A poll that parks takes the connection back to a loop.
-			polls, _ := s.loops.stats()
+			polls, _, _ := s.loops.stats()
 			rc.write(get("/v1/poll?timeout=0.05&cursor="+cur+"&"+identity("1"), ""))
 			rc.read()
 			rc.write(get("/v1/poll?timeout=0&cursor="+cur+"&"+identity("1"), ""))
 			if resp, body := rc.read(); resp.StatusCode != 200 || !strings.Contains(body, `"events":[]`) {
 				t.Fatalf("poll after coming back = %d %s", resp.StatusCode, body)
 			}
-			if got, _ := s.loops.stats(); got != polls+1 {
+			if got, _, _ := s.loops.stats(); got != polls+1 {
 				t.Errorf("loop polls = %d; want %d (the last poll read on a loop again)", got, polls+1)
 			}
 		})
@@ -190,7 +247,7 @@ func TestLoopHandsOtherRequestsToGo(t *testing.T) {
 func TestLoopServesCalls(t *testing.T) {
 	s, addr := startParkServer(t)
 	rc, cur := loopConn(t, s, addr, "1")
-	requests, handed := s.loops.stats()
+	requests, handed, _ := s.loops.stats()
 	body := "timeout=0&cursor=" + cur + "&" + identity("1")
 	rc.write("POST /v1/poll HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
 	if resp, body := rc.read(); resp.StatusCode != 200 || !strings.Contains(body, `"events":[]`) {
@@ -204,7 +261,7 @@ func TestLoopServesCalls(t *testing.T) {
 	if resp, body := rc.read(); resp.StatusCode != 404 || !strings.Contains(body, `"code":"NOT_FOUND"`) {
 		t.Fatalf("unknown path = %d %s; want 404 NOT_FOUND", resp.StatusCode, body)
 	}
-	if got, gotHanded := s.loops.stats(); got != requests+3 || gotHanded != handed {
+	if got, gotHanded, _ := s.loops.stats(); got != requests+3 || gotHanded != handed {
 		t.Errorf("loop requests, handoffs = %d, %d; want %d, %d", got, gotHanded, requests+3, handed)
 	}
 	if n := onLoop(s); n != 1 {

@@ -135,15 +135,22 @@ func (s *Server) park(ctx *fasthttp.RequestCtx, rp reply, c chat.Caller, cursor 
 	// from the moment it parks (done may answer at once, on a hub worker),
 	// and the loop leaves it alone once the handler returns.
 	lr, onLoop := ctx.Conn().(*loopReq)
+	var run chat.Runner // nil: the hub's workers end the poll
 	if onLoop {
 		pk.hdr = parkedHeaders(&ctx.Response.Header)
 		pk.lc = lr.lc
 		pk.state.Store(pkConn)
 		lr.parked = true
+		// Its end runs on the connection's loop, which writes the answer
+		// there anyway; not in cluster mode, where reading the stream
+		// waits for Redis.
+		if !s.loops.offload {
+			run = lr.lc.l
+		}
 	}
 	// Counted before the hub may call done, which counts it off.
 	s.parking.wg.Add(1)
-	res, parked := s.svc.Park(c, cursor, timeout, pk.doneFn)
+	res, parked := s.svc.ParkOn(run, c, cursor, timeout, pk.doneFn)
 	if !parked {
 		if onLoop {
 			lr.parked = false
