@@ -202,6 +202,14 @@ func (d *Directory) Get(ctx context.Context, id string) (User, error) {
 	}
 }
 
+// Cached reports whether Get(id) would answer from the cache, without
+// waiting for the source (a stale entry counts: Get answers it and
+// refreshes it in the background).
+func (d *Directory) Cached(id string) bool {
+	_, ok := d.cached(id)
+	return ok
+}
+
 var unknownEntry = &entry{unknown: true}
 
 // cached answers from the cache: a fresh entry, a fresh "unknown", or a

@@ -165,8 +165,9 @@ func (s *Service) Seen(c Caller) {
 // prepare does what every poll of c does first: remember the caller
 // (remember) and load their contacts (loadContacts). Both ask the stream
 // the poll is about to use: it holds the caller's entry, so that a poll
-// saying nothing new does not look it up in s.callers again.
-func (s *Service) prepare(c Caller) {
+// saying nothing new does not look it up in s.callers again. It returns
+// that stream, for the poll to park on without a second lookup.
+func (s *Service) prepare(c Caller) *stream {
 	st := s.hub.get(c.ID, true)
 	st.mu.Lock()
 	e, loaded := st.caller, st.contacts != nil
@@ -182,6 +183,7 @@ func (s *Service) prepare(c Caller) {
 	if !loaded {
 		s.loadContacts(c.ID)
 	}
+	return st
 }
 
 // Park is Poll without a goroutine while it waits: see Hub.Park.
@@ -194,12 +196,14 @@ func (s *Service) ParkOn(run Runner, c Caller, cursor string, timeout time.Durat
 	if c.Guest {
 		return s.guestPark(run, cursor, timeout, fn)
 	}
-	s.prepare(c)
+	st := s.prepare(c)
 	var keep func(string) bool
 	if c.With != "" {
 		keep = scopeFilter(c)
 	}
-	return s.hub.ParkOn(run, c.ID, cursor, keep, jitter(timeout), fn)
+	// parkOn looks again if Reap dropped st since (see parkOn).
+	res, w := s.hub.parkOn(st, c.ID, cursor, jitter(timeout), keep, run, fn)
+	return res, w != nil
 }
 
 // Poll answers the caller's events after cursor, parking up to timeout.

@@ -21,6 +21,8 @@ type Directory interface {
 	GetMany(ctx context.Context, ids []string) (map[string]bridge.User, error)
 	// Invalidate drops ids from the directory's cache.
 	Invalidate(ids ...string)
+	// Cached reports whether Get(id) would answer without waiting.
+	Cached(id string) bool
 }
 
 // Config configures a Service. Zero values mean the defaults of docs/protocol.md.

@@ -157,6 +157,21 @@ func (s *Service) Forget(ids ...string) {
 	}
 }
 
+// Warm reports whether a poll of c has what it reads at hand: the
+// directory's entry (when users must be known) and the stream's contacts.
+// A poll that is not warm may wait for the directory or the store (on the
+// first poll after a user's stream was dropped, or when the directory's
+// cache has let the user go).
+func (s *Service) Warm(c Caller) bool {
+	if c.Guest {
+		return true
+	}
+	if s.cfg.RequireKnown && !s.dir.Cached(c.ID) {
+		return false
+	}
+	return s.hub.ContactsLoaded(c.ID)
+}
+
 // Admit refuses a caller the site does not know when RequireKnown is set:
 // FORBIDDEN, on hello and every call. A host site that cannot be asked
 // (ErrSourceDown) does not lock its members out.

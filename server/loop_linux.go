@@ -104,7 +104,7 @@ type loopReq struct {
 	lc     *lconn
 	ctx    fasthttp.RequestCtx
 	out    []byte
-	parked bool // set by park: the poll holds lc now
+	parked bool // set by park (the poll holds lc now) or move
 	pooled bool // from loopReqs (handled on a hub worker)
 }
 
@@ -160,14 +160,21 @@ type loops struct {
 
 	requests, handoffs atomic.Uint64 // requests served from a loop, and handed to Go
 	ends               atomic.Uint64 // parked polls ended on a loop (Go)
+	moved              atomic.Uint64 // polls moved off a loop's goroutine (loopReq.move)
 
 	stop chan struct{} // closed by shutdown: the sweeper returns
 }
 
-// stats returns the requests served from the loops, the ones handed back
-// to Go's poller and the parked polls ended on the loops.
-func (ls *loops) stats() (requests, handoffs, ends uint64) {
-	return ls.requests.Load(), ls.handoffs.Load(), ls.ends.Load()
+// loopStats are the loops' counters (/metrics).
+type loopStats struct {
+	requests uint64 // requests read on the loops and served from them
+	handoffs uint64 // requests handed back to Go's poller
+	ends     uint64 // parked polls ended on their connection's loop
+	moved    uint64 // polls moved from a loop's goroutine to a hub worker
+}
+
+func (ls *loops) stats() loopStats {
+	return loopStats{ls.requests.Load(), ls.handoffs.Load(), ls.ends.Load(), ls.moved.Load()}
 }
 
 // evloop is one epoll set and the goroutine that serves it. Only that
@@ -783,6 +790,25 @@ func (r *loopReq) Run() {
 	}
 	r.done()
 }
+
+// move hands r's request (read on its loop's goroutine, not answered) to
+// a hub worker, which handles it again from the start, while the loop
+// serves its other connections: a poll that may wait for the directory or
+// the store (Service.Warm) must not hold them. r's connection goes with
+// it (r.parked).
+func (r *loopReq) move() {
+	w := loopReqs.Get().(*loopReq)
+	w.pooled = true
+	w.ls, w.lc = r.ls, r.lc
+	r.ctx.Request.CopyTo(&w.ctx.Request)
+	r.parked = true
+	r.ls.moved.Add(1)
+	r.ls.s.metrics.requests.Add(^uint64(0)) // counted again when w runs
+	r.ls.s.svc.Hub().Go(w)
+}
+
+// inline says whether r is being handled on its loop's goroutine.
+func (r *loopReq) inline() bool { return !r.pooled }
 
 // done clears r for the next request (and gives it back when it came from
 // the pool).

@@ -21,6 +21,12 @@ type loopReq struct {
 	parked bool
 }
 
+func (*loopReq) inline() bool { return false }
+
+func (*loopReq) move() {}
+
+type loopStats struct{ requests, handoffs, ends, moved uint64 }
+
 type loops struct{ offload bool }
 
 func newLoops(*Server) *loops { return nil }
@@ -31,4 +37,4 @@ func (*loops) write(*lconn, []byte, bool) {}
 
 func (*loops) shutdown() {}
 
-func (*loops) stats() (requests, handoffs, ends uint64) { return 0, 0, 0 }
+func (*loops) stats() loopStats { return loopStats{} }

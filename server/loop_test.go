@@ -8,11 +8,14 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"pollchat/bridge"
 	"pollchat/chat"
 	"pollchat/store"
 )
@@ -65,13 +68,13 @@ func loopConn(t *testing.T, s *Server, addr, user string) (*rawConn, string) {
 func TestLoopEndsPolls(t *testing.T) {
 	s, addr := startParkServer(t)
 	rc, cur := loopConn(t, s, addr, "1")
-	_, _, ends := s.loops.stats()
+	ends := s.loops.stats().ends
 	rc.write(get("/v1/poll?timeout=1&cursor="+cur+"&"+identity("1"), ""))
 	resp, body := rc.read()
 	if resp.StatusCode != 200 || !strings.Contains(body, `"events":[]`) {
 		t.Fatalf("poll after its timeout = %d %s; want 200 with no events", resp.StatusCode, body)
 	}
-	if _, _, got := s.loops.stats(); got != ends+1 {
+	if got := s.loops.stats().ends; got != ends+1 {
 		t.Errorf("polls ended on the loops = %d; want %d (the timed-out poll)", got, ends+1)
 	}
 
@@ -90,13 +93,13 @@ func TestLoopEndsPolls(t *testing.T) {
 		c.write(get("/v1/poll?timeout=30&cursor="+cur+"&"+identity("1"), ""))
 		waitFor(t, "the poll to park", func() bool { return s.svc.Hub().Parked() == int64(i+1) })
 	}
-	_, _, ends = s.loops.stats()
+	ends = s.loops.stats().ends
 	extra.write(get("/v1/poll?timeout=30&cursor="+cur+"&"+identity("1"), ""))
 	resp, body = conns[0].read()
 	if resp.StatusCode != 429 || !strings.Contains(body, `"code":"RATE_LIMITED"`) {
 		t.Fatalf("evicted poll = %d %s; want 429 RATE_LIMITED", resp.StatusCode, body)
 	}
-	if _, _, got := s.loops.stats(); got != ends+1 {
+	if got := s.loops.stats().ends; got != ends+1 {
 		t.Errorf("polls ended on the loops = %d; want %d (the evicted poll)", got, ends+1)
 	}
 	// The others are answered by the next event, on their loops.
@@ -108,8 +111,84 @@ func TestLoopEndsPolls(t *testing.T) {
 			t.Errorf("poll %d after the event = %d %s; want 200 with it", i, resp.StatusCode, body)
 		}
 	}
-	if _, _, got := s.loops.stats(); got != ends+1+chat.MaxParkedPerUser {
+	if got := s.loops.stats().ends; got != ends+1+chat.MaxParkedPerUser {
 		t.Errorf("polls ended on the loops = %d; want %d", got, ends+1+chat.MaxParkedPerUser)
+	}
+}
+
+// slowSource knows every user; a lookup of slow waits until release is
+// closed.
+type slowSource struct {
+	slow    string
+	asked   chan struct{} // closed when slow is first asked for
+	once    sync.Once
+	release chan struct{}
+}
+
+func (src *slowSource) Lookup(ctx context.Context, ids []string) (map[string]bridge.User, error) {
+	out := map[string]bridge.User{}
+	for _, id := range ids {
+		if id == src.slow {
+			src.once.Do(func() { close(src.asked) })
+			select {
+			case <-src.release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		out[id] = bridge.User{ID: id, Name: "User " + id}
+	}
+	return out, nil
+}
+
+// A poll read on a loop whose user is not cached (here through a proxy's
+// connection shared by several users) would wait for the directory on the
+// loop's goroutine, holding every other connection of that loop: it moves
+// to a hub worker, and the loop goes on serving.
+func TestLoopMovesColdPolls(t *testing.T) {
+	// One loop, so that both connections are on the one the cold poll
+	// reaches.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	src := &slowSource{slow: "3", asked: make(chan struct{}), release: make(chan struct{})}
+	s, addr := startParkServerWith(t, src, chat.Config{RequireKnown: true})
+	a, _ := loopConn(t, s, addr, "1")
+	b, curB := loopConn(t, s, addr, "2")
+	if n := len(s.loops.l); n != 1 {
+		t.Fatalf("loops = %d; want 1", n)
+	}
+	a.write(get("/v1/poll?timeout=20&"+identity("3"), "")) // user 3: not cached
+	select {
+	case <-src.asked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the directory was not asked for user 3")
+	}
+	// While the directory keeps user 3 waiting, the loop serves b.
+	b.write(get("/v1/poll?timeout=0&cursor="+curB+"&"+identity("2"), ""))
+	if resp, body := b.read(); resp.StatusCode != 200 || !strings.Contains(body, `"events":[]`) {
+		t.Fatalf("poll on another connection of the loop = %d %s; want 200, no events", resp.StatusCode, body)
+	}
+	// ... before user 3's poll is answered (had the loop waited for the
+	// directory, it would have answered a first).
+	a.c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := a.r.Peek(1); err == nil {
+		t.Fatal("user 3's poll answered before the directory answered; want it waiting")
+	}
+	close(src.release)
+	resp, body := a.read()
+	if resp.StatusCode != 200 || !strings.Contains(body, `"cursor":"`) {
+		t.Fatalf("user 3's poll = %d %s; want 200 with a cursor", resp.StatusCode, body)
+	}
+	if got := s.loops.stats().moved; got != 1 {
+		t.Errorf("polls moved off the loop = %d; want 1", got)
+	}
+	// User 3 is cached now: the next poll stays on the loop.
+	before := s.loops.stats()
+	a.write(get("/v1/poll?timeout=0&cursor="+cursorOf(t, body)+"&"+identity("3"), ""))
+	if resp, body := a.read(); resp.StatusCode != 200 || !strings.Contains(body, `"events":[]`) {
+		t.Fatalf("user 3's next poll = %d %s; want 200, no events", resp.StatusCode, body)
+	}
+	if st := s.loops.stats(); st.moved != before.moved || st.requests != before.requests+1 {
+		t.Errorf("after a warm poll: moved %d, loop requests %d; want %d, %d", st.moved, st.requests, before.moved, before.requests+1)
 	}
 }
 
@@ -123,10 +202,11 @@ func TestLoopServesPolls(t *testing.T) {
 		t.Fatalf("connections on the loops = %d; want 1", n)
 	}
 	for i := range 3 {
-		polls, _, ends := s.loops.stats()
+		st := s.loops.stats()
+		polls, ends := st.requests, st.ends
 		rc.write(get("/v1/poll?timeout=20&callback=cb&cursor="+cur+"&"+identity("1"), "Origin: http://site.example\r\n"))
 		waitFor(t, "the poll to park", func() bool { return s.svc.Hub().Parked() == 1 })
-		if got, _, _ := s.loops.stats(); got != polls+1 {
+		if got := s.loops.stats().requests; got != polls+1 {
 			t.Fatalf("round %d: loop polls = %d; want %d (the poll read on the loop)", i, got, polls+1)
 		}
 		text := "hi " + string(rune('a'+i))
@@ -137,7 +217,7 @@ func TestLoopServesPolls(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.HasPrefix(body, "/**/cb(") || !strings.Contains(body, `"text":"`+text+`"`) {
 			t.Fatalf("round %d: answer = %d %s; want 200, /**/cb( with %q", i, resp.StatusCode, body, text)
 		}
-		if _, _, got := s.loops.stats(); got != ends+1 {
+		if got := s.loops.stats().ends; got != ends+1 {
 			t.Errorf("round %d: polls ended on the loops = %d; want %d (the woken poll ended on its loop)", i, got, ends+1)
 		}
 		for k, v := range map[string]string{
@@ -156,13 +236,13 @@ func TestLoopServesPolls(t *testing.T) {
 	if err := s.svc.Inject(context.Background(), &store.Message{From: "2", To: "1", Text: "waiting"}); err != nil {
 		t.Fatal(err)
 	}
-	polls, _, _ := s.loops.stats()
+	polls := s.loops.stats().requests
 	rc.write(get("/v1/poll?timeout=20&cursor="+cur+"&"+identity("1"), ""))
 	resp, body := rc.read()
 	if resp.StatusCode != 200 || !strings.Contains(body, `"text":"waiting"`) {
 		t.Fatalf("poll with an event waiting = %d %s; want 200 with it", resp.StatusCode, body)
 	}
-	if got, _, _ := s.loops.stats(); got != polls+1 {
+	if got := s.loops.stats().requests; got != polls+1 {
 		t.Errorf("loop polls = %d; want %d", got, polls+1)
 	}
 	// A refused poll (a bad identity) is answered by the loop too, and the
@@ -212,7 +292,7 @@ func TestLoopHandsOtherRequestsToGo(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rc, cur := loopConn(t, s, addr, "1")
-			_, handed, _ := s.loops.stats()
+			handed := s.loops.stats().handoffs
 			tc.send(rc, cur)
 			for i, want := range tc.want {
 				resp, body := rc.read()
@@ -223,18 +303,18 @@ func TestLoopHandsOtherRequestsToGo(t *testing.T) {
 					cur = cursorOf(t, body)
 				}
 			}
-			if _, got, _ := s.loops.stats(); got != handed+1 {
+			if got := s.loops.stats().handoffs; got != handed+1 {
 				t.Errorf("handoffs = %d; want %d", got, handed+1)
 			}
 			// A poll that parks takes the connection back to a loop.
-			polls, _, _ := s.loops.stats()
+			polls := s.loops.stats().requests
 			rc.write(get("/v1/poll?timeout=0.05&cursor="+cur+"&"+identity("1"), ""))
 			rc.read()
 			rc.write(get("/v1/poll?timeout=0&cursor="+cur+"&"+identity("1"), ""))
 			if resp, body := rc.read(); resp.StatusCode != 200 || !strings.Contains(body, `"events":[]`) {
 				t.Fatalf("poll after coming back = %d %s", resp.StatusCode, body)
 			}
-			if got, _, _ := s.loops.stats(); got != polls+1 {
+			if got := s.loops.stats().requests; got != polls+1 {
 				t.Errorf("loop polls = %d; want %d (the last poll read on a loop again)", got, polls+1)
 			}
 		})
@@ -247,7 +327,8 @@ func TestLoopHandsOtherRequestsToGo(t *testing.T) {
 func TestLoopServesCalls(t *testing.T) {
 	s, addr := startParkServer(t)
 	rc, cur := loopConn(t, s, addr, "1")
-	requests, handed, _ := s.loops.stats()
+	st := s.loops.stats()
+	requests, handed := st.requests, st.handoffs
 	body := "timeout=0&cursor=" + cur + "&" + identity("1")
 	rc.write("POST /v1/poll HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
 	if resp, body := rc.read(); resp.StatusCode != 200 || !strings.Contains(body, `"events":[]`) {
@@ -261,8 +342,8 @@ func TestLoopServesCalls(t *testing.T) {
 	if resp, body := rc.read(); resp.StatusCode != 404 || !strings.Contains(body, `"code":"NOT_FOUND"`) {
 		t.Fatalf("unknown path = %d %s; want 404 NOT_FOUND", resp.StatusCode, body)
 	}
-	if got, gotHanded, _ := s.loops.stats(); got != requests+3 || gotHanded != handed {
-		t.Errorf("loop requests, handoffs = %d, %d; want %d, %d", got, gotHanded, requests+3, handed)
+	if st := s.loops.stats(); st.requests != requests+3 || st.handoffs != handed {
+		t.Errorf("loop requests, handoffs = %d, %d; want %d, %d", st.requests, st.handoffs, requests+3, handed)
 	}
 	if n := onLoop(s); n != 1 {
 		t.Errorf("connections on the loops = %d; want 1", n)

@@ -80,10 +80,11 @@ func (m *metrics) write(w io.Writer, svc *chat.Service, ls *loops) {
 	metric("pollchat_parked_polls", "gauge", "Polls parked now.", hub.Parked())
 	metric("pollchat_streams", "gauge", "User event streams held in memory.", hub.Streams())
 	if ls != nil {
-		requests, handoffs, ends := ls.stats()
-		metric("pollchat_loop_requests_total", "counter", "Requests read on the event loops and served from them (polls, and other browser calls on the same connections).", requests)
-		metric("pollchat_loop_handoffs_total", "counter", "Requests on event-loop connections handed back to Go's poller (uploads, other paths, split or pipelined requests).", handoffs)
-		metric("pollchat_loop_ends_total", "counter", "Parked polls ended on the event loop that holds their connection (woken, timed out, evicted or closed), in batches rather than a goroutine each.", ends)
+		st := ls.stats()
+		metric("pollchat_loop_requests_total", "counter", "Requests read on the event loops and served from them (polls, and other browser calls on the same connections).", st.requests)
+		metric("pollchat_loop_handoffs_total", "counter", "Requests on event-loop connections handed back to Go's poller (uploads, other paths, split or pipelined requests).", st.handoffs)
+		metric("pollchat_loop_ends_total", "counter", "Parked polls ended on the event loop that holds their connection (woken, timed out, evicted or closed), in batches rather than a goroutine each.", st.ends)
+		metric("pollchat_loop_moved_total", "counter", "Polls read on an event loop that were handled on a worker instead, because they could wait for the directory or the store (a user not cached).", st.moved)
 	}
 	metric("pollchat_sends_total", "counter", "Messages stored and delivered.", svc.Sends())
 	metric("pollchat_deliveries_total", "counter", "Events appended to user streams.", hub.Deliveries())

@@ -26,6 +26,14 @@ const parkSecret = "park-test-secret"
 // store and static users 1 and 2.
 func startParkServer(t testing.TB) (*Server, string) {
 	t.Helper()
+	return startParkServerWith(t, nil, chat.Config{})
+}
+
+// startParkServerWith is startParkServer with the users' source src (nil:
+// users 1 and 2 from the config) and the chat settings cc (its rooms are
+// the config's).
+func startParkServerWith(t testing.TB, src bridge.Source, cc chat.Config) (*Server, string) {
+	t.Helper()
 	cfg := config.Default(parkSecret)
 	cfg.Server.AllowedOrigins = []string{"http://site.example"}
 	cfg.Users.Static = []config.User{{UserID: "1", Name: "Ada"}, {UserID: "2", Name: "Grace"}}
@@ -33,16 +41,18 @@ func startParkServer(t testing.TB) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := bridge.NewSource(cfg.Users)
-	if err != nil {
-		t.Fatal(err)
+	if src == nil {
+		if src, err = bridge.NewSource(cfg.Users); err != nil {
+			t.Fatal(err)
+		}
 	}
 	dir := bridge.NewDirectory(src, bridge.DirectoryConfigFor(cfg.Users))
 	v, err := bridge.NewVerifier(cfg.Auth)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := chat.New(chat.Config{Rooms: cfg.Chat.Rooms}, st, dir)
+	cc.Rooms = cfg.Chat.Rooms
+	svc, err := chat.New(cc, st, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

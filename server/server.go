@@ -209,6 +209,13 @@ func (s *Server) verified(ctx *fasthttp.RequestCtx) (*params, reply, chat.Caller
 		s.fail(rp, err)
 		return nil, rp, chat.Caller{}, false
 	}
+	if lr, ok := ctx.Conn().(*loopReq); ok && lr.inline() && !s.svc.Warm(c) {
+		// On an event loop's goroutine, which serves all of the loop's
+		// connections: a call that may wait for the directory or the
+		// store is handled again on a hub worker.
+		lr.move()
+		return nil, rp, chat.Caller{}, false
+	}
 	if aerr := s.svc.Admit(ctx, c); aerr != nil {
 		s.fail(rp, aerr)
 		return nil, rp, chat.Caller{}, false
