@@ -202,12 +202,19 @@ func (d *Directory) Get(ctx context.Context, id string) (User, error) {
 	}
 }
 
-// Cached reports whether Get(id) would answer from the cache, without
-// waiting for the source (a stale entry counts: Get answers it and
-// refreshes it in the background).
-func (d *Directory) Cached(id string) bool {
-	_, ok := d.cached(id)
-	return ok
+// Cached is Get(id) from the cache alone: ok is false when Get would ask
+// the source and wait; otherwise known says whether the user is known
+// (Get's ErrUnknownUser when not), and u is the user. A stale entry
+// answers, and is refreshed in the background, as in Get.
+func (d *Directory) Cached(id string) (u User, known, ok bool) {
+	e, ok := d.cached(id)
+	if !ok {
+		return User{}, false, false
+	}
+	if e.unknown {
+		return User{}, false, true
+	}
+	return e.user, true, true
 }
 
 var unknownEntry = &entry{unknown: true}

@@ -337,3 +337,33 @@ func TestUnsafeURLsNeverLeaveTheDirectory(t *testing.T) {
 		t.Errorf("static users = %+v; want javascript:/vbscript: dropped, https and /path kept", got)
 	}
 }
+
+// Cached answers from the cache alone: nothing for a user never asked
+// for (and the source is not asked), then what Get answered, known or
+// not.
+func TestDirectoryCached(t *testing.T) {
+	src := &countingSource{src: NewStaticSource(staticUsers(3))}
+	d := NewDirectory(src, DirectoryConfig{Tick: time.Millisecond})
+	if _, _, ok := d.Cached("1"); ok {
+		t.Fatal("Cached(1) before any Get: ok; want not cached")
+	}
+	if n := src.calls.Load(); n != 0 {
+		t.Fatalf("source calls after Cached = %d; want 0", n)
+	}
+	if _, err := d.Get(ctxT(t), "1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Get(ctxT(t), "99"); !errors.Is(err, ErrUnknownUser) {
+		t.Fatalf("Get(99) = %v; want ErrUnknownUser", err)
+	}
+	calls := src.calls.Load()
+	if u, known, ok := d.Cached("1"); !ok || !known || u.Name != "User 1" {
+		t.Errorf("Cached(1) = %+v, known %v, ok %v; want User 1, known, ok", u, known, ok)
+	}
+	if _, known, ok := d.Cached("99"); !ok || known {
+		t.Errorf("Cached(99) = known %v, ok %v; want unknown, ok", known, ok)
+	}
+	if n := src.calls.Load(); n != calls {
+		t.Errorf("source calls after Cached = %d; want %d (none)", n, calls)
+	}
+}

@@ -21,8 +21,9 @@ type Directory interface {
 	GetMany(ctx context.Context, ids []string) (map[string]bridge.User, error)
 	// Invalidate drops ids from the directory's cache.
 	Invalidate(ids ...string)
-	// Cached reports whether Get(id) would answer without waiting.
-	Cached(id string) bool
+	// Cached is Get(id) from the cache alone (ok false: Get would wait);
+	// known is false for a user Get would answer ErrUnknownUser.
+	Cached(id string) (u bridge.User, known, ok bool)
 }
 
 // Config configures a Service. Zero values mean the defaults of docs/protocol.md.

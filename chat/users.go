@@ -166,8 +166,10 @@ func (s *Service) Warm(c Caller) bool {
 	if c.Guest {
 		return true
 	}
-	if s.cfg.RequireKnown && !s.dir.Cached(c.ID) {
-		return false
+	if s.cfg.RequireKnown {
+		if _, _, ok := s.dir.Cached(c.ID); !ok {
+			return false
+		}
 	}
 	return s.hub.ContactsLoaded(c.ID)
 }
@@ -179,9 +181,16 @@ func (s *Service) Admit(ctx context.Context, c Caller) error {
 	if !s.cfg.RequireKnown || c.Guest {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DirectoryTimeout)
-	defer cancel()
-	if _, err := s.dir.Get(ctx, c.ID); errors.Is(err, bridge.ErrUnknownUser) {
+	// From the cache when it can (every poll of a user it keeps): no
+	// timeout context, which costs a timer and allocations per call.
+	_, known, ok := s.dir.Cached(c.ID)
+	if !ok {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DirectoryTimeout)
+		_, err := s.dir.Get(ctx, c.ID)
+		cancel()
+		known = !errors.Is(err, bridge.ErrUnknownUser)
+	}
+	if !known {
 		return Errorf(CodeForbidden, "user %s is unknown to the site (not a member, banned or deleted)", c.ID)
 	}
 	return nil
