@@ -68,7 +68,24 @@ func loopConn(t *testing.T, s *Server, addr, user string) (*rawConn, string) {
 func TestLoopEndsPolls(t *testing.T) {
 	s, addr := startParkServer(t)
 	rc, cur := loopConn(t, s, addr, "1")
+	// A poll parked from Go's poller ends on the loop once fasthttp has
+	// handed its connection over.
+	first := dialRaw(t, addr)
+	first.write(get("/v1/poll?"+identity("2"), ""))
+	_, hello := first.read()
 	ends := s.loops.stats().ends
+	first.write(get("/v1/poll?timeout=20&cursor="+cursorOf(t, hello)+"&"+identity("2"), ""))
+	waitFor(t, "the connection to be taken", func() bool { return onLoop(s) == 2 })
+	if !s.svc.Hub().Publish("2", "", []byte(`{"type":"first"}`)) {
+		t.Fatal("Publish(2) = false; want the event on the stream")
+	}
+	if resp, body := first.read(); resp.StatusCode != 200 || !strings.Contains(body, `"type":"first"`) {
+		t.Fatalf("poll parked from Go's poller = %d %s; want 200 with the message", resp.StatusCode, body)
+	}
+	if got := s.loops.stats().ends; got != ends+1 {
+		t.Errorf("polls ended on the loops = %d; want %d (the poll parked from Go's poller)", got, ends+1)
+	}
+	ends = s.loops.stats().ends
 	rc.write(get("/v1/poll?timeout=1&cursor="+cur+"&"+identity("1"), ""))
 	resp, body := rc.read()
 	if resp.StatusCode != 200 || !strings.Contains(body, `"events":[]`) {

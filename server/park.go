@@ -135,18 +135,18 @@ func (s *Server) park(ctx *fasthttp.RequestCtx, rp reply, c chat.Caller, cursor 
 	// from the moment it parks (done may answer at once, on a hub worker),
 	// and the loop leaves it alone once the handler returns.
 	lr, onLoop := ctx.Conn().(*loopReq)
-	var run chat.Runner // nil: the hub's workers end the poll
 	if onLoop {
 		pk.hdr = parkedHeaders(&ctx.Response.Header)
 		pk.lc = lr.lc
 		pk.state.Store(pkConn)
 		lr.parked = true
-		// Its end runs on the connection's loop, which writes the answer
-		// there anyway; not in cluster mode, where reading the stream
-		// waits for Redis.
-		if !s.loops.offload {
-			run = lr.lc.l
-		}
+	}
+	// With event loops, the poll's end runs on its connection's loop once
+	// the connection is there (pk.Go); not in cluster mode, where reading
+	// the stream waits for Redis. nil: the hub's workers.
+	var run chat.Runner
+	if s.loops != nil && !s.loops.offload {
+		run = pk
 	}
 	// Counted before the hub may call done, which counts it off.
 	s.parking.wg.Add(1)
@@ -244,7 +244,20 @@ func (pk *parkedPoll) hijacked(c net.Conn) {
 	pk.s.svc.Hub().Go(pk)
 }
 
-// done is the hub's callback when the poll ends (on one of its workers).
+// Go runs the poll's end (chat.Runner): on its connection's event loop,
+// which writes the answer there, once the connection is on one (from the
+// loop, or taken at hijack: state pkConn publishes pk.lc); otherwise on a
+// hub worker, whose finish may go on to serve the connection.
+func (pk *parkedPoll) Go(t chat.Task) {
+	if pk.state.Load() == pkConn && pk.lc != nil {
+		pk.lc.l.Go(t)
+		return
+	}
+	pk.s.svc.Hub().Go(t)
+}
+
+// done is the hub's callback when the poll ends (on one of its workers,
+// or on its connection's loop).
 func (pk *parkedPoll) done(res chat.PollResult) {
 	pk.res = res
 	if pk.state.CompareAndSwap(pkWaiting, pkResult) {
