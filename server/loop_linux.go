@@ -563,13 +563,14 @@ func (l *evloop) Go(t chat.Task) {
 		return
 	}
 	l.queue = append(l.queue, t)
-	signal := !l.signaled
-	l.signaled = true
-	l.qmu.Unlock()
-	if signal {
+	if !l.signaled {
+		// Under qmu: once qdone is set nobody writes qfd, which shutdown
+		// then closes.
+		l.signaled = true
 		one := [8]byte{1}
 		writeFd(l.qfd, one[:])
 	}
+	l.qmu.Unlock()
 }
 
 // drain runs the queued tasks, batch after batch, until the queue is
