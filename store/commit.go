@@ -27,6 +27,17 @@ type groupCommit[T any] struct {
 	quit   chan struct{}
 	wg     sync.WaitGroup
 	once   sync.Once
+
+	// inline (one writer only, no linger): a submit that finds no commit
+	// running commits its item itself, on its own goroutine, with every
+	// other write waiting then, instead of handing it to the writer and
+	// waiting for it: two goroutine switches fewer per commit when one
+	// caller (chat's committer) brings the writes. Whoever commits holds
+	// running; a submit that finds it held hands its item to the writer,
+	// which commits it next, with the rest that gathered meanwhile.
+	inline  bool
+	running sync.Mutex
+	own     []T // the batch of a submit that commits (guarded by running)
 }
 
 func newGroupCommit[T any](max int, weight func(T) int, commit func(batch []T)) *groupCommit[T] {
@@ -45,6 +56,18 @@ func (g *groupCommit[T]) start(n int) {
 // submit hands item to a writer. It fails with ErrClosed after stop, or with
 // ctx's error when ctx ends first; then the item was not taken.
 func (g *groupCommit[T]) submit(ctx context.Context, item T) error {
+	if g.inline && g.running.TryLock() {
+		defer g.running.Unlock()
+		select {
+		case <-g.quit:
+			return ErrClosed
+		default:
+		}
+		g.own, _ = g.gather(append(g.own[:0], item), g.size(item))
+		g.commit(g.own)
+		clear(g.own)
+		return nil
+	}
 	select {
 	case g.in <- item:
 		return nil
@@ -61,7 +84,27 @@ func (g *groupCommit[T]) stop() {
 	g.once.Do(func() {
 		close(g.quit)
 		g.wg.Wait()
+		if g.inline {
+			// Waits for a submit committing its own batch; later ones see
+			// quit (or find running held for good).
+			g.running.Lock()
+		}
 	})
+}
+
+// gather adds to batch (weighing n) the writes waiting now, until it
+// weighs max; it returns the batch and its weight.
+func (g *groupCommit[T]) gather(batch []T, n int) ([]T, int) {
+	for n < g.max {
+		select {
+		case item := <-g.in:
+			batch = append(batch, item)
+			n += g.size(item)
+		default:
+			return batch, n
+		}
+	}
+	return batch, n
 }
 
 func (g *groupCommit[T]) size(item T) int {
@@ -79,18 +122,11 @@ func (g *groupCommit[T]) run() {
 	for {
 		select {
 		case item := <-g.in:
-			batch = append(batch[:0], item)
-			n := g.size(item)
-		gather:
-			for n < g.max {
-				select {
-				case item := <-g.in:
-					batch = append(batch, item)
-					n += g.size(item)
-				default:
-					break gather
-				}
+			if g.inline {
+				g.running.Lock()
 			}
+			var n int
+			batch, n = g.gather(append(batch[:0], item), g.size(item))
 			if g.linger > 0 && n < prev && n < g.max {
 				if timer == nil {
 					timer = time.NewTimer(g.linger)
@@ -112,6 +148,9 @@ func (g *groupCommit[T]) run() {
 			prev = n
 			g.commit(batch)
 			clear(batch)
+			if g.inline {
+				g.running.Unlock()
+			}
 		case <-g.quit:
 			return
 		}

@@ -89,3 +89,63 @@ func TestGroupCommitLinger(t *testing.T) {
 		t.Fatalf("batch 3 = %v; want the three items together", got)
 	}
 }
+
+// Inline: a submit that finds no commit running commits on its own
+// goroutine (here no writer even runs for the first one), commits never
+// overlap, every item is committed once, and stop waits for a commit in
+// progress; after it submit fails with ErrClosed.
+func TestGroupCommitInline(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[int]int{}
+	var running, overlaps int
+	g := newGroupCommit(8, nil, func(batch []int) {
+		mu.Lock()
+		running++
+		if running > 1 {
+			overlaps++
+		}
+		mu.Unlock()
+		time.Sleep(100 * time.Microsecond) // a commit's fsync
+		mu.Lock()
+		for _, v := range batch {
+			seen[v]++
+		}
+		running--
+		mu.Unlock()
+	})
+	g.inline = true
+	if err := g.submit(context.Background(), -1); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if seen[-1] != 1 {
+		t.Fatalf("item committed %d times with no writer running; want 1 (committed by its submit)", seen[-1])
+	}
+	mu.Unlock()
+	g.start(1)
+	var wg sync.WaitGroup
+	for i := 0; i < 400; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if err := g.submit(context.Background(), i); err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	g.stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if overlaps > 0 || running != 0 {
+		t.Errorf("commits overlapped %d times (running at stop %d); want never", overlaps, running)
+	}
+	for v := 0; v < 400; v++ {
+		if seen[v] != 1 {
+			t.Fatalf("item %d committed %d times; want 1", v, seen[v])
+		}
+	}
+	if err := g.submit(context.Background(), 1); !errors.Is(err, ErrClosed) {
+		t.Errorf("submit after stop = %v; want ErrClosed", err)
+	}
+}

@@ -205,6 +205,7 @@ func OpenPebble(dir string) (*Pebble, error) {
 	}
 	removeCheckpoints(dir)
 	p.writes = newGroupCommit(maxBatch, nil, p.commit)
+	p.writes.inline = true // one writer: chat's committer commits its batches itself
 	p.writes.start(1)
 	return p, nil
 }
