@@ -46,8 +46,10 @@ import (
 // request (loopReq) and handed to the server's handler, on the loop's
 // goroutine. The handler parks the poll (park.go sees the loopReq and
 // keeps its connection, with no hijack) or answers at once (written on
-// the descriptor). When a parked poll ends, the hub worker that ends it
-// writes the answer on the descriptor and re-arms it on its loop.
+// the descriptor). When a parked poll ends, its end is queued on the
+// connection's loop (Go, drain), which writes the answer on the
+// descriptor and re-arms it, a batch of ends per wake-up (in cluster
+// mode, where reading the stream waits for Redis, a hub worker does).
 // Anything else read from such a connection (another endpoint, a POST, a
 // request cut in two reads, pipelined requests, HTTP/1.0 or Connection:
 // close) goes back to Go's poller: the descriptor becomes a net.Conn
@@ -74,8 +76,11 @@ import (
 // WriteTimeout. The handler runs the poll's checks (identity from the
 // bridge's cache, rate limits, the hub's Park): in one process none of
 // them waits on the network once a user is cached, so it runs on the
-// loop's goroutine; in cluster mode Park waits for Redis, so the loop
-// parses the request and a hub worker runs the handler (offload).
+// loop's goroutine; a poll whose user is not (Service.Warm: the
+// directory's entry or the stream's contacts missing) moves to a hub
+// worker before anything waits (loopReq.move). In cluster mode Park waits
+// for Redis, so the loop parses the request and a hub worker runs the
+// handler (offload).
 
 // lconn states.
 const (
@@ -193,7 +198,7 @@ type evloop struct {
 	req    *loopReq // the request handled on the loop's goroutine
 
 	// The ends of the polls parked on the loop's connections (Go), run on
-	// the loop's goroutine. qfd is an eventfd on the set (event qEvent),
+	// the loop's goroutine. qfd is an eventfd on the set (queueEvent),
 	// written when a task comes to an empty queue that the loop is not
 	// draining (signaled false); a wake-up then runs a batch. Once the
 	// loop has stopped (qdone), tasks go to the hub's workers.
