@@ -3720,11 +3720,15 @@
     });
   };
 
+  // uploadParams are an upload's form fields. Its identity goes in the
+  // query string (uploadQuery): the server reads it there before the body
+  // arrives and receives the body in a place of that user's. A body whose
+  // identity is in the form shares one place with every other such body.
   App.prototype.uploadParams = function (conv) {
-    var p = mix({}, this.identity());
-    if (conv.kind === 'room') { p.room = conv.id; } else { p.to = conv.id; }
-    return p;
+    return conv.kind === 'room' ? { room: conv.id } : { to: conv.id };
   };
+
+  App.prototype.uploadQuery = function () { return encodeParams(this.identity()); };
 
   // upload sends file (a File or Blob), or, without the File API, the
   // window's file input itself.
@@ -3755,7 +3759,7 @@
       fd = new FormData();
       for (k in p) { if (own(p, k)) { fd.append(k, p[k]); } }
       fd.append('file', file, name);
-      xhr.open('POST', this.o.server + '/v1/upload', true);
+      xhr.open('POST', this.o.server + '/v1/upload?' + this.uploadQuery(), true);
       xhr.upload.onprogress = function (e) {
         if (e.lengthComputable) { $prog.children().css('width', Math.round(100 * e.loaded / e.total) + '%'); }
       };
@@ -3785,7 +3789,7 @@
     $if = $('<iframe name="' + id + '" style="display:none" src="about:blank"></iframe>').appendTo(document.body);
     $f = $(document.createElement('form')).attr('method', 'post').attr('enctype', 'multipart/form-data')
       .attr('encoding', 'multipart/form-data').attr('target', id).css('display', 'none')
-      .attr('action', this.o.server + '/v1/upload?frame=1&frame_id=' + id + '&origin=' + encodeURIComponent(origin))
+      .attr('action', this.o.server + '/v1/upload?frame=1&frame_id=' + id + '&origin=' + encodeURIComponent(origin) + '&' + this.uploadQuery())
       .appendTo(document.body);
     for (k in p) {
       if (own(p, k)) { $(document.createElement('input')).attr('type', 'hidden').attr('name', k).val(p[k]).appendTo($f); }

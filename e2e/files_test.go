@@ -50,6 +50,24 @@ func upload(t *testing.T, c *testsvc.Client, uid, name string, data []byte, quer
 	return send(t, c, req)
 }
 
+// uploadSigned is upload with the identity in the query string, as the
+// widget sends it: the server then knows whose body arrives before it is
+// read (a place of that user's, not of the one shared by the others).
+func uploadSigned(t *testing.T, c *testsvc.Client, uid, name string, data []byte, fields ...string) *testsvc.Response {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for i := 0; i+1 < len(fields); i += 2 {
+		mw.WriteField(fields[i], fields[i+1])
+	}
+	fw, _ := mw.CreateFormFile("file", name)
+	fw.Write(data)
+	mw.Close()
+	req, _ := http.NewRequest("POST", c.Base+"/v1/upload?"+c.Ident(uid).Encode(), &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return send(t, c, req)
+}
+
 func send(t *testing.T, c *testsvc.Client, req *http.Request) *testsvc.Response {
 	t.Helper()
 	resp, err := c.HTTP.Do(req)
@@ -352,25 +370,9 @@ func TestUploadBodiesInMemoryAreBounded(t *testing.T) {
 	t.Parallel()
 	_, c := start(t, filesOpts("max_size = 40000000\n"))
 	addr := strings.TrimPrefix(c.Base, "http://")
-	// slow sends a large upload's header and 1 MiB of its body, then
-	// nothing, and checks that the server awaits the rest: a refusal
-	// would be answered at once.
-	slow := func() net.Conn {
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(conn, "POST /v1/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=xx\r\nContent-Length: 30000000\r\n\r\n--xx\r\n")
-		conn.Write(make([]byte, 1<<20))
-		conn.SetReadDeadline(time.Now().Add(time.Second))
-		if n, _ := conn.Read(make([]byte, 512)); n > 0 {
-			t.Fatalf("a large upload with a place free was answered before its body")
-		}
-		return conn
-	}
-	a, b := slow(), slow()
+	a, b := slowUpload(t, addr, "?"+c.Ident("3").Encode()), slowUpload(t, addr, "?"+c.Ident("4").Encode())
 	defer b.Close()
-	st, body := headersOnly(t, c, "/v1/upload", 30000000)
+	st, body := headersOnly(t, c, "/v1/upload?"+c.Ident("5").Encode(), 30000000)
 	if st != 503 || !strings.Contains(body, "UNAVAILABLE") {
 		t.Fatalf("third large upload while two arrive: %d %s; want 503 UNAVAILABLE", st, body)
 	}
@@ -384,6 +386,78 @@ func TestUploadBodiesInMemoryAreBounded(t *testing.T) {
 	r := upload(t, c, "3", "x.png", pngOf(8, 8), "", "to", "4")
 	if r.Status != 200 {
 		t.Fatalf("small upload while one large arrives: %d %s", r.Status, r.Body)
+	}
+}
+
+// slowUpload sends a large upload's header (to /v1/upload with query) and
+// 1 MiB of its body, then nothing, and checks that the server awaits the
+// rest: a refusal would be answered at once.
+func slowUpload(t *testing.T, addr, query string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST /v1/upload%s HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=xx\r\nContent-Length: 5000000\r\n\r\n--xx\r\n", query)
+	conn.Write(make([]byte, 1<<20))
+	conn.SetReadDeadline(time.Now().Add(time.Second))
+	if n, _ := conn.Read(make([]byte, 512)); n > 0 {
+		conn.Close()
+		t.Fatalf("a large upload (%s) with a place free was answered before its body", query)
+	}
+	return conn
+}
+
+// Places for upload bodies are few (12 at the default 5 MiB) and a slow
+// body holds its place for minutes, so nobody may take them all: clients
+// with no identity in the query string share one place, a user holds at
+// most two. An attacker who opens connections that announce large bodies
+// and send them slowly, anonymously or as one user, leaves the others'
+// uploads working.
+func TestUploadPlacesNotJammed(t *testing.T) {
+	t.Parallel()
+	_, c := start(t, filesOpts(""))
+	addr := strings.TrimPrefix(c.Base, "http://")
+	var held []net.Conn
+	defer func() {
+		for _, conn := range held {
+			conn.Close()
+		}
+	}()
+	// Anonymous: the first holds the shared place, the others are
+	// refused from their header.
+	held = append(held, slowUpload(t, addr, ""))
+	for i := 0; i < 3; i++ {
+		if st, body := headersOnly(t, c, "/v1/upload", 5000000); st != 503 || !strings.Contains(body, "UNAVAILABLE") {
+			t.Fatalf("anonymous large upload #%d while one arrives: %d %s; want 503 UNAVAILABLE", i+2, st, body)
+		}
+	}
+	// One user: two places, no more.
+	sig := "?" + c.Ident("3").Encode()
+	held = append(held, slowUpload(t, addr, sig), slowUpload(t, addr, sig))
+	if st, body := headersOnly(t, c, "/v1/upload"+sig, 5000000); st != 503 || !strings.Contains(body, "UNAVAILABLE") {
+		t.Fatalf("user 3's third large upload at once: %d %s; want 503 UNAVAILABLE", st, body)
+	}
+	// A forged identity is nobody: the shared place is held.
+	forged := "?id=4&timestamp=" + testsvc.Timestamp(time.Now()) + "&hash=0000000000000000000000000000000000000000"
+	if st, _ := headersOnly(t, c, "/v1/upload"+forged, 5000000); st != 503 {
+		t.Fatalf("large upload with a forged identity: %d; want 503 (the anonymous place is held)", st)
+	}
+	// Everybody else uploads as usual, large bodies included.
+	big := make([]byte, 200<<10)
+	for i := range big {
+		big[i] = byte(i*7 + i>>8)
+	}
+	r := uploadSigned(t, c, "4", "notes.txt", big, "to", "3")
+	if r.Status != 200 && r.ErrorCode() != "BAD_REQUEST" {
+		t.Fatalf("user 4's 200 KiB upload while others hold places: %d %s; want it received (200, or its type refused)", r.Status, r.Body)
+	}
+	if r = uploadSigned(t, c, "4", "dot.png", pngOf(8, 8), "to", "3"); r.Status != 200 {
+		t.Fatalf("user 4's upload while others hold places: %d %s; want 200", r.Status, r.Body)
+	}
+	// Small bodies never need a place.
+	if r = upload(t, c, "4", "x.png", pngOf(8, 8), "", "to", "3"); r.Status != 200 {
+		t.Fatalf("a small upload with the identity in the form: %d %s; want 200", r.Status, r.Body)
 	}
 }
 

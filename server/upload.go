@@ -32,10 +32,39 @@ const uploadSlack = 64 << 10
 // the body is read: fasthttp refuses a Content-Length over the limit
 // without reading the body, and stops a chunked body at it.
 func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-	if s.cfg.Files.Enabled && h.IsPost() && isUploadURI(h.RequestURI()) && s.uploads.take(h, time.Now()) {
+	if s.cfg.Files.Enabled && h.IsPost() && isUploadURI(h.RequestURI()) && s.uploads.take(h, s.uploader(h.RequestURI()), time.Now()) {
 		return fasthttp.RequestConfig{MaxRequestBodySize: int(s.cfg.Files.MaxSize) + uploadSlack, ReadTimeout: uploadReadTimeout}
 	}
 	return fasthttp.RequestConfig{}
+}
+
+// uploader is the user an upload's query string signs for (id, timestamp
+// and hash, or token), or "" when it carries no valid identity. It is
+// checked again, as for any call, when the handler runs; here it only says
+// whose place the body takes (uploadGate). No network: the checks are the
+// signature's.
+func (s *Server) uploader(uri []byte) string {
+	q := bytes.IndexByte(uri, '?')
+	if q < 0 || s.verifier == nil {
+		return ""
+	}
+	args := fasthttp.AcquireArgs()
+	defer fasthttp.ReleaseArgs(args)
+	args.ParseBytes(uri[q+1:])
+	if tok := args.Peek("token"); len(tok) > 0 {
+		if idn, err := s.verifier.VerifyToken(string(tok)); err == nil {
+			return idn.UserID
+		}
+		return ""
+	}
+	id, ts, hash := args.Peek("id"), args.Peek("timestamp"), args.Peek("hash")
+	if len(id) == 0 || len(ts) == 0 || len(hash) == 0 {
+		return ""
+	}
+	if idn, err := s.verifier.VerifyHashBytes(id, ts, hash); err == nil {
+		return idn.UserID
+	}
+	return ""
 }
 
 func isUploadURI(uri []byte) bool {

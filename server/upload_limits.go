@@ -115,39 +115,77 @@ const uploadBodyBudget = 64 << 20
 // uploadGate bounds the upload bodies being read at once. A request takes
 // a place when its header arrives (Server.headerReceived) and gives it
 // back when its handler or the error handler runs; a place whose request
-// never reached either (a connection dropped mid-body) expires at its
-// read deadline. A request without a place keeps the 64 KiB body limit,
-// so its body is refused before it is read.
+// never reached either expires at its read deadline. A request without a
+// place keeps the 64 KiB body limit, so its body is refused before it is
+// read.
+//
+// Places are few (the budget over files.max_size: 12 at 5 MiB) and a
+// place is held while its body arrives, up to the read timeout (5 min),
+// however slowly the body comes. So nobody may hold many of them:
+//   - a request whose query string carries a valid identity holds one of
+//     its user's uploadPlacesPerUser places: a user jams at most that many,
+//     and only in their own name;
+//   - every request without one (its identity, if any, in the form, which
+//     is not read yet) shares uploadPlacesAnon places, so a client that
+//     is nobody cannot take the others' places by opening connections.
+//
+// The widget puts the identity in the query string.
 type uploadGate struct {
 	max  int
 	ttl  time.Duration
 	mu   sync.Mutex
-	held map[*fasthttp.RequestHeader]time.Time // expiry per request (its header's address is the request's for its whole life)
+	held map[*fasthttp.RequestHeader]uploadPlace // per request (its header's address is the request's for its whole life)
 }
+
+// uploadPlace is a request's place: until when, and for whom ("" for a
+// request whose identity was not in its query string).
+type uploadPlace struct {
+	until time.Time
+	user  string
+}
+
+const (
+	// uploadPlacesPerUser is how many upload bodies one user may be
+	// sending at once: one, and one more begun while an aborted one's
+	// place is not given back yet.
+	uploadPlacesPerUser = 2
+	// uploadPlacesAnon is how many upload bodies may arrive at once
+	// without an identity in the query string.
+	uploadPlacesAnon = 1
+)
 
 func newUploadGate(maxSize int64, ttl time.Duration) *uploadGate {
 	n := int(uploadBodyBudget / (maxSize + uploadSlack))
-	return &uploadGate{max: max(2, n), ttl: ttl, held: map[*fasthttp.RequestHeader]time.Time{}}
+	return &uploadGate{max: max(2, n), ttl: ttl, held: map[*fasthttp.RequestHeader]uploadPlace{}}
 }
 
-// take gives h a place until now+ttl, or says there is none.
-func (g *uploadGate) take(h *fasthttp.RequestHeader, now time.Time) bool {
+// take gives h a place for user ("" for nobody known yet) until now+ttl,
+// or says there is none: every place is held, or as many as user (or
+// nobody) may hold.
+func (g *uploadGate) take(h *fasthttp.RequestHeader, user string, now time.Time) bool {
 	if g == nil {
 		return true
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if _, ok := g.held[h]; !ok && len(g.held) >= g.max {
-		for k, exp := range g.held {
-			if now.After(exp) {
+	if _, ok := g.held[h]; !ok {
+		limit := uploadPlacesPerUser
+		if user == "" {
+			limit = uploadPlacesAnon
+		}
+		mine := 0
+		for k, p := range g.held {
+			if now.After(p.until) {
 				delete(g.held, k)
+			} else if p.user == user {
+				mine++
 			}
 		}
-		if len(g.held) >= g.max {
+		if len(g.held) >= g.max || mine >= limit {
 			return false
 		}
 	}
-	g.held[h] = now.Add(g.ttl)
+	g.held[h] = uploadPlace{until: now.Add(g.ttl), user: user}
 	return true
 }
 

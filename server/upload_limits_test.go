@@ -202,3 +202,74 @@ func pngImage(t *testing.T, w, h int) []byte {
 	}
 	return b.Bytes()
 }
+
+// Upload places (bodies arriving at once): a user holds at most
+// uploadPlacesPerUser of them and every request without an identity in
+// its query string shares uploadPlacesAnon, so neither one user nor
+// anybody unknown can take all of them and jam the others' uploads. A
+// given-back or expired place is free again.
+func TestUploadGatePlaces(t *testing.T) {
+	t.Parallel()
+	g := &uploadGate{max: 5, ttl: time.Minute, held: map[*fasthttp.RequestHeader]uploadPlace{}}
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	hs := make([]*fasthttp.RequestHeader, 10)
+	for i := range hs {
+		hs[i] = &fasthttp.RequestHeader{}
+	}
+	want := func(i int, user string, at time.Time, ok bool) {
+		t.Helper()
+		if got := g.take(hs[i], user, at); got != ok {
+			t.Fatalf("take(request %d, user %q) = %v; want %v (held %d)", i, user, got, ok, len(g.held))
+		}
+	}
+	want(0, "", t0, true)
+	want(1, "", t0, false) // the one place for unknown senders is held
+	want(2, "3", t0, true)
+	want(3, "3", t0, true)
+	want(4, "3", t0, false) // user 3 holds their two
+	want(5, "4", t0, true)
+	want(0, "", t0, true) // the same request again: its own place
+	want(6, "5", t0, true)
+	want(7, "6", t0, false) // all five held
+	if !g.release(hs[2]) {
+		t.Fatal("release of a held place = false; want true")
+	}
+	if g.release(hs[2]) {
+		t.Fatal("release twice = true; want false")
+	}
+	want(4, "3", t0, true) // user 3 has one free again
+	want(7, "6", t0, false)
+	g.release(hs[5])
+	want(7, "6", t0, true)
+	// After the ttl every place has expired.
+	later := t0.Add(2 * time.Minute)
+	want(1, "", later, true)
+	want(8, "3", later, true)
+	want(9, "3", later, true)
+	if len(g.held) != 3 {
+		t.Fatalf("%d places held after expiry; want 3", len(g.held))
+	}
+}
+
+// uploader reads the identity of an upload's query string: a valid one
+// names the user, anything else (none, a bad hash, an identity only in
+// the form) is nobody.
+func TestUploader(t *testing.T) {
+	s, _, _ := sweepServer(t)
+	ts := testsvc.Timestamp(time.Now())
+	good := "/v1/upload?id=3&timestamp=" + ts + "&hash=" + testsvc.SHA1Hex("3", ts, s.cfg.Auth.Secret)
+	for uri, want := range map[string]string{
+		good:                 "3",
+		good + "&frame=1":    "3",
+		"/v1/upload":         "",
+		"/v1/upload?frame=1": "",
+		"/v1/upload?id=3&timestamp=" + ts + "&hash=" + testsvc.SHA1Hex("4", ts, s.cfg.Auth.Secret): "",
+		"/v1/upload?id=3":            "",
+		"/v1/upload?token=not.a.jwt": "",
+		"/v1/upload?token=" + (&testsvc.Client{Secret: s.cfg.Auth.Secret}).Token("4", time.Minute, nil): "4",
+	} {
+		if got := s.uploader([]byte(uri)); got != want {
+			t.Errorf("uploader(%s) = %q; want %q", uri, got, want)
+		}
+	}
+}

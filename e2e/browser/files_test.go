@@ -39,11 +39,17 @@ func TestImageUploadShowsThumbnailLive(t *testing.T) {
 			var dt=new DataTransfer();dt.items.add(new File([a],` + js(name) + `,{type:` + js(mime) + `}));
 			var inp=document.querySelector('` + win("3") + ` .pollchat-fileinput');inp.files=dt.files;jQuery(inp).trigger('change');})()`)
 	}
+	// The widget signs an upload in its query string, where the server
+	// reads it before the body comes (a place of Ada's own for her body).
+	ada.do(`(function(){var o=XMLHttpRequest.prototype.open;window.__uploads=[];XMLHttpRequest.prototype.open=function(m,u){if(/\/v1\/upload/.test(u)){window.__uploads.push(String(u));}return o.apply(this,arguments);};})()`)
 	pick("sunset.png", "image/png", b64)
 	ada.waitTrue("Ada's own thumbnail", `document.querySelectorAll('`+win("3")+` img.pollchat-thumb').length === 1`)
 	linus.waitTrue("thumbnail at Linus, loaded", `(function(){var i=document.querySelector('`+win("1")+` img.pollchat-thumb');return !!i && i.complete && i.naturalWidth > 0 && i.naturalWidth <= 320;})()`)
 	if href := eval[string](linus, `document.querySelector('`+win("1")+` a.pollchat-file-img').href`); len(href) < 20 || !bytes.Contains([]byte(href), []byte("/files/")) || !bytes.Contains([]byte(href), []byte("?t=")) {
 		linus.fatalf("thumbnail link = %q; want a signed /files/ URL", href)
+	}
+	if u := eval[string](ada, `window.__uploads.length ? window.__uploads[0] : ''`); !bytes.Contains([]byte(u), []byte("?id=1&")) || !bytes.Contains([]byte(u), []byte("&hash=")) {
+		ada.fatalf("upload URL = %q; want the identity (id=1, timestamp, hash) in its query string", u)
 	}
 	pick("notes.pdf", "application/pdf", base64.StdEncoding.EncodeToString([]byte("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")))
 	linus.waitTrue("PDF link at Linus", `jQuery('`+win("1")+` a.pollchat-file .pollchat-file-name').text() === 'notes.pdf'`)
