@@ -368,6 +368,9 @@ var answerBufs = sync.Pool{New: func() any {
 // took it all. err is a failed write's.
 // rc is c's RawConn when the caller has it (nil: asked of c).
 func (b *answerBuf) writeNow(c net.Conn, rc syscall.RawConn, out []byte) (rest []byte, err error) {
+	if !rawFds {
+		return out, nil
+	}
 	if rc == nil {
 		sc, ok := c.(syscall.Conn)
 		if !ok {
@@ -399,27 +402,6 @@ func (b *answerBuf) writeOnce(fd uintptr) bool {
 		b.werr = &net.OpError{Op: "write", Net: "tcp", Err: err}
 	}
 	return true
-}
-
-// writeFd writes b on the non-blocking descriptor fd as far as the socket
-// takes it, and returns what is left.
-func writeFd(fd int, b []byte) ([]byte, error) {
-	for len(b) > 0 {
-		n, err := syscall.Write(fd, b)
-		if n > 0 {
-			b = b[n:]
-		}
-		switch {
-		case err == syscall.EINTR:
-		case err == syscall.EAGAIN:
-			return b, nil
-		case err != nil:
-			return b, err
-		case n <= 0:
-			return b, nil
-		}
-	}
-	return nil, nil
 }
 
 // put gives b back; buffers grown past 64 KiB (many events) are left to

@@ -74,6 +74,10 @@ var primeBufs = sync.Pool{New: func() any {
 // rc is c's RawConn when the caller has it (nil: asked of c); wd is the
 // write deadline c has (zero: none).
 func (s *Server) serveNext(c net.Conn, rc syscall.RawConn, wd time.Time) {
+	if !rawFds {
+		s.http.ServeConn(c)
+		return
+	}
 	if rc == nil {
 		sc, ok := c.(syscall.Conn)
 		if !ok {
@@ -130,16 +134,6 @@ func (pc *primedConn) prime() {
 func (b *primeBuf) readOnce(fd uintptr) bool {
 	b.n, b.err = readFd(int(fd), b.b[:])
 	return b.err != syscall.EAGAIN
-}
-
-// readFd reads the descriptor fd once into p (again when interrupted).
-func readFd(fd int, p []byte) (int, error) {
-	for {
-		n, err := syscall.Read(fd, p)
-		if err != syscall.EINTR {
-			return n, err
-		}
-	}
 }
 
 // Read returns the bytes read by prime, then reads the connection.
