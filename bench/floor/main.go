@@ -69,6 +69,17 @@ func fdOf(c net.Conn) (int, error) {
 	return fd, syscall.SetNonblock(fd, true)
 }
 
+// watch takes c's descriptor (fdOf) and adds it to the epoll set ep,
+// level-triggered for reading.
+func watch(ep int, c net.Conn) (int, error) {
+	fd, err := fdOf(c)
+	if err != nil {
+		return 0, err
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}
+	return fd, syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fd, &ev)
+}
+
 func runServer(n, rounds, answerSize, requestSize int, serial bool) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -96,11 +107,7 @@ func runServer(n, rounds, answerSize, requestSize int, serial bool) error {
 		if err != nil {
 			return err
 		}
-		if fds[i], err = fdOf(c); err != nil {
-			return err
-		}
-		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fds[i])}
-		if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fds[i], &ev); err != nil {
+		if fds[i], err = watch(ep, c); err != nil {
 			return err
 		}
 	}
@@ -213,11 +220,7 @@ func runClient(addr string, n, requestSize int) error {
 		if err != nil {
 			return err
 		}
-		if fds[i], err = fdOf(c); err != nil {
-			return err
-		}
-		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fds[i])}
-		if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fds[i], &ev); err != nil {
+		if fds[i], err = watch(ep, c); err != nil {
 			return err
 		}
 	}
