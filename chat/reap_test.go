@@ -283,3 +283,48 @@ func TestParkOnDroppedStream(t *testing.T) {
 		t.Fatal("a poll parked across Reap's drop was not woken by a message")
 	}
 }
+
+// TestMemoryRingKeptWhilePresent: a user's ring lives as long as they are
+// present, however long ago it was last read (Touch does not move its
+// seen time), and is dropped the idle time after their last presence once
+// they go offline; a ring whose user never came online is dropped the
+// idle time after its last read.
+func TestMemoryRingKeptWhilePresent(t *testing.T) {
+	const grace, idle = 10 * time.Second, time.Minute
+	now := time.Unix(1_800_000_000, 0)
+	e := NewMemoryEngine(MemoryConfig{Grace: grace, Idle: idle, Now: func() time.Time { return now }})
+	ctx := context.Background()
+	e.Head(ctx, "a")
+	ringA := e.ring("a", false)
+	e.Head(ctx, "b") // never present
+	e.Touch(ctx, []Seen{{User: "a", At: now}})
+	start := now
+	for now.Sub(start) < 3*(grace+idle) {
+		now = now.Add(5 * time.Second)
+		e.Touch(ctx, []Seen{{User: "a", At: now}})
+		if off, _ := e.Expire(ctx); len(off) != 0 {
+			t.Fatalf("Expire at +%s = %v; want none (a is touched every 5 s)", now.Sub(start), off)
+		}
+		if e.ring("a", false) != ringA {
+			t.Fatalf("a's ring dropped at +%s while a is present", now.Sub(start))
+		}
+		if b := e.ring("b", false); (b != nil) != (now.Sub(start) <= grace+idle) {
+			t.Fatalf("b's ring at +%s: kept %v; want kept until +%s", now.Sub(start), b != nil, grace+idle)
+		}
+	}
+	last := now
+	now = last.Add(grace + time.Second)
+	if off, _ := e.Expire(ctx); fmt.Sprint(off) != "[a]" {
+		t.Fatalf("Expire a grace after a's last touch = %v; want [a]", off)
+	}
+	for _, step := range []struct {
+		after time.Duration
+		kept  bool
+	}{{grace + idle - time.Second, true}, {grace + idle + time.Second, false}} {
+		now = last.Add(step.after)
+		e.Expire(ctx)
+		if kept := e.ring("a", false) != nil; kept != step.kept {
+			t.Fatalf("a's ring %s after a's last presence: kept %v; want %v", step.after, kept, step.kept)
+		}
+	}
+}
