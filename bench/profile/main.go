@@ -104,6 +104,9 @@ func main() {
 	if out == "" {
 		out = "."
 	}
+	// Made here: a directory that is not there would fail the first
+	// profile, at the first signal, in the middle of a measurement.
+	must(os.MkdirAll(out, 0o755))
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2)
 	var cpu *os.File
