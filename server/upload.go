@@ -51,20 +51,11 @@ func (s *Server) uploader(uri []byte) string {
 	args := fasthttp.AcquireArgs()
 	defer fasthttp.ReleaseArgs(args)
 	args.ParseBytes(uri[q+1:])
-	if tok := args.Peek("token"); len(tok) > 0 {
-		if idn, err := s.verifier.VerifyToken(string(tok)); err == nil {
-			return idn.UserID
-		}
+	idn, _, err := s.verify(args.Peek)
+	if err != nil {
 		return ""
 	}
-	id, ts, hash := args.Peek("id"), args.Peek("timestamp"), args.Peek("hash")
-	if len(id) == 0 || len(ts) == 0 || len(hash) == 0 {
-		return ""
-	}
-	if idn, err := s.verifier.VerifyHashBytes(id, ts, hash); err == nil {
-		return idn.UserID
-	}
-	return ""
+	return idn.UserID
 }
 
 func isUploadURI(uri []byte) bool {
