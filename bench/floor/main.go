@@ -22,6 +22,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -127,26 +128,17 @@ func runServer(n, rounds, answerSize, requestSize int, serial bool) error {
 	var syscalls int
 	// wait reads until want bytes of requests are back.
 	wait := func(want int) error {
-		back := 0
-		for back < want {
-			k, err := syscall.EpollWait(ep, events, -1)
-			syscalls++
-			if err == syscall.EINTR {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			for _, ev := range events[:k] {
-				m, err := syscall.Read(int(ev.Fd), buf)
-				syscalls++
-				if err == syscall.EAGAIN {
-					continue
-				}
+		for back := 0; back < want; {
+			calls, err := readReady(ep, events, buf, func(_, m int, err error) error {
 				if err != nil || m == 0 {
 					return fmt.Errorf("read: %v (%d bytes)", err, m)
 				}
 				back += m
+				return nil
+			})
+			syscalls += calls
+			if err != nil {
+				return err
 			}
 		}
 		return nil
@@ -230,27 +222,51 @@ func runClient(addr string, n, requestSize int) error {
 	}
 	buf := make([]byte, 64<<10)
 	events := make([]syscall.EpollEvent, 256)
+	errDone := errors.New("the server is done")
 	for {
-		k, err := syscall.EpollWait(ep, events, -1)
-		if err == syscall.EINTR {
-			continue
+		_, err := readReady(ep, events, buf, func(fd, m int, err error) error {
+			if err != nil || m == 0 {
+				return errDone
+			}
+			if _, err := syscall.Write(fd, req); err != nil {
+				return errDone
+			}
+			return nil
+		})
+		if err == errDone {
+			return nil
 		}
 		if err != nil {
 			return err
 		}
-		for _, ev := range events[:k] {
-			m, err := syscall.Read(int(ev.Fd), buf)
-			if err == syscall.EAGAIN {
-				continue
-			}
-			if err != nil || m == 0 {
-				return nil // the server is done
-			}
-			if _, err := syscall.Write(int(ev.Fd), req); err != nil {
-				return nil
-			}
+	}
+}
+
+// readReady waits on ep once (again when interrupted) and reads each
+// ready descriptor once into buf, handing got what it read (a read that
+// finds nothing is skipped); it stops at got's first error. It returns
+// the system calls it made.
+func readReady(ep int, events []syscall.EpollEvent, buf []byte, got func(fd, n int, err error) error) (calls int, err error) {
+	k, err := syscall.EpollWait(ep, events, -1)
+	calls++
+	for err == syscall.EINTR {
+		k, err = syscall.EpollWait(ep, events, -1)
+		calls++
+	}
+	if err != nil {
+		return calls, err
+	}
+	for _, ev := range events[:k] {
+		m, err := syscall.Read(int(ev.Fd), buf)
+		calls++
+		if err == syscall.EAGAIN {
+			continue
+		}
+		if err := got(int(ev.Fd), m, err); err != nil {
+			return calls, err
 		}
 	}
+	return calls, nil
 }
 
 func pct(d []time.Duration, p int) time.Duration {
